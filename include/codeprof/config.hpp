@@ -1,0 +1,113 @@
+#pragma once
+// Configuration: defaults < TOML file < environment variables CODEPROF_<KEY>.
+// Every key, its type, range and default is listed in docs/CONFIG.md (and by config_keys()).
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codeprof/category.hpp"
+
+namespace codeprof {
+
+// A bad key, type or value. The message names the key, what was expected and what was given.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Thresholds {
+  double warning_s = 1.0;
+  double critical_s = 5.0;
+};
+
+// The seed's defaults (data_loading, model_inference, training_loop) and documented ones for the rest.
+Thresholds default_thresholds(Category c) noexcept;
+
+struct Config {
+  // --- switches
+  bool enabled = true;
+  std::array<bool, kCategoryCount> category_enabled = filled(true);
+  std::array<Thresholds, kCategoryCount> thresholds = default_threshold_table();
+
+  // --- per-operation probes: a metric runs for a scope when its switch is on and the scope's
+  // category has probes on. Each costs more than a timestamp (docs/PROBES.md).
+  struct Metrics {
+    bool memory = false;      // RSS delta + allocation counters (allocation hooks need codeprof::alloc)
+    bool cpu = false;         // thread CPU time -> CPU efficiency
+    bool io = false;          // /proc/thread-self/io bytes and syscalls
+    bool gpu = false;         // device memory delta (NVML / CUDA runtime, loaded with dlopen)
+    bool gpu_timing = false;  // CUDA events around GPU-category scopes
+    bool nvtx = false;        // push every scope as an NVTX range
+    std::array<bool, kCategoryCount> categories = filled(true);
+  } metrics;
+
+  // --- event path
+  std::uint32_t buffer_events = 1u << 16;  // ring slots per thread (power of two)
+  std::uint32_t collector_interval_us = 1000;
+
+  // --- background system sampler
+  bool sampler_enabled = true;
+  std::uint32_t sampler_interval_ms = 100;
+  std::uint32_t timeline_capacity = 3000;  // samples kept per series (ring)
+
+  // --- raw trace recording (Chrome trace export)
+  bool trace_enabled = false;
+  std::uint64_t trace_budget_events = 1'000'000;
+
+  // --- analysis
+  std::string step_operation;              // name of the step operation; empty = training_loop category
+  double low_priority_share = 0.10;        // share of wall time that makes a fast operation a bottleneck
+
+  // --- output
+  std::string output_dir = "codeprof_output";
+  std::vector<std::string> export_formats = {"json", "chrome", "csv", "prometheus", "html"};
+  bool export_on_exit = false;
+
+  // --- dashboard
+  std::string dashboard_host = "127.0.0.1";
+  std::uint16_t dashboard_port = 0;  // 0: no dashboard is started with the profiler
+  std::string dashboard_token;
+
+  // --- run metadata (distributed jobs)
+  int rank = -1;
+  int world_size = -1;
+
+  // Defaults, then the TOML file, then the environment.
+  static Config load(const std::string& toml_path);
+  // Defaults, then the environment (CODEPROF_CONFIG names a TOML file to read first).
+  static Config from_env();
+  // Applies CODEPROF_<KEY> environment variables over this config.
+  void apply_env();
+  // Sets one key from its text form, as in the environment ("1.5", "true", "json,csv").
+  void set(std::string_view key, std::string_view value);
+  // The text form of one key's current value.
+  std::string get(std::string_view key) const;
+  // Throws ConfigError when a value is out of range.
+  void validate() const;
+
+  bool operator==(const Config&) const = default;
+
+ private:
+  template <typename T>
+  static constexpr std::array<T, kCategoryCount> filled(T v) {
+    std::array<T, kCategoryCount> a{};
+    for (auto& x : a) x = v;
+    return a;
+  }
+  static std::array<Thresholds, kCategoryCount> default_threshold_table() noexcept;
+};
+
+// Description of one configuration key (for docs, the dashboard and error messages).
+struct ConfigKey {
+  std::string name;         // dotted TOML path, e.g. "thresholds.data_loading.warning"
+  std::string env;          // e.g. "CODEPROF_THRESHOLDS_DATA_LOADING_WARNING"
+  std::string type;         // "bool", "integer", "float", "string", "list"
+  std::string default_value;
+  std::string description;
+};
+const std::vector<ConfigKey>& config_keys();
+
+}  // namespace codeprof

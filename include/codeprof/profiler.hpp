@@ -1,0 +1,78 @@
+#pragma once
+// The profiler: records scopes from any thread, samples the system, analyses and exports.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codeprof/call_site.hpp"
+#include "codeprof/category.hpp"
+#include "codeprof/config.hpp"
+#include "codeprof/findings.hpp"
+#include "codeprof/scope.hpp"
+#include "codeprof/snapshot.hpp"
+
+namespace codeprof {
+
+class Profiler {
+ public:
+  explicit Profiler(Config config = Config{});
+  ~Profiler();
+  Profiler(const Profiler&) = delete;
+  Profiler& operator=(const Profiler&) = delete;
+
+  // A scope for an operation named at run time (interned; a thread-local hash lookup).
+  [[nodiscard]] Scope profile_operation(std::string_view name, Category category) {
+    return Scope(*state_, intern_site(name, category));
+  }
+  // A scope for a registered call site (what CODEPROF_SCOPE uses): no lookup at all.
+  [[nodiscard]] Scope scope(SiteId site) noexcept { return Scope(*state_, site); }
+
+  // ---- run-time switches (safe while other threads record)
+  void set_enabled(bool on);
+  bool enabled() const;
+  void set_category_enabled(Category c, bool on);
+  bool category_enabled(Category c) const;
+  void set_thresholds(Category c, Thresholds t);
+  // Applies the switches, thresholds and analysis keys of `config` (buffer sizes and the
+  // sampler interval stay as they were at construction).
+  void update_config(const Config& config);
+  Config config() const;
+
+  // Names the calling thread in reports and traces.
+  void set_thread_name(std::string name);
+
+  // ---- results
+  Snapshot snapshot() const;  // consistent, immutable copy; flushes pending events first
+  Findings analyze() const;   // analysis of snapshot()
+  // Operations whose mean is at least `threshold_seconds`, ranked; see docs/RULES.md.
+  std::vector<Bottleneck> get_bottlenecks(double threshold_seconds = 0.0) const;
+  std::vector<Recommendation> get_performance_recommendations() const;
+
+  // Writes the JSON report. A directory or "" gives profiling_report_YYYYMMDD_HHMMSS.json in it
+  // ("" = the configured output_dir). Returns the path written. Atomic (temp file + rename).
+  std::string export_profiling_data(const std::string& path = "") const;
+  // Writes every configured export format into `directory` ("" = output_dir); returns the paths.
+  std::vector<std::string> export_all(const std::string& directory = "") const;
+
+  // Starts fresh statistics without stopping anything (the seed's cleanup).
+  void reset();
+  // Waits until every event published so far is aggregated.
+  void flush() const;
+
+  // Internal: the hot-path state (used by Scope and integrations).
+  detail::RecorderState& state() noexcept { return *state_; }
+
+  struct Impl;
+  Impl& impl() noexcept { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  detail::RecorderState* state_;
+};
+
+// The process-wide profiler used by the macros without a profiler argument. Created on first use
+// from Config::from_env(); flushed (and exported when export_on_exit) at normal process exit.
+Profiler& default_profiler();
+
+}  // namespace codeprof

@@ -1,0 +1,36 @@
+#pragma once
+// One background thread that samples the process and the system (CPU %, RSS, I/O rates, page
+// faults, context switches, fds, threads; per GPU through NVML loaded with dlopen) into bounded
+// rings, every config.sampler_interval_ms.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "codeprof/config.hpp"
+#include "codeprof/snapshot.hpp"
+
+namespace codeprof::metrics {
+
+class SystemSampler {
+ public:
+  // origin_steady_ns: the run's origin on steady_clock; series times are relative to it.
+  SystemSampler(const Config& config, std::int64_t origin_steady_ns);
+  ~SystemSampler();  // stops the thread
+  SystemSampler(const SystemSampler&) = delete;
+  SystemSampler& operator=(const SystemSampler&) = delete;
+
+  void start();
+  void stop();
+  // Drops the samples taken so far; later samples are relative to the new origin.
+  void reset(std::int64_t origin_steady_ns);
+
+  std::vector<TimelineSeries> series() const;
+  std::vector<Unavailable> unavailable() const;
+  std::vector<GpuDeviceInfo> gpus() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace codeprof::metrics
