@@ -21,6 +21,7 @@ class ConfigError : public std::runtime_error {
 struct Thresholds {
   double warning_s = 1.0;
   double critical_s = 5.0;
+  bool operator==(const Thresholds&) const = default;
 };
 
 // The seed's defaults (data_loading, model_inference, training_loop) and documented ones for the rest.
@@ -42,6 +43,7 @@ struct Config {
     bool gpu_timing = false;  // CUDA events around GPU-category scopes
     bool nvtx = false;        // push every scope as an NVTX range
     std::array<bool, kCategoryCount> categories = filled(true);
+    bool operator==(const Metrics&) const = default;
   } metrics;
 
   // --- event path

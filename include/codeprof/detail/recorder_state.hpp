@@ -19,6 +19,7 @@ struct RecorderState {
   bool use_tsc = false;
   std::uint64_t id = 0;  // unique per recorder in the process, never reused
   ProbeHooks hooks{};    // set before the first scope, immutable afterwards
+  void* owner = nullptr; // the core::Recorder this state belongs to
 };
 
 // Per-thread cache of (recorder id -> ring). Trivial type: thread_local access costs no guard.

@@ -1,0 +1,422 @@
+// Configuration keys: one table drives TOML reading, environment variables, text get/set,
+// validation messages and docs/CONFIG.md.
+#include "codeprof/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+
+extern char** environ;
+
+namespace codeprof {
+namespace {
+
+enum class Kind { Bool, Int, Float, String, List };
+
+struct KeyDef {
+  std::string name;
+  Kind kind;
+  std::string description;
+  double min = 0, max = 0;  // numeric range (inclusive)
+  std::function<void(Config&, const std::string&)> set;  // from already-validated text
+  std::function<std::string(const Config&)> get;
+};
+
+std::string kind_name(Kind k) {
+  switch (k) {
+    case Kind::Bool: return "bool";
+    case Kind::Int: return "integer";
+    case Kind::Float: return "float";
+    case Kind::String: return "string";
+    case Kind::List: return "list";
+  }
+  return "?";
+}
+
+std::string env_name(std::string_view key) {
+  std::string e = "CODEPROF_";
+  for (char c : key) e.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return e;
+}
+
+std::string format_double(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+const std::vector<std::string> kFormats = {"json", "chrome", "csv", "prometheus", "html"};
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string item(text.substr(start, end - start));
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string join_list(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+  return s;
+}
+
+template <typename Get>
+KeyDef bool_key(std::string name, std::string desc, Get ref) {
+  return {std::move(name), Kind::Bool, std::move(desc), 0, 0,
+          [ref](Config& c, const std::string& t) { ref(c) = (t == "true"); },
+          [ref](const Config& c) { return std::string(ref(const_cast<Config&>(c)) ? "true" : "false"); }};
+}
+
+template <typename Get>
+KeyDef int_key(std::string name, std::string desc, double min, double max, Get ref) {
+  return {std::move(name), Kind::Int, std::move(desc), min, max,
+          [ref](Config& c, const std::string& t) {
+            using T = std::remove_reference_t<decltype(ref(c))>;
+            ref(c) = static_cast<T>(std::stoll(t));
+          },
+          [ref](const Config& c) { return std::to_string(ref(const_cast<Config&>(c))); }};
+}
+
+template <typename Get>
+KeyDef float_key(std::string name, std::string desc, double min, double max, Get ref) {
+  return {std::move(name), Kind::Float, std::move(desc), min, max,
+          [ref](Config& c, const std::string& t) { ref(c) = std::stod(t); },
+          [ref](const Config& c) { return format_double(ref(const_cast<Config&>(c))); }};
+}
+
+template <typename Get>
+KeyDef string_key(std::string name, std::string desc, Get ref) {
+  return {std::move(name), Kind::String, std::move(desc), 0, 0,
+          [ref](Config& c, const std::string& t) { ref(c) = t; },
+          [ref](const Config& c) { return ref(const_cast<Config&>(c)); }};
+}
+
+std::vector<KeyDef> build_keys() {
+  std::vector<KeyDef> k;
+  k.push_back(bool_key("enabled", "Global switch: record scopes at all.", [](Config& c) -> bool& { return c.enabled; }));
+  for (std::size_t i = 0; i < kCategoryCount; ++i) {
+    const std::string cat(kCategoryNames[i]);
+    k.push_back(bool_key("categories." + cat, "Record scopes of category " + cat + ".",
+                         [i](Config& c) -> bool& { return c.category_enabled[i]; }));
+  }
+  for (std::size_t i = 0; i < kCategoryCount; ++i) {
+    const std::string cat(kCategoryNames[i]);
+    k.push_back(float_key("thresholds." + cat + ".warning", "Mean duration (s) above which a " + cat +
+                          " operation is a warning (medium priority).", 1e-9, 1e6,
+                          [i](Config& c) -> double& { return c.thresholds[i].warning_s; }));
+    k.push_back(float_key("thresholds." + cat + ".critical", "Mean duration (s) above which a " + cat +
+                          " operation is critical (high priority).", 1e-9, 1e6,
+                          [i](Config& c) -> double& { return c.thresholds[i].critical_s; }));
+  }
+  k.push_back(bool_key("metrics.memory", "Per-scope RSS delta and allocation counters (link codeprof::alloc for the counters).",
+                       [](Config& c) -> bool& { return c.metrics.memory; }));
+  k.push_back(bool_key("metrics.cpu", "Per-scope thread CPU time and CPU efficiency.", [](Config& c) -> bool& { return c.metrics.cpu; }));
+  k.push_back(bool_key("metrics.io", "Per-scope bytes and system calls of reads and writes.", [](Config& c) -> bool& { return c.metrics.io; }));
+  k.push_back(bool_key("metrics.gpu", "Per-scope GPU memory delta (NVML / CUDA runtime via dlopen).", [](Config& c) -> bool& { return c.metrics.gpu; }));
+  k.push_back(bool_key("metrics.gpu_timing", "GPU time of gpu-category scopes with CUDA events.", [](Config& c) -> bool& { return c.metrics.gpu_timing; }));
+  k.push_back(bool_key("metrics.nvtx", "Push every scope as an NVTX range (Nsight Systems).", [](Config& c) -> bool& { return c.metrics.nvtx; }));
+  for (std::size_t i = 0; i < kCategoryCount; ++i) {
+    const std::string cat(kCategoryNames[i]);
+    k.push_back(bool_key("metrics.categories." + cat, "Run the enabled probes on " + cat + " scopes.",
+                         [i](Config& c) -> bool& { return c.metrics.categories[i]; }));
+  }
+  k.push_back(int_key("buffer.events_per_thread", "Ring slots per thread (rounded up to a power of two); a full ring drops and counts.",
+                      64, 1 << 28, [](Config& c) -> std::uint32_t& { return c.buffer_events; }));
+  k.push_back(int_key("collector.interval_us", "How long the idle collector waits between drains (microseconds).", 50, 1'000'000,
+                      [](Config& c) -> std::uint32_t& { return c.collector_interval_us; }));
+  k.push_back(bool_key("sampler.enabled", "Run the background system sampler.", [](Config& c) -> bool& { return c.sampler_enabled; }));
+  k.push_back(int_key("sampler.interval_ms", "Sampling interval of the system sampler (milliseconds).", 10, 60'000,
+                      [](Config& c) -> std::uint32_t& { return c.sampler_interval_ms; }));
+  k.push_back(int_key("sampler.timeline_capacity", "Samples kept per series (older ones are overwritten).", 10, 1'000'000,
+                      [](Config& c) -> std::uint32_t& { return c.timeline_capacity; }));
+  k.push_back(bool_key("trace.enabled", "Keep raw events for the Chrome trace export.", [](Config& c) -> bool& { return c.trace_enabled; }));
+  k.push_back(int_key("trace.budget_events", "Raw events kept at most; later ones are dropped and counted.", 0, 1e9,
+                      [](Config& c) -> std::uint64_t& { return c.trace_budget_events; }));
+  k.push_back(string_key("analysis.step_operation", "Name of the operation that marks one step (empty: training_loop scopes).",
+                         [](Config& c) -> std::string& { return c.step_operation; }));
+  k.push_back(float_key("analysis.low_priority_share", "Share of wall time (0..1) that makes an operation a low-priority bottleneck.",
+                        0, 1, [](Config& c) -> double& { return c.low_priority_share; }));
+  k.push_back(string_key("output.dir", "Directory the exports are written to.", [](Config& c) -> std::string& { return c.output_dir; }));
+  k.push_back({"output.formats", Kind::List, "Formats export_all writes: json, chrome, csv, prometheus, html.", 0, 0,
+               [](Config& c, const std::string& t) { c.export_formats = split_list(t); },
+               [](const Config& c) { return join_list(c.export_formats); }});
+  k.push_back(bool_key("output.export_on_exit", "Write every format when the default profiler ends with the process.",
+                       [](Config& c) -> bool& { return c.export_on_exit; }));
+  k.push_back(string_key("dashboard.host", "Address the dashboard listens on; anything but loopback requires dashboard.token.",
+                         [](Config& c) -> std::string& { return c.dashboard_host; }));
+  k.push_back(int_key("dashboard.port", "Port of the dashboard started with the profiler (0: none).", 0, 65535,
+                      [](Config& c) -> std::uint16_t& { return c.dashboard_port; }));
+  k.push_back(string_key("dashboard.token", "Token every dashboard request must carry when it is reachable from elsewhere.",
+                         [](Config& c) -> std::string& { return c.dashboard_token; }));
+  k.push_back(int_key("run.rank", "Rank of this process in a distributed job (-1: not set; RANK is read when unset).", -1, 1'000'000,
+                      [](Config& c) -> int& { return c.rank; }));
+  k.push_back(int_key("run.world_size", "Processes in the distributed job (-1: not set; WORLD_SIZE is read when unset).", -1, 1'000'000,
+                      [](Config& c) -> int& { return c.world_size; }));
+  return k;
+}
+
+const std::vector<KeyDef>& keys() {
+  static const std::vector<KeyDef> table = build_keys();
+  return table;
+}
+
+const KeyDef* find_key(std::string_view name) {
+  for (const KeyDef& k : keys())
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+[[noreturn]] void fail(std::string_view source, std::string_view key, std::string_view expected, std::string_view given) {
+  std::string msg(source);
+  msg += ": key '";
+  msg += key;
+  msg += "' expects ";
+  msg += expected;
+  msg += ", got ";
+  msg += given;
+  throw ConfigError(msg);
+}
+
+std::string expectation(const KeyDef& k) {
+  switch (k.kind) {
+    case Kind::Bool: return "a bool (true/false)";
+    case Kind::Int: return "an integer in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
+    case Kind::Float: return "a number in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
+    case Kind::String: return "a string";
+    case Kind::List: return "a list of formats from json, chrome, csv, prometheus, html";
+  }
+  return "?";
+}
+
+// Validates `text` for key `k` and returns its canonical form.
+std::string canonical(const KeyDef& k, std::string_view text, std::string_view source) {
+  std::string given;
+  given.reserve(text.size() + 2);
+  given.append(1, '\'').append(text).append(1, '\'');
+  switch (k.kind) {
+    case Kind::Bool: {
+      std::string t(text);
+      std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (t == "true" || t == "1" || t == "yes" || t == "on") return "true";
+      if (t == "false" || t == "0" || t == "no" || t == "off") return "false";
+      fail(source, k.name, expectation(k), given);
+    }
+    case Kind::Int: {
+      long long v = 0;
+      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || p != text.data() + text.size() || text.empty()) fail(source, k.name, expectation(k), given);
+      if (static_cast<double>(v) < k.min || static_cast<double>(v) > k.max) fail(source, k.name, expectation(k), given);
+      return std::to_string(v);
+    }
+    case Kind::Float: {
+      double v = 0;
+      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || p != text.data() + text.size() || text.empty() || !(v == v))
+        fail(source, k.name, expectation(k), given);
+      if (v < k.min || v > k.max) fail(source, k.name, expectation(k), given);
+      return std::string(text);
+    }
+    case Kind::String: return std::string(text);
+    case Kind::List: {
+      auto items = split_list(text);
+      for (const auto& f : items)
+        if (std::find(kFormats.begin(), kFormats.end(), f) == kFormats.end())
+          fail(source, k.name, expectation(k), "'" + f + "'");
+      return join_list(items);
+    }
+  }
+  return std::string(text);
+}
+
+void apply_text(Config& c, std::string_view key, std::string_view value, std::string_view source) {
+  const KeyDef* k = find_key(key);
+  if (!k) throw ConfigError(std::string(source) + ": unknown key '" + std::string(key) + "' (every key is listed in docs/CONFIG.md)");
+  k->set(c, canonical(*k, value, source));
+}
+
+// The text form of a TOML leaf, checked against the key's kind.
+std::string toml_text(const KeyDef& k, const toml::node& node, const std::string& source) {
+  const std::string where = source + " line " + std::to_string(node.source().begin.line);
+  auto given = [&] {
+    std::ostringstream os;
+    os << node.type();
+    node.visit([&](const auto& v) {
+      if constexpr (toml::is_value<decltype(v)>) os << " " << v;
+    });
+    return os.str();
+  };
+  switch (k.kind) {
+    case Kind::Bool:
+      if (auto v = node.value_exact<bool>()) return *v ? "true" : "false";
+      break;
+    case Kind::Int:
+      if (auto v = node.value_exact<std::int64_t>()) return std::to_string(*v);
+      break;
+    case Kind::Float:
+      if (node.is_floating_point() || node.is_integer()) return format_double(*node.value<double>());
+      break;
+    case Kind::String:
+      if (auto v = node.value_exact<std::string>()) return *v;
+      break;
+    case Kind::List:
+      if (const auto* arr = node.as_array()) {
+        std::vector<std::string> items;
+        for (const auto& el : *arr) {
+          auto s = el.value_exact<std::string>();
+          if (!s) fail(where, k.name, expectation(k), given());
+          items.push_back(*s);
+        }
+        return join_list(items);
+      }
+      break;
+  }
+  fail(where, k.name, expectation(k), given());
+}
+
+void apply_table(Config& c, const toml::table& table, const std::string& prefix, const std::string& source) {
+  for (const auto& [name, node] : table) {
+    const std::string key = prefix.empty() ? std::string(name.str()) : prefix + "." + std::string(name.str());
+    if (const KeyDef* k = find_key(key)) {
+      const std::string where = source + " line " + std::to_string(node.source().begin.line);
+      k->set(c, canonical(*k, toml_text(*k, node, source), where));
+    } else if (const auto* sub = node.as_table()) {
+      apply_table(c, *sub, key, source);
+    } else {
+      throw ConfigError(source + " line " + std::to_string(node.source().begin.line) + ": unknown key '" + key +
+                        "' (every key is listed in docs/CONFIG.md)");
+    }
+  }
+}
+
+}  // namespace
+
+Thresholds default_thresholds(Category c) noexcept {
+  switch (c) {
+    case Category::DataLoading: return {1.0, 5.0};
+    case Category::Preprocessing: return {0.5, 2.0};
+    case Category::ModelInference: return {2.0, 10.0};
+    case Category::TrainingLoop: return {10.0, 30.0};
+    case Category::MixedPrecision: return {0.5, 2.0};
+    case Category::MultiGpu: return {1.0, 5.0};
+    case Category::GradientAccumulation: return {1.0, 5.0};
+    case Category::EarlyStopping: return {1.0, 5.0};
+    case Category::LrScheduling: return {0.1, 1.0};
+    case Category::Memory: return {0.5, 2.0};
+    case Category::Gpu: return {1.0, 5.0};
+    case Category::Cpu: return {1.0, 5.0};
+    case Category::Io: return {1.0, 5.0};
+    case Category::Custom: return {1.0, 5.0};
+  }
+  return {1.0, 5.0};
+}
+
+std::array<Thresholds, kCategoryCount> Config::default_threshold_table() noexcept {
+  std::array<Thresholds, kCategoryCount> t{};
+  for (std::size_t i = 0; i < kCategoryCount; ++i) t[i] = default_thresholds(static_cast<Category>(i));
+  return t;
+}
+
+void Config::set(std::string_view key, std::string_view value) {
+  Config copy = *this;
+  apply_text(copy, key, value, "config");
+  copy.validate();
+  *this = std::move(copy);
+}
+
+std::string Config::get(std::string_view key) const {
+  const KeyDef* k = find_key(key);
+  if (!k) throw ConfigError("config: unknown key '" + std::string(key) + "' (every key is listed in docs/CONFIG.md)");
+  return k->get(*this);
+}
+
+void Config::validate() const {
+  for (std::size_t i = 0; i < kCategoryCount; ++i) {
+    if (thresholds[i].warning_s > thresholds[i].critical_s) {
+      const std::string cat(kCategoryNames[i]);
+      throw ConfigError("config: key 'thresholds." + cat + ".warning' expects a value <= thresholds." + cat +
+                        ".critical (" + format_double(thresholds[i].critical_s) + "), got " +
+                        format_double(thresholds[i].warning_s));
+    }
+  }
+  if (output_dir.empty()) throw ConfigError("config: key 'output.dir' expects a non-empty path, got ''");
+  if (dashboard_host.empty()) throw ConfigError("config: key 'dashboard.host' expects an address, got ''");
+}
+
+Config Config::load(const std::string& toml_path) {
+  Config c;
+  toml::table table;
+  try {
+    table = toml::parse_file(toml_path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << toml_path << " line " << e.source().begin.line << " column " << e.source().begin.column
+       << ": invalid TOML: " << e.description();
+    throw ConfigError(os.str());
+  }
+  apply_table(c, table, "", toml_path);
+  c.apply_env();
+  return c;
+}
+
+Config Config::from_env() {
+  if (const char* path = std::getenv("CODEPROF_CONFIG"); path && *path) return load(path);
+  Config c;
+  c.apply_env();
+  return c;
+}
+
+void Config::apply_env() {
+  Config copy = *this;
+  // Unknown CODEPROF_* variables are errors too: a typo must not pass silently.
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry(*e);
+    if (!entry.starts_with("CODEPROF_")) continue;
+    const auto eq = entry.find('=');
+    const std::string_view name = entry.substr(0, eq);
+    const std::string_view value = eq == std::string_view::npos ? std::string_view() : entry.substr(eq + 1);
+    if (name == "CODEPROF_CONFIG") continue;
+    const KeyDef* match = nullptr;
+    for (const KeyDef& k : keys())
+      if (env_name(k.name) == name) match = &k;
+    if (!match)
+      throw ConfigError("environment: unknown variable '" + std::string(name) +
+                        "' (CODEPROF_<KEY> names are listed in docs/CONFIG.md)");
+    match->set(copy, canonical(*match, value, "environment variable " + std::string(name)));
+  }
+  auto from_plain = [](const char* var, int& field) {
+    if (field != -1) return;
+    if (const char* v = std::getenv(var); v && *v) {
+      int x = 0;
+      auto [p, ec] = std::from_chars(v, v + std::char_traits<char>::length(v), x);
+      if (ec == std::errc() && *p == '\0' && x >= 0) field = x;
+    }
+  };
+  from_plain("RANK", copy.rank);
+  from_plain("WORLD_SIZE", copy.world_size);
+  copy.validate();
+  *this = std::move(copy);
+}
+
+const std::vector<ConfigKey>& config_keys() {
+  static const std::vector<ConfigKey> list = [] {
+    std::vector<ConfigKey> out;
+    const Config defaults;
+    for (const KeyDef& k : keys()) out.push_back({k.name, env_name(k.name), kind_name(k.kind), k.get(defaults), k.description});
+    return out;
+  }();
+  return list;
+}
+
+}  // namespace codeprof

@@ -1,0 +1,101 @@
+#pragma once
+// The live event path: per-thread rings (detail::ThreadBuffer), one collector thread that drains
+// them into an Aggregator, run-time switches, reset, flush and consistent snapshots.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codeprof/detail/recorder_state.hpp"
+#include "codeprof/detail/ticks.hpp"
+#include "codeprof/snapshot.hpp"
+#include "core/aggregator.hpp"
+#include "core/tick_converter.hpp"
+
+namespace codeprof::core {
+
+struct RecorderOptions {
+  std::uint32_t buffer_events = 1u << 16;  // rounded up to a power of two, >= 64
+  std::uint32_t collector_interval_us = 1000;
+  bool keep_trace = false;
+  std::uint64_t trace_budget = 1'000'000;
+  bool enabled = true;
+  std::uint32_t category_mask = kAllCategoriesMask;
+  bool force_steady_clock = false;  // for tests: pretend the TSC is not invariant
+};
+
+class Recorder {
+ public:
+  explicit Recorder(const RecorderOptions& options);
+  ~Recorder();  // stops the collector and drains every published event
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  detail::RecorderState& state() noexcept { return state_; }
+
+  void set_enabled(bool on);
+  bool enabled() const;
+  void set_category_enabled(Category c, bool on);
+  bool category_enabled(Category c) const;
+  std::uint32_t category_mask() const;
+  void set_probe_categories(std::uint32_t mask);  // categories whose scopes run probes
+  void set_trace(bool keep, std::uint64_t budget);
+
+  void set_thread_name(std::string name);  // names the calling thread
+  void flush();                            // aggregates everything published so far
+  void reset();                            // fresh statistics; nothing stops
+  // Operations, call tree, threads, trace, counters and run.wall_ns/start_unix_ns.
+  void fill(Snapshot& out);
+
+  std::int64_t origin_steady_ns() const noexcept { return ticks_.origin_steady_ns(); }
+  std::int64_t origin_unix_ns() const noexcept { return origin_unix_ns_; }
+  bool uses_tsc() const noexcept { return ticks_.use_tsc(); }
+
+  // Slow path of detail::thread_buffer(): registers the calling thread.
+  detail::ThreadBuffer* attach_current_thread();
+
+ private:
+  struct Attached {
+    std::shared_ptr<detail::ThreadBuffer> buffer;
+    std::uint64_t dropped_seen = 0;  // drops already handed to the aggregator
+    bool retire = false;             // thread exited and ring drained
+  };
+
+  void publish_mask();
+  void collector_loop();
+  std::size_t drain_locked();  // drain_mutex_ held
+  void collect_dropped_locked();
+
+  detail::RecorderState state_;
+  TickConverter ticks_;
+  std::int64_t origin_unix_ns_;
+  std::uint32_t capacity_;
+  std::chrono::microseconds interval_;
+
+  mutable std::mutex switch_mutex_;  // enabled_ / categories_ writers
+  bool enabled_;
+  std::uint32_t categories_;
+
+  std::mutex threads_mutex_;  // attach/detach and names
+  std::vector<std::shared_ptr<detail::ThreadBuffer>> new_buffers_;
+  std::vector<std::pair<std::uint32_t, std::string>> pending_names_;
+  std::uint32_t next_thread_index_ = 0;
+
+  std::mutex drain_mutex_;  // the consumer side: aggregator, attached_, counters
+  std::vector<Attached> attached_;
+  Aggregator aggregator_;
+  std::uint64_t recorded_total_ = 0;
+  std::uint64_t dropped_total_ = 0;
+  std::int64_t reset_at_ns_ = 0;  // origin-relative time of the last reset
+
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  std::atomic<bool> stop_{false};
+  std::thread collector_;
+};
+
+}  // namespace codeprof::core
