@@ -76,4 +76,8 @@ class Dashboard {
   std::unique_ptr<Impl> impl_;
 };
 
+// The dashboard the profiler's configuration asks for (dashboard_port != 0, with dashboard_host
+// and dashboard_token), or nullptr when the port is 0. Throws DashboardError.
+std::unique_ptr<Dashboard> start_configured_dashboard(Profiler& profiler);
+
 }  // namespace codeprof

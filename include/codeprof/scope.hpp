@@ -14,8 +14,9 @@ class Scope {
   Scope() noexcept = default;  // inactive
   Scope(detail::RecorderState& state, SiteId site) noexcept {
     const std::uint32_t bit = category_bit(site.category);
-    if (state.active_mask.load(std::memory_order_relaxed) & bit) [[likely]]
-      begin(state, site.id, bit);
+    const std::uint32_t mask = state.active_mask.load(std::memory_order_relaxed);
+    if (mask & bit) [[likely]]
+      begin(state, site.id, mask & (bit << detail::kProbeShift));
   }
   ~Scope() {
     if (buffer_) end();
@@ -28,7 +29,7 @@ class Scope {
   bool active() const noexcept { return buffer_ != nullptr; }
 
  private:
-  void begin(detail::RecorderState& state, std::uint32_t id, std::uint32_t bit) noexcept {
+  void begin(detail::RecorderState& state, std::uint32_t id, std::uint32_t probed) noexcept {
     detail::ThreadBuffer* b = detail::thread_buffer(state);
     buffer_ = b;
     id_ = id;
@@ -36,7 +37,7 @@ class Scope {
     b->current_operation = id;
     depth_ = b->depth++;
     use_tsc_ = state.use_tsc;
-    if (state.probe_mask.load(std::memory_order_relaxed) & bit) [[unlikely]]
+    if (probed) [[unlikely]]
       begin_probes(state);
     start_ = detail::read_ticks(use_tsc_);
   }
@@ -57,13 +58,15 @@ class Scope {
   void begin_probes(detail::RecorderState& state) noexcept;  // src/core/scope.cpp
   void end_probes(const detail::Event& ev) noexcept;
 
+  // Only the two pointers are initialised up front: the rest is written by begin(), and an
+  // inactive scope never reads it (fewer stores on the hot path).
   detail::ThreadBuffer* buffer_ = nullptr;
   detail::RecorderState* probe_state_ = nullptr;  // set when probes run for this scope
-  std::uint64_t start_ = 0;
-  std::uint32_t id_ = 0;
-  std::uint32_t parent_ = 0;
-  std::uint16_t depth_ = 0;
-  bool use_tsc_ = false;
+  std::uint64_t start_;
+  std::uint32_t id_;
+  std::uint32_t parent_;
+  std::uint16_t depth_;
+  bool use_tsc_;
 };
 
 }  // namespace codeprof

@@ -1,6 +1,7 @@
 // Process-wide registry of operations, keyed by (category, name).
 #include "codeprof/call_site.hpp"
 
+#include <array>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -47,15 +48,14 @@ SiteId register_site(std::string_view name, Category category, const char* file,
 }
 
 SiteId intern_site(std::string_view name, Category category) {
-  // The thread's own cache: a hit costs one hash of the name and no lock.
-  thread_local std::unordered_map<std::string, std::uint32_t, TransparentHash, std::equal_to<>> cache;
-  thread_local std::string key;
-  key.clear();
-  key.push_back(static_cast<char>('A' + static_cast<int>(category)));
-  key.append(name);
-  if (auto it = cache.find(std::string_view(key)); it != cache.end()) return SiteId{it->second, category};
+  // The thread's own cache, one map per category: a hit costs one hash of the name, no copy and
+  // no lock.
+  using Cache = std::unordered_map<std::string, std::uint32_t, TransparentHash, std::equal_to<>>;
+  thread_local std::array<Cache, kCategoryCount> cache;
+  Cache& c = cache[index_of(category)];
+  if (auto it = c.find(name); it != c.end()) return SiteId{it->second, category};
   const SiteId site = register_site(name, category);
-  cache.emplace(key, site.id);
+  c.emplace(std::string(name), site.id);
   return site;
 }
 

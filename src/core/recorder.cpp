@@ -68,7 +68,9 @@ Recorder::~Recorder() {
 }
 
 void Recorder::publish_mask() {
-  state_.active_mask.store(enabled_ ? categories_ : 0u, std::memory_order_relaxed);
+  const std::uint32_t recording = enabled_ ? categories_ : 0u;
+  state_.active_mask.store(recording | ((recording & probe_categories_) << detail::kProbeShift),
+                           std::memory_order_relaxed);
 }
 
 void Recorder::set_enabled(bool on) {
@@ -102,7 +104,9 @@ std::uint32_t Recorder::category_mask() const {
 }
 
 void Recorder::set_probe_categories(std::uint32_t mask) {
-  state_.probe_mask.store(state_.hooks.begin && state_.hooks.end ? mask : 0u, std::memory_order_relaxed);
+  std::lock_guard lock(switch_mutex_);
+  probe_categories_ = state_.hooks.begin && state_.hooks.end ? (mask & kAllCategoriesMask) : 0u;
+  publish_mask();
 }
 
 void Recorder::set_trace(bool keep, std::uint64_t budget) {
@@ -181,7 +185,7 @@ std::size_t Recorder::drain_locked() {
     const std::uint64_t head = b.head.load(std::memory_order_acquire);
     std::uint64_t tail = b.tail.load(std::memory_order_relaxed);
     while (tail < head) {
-      const detail::Event& ev = b.slots[tail & b.mask];
+      const detail::Event& ev = b.consumer_slots[tail & b.consumer_mask];
       CompletedEvent ce;
       ce.operation_id = ev.operation_id;
       ce.parent_id = ev.parent_id;
@@ -195,7 +199,7 @@ std::size_t Recorder::drain_locked() {
         for (std::uint64_t i = 0; i < ev.payload_slots; ++i) {
           const std::size_t off = i * sizeof(detail::Event);
           const std::size_t n = std::min(sizeof(ProbeDeltas) - off, sizeof(detail::Event));
-          std::memcpy(dst + off, &b.slots[(tail + 1 + i) & b.mask], n);
+          std::memcpy(dst + off, &b.consumer_slots[(tail + 1 + i) & b.consumer_mask], n);
         }
         ce.probes = &probes;
         used += ev.payload_slots;

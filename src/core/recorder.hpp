@@ -79,6 +79,7 @@ class Recorder {
   mutable std::mutex switch_mutex_;  // enabled_ / categories_ writers
   bool enabled_;
   std::uint32_t categories_;
+  std::uint32_t probe_categories_ = 0;
 
   std::mutex threads_mutex_;  // attach/detach and names
   std::vector<std::shared_ptr<detail::ThreadBuffer>> new_buffers_;

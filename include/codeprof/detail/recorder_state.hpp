@@ -9,13 +9,13 @@
 
 namespace codeprof::detail {
 
-inline constexpr std::uint32_t kGlobalEnableBit = 1u << 31;
+inline constexpr unsigned kProbeShift = 16;
 
 struct RecorderState {
-  // Bit per category plus kGlobalEnableBit; a scope records when (mask & both bits) == both.
-  // Kept as "enabled categories if globally on, else 0" so the hot path tests one bit.
+  // Bits 0..13: categories that record ("enabled categories if globally on, else 0"), so the
+  // hot path tests one bit. Bits 16..29: categories whose recording scopes also run probes.
+  // One word, so a scope reads one atomic.
   alignas(64) std::atomic<std::uint32_t> active_mask{0};
-  std::atomic<std::uint32_t> probe_mask{0};  // categories whose scopes run probes
   bool use_tsc = false;
   std::uint64_t id = 0;  // unique per recorder in the process, never reused
   ProbeHooks hooks{};    // set before the first scope, immutable afterwards

@@ -28,10 +28,20 @@ inline constexpr std::uint16_t kMaxDepth = 256;
 
 struct ThreadBuffer {
   explicit ThreadBuffer(std::uint32_t capacity_pow2)
-      : capacity(capacity_pow2), mask(capacity_pow2 - 1), slots(new Event[capacity_pow2]) {}
+      : capacity(capacity_pow2),
+        mask(capacity_pow2 - 1),
+        storage(new Event[capacity_pow2]),
+        slots(storage.get()),
+        consumer_mask(capacity_pow2 - 1),
+        consumer_slots(storage.get()) {}
 
-  // ---- producer side (owning thread only)
-  alignas(64) std::atomic<std::uint64_t> head{0};
+  // ---- producer side (owning thread only). The immutable ring geometry is repeated on the
+  // consumer's line, so neither side reads a line the other one keeps writing.
+  alignas(64) const std::uint32_t capacity;
+  const std::uint32_t mask;
+  std::unique_ptr<Event[]> storage;
+  Event* const slots;
+  std::atomic<std::uint64_t> head{0};
   std::uint64_t cached_tail = 0;
   std::atomic<std::uint64_t> dropped{0};  // written by the producer only
   std::uint32_t current_operation = 0xFFFFFFFFu;  // innermost open scope on this thread
@@ -40,11 +50,10 @@ struct ThreadBuffer {
 
   // ---- consumer side (collector)
   alignas(64) std::atomic<std::uint64_t> tail{0};
+  const std::uint32_t consumer_mask;
+  const Event* const consumer_slots;
 
-  // ---- shared, immutable after registration
-  alignas(64) const std::uint32_t capacity;
-  const std::uint32_t mask;
-  std::unique_ptr<Event[]> slots;
+  // ---- set at registration, before the collector sees the ring
   std::uint32_t thread_index = 0;
   std::uint64_t os_tid = 0;
   std::atomic<bool> closed{false};  // the thread has exited; drain then retire
