@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what codeprof needs on a fresh Debian 12 machine (run as root). Idempotent: installs
+# only what is missing. Usage: scripts/setup.sh [--with-torch] [--with-browser]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential cmake ninja-build pkg-config git
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
+  clang libclang-rt-14-dev prometheus)
+# Node.js may come from elsewhere (with its own npm); ask apt only when it is absent.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+for arg in "$@"; do
+  case "$arg" in
+    --with-torch) packages+=(libtorch-dev) ;;
+    --with-browser) packages+=(chromium) ;;
+    *) echo "setup.sh: unknown option '$arg' (expected --with-torch or --with-browser)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q "${missing[@]}"
+fi
+
+# npm packages (chart library for the dashboard, playwright-core for the browser tests).
+for dir in web tests/browser; do
+  if [[ -f "$dir/package-lock.json" ]]; then
+    if [[ ! -d "$dir/node_modules" || "$dir/package-lock.json" -nt "$dir/node_modules" ]]; then
+      echo "setup: npm ci in $dir"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+  fi
+done

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds and runs every test: the release build (unit, integration, browser, demo end-to-end,
+# install/consumer tests), then ASan+UBSan, then TSan over the concurrent core.
+# Usage: scripts/test.sh            (installs what is missing first; safe to re-run)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+jobs=${CODEPROF_JOBS:-$(nproc)}
+
+bash scripts/setup.sh --with-torch --with-browser || exit 1
+
+passed=0
+failed=0
+status=0
+run_preset() {
+  local preset=$1
+  echo "=== [$preset] configure + build"
+  if ! cmake --preset "$preset" >"build/$preset.log" 2>&1; then
+    cat "build/$preset.log"; echo "=== [$preset] configure FAILED"; status=1; failed=$((failed + 1)); return
+  fi
+  if ! cmake --build --preset "$preset" -j "$jobs" >>"build/$preset.log" 2>&1; then
+    grep -E "error|Error|FAILED" "build/$preset.log" | head -60; echo "=== [$preset] build FAILED"
+    status=1; failed=$((failed + 1)); return
+  fi
+  echo "=== [$preset] test"
+  local log="build/$preset/ctest.log"
+  ctest --preset "$preset" -j "$jobs" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  [[ $rc -eq 0 ]] || status=1
+  # "100% tests passed, 0 tests failed out of 57"
+  local line
+  line=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" "$log" | tail -1)
+  if [[ -n "$line" ]]; then
+    local total fail
+    total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+    fail=$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<<"$line")
+    passed=$((passed + total - fail))
+    failed=$((failed + fail))
+  elif [[ $rc -ne 0 ]]; then
+    failed=$((failed + 1))
+  fi
+}
+
+mkdir -p build
+run_preset release
+run_preset asan
+run_preset tsan
+
+echo
+echo "=== summary (release + asan + tsan)"
+echo "tests: $passed passed, $failed failed"
+exit $status
