@@ -1,0 +1,209 @@
+#pragma once
+// The style sheet and the chart script of the HTML report, inlined into every report so that it
+// opens without a network. The script draws SVG charts from the JSON in #codeprof-data and marks
+// <html> with data-codeprof-rendered="yes" (and data-codeprof-error on a script error) so tests can
+// check that the page rendered.
+#include <string_view>
+
+namespace codeprof::io::html_assets {
+
+inline constexpr std::string_view kStyle = R"CSS(
+:root { --fg:#1d2330; --muted:#5b6475; --line:#d9dee8; --bg:#ffffff; --panel:#f6f8fb;
+        --high:#c62828; --medium:#ef6c00; --low:#2e7d32; --accent:#1f5fbf; }
+* { box-sizing: border-box; }
+body { margin:0; padding:24px 32px 48px; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+       color:var(--fg); background:var(--bg); }
+h1 { font-size:22px; margin:0 0 4px; }
+h2 { font-size:17px; margin:28px 0 10px; padding-bottom:4px; border-bottom:1px solid var(--line); }
+h3 { font-size:15px; margin:0 0 6px; }
+.meta { color:var(--muted); margin:0; }
+.summary { font-size:15px; margin:10px 0 0; }
+.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(240px,1fr)); gap:12px; }
+.card { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:12px 14px; }
+.card dl { display:grid; grid-template-columns:auto 1fr; gap:2px 12px; margin:0; }
+.card dt { color:var(--muted); }
+.card dd { margin:0; font-variant-numeric:tabular-nums; }
+table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
+th, td { text-align:left; padding:5px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
+th { background:var(--panel); font-weight:600; white-space:nowrap; }
+td.num, th.num { text-align:right; white-space:nowrap; }
+.badge { display:inline-block; padding:1px 7px; border-radius:10px; color:#fff; font-size:12px; font-weight:600; }
+.badge.high, .badge.critical { background:var(--high); }
+.badge.medium, .badge.warning { background:var(--medium); }
+.badge.low, .badge.share { background:var(--low); }
+.rec { border-left:4px solid var(--line); }
+.rec.high { border-left-color:var(--high); } .rec.medium { border-left-color:var(--medium); } .rec.low { border-left-color:var(--low); }
+.rec p { margin:4px 0; }
+.rec .label { color:var(--muted); font-weight:600; }
+.rec ul { margin:2px 0 4px 18px; padding:0; }
+.empty { color:var(--muted); font-style:italic; }
+.chart { margin:6px 0 14px; }
+.chart svg { width:100%; height:auto; display:block; }
+.chart .title { font-weight:600; margin:0 0 2px; }
+svg text { font:11px system-ui,sans-serif; fill:var(--muted); }
+svg .label { fill:var(--fg); }
+svg .grid { stroke:var(--line); stroke-width:1; }
+code { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; font-size:12px; }
+footer { margin-top:32px; color:var(--muted); font-size:12px; }
+)CSS";
+
+inline constexpr std::string_view kScript = R"JS(
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  window.addEventListener("error", function (e) {
+    root.setAttribute("data-codeprof-error", String(e && e.message ? e.message : e));
+  });
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var PALETTE = ["#1f5fbf", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#8d6e63", "#ad1457",
+                 "#558b2f", "#283593"];
+
+  function svg(name, attrs, parent) {
+    var node = document.createElementNS(SVG_NS, name);
+    for (var key in attrs) node.setAttribute(key, attrs[key]);
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+  function text(parent, x, y, content, attrs) {
+    var a = attrs || {};
+    a.x = x; a.y = y;
+    var node = svg("text", a, parent);
+    node.textContent = content;
+    return node;
+  }
+  function tooltip(node, content) { svg("title", {}, node).textContent = content; }
+
+  function three(v) {
+    var a = Math.abs(v);
+    return v.toFixed(a >= 99.95 ? 0 : a >= 9.995 ? 1 : 2);
+  }
+  function seconds(s) {
+    if (s === null || !isFinite(s)) return "n/a";
+    var a = Math.abs(s);
+    if (a === 0) return "0 s";
+    if (a < 1e-6) return three(s * 1e9) + " ns";
+    if (a < 1e-3) return three(s * 1e6) + " \u00b5s";
+    if (a < 1) return three(s * 1e3) + " ms";
+    return three(s) + " s";
+  }
+  function bytes(b) {
+    var units = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
+    while (Math.abs(b) >= 1024 && i < units.length - 1) { b /= 1024; i++; }
+    return i === 0 ? b.toFixed(0) + " B" : three(b) + " " + units[i];
+  }
+  function value(v, unit) {
+    if (v === null || !isFinite(v)) return "n/a";
+    if (unit === "bytes") return bytes(v);
+    if (unit === "bytes_per_second") return bytes(v) + "/s";
+    if (unit === "s") return seconds(v);
+    if (unit === "percent") return v.toFixed(1) + "%";
+    var a = Math.abs(v);
+    if (a >= 1e6) return (v / 1e6).toFixed(2) + "M";
+    if (a >= 1e4) return (v / 1e3).toFixed(1) + "k";
+    return a >= 100 || v === Math.round(v) ? v.toFixed(0) : three(v);
+  }
+
+  // A line chart: lines = [{name, points: [[x, y], ...]}]; y null leaves a gap.
+  function lineChart(container, title, unit, lines) {
+    var W = 820, H = 170, L = 72, R = 12, T = 8, B = 26;
+    var xmin = Infinity, xmax = -Infinity, ymin = 0, ymax = -Infinity;
+    lines.forEach(function (line) {
+      line.points.forEach(function (p) {
+        if (p[1] === null) return;
+        xmin = Math.min(xmin, p[0]); xmax = Math.max(xmax, p[0]);
+        ymin = Math.min(ymin, p[1]); ymax = Math.max(ymax, p[1]);
+      });
+    });
+    var box = document.createElement("div");
+    box.className = "chart";
+    var heading = document.createElement("div");
+    heading.className = "title";
+    heading.textContent = title;
+    box.appendChild(heading);
+    container.appendChild(box);
+    var chart = svg("svg", {viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": title}, box);
+    if (!isFinite(xmin)) { text(chart, L, H / 2, "no samples"); return chart; }
+    if (xmax === xmin) xmax = xmin + 1;
+    if (ymax <= ymin) ymax = ymin + 1;
+    var sx = function (x) { return L + (x - xmin) / (xmax - xmin) * (W - L - R); };
+    var sy = function (y) { return H - B - (y - ymin) / (ymax - ymin) * (H - T - B); };
+    for (var i = 0; i <= 4; i++) {
+      var gy = ymin + (ymax - ymin) * i / 4;
+      svg("line", {x1: L, x2: W - R, y1: sy(gy), y2: sy(gy), "class": "grid"}, chart);
+      text(chart, L - 6, sy(gy) + 4, value(gy, unit), {"text-anchor": "end"});
+    }
+    for (var k = 0; k <= 5; k++) {
+      var gx = xmin + (xmax - xmin) * k / 5;
+      text(chart, sx(gx), H - 8, seconds(gx), {"text-anchor": "middle"});
+    }
+    lines.forEach(function (line, index) {
+      var d = "", pen = "M";
+      line.points.forEach(function (p) {
+        if (p[1] === null) { pen = "M"; return; }
+        d += pen + sx(p[0]).toFixed(1) + " " + sy(p[1]).toFixed(1) + " ";
+        pen = "L";
+      });
+      var color = PALETTE[index % PALETTE.length];
+      var path = svg("path", {d: d, fill: "none", stroke: color, "stroke-width": 1.6, "class": "series"}, chart);
+      var last = line.points.length ? line.points[line.points.length - 1][1] : null;
+      tooltip(path, line.name + " (latest " + value(last, unit) + ")");
+      if (lines.length > 1) {
+        var lx = L + 8 + (index % 4) * 180, ly = T + 12 + Math.floor(index / 4) * 14;
+        svg("rect", {x: lx, y: ly - 8, width: 10, height: 10, fill: color}, chart);
+        text(chart, lx + 14, ly + 1, line.name.length > 26 ? line.name.slice(0, 25) + "\u2026" : line.name,
+             {"class": "label"});
+      }
+    });
+    return chart;
+  }
+
+  // Horizontal bars of total time per operation: self time dark, time in callees light.
+  function operationChart(container, ops) {
+    if (!ops.length) { container.textContent = "No operations were recorded."; container.className = "empty"; return; }
+    var W = 820, rowH = 22, labelW = 280, T = 6, H = T + ops.length * rowH + 6;
+    var max = Math.max.apply(null, ops.map(function (o) { return o.total; })) || 1;
+    var chart = svg("svg", {viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "time per operation"}, container);
+    ops.forEach(function (op, i) {
+      var y = T + i * rowH, span = W - labelW - 90;
+      var name = op.name.length > 40 ? op.name.slice(0, 39) + "\u2026" : op.name;
+      text(chart, labelW - 8, y + 15, name, {"text-anchor": "end", "class": "label"});
+      var selfW = Math.max(1, op.self / max * span), totalW = Math.max(selfW, op.total / max * span);
+      var bar = svg("rect", {x: labelW, y: y + 3, width: totalW.toFixed(1), height: rowH - 6, fill: "#9dbbe8",
+                             "class": "bar"}, chart);
+      svg("rect", {x: labelW, y: y + 3, width: selfW.toFixed(1), height: rowH - 6, fill: "#1f5fbf"}, chart);
+      tooltip(bar, op.name + " [" + op.type + "]: total " + seconds(op.total) + ", self " + seconds(op.self) +
+              ", " + op.count + " calls, mean " + seconds(op.mean));
+      text(chart, labelW + totalW + 6, y + 15, seconds(op.total));
+    });
+  }
+
+  var data = JSON.parse(document.getElementById("codeprof-data").textContent);
+
+  operationChart(document.getElementById("operation-chart"), data.operations);
+
+  var over = document.getElementById("operation-time-chart");
+  if (data.operation_series.length) {
+    lineChart(over, "Mean duration per time window", "s", data.operation_series);
+  } else {
+    over.textContent = "No per-window durations were kept.";
+    over.className = "empty";
+  }
+
+  var timeline = document.getElementById("timeline-charts");
+  if (data.timelines.length) {
+    data.timelines.forEach(function (series) {
+      var points = series.t.map(function (t, i) { return [t, series.values[i]]; });
+      lineChart(timeline, series.name + " (" + series.unit + ")", series.unit, [{name: series.name, points: points}]);
+    });
+  } else {
+    timeline.textContent = "No sampler series in this run (the sampler was off, or the input was a trace).";
+    timeline.className = "empty";
+  }
+
+  root.setAttribute("data-codeprof-resources",
+                    String(performance.getEntriesByType ? performance.getEntriesByType("resource").length : 0));
+  root.setAttribute("data-codeprof-rendered", "yes");
+})();
+)JS";
+
+}  // namespace codeprof::io::html_assets

@@ -1,0 +1,317 @@
+// to_html_report: one self-contained page. Tables (classification, recommendations, bottlenecks,
+// operations, trends, run facts) are written here as HTML, so they read without JavaScript; the
+// charts are drawn by the inline script from a JSON block. A Content-Security-Policy forbids any
+// network access, so the page provably needs none.
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "codeprof/exporters.hpp"
+#include "codeprof/version.hpp"
+#include "io/html_report_assets.hpp"
+#include "io/human_format.hpp"
+#include "io/report_schema.hpp"
+#include "io/text_output.hpp"
+
+namespace codeprof::io {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr std::size_t kChartOperations = 15;   // bars in the time-per-operation chart
+constexpr std::size_t kSeriesOperations = 5;   // lines in the duration-over-time chart
+constexpr std::size_t kTableOperations = 50;   // rows in the operations table
+constexpr std::size_t kTimelinePoints = 600;   // points per sampler series in the page
+
+double secs(double ns) { return ns_to_seconds(ns); }
+Json number(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+
+std::vector<const OperationStats*> by_total_time(const Snapshot& s) {
+  std::vector<const OperationStats*> ops;
+  for (const auto& op : s.operations) ops.push_back(&op);
+  std::stable_sort(ops.begin(), ops.end(), [](const auto* a, const auto* b) { return a->total_ns > b->total_ns; });
+  return ops;
+}
+
+// At most kTimelinePoints points: long series keep each bucket's minimum and maximum, in time
+// order, so spikes survive the thinning.
+Json thin_series(const TimelineSeries& series) {
+  Json t = Json::array(), v = Json::array();
+  const std::size_t n = std::min(series.t_ns.size(), series.values.size());
+  const auto emit = [&](std::size_t i) {
+    t.push_back(secs(static_cast<double>(series.t_ns[i])));
+    v.push_back(number(series.values[i]));
+  };
+  if (n <= kTimelinePoints) {
+    for (std::size_t i = 0; i < n; ++i) emit(i);
+  } else {
+    const std::size_t buckets = kTimelinePoints / 2;
+    for (std::size_t b = 0; b < buckets; ++b) {
+      const std::size_t lo = b * n / buckets, hi = (b + 1) * n / buckets;
+      std::size_t min_i = lo, max_i = lo;
+      for (std::size_t i = lo; i < hi; ++i) {
+        if (series.values[i] < series.values[min_i]) min_i = i;
+        if (series.values[i] > series.values[max_i]) max_i = i;
+      }
+      emit(std::min(min_i, max_i));
+      if (min_i != max_i) emit(std::max(min_i, max_i));
+    }
+  }
+  return {{"name", series.name}, {"unit", series.unit}, {"t", std::move(t)}, {"values", std::move(v)}};
+}
+
+std::string chart_data(const Snapshot& s) {
+  const auto ops = by_total_time(s);
+  Json data;
+  Json bars = Json::array();
+  for (std::size_t i = 0; i < ops.size() && i < kChartOperations; ++i) {
+    const auto& op = *ops[i];
+    bars.push_back({{"name", op.name},
+                    {"type", to_string(op.category)},
+                    {"total", secs(static_cast<double>(op.total_ns))},
+                    {"self", secs(static_cast<double>(op.self_ns))},
+                    {"mean", number(secs(op.mean_ns))},
+                    {"count", op.count}});
+  }
+  data["operations"] = std::move(bars);
+
+  Json lines = Json::array();
+  for (const auto* op : ops) {
+    if (lines.size() >= kSeriesOperations) break;
+    if (op->series.size() < 2) continue;
+    Json points = Json::array();
+    for (const auto& w : op->series) {
+      const double mid = secs(static_cast<double>(w.start_ns) + static_cast<double>(w.width_ns) / 2);
+      points.push_back({mid, w.count ? Json(secs(static_cast<double>(w.total_ns) / static_cast<double>(w.count)))
+                                     : Json(nullptr)});
+    }
+    lines.push_back({{"name", op->name}, {"points", std::move(points)}});
+  }
+  data["operation_series"] = std::move(lines);
+
+  Json timelines = Json::array();
+  for (const auto& series : s.timelines) timelines.push_back(thin_series(series));
+  data["timelines"] = std::move(timelines);
+
+  std::string text = data.dump(-1, ' ', false, Json::error_handler_t::replace);
+  // '<' only occurs inside JSON strings, where \u003c means the same: "</script>" cannot close the block.
+  std::string safe;
+  safe.reserve(text.size());
+  for (const char c : text) {
+    if (c == '<') safe += "\\u003c";
+    else safe += c;
+  }
+  return safe;
+}
+
+class Page {
+ public:
+  Page& raw(std::string_view s) {
+    out_ += s;
+    return *this;
+  }
+  Page& text(std::string_view s) {
+    out_ += html_escape(s);
+    return *this;
+  }
+  Page& tag(std::string_view name, std::string_view content, std::string_view cls = "") {
+    out_ += '<';
+    out_ += name;
+    if (!cls.empty()) out_ += " class=\"" + std::string(cls) + "\"";
+    out_ += '>';
+    text(content);
+    out_ += "</";
+    out_ += name;
+    out_ += '>';
+    return *this;
+  }
+  Page& definition(std::string_view term, std::string_view value) {
+    return tag("dt", term).tag("dd", value);
+  }
+  Page& badge(std::string_view level) {
+    return raw("<span class=\"badge ").text(level).raw("\">").text(level).raw("</span>");
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+void header(Page& p, const Snapshot& s) {
+  const RunInfo& run = s.run;
+  p.raw("<header><h1>codeprof report</h1><p class=\"meta\">");
+  std::string meta = run.command.empty() ? "(no command recorded)" : run.command;
+  if (!run.host.empty()) meta += " \xC2\xB7 host " + run.host;
+  if (run.pid) meta += " \xC2\xB7 pid " + std::to_string(run.pid);
+  if (run.rank >= 0) meta += " \xC2\xB7 rank " + std::to_string(run.rank) + (run.world_size > 0 ? " of " + std::to_string(run.world_size) : "");
+  meta += " \xC2\xB7 wall time " + human_ns(static_cast<double>(run.wall_ns));
+  meta += " \xC2\xB7 started " + iso8601_utc(run.start_unix_ns);
+  meta += " \xC2\xB7 source " + run.source;
+  p.text(meta).raw("</p></header>\n");
+}
+
+void classification(Page& p, const Snapshot& s, const Classification& c) {
+  p.raw("<section id=\"classification\"><h2>Classification</h2>");
+  p.tag("p", c.summary.empty() ? "No classification." : c.summary, "summary");
+  p.raw("<div class=\"cards\"><div class=\"card\"><h3>Input pipeline</h3><dl>");
+  p.definition("bound", c.input.level)
+      .definition("input share", c.input.steps ? human_share(c.input.input_share) : "n/a (no steps)")
+      .definition("steps", human_count(c.input.steps))
+      .definition("step time", human_seconds(c.input.step_time))
+      .definition("steps from", c.input.step_source.empty() ? "-" : c.input.step_source);
+  p.raw("</dl></div><div class=\"card\"><h3>GPU</h3><dl>");
+  if (c.gpu.available) {
+    p.definition("idle share", human_share(c.gpu.idle_share))
+        .definition("mean utilization", human_share(c.gpu.mean_utilization / 100.0))
+        .definition("peak memory", human_share(c.gpu.peak_memory_fraction))
+        .definition("from", c.gpu.source);
+  } else {
+    p.definition("data", "none (no GPU seen)");
+  }
+  p.raw("</dl></div><div class=\"card\"><h3>CPU</h3><dl>");
+  p.definition("efficiency", c.cpu.mean_efficiency < 0 ? "unknown (CPU probe off)" : human_share(c.cpu.mean_efficiency))
+      .definition("involuntary switches", human_count(static_cast<std::uint64_t>(std::max(0.0, c.cpu.involuntary_switches_per_s))) + "/s")
+      .definition("contention", c.cpu.contention_suspected ? "suspected" : "not seen");
+  if (!c.cpu.waiting_operations.empty()) {
+    std::string waiting;
+    for (const auto& w : c.cpu.waiting_operations) waiting += (waiting.empty() ? "" : ", ") + w;
+    p.definition("waiting", waiting);
+  }
+  p.raw("</dl></div><div class=\"card\"><h3>Events</h3><dl>");
+  p.definition("recorded", human_count(s.events_recorded))
+      .definition("dropped", human_count(s.events_dropped))
+      .definition("operations", human_count(s.operations.size()))
+      .definition("threads", human_count(s.threads.size()));
+  p.raw("</dl></div></div></section>\n");
+}
+
+void recommendations(Page& p, const std::vector<Recommendation>& recs) {
+  p.raw("<section id=\"recommendations\"><h2>Recommendations</h2>");
+  if (recs.empty()) p.tag("p", "No recommendations: nothing stood out.", "empty");
+  p.raw("<div class=\"cards\">");
+  for (const auto& r : recs) {
+    p.raw("<div class=\"card rec ").text(r.priority).raw("\"><h3>").badge(r.priority).raw(" ").text(r.title).raw("</h3>");
+    p.raw("<p><span class=\"label\">Evidence:</span> ").text(r.evidence_text).raw("</p>");
+    if (!r.evidence.empty()) {
+      p.raw("<ul>");
+      for (const auto& e : r.evidence) {
+        std::string line = e.metric + " = " + format_double(e.value) + (e.unit.empty() ? "" : " " + e.unit);
+        if (!e.operation.empty()) line += " (" + e.operation + ")";
+        p.tag("li", line);
+      }
+      p.raw("</ul>");
+    }
+    p.raw("<p><span class=\"label\">Action:</span> ").text(r.action).raw("</p>");
+    p.raw("<p class=\"meta\"><code>").text(r.id).raw("</code> \xC2\xB7 ").text(r.type).raw("</p></div>");
+  }
+  p.raw("</div></section>\n");
+}
+
+void bottlenecks(Page& p, const std::vector<Bottleneck>& list) {
+  p.raw("<section id=\"bottlenecks\"><h2>Bottlenecks</h2>");
+  if (list.empty()) {
+    p.tag("p", "No operation crossed its thresholds.", "empty").raw("</section>\n");
+    return;
+  }
+  p.raw("<table><thead><tr><th>Operation</th><th>Type</th><th>Severity</th><th>Priority</th><th class=\"num\">Calls</th>"
+        "<th class=\"num\">Mean</th><th class=\"num\">p95</th><th class=\"num\">Total</th><th class=\"num\">Share of wall</th>"
+        "<th>Reason</th></tr></thead><tbody>");
+  for (const auto& b : list) {
+    p.raw("<tr>").tag("td", b.operation).tag("td", b.type).raw("<td>").badge(b.severity).raw("</td><td>")
+        .badge(b.optimization_priority).raw("</td>")
+        .tag("td", human_count(b.calls), "num").tag("td", human_seconds(b.avg_duration), "num")
+        .tag("td", human_seconds(b.p95_duration), "num").tag("td", human_seconds(b.total_time), "num")
+        .tag("td", human_share(b.share_of_wall), "num").tag("td", b.reason).raw("</tr>");
+  }
+  p.raw("</tbody></table></section>\n");
+}
+
+void operations(Page& p, const Snapshot& s) {
+  const auto ops = by_total_time(s);
+  p.raw("<section id=\"operations\"><h2>Operations</h2>");
+  if (ops.size() > kTableOperations)
+    p.tag("p", "The " + std::to_string(kTableOperations) + " operations with the most total time of " +
+                   std::to_string(ops.size()) + ".", "meta");
+  p.raw("<table><thead><tr><th>Operation</th><th>Type</th><th class=\"num\">Calls</th><th class=\"num\">Total</th>"
+        "<th class=\"num\">Self</th><th class=\"num\">Mean</th><th class=\"num\">p50</th><th class=\"num\">p95</th>"
+        "<th class=\"num\">p99</th><th class=\"num\">Max</th></tr></thead><tbody>");
+  for (std::size_t i = 0; i < ops.size() && i < kTableOperations; ++i) {
+    const auto& op = *ops[i];
+    p.raw("<tr>").tag("td", op.name).tag("td", to_string(op.category)).tag("td", human_count(op.count), "num")
+        .tag("td", human_ns(static_cast<double>(op.total_ns)), "num").tag("td", human_ns(static_cast<double>(op.self_ns)), "num")
+        .tag("td", human_ns(op.mean_ns), "num").tag("td", human_ns(static_cast<double>(op.p50_ns)), "num")
+        .tag("td", human_ns(static_cast<double>(op.p95_ns)), "num").tag("td", human_ns(static_cast<double>(op.p99_ns)), "num")
+        .tag("td", human_ns(static_cast<double>(op.max_ns)), "num").raw("</tr>");
+  }
+  p.raw("</tbody></table></section>\n");
+}
+
+void trends(Page& p, const std::vector<Trend>& list) {
+  p.raw("<section id=\"trends\"><h2>Trends</h2>");
+  if (list.empty()) {
+    p.tag("p", "No slowdown, memory growth or spike was detected.", "empty").raw("</section>\n");
+    return;
+  }
+  p.raw("<table><thead><tr><th>Kind</th><th>Operation</th><th>Description</th><th class=\"num\">At</th><th>Method</th></tr></thead><tbody>");
+  for (const auto& t : list)
+    p.raw("<tr>").tag("td", t.kind).tag("td", t.operation.empty() ? "(process)" : t.operation).tag("td", t.description)
+        .tag("td", human_seconds(t.at_s), "num").tag("td", t.method).raw("</tr>");
+  p.raw("</tbody></table></section>\n");
+}
+
+void run_facts(Page& p, const Snapshot& s) {
+  p.raw("<section id=\"run\"><h2>Run</h2><div class=\"cards\"><div class=\"card\"><h3>Unavailable</h3>");
+  if (s.run.unavailable.empty()) {
+    p.tag("p", "Every enabled probe ran.", "empty");
+  } else {
+    p.raw("<dl>");
+    for (const auto& u : s.run.unavailable) p.definition(u.what, u.reason);
+    p.raw("</dl>");
+  }
+  p.raw("</div><div class=\"card\"><h3>Devices</h3>");
+  if (s.run.gpus.empty() && s.devices.empty()) p.tag("p", "No GPU.", "empty");
+  p.raw("<dl>");
+  for (const auto& g : s.run.gpus) p.definition("GPU " + std::to_string(g.index), g.name + ", " + human_bytes(static_cast<double>(g.memory_total_bytes)));
+  for (const auto& d : s.devices) {
+    std::string what = "busy " + human_ns(static_cast<double>(d.busy_ns)) + ", " + human_count(d.kernels) + " kernels, memcpy " +
+                       human_bytes(static_cast<double>(d.memcpy_bytes));
+    p.definition("device " + std::to_string(d.device) + (d.stream >= 0 ? " stream " + std::to_string(d.stream) : ""), what);
+  }
+  if (s.sync_ns) p.definition("synchronisation", human_ns(static_cast<double>(s.sync_ns)));
+  p.raw("</dl></div><div class=\"card\"><h3>Profiler</h3><dl>");
+  p.definition("version", s.run.version.empty() ? "-" : s.run.version)
+      .definition("steps", human_count(s.steps.size()))
+      .definition("events dropped since start", human_count(s.events_dropped_total))
+      .definition("hardware threads", std::to_string(s.run.hardware_threads));
+  p.raw("</dl></div></div></section>\n");
+}
+
+}  // namespace
+
+std::string to_html_report(const Snapshot& s, const Findings& f) {
+  Page p;
+  p.raw("<!DOCTYPE html>\n<html lang=\"en\" data-codeprof-rendered=\"no\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        "script-src 'unsafe-inline'; img-src data:\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
+  p.text("codeprof report" + (s.run.command.empty() ? std::string() : " \xE2\x80\x94 " + s.run.command));
+  p.raw("</title>\n<style>").raw(html_assets::kStyle).raw("</style>\n</head>\n<body>\n");
+  header(p, s);
+  classification(p, s, f.classification);
+  recommendations(p, f.recommendations);
+  bottlenecks(p, f.bottlenecks);
+  p.raw("<section id=\"operation-times\"><h2>Time per operation</h2>"
+        "<p class=\"meta\">Total time of the busiest operations; the dark part is self time.</p>"
+        "<div id=\"operation-chart\" class=\"chart\"></div><div id=\"operation-time-chart\"></div></section>\n");
+  p.raw("<section id=\"timeline\"><h2>Timeline</h2><div id=\"timeline-charts\"></div></section>\n");
+  operations(p, s);
+  trends(p, f.trends);
+  run_facts(p, s);
+  p.raw("<footer>Generated by codeprof ").text(kVersion).raw(" at ").text(iso8601_utc(unix_now_ns())).raw(".</footer>\n");
+  p.raw("<script type=\"application/json\" id=\"codeprof-data\">").raw(chart_data(s)).raw("</script>\n");
+  p.raw("<script>").raw(html_assets::kScript).raw("</script>\n</body>\n</html>\n");
+  return p.take();
+}
+
+}  // namespace codeprof::io

@@ -1,0 +1,251 @@
+// to_json_report: the versioned JSON report (docs/REPORT_SCHEMA.md). Keys keep the order written
+// here so that a person reading the file meets schema_version and run first. All times are seconds.
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "codeprof/exporters.hpp"
+#include "codeprof/version.hpp"
+#include "io/report_schema.hpp"
+#include "io/text_output.hpp"
+
+namespace codeprof::io {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Seconds from nanoseconds; the reader converts back with llround, exactly below 26 days.
+double secs(double ns) { return ns_to_seconds(ns); }
+
+// JSON has no NaN or infinity: write null, which the reader takes back as NaN.
+Json number(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+
+Json run_json(const RunInfo& run) {
+  Json j;
+  j["source"] = run.source;
+  j["source_path"] = run.source_path;
+  j["host"] = run.host;
+  j["pid"] = run.pid;
+  j["command"] = run.command;
+  if (run.rank >= 0) j["rank"] = run.rank;
+  if (run.world_size >= 0) j["world_size"] = run.world_size;
+  j["start_time"] = iso8601_utc(run.start_unix_ns);
+  j["start_unix_ns"] = run.start_unix_ns;
+  j["wall_time"] = secs(static_cast<double>(run.wall_ns));
+  j["version"] = run.version;
+  j["enabled"] = run.enabled;
+  Json categories = Json::array();
+  for (std::size_t i = 0; i < kCategoryCount; ++i)
+    if (run.category_mask & (1u << i)) categories.push_back(kCategoryNames[i]);
+  j["categories_enabled"] = std::move(categories);
+  j["hardware_threads"] = run.hardware_threads;
+  Json unavailable = Json::array();
+  for (const auto& u : run.unavailable) unavailable.push_back({{"what", u.what}, {"reason", u.reason}});
+  j["unavailable"] = std::move(unavailable);
+  Json gpus = Json::array();
+  for (const auto& g : run.gpus)
+    gpus.push_back({{"index", g.index}, {"name", g.name}, {"memory_total_bytes", g.memory_total_bytes}});
+  j["gpus"] = std::move(gpus);
+  j["metadata"] = Json(run.metadata);
+  return j;
+}
+
+Json operation_json(const OperationStats& op) {
+  Json j;
+  j["id"] = op.id;
+  j["name"] = op.name;
+  j["type"] = to_string(op.category);
+  j["file"] = op.file;
+  j["line"] = op.line;
+  j["count"] = op.count;
+  j["total_time"] = secs(static_cast<double>(op.total_ns));
+  j["self_time"] = secs(static_cast<double>(op.self_ns));
+  j["avg_duration"] = number(secs(op.mean_ns));
+  j["min_duration"] = secs(static_cast<double>(op.min_ns));
+  j["max_duration"] = secs(static_cast<double>(op.max_ns));
+  j["stddev_duration"] = number(secs(op.stddev_ns));
+  j["p50_duration"] = secs(static_cast<double>(op.p50_ns));
+  j["p90_duration"] = secs(static_cast<double>(op.p90_ns));
+  j["p95_duration"] = secs(static_cast<double>(op.p95_ns));
+  j["p99_duration"] = secs(static_cast<double>(op.p99_ns));
+  j["first_seen"] = secs(static_cast<double>(op.first_seen_ns));
+  j["last_seen"] = secs(static_cast<double>(op.last_seen_ns));
+
+  Json histogram = Json::array();
+  for (const auto& b : op.histogram)
+    histogram.push_back({{"lower", secs(static_cast<double>(b.lower_ns))},
+                         {"upper", secs(static_cast<double>(b.upper_ns))},
+                         {"count", b.count}});
+  j["histogram"] = std::move(histogram);
+
+  Json series = Json::array();
+  for (const auto& w : op.series)
+    series.push_back({{"start", secs(static_cast<double>(w.start_ns))},
+                      {"width", secs(static_cast<double>(w.width_ns))},
+                      {"count", w.count},
+                      {"total", secs(static_cast<double>(w.total_ns))},
+                      {"min", secs(static_cast<double>(w.min_ns))},
+                      {"max", secs(static_cast<double>(w.max_ns))}});
+  j["series"] = std::move(series);
+
+  Json slowest = Json::array();
+  for (const auto& c : op.slowest)
+    slowest.push_back({{"start", secs(static_cast<double>(c.start_ns))},
+                       {"duration", secs(static_cast<double>(c.duration_ns))},
+                       {"thread", c.thread_index}});
+  j["slowest"] = std::move(slowest);
+
+  Json resources = Json::object();
+  for (const auto& info : kResourceMetrics) {
+    const ResourceStat& r = op.resource(info.metric);
+    if (r.samples == 0) continue;
+    const auto scaled = [&](double v) { return v * info.scale; };
+    resources[std::string(info.key)] = {{"unit", info.unit},
+                                        {"samples", r.samples},
+                                        {"total", scaled(static_cast<double>(r.total))},
+                                        {"mean", scaled(r.mean())},
+                                        {"min", scaled(static_cast<double>(r.min))},
+                                        {"max", scaled(static_cast<double>(r.max))}};
+  }
+  j["resources"] = std::move(resources);
+  return j;
+}
+
+Json bottleneck_json(const Bottleneck& b) {
+  return {{"operation", b.operation},
+          {"type", b.type},
+          {"avg_duration", number(b.avg_duration)},
+          {"optimization_priority", b.optimization_priority},
+          {"severity", b.severity},
+          {"p95_duration", number(b.p95_duration)},
+          {"calls", b.calls},
+          {"total_time", number(b.total_time)},
+          {"self_time", number(b.self_time)},
+          {"share_of_wall", number(b.share_of_wall)},
+          {"reason", b.reason}};
+}
+
+Json recommendation_json(const Recommendation& r) {
+  Json evidence = Json::array();
+  for (const auto& e : r.evidence)
+    evidence.push_back(
+        {{"metric", e.metric}, {"value", number(e.value)}, {"unit", e.unit}, {"operation", e.operation}});
+  return {{"id", r.id},
+          {"type", r.type},
+          {"priority", r.priority},
+          {"title", r.title},
+          {"evidence", std::move(evidence)},
+          {"evidence_text", r.evidence_text},
+          {"action", r.action}};
+}
+
+Json classification_json(const Classification& c) {
+  return {{"summary", c.summary},
+          {"input",
+           {{"level", c.input.level},
+            {"input_share", number(c.input.input_share)},
+            {"steps", c.input.steps},
+            {"step_time", number(c.input.step_time)},
+            {"step_source", c.input.step_source}}},
+          {"gpu",
+           {{"available", c.gpu.available},
+            {"idle_share", number(c.gpu.idle_share)},
+            {"mean_utilization", number(c.gpu.mean_utilization)},
+            {"peak_memory_fraction", number(c.gpu.peak_memory_fraction)},
+            {"source", c.gpu.source}}},
+          {"cpu",
+           {{"mean_efficiency", number(c.cpu.mean_efficiency)},
+            {"involuntary_switches_per_s", number(c.cpu.involuntary_switches_per_s)},
+            {"contention_suspected", c.cpu.contention_suspected},
+            {"waiting_operations", c.cpu.waiting_operations}}}};
+}
+
+Json trend_json(const Trend& t) {
+  return {{"kind", t.kind},
+          {"operation", t.operation},
+          {"description", t.description},
+          {"magnitude", number(t.magnitude)},
+          {"at", number(t.at_s)},
+          {"method", t.method}};
+}
+
+Json timeline_json(const TimelineSeries& s) {
+  Json t = Json::array();
+  for (const auto v : s.t_ns) t.push_back(secs(static_cast<double>(v)));
+  Json values = Json::array();
+  for (const auto v : s.values) values.push_back(number(v));
+  return {{"name", s.name}, {"unit", s.unit}, {"t", std::move(t)}, {"values", std::move(values)}};
+}
+
+Json call_edge_json(const CallEdge& e) {
+  return {{"parent", e.parent_id == kRootOperation ? Json(nullptr) : Json(e.parent_id)},
+          {"child", e.child_id},
+          {"count", e.count},
+          {"total_time", secs(static_cast<double>(e.total_ns))}};
+}
+
+Json thread_json(const ThreadStats& t) {
+  Json ops = Json::array();
+  for (const auto& o : t.operations)
+    ops.push_back({{"id", o.operation_id},
+                   {"count", o.count},
+                   {"total_time", secs(static_cast<double>(o.total_ns))},
+                   {"self_time", secs(static_cast<double>(o.self_ns))}});
+  return {{"index", t.index},       {"os_tid", t.os_tid},
+          {"name", t.name},         {"events", t.events},
+          {"dropped", t.dropped},   {"busy_time", secs(static_cast<double>(t.top_level_ns))},
+          {"operations", std::move(ops)}};
+}
+
+Json device_json(const DeviceActivity& d) {
+  return {{"device", d.device},
+          {"stream", d.stream},
+          {"busy_time", secs(static_cast<double>(d.busy_ns))},
+          {"kernel_time", secs(static_cast<double>(d.kernel_ns))},
+          {"memcpy_time", secs(static_cast<double>(d.memcpy_ns))},
+          {"memset_time", secs(static_cast<double>(d.memset_ns))},
+          {"memcpy_bytes", d.memcpy_bytes},
+          {"kernels", d.kernels},
+          {"busy_in_steps_time", secs(static_cast<double>(d.busy_in_steps_ns))}};
+}
+
+template <typename T, typename F>
+Json array_of(const std::vector<T>& items, F&& to_json) {
+  Json a = Json::array();
+  for (const auto& item : items) a.push_back(to_json(item));
+  return a;
+}
+
+}  // namespace
+
+std::string to_json_report(const Snapshot& s, const Findings& f) {
+  Json j;
+  j["schema_version"] = kReportSchemaVersion;
+  j["generated_at"] = iso8601_utc(unix_now_ns());
+  j["generator"] = std::string("codeprof ") + kVersion;
+  j["run"] = run_json(s.run);
+  j["operations"] = array_of(s.operations, operation_json);
+  j["bottlenecks"] = array_of(f.bottlenecks, bottleneck_json);
+  j["recommendations"] = array_of(f.recommendations, recommendation_json);
+  j["classification"] = classification_json(f.classification);
+  j["trends"] = array_of(f.trends, trend_json);
+  j["timeline"] = array_of(s.timelines, timeline_json);
+  j["call_tree"] = array_of(s.call_tree, call_edge_json);
+  j["threads"] = array_of(s.threads, thread_json);
+  j["steps"] = array_of(s.steps, [](const StepSpan& st) {
+    return Json{{"index", st.index},
+                {"start", secs(static_cast<double>(st.start_ns))},
+                {"end", secs(static_cast<double>(st.end_ns))}};
+  });
+  j["devices"] = array_of(s.devices, device_json);
+  j["sync_time"] = secs(static_cast<double>(s.sync_ns));
+  j["event_counts"] = {{"recorded", s.events_recorded},
+                       {"dropped", s.events_dropped},
+                       {"recorded_total", s.events_recorded_total},
+                       {"dropped_total", s.events_dropped_total},
+                       {"trace_recorded", s.trace_events.size()},
+                       {"trace_dropped", s.trace_events_dropped}};
+  j["dropped_events"] = s.events_dropped;
+  return j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace codeprof::io

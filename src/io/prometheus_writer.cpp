@@ -1,0 +1,231 @@
+// to_prometheus: text exposition format 0.0.4, following the naming conventions (base units,
+// _total for counters, one HELP and TYPE per family, all samples of a family together), so that
+// `promtool check metrics` is clean. Operations carry the labels operation and type.
+#include <algorithm>
+#include <array>
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "codeprof/exporters.hpp"
+#include "io/report_schema.hpp"
+#include "io/text_output.hpp"
+
+namespace codeprof::io {
+namespace {
+
+// Histogram bucket bounds in seconds: from microsecond operations to minute-long steps.
+constexpr std::array<double, 19> kBucketBounds = {1e-6, 1e-5, 1e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2,
+                                                  0.1,  0.25, 0.5,  1.0,  2.5,  5.0,    10.0, 30.0, 60.0};
+
+std::string escape_label_value(std::string_view v) {
+  std::string out;
+  for (const char c : valid_utf8(v)) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string escape_help(std::string_view v) {
+  std::string out;
+  for (const char c : valid_utf8(v)) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+// A metric name from free text: characters outside [a-zA-Z0-9_:] become '_'.
+std::string sanitize_name(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == ':';
+    if (!ok) c = '_';
+  }
+  return out;
+}
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+class Exposition {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += escape_help(help);
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  void sample(std::string_view name, const Labels& labels, double value) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      for (std::size_t i = 0; i < labels.size(); ++i) {
+        if (i) out_ += ',';
+        out_ += labels[i].first;
+        out_ += "=\"";
+        out_ += escape_label_value(labels[i].second);
+        out_ += '"';
+      }
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += format_double(value);
+    out_ += '\n';
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+// Operations keyed by their label values. A (name, type) pair is unique in a live run; readers of
+// foreign traces could repeat one, and duplicate label sets are invalid, so repeats are merged.
+struct OperationSeries {
+  std::uint64_t count = 0;
+  double total_s = 0.0;
+  double self_s = 0.0;
+  double max_s = 0.0;
+  std::array<std::uint64_t, kBucketBounds.size()> at_most{};  // cumulative, per bound
+  std::array<ResourceStat, kProbeMetricCount> resources{};
+};
+
+std::map<std::pair<std::string, std::string>, OperationSeries> merge_operations(const Snapshot& s) {
+  std::map<std::pair<std::string, std::string>, OperationSeries> ops;
+  for (const auto& op : s.operations) {
+    OperationSeries& m = ops[{op.name, std::string(to_string(op.category))}];
+    m.count += op.count;
+    m.total_s += ns_to_seconds(static_cast<double>(op.total_ns));
+    m.self_s += ns_to_seconds(static_cast<double>(op.self_ns));
+    m.max_s = std::max(m.max_s, ns_to_seconds(static_cast<double>(op.max_ns)));
+    // A histogram bucket [lower, upper) counts under bound b only when all of it is <= b; a bucket
+    // that straddles b counts above it, so a bound is never over-filled.
+    for (std::size_t i = 0; i < kBucketBounds.size(); ++i) {
+      const double bound_ns = kBucketBounds[i] * 1e9;
+      std::uint64_t n = 0;
+      for (const auto& b : op.histogram)
+        if (static_cast<double>(b.upper_ns) - 1.0 <= bound_ns) n += b.count;
+      m.at_most[i] += std::min(n, op.count);
+    }
+    for (std::size_t k = 0; k < kProbeMetricCount; ++k) {
+      const ResourceStat& r = op.resources[k];
+      if (r.samples == 0) continue;
+      ResourceStat& into = m.resources[k];
+      into.max = into.samples ? std::max(into.max, r.max) : r.max;
+      into.samples += r.samples;
+      into.total += r.total;
+    }
+  }
+  return ops;
+}
+
+}  // namespace
+
+std::string to_prometheus(const Snapshot& s, const Findings& f) {
+  Exposition e;
+  const auto ops = merge_operations(s);
+  const auto op_labels = [](const auto& key) { return Labels{{"operation", key.first}, {"type", key.second}}; };
+
+  e.family("codeprof_info", "gauge", "Information about the profiled run; the value is always 1.");
+  e.sample("codeprof_info",
+           {{"version", s.run.version}, {"host", s.run.host}, {"source", s.run.source},
+            {"rank", s.run.rank >= 0 ? std::to_string(s.run.rank) : ""}},
+           1);
+  e.family("codeprof_run_wall_seconds", "gauge", "Wall time covered by these statistics.");
+  e.sample("codeprof_run_wall_seconds", {}, ns_to_seconds(static_cast<double>(s.run.wall_ns)));
+
+  e.family("codeprof_operation_calls_total", "counter", "Completed calls of an operation.");
+  for (const auto& [key, m] : ops) e.sample("codeprof_operation_calls_total", op_labels(key), static_cast<double>(m.count));
+
+  e.family("codeprof_operation_duration_seconds", "histogram", "Duration of the calls of an operation.");
+  for (const auto& [key, m] : ops) {
+    Labels labels = op_labels(key);
+    labels.emplace_back("le", "");
+    for (std::size_t i = 0; i < kBucketBounds.size(); ++i) {
+      labels.back().second = format_double(kBucketBounds[i]);
+      e.sample("codeprof_operation_duration_seconds_bucket", labels, static_cast<double>(m.at_most[i]));
+    }
+    labels.back().second = "+Inf";
+    e.sample("codeprof_operation_duration_seconds_bucket", labels, static_cast<double>(m.count));
+    e.sample("codeprof_operation_duration_seconds_sum", op_labels(key), m.total_s);
+    e.sample("codeprof_operation_duration_seconds_count", op_labels(key), static_cast<double>(m.count));
+  }
+
+  e.family("codeprof_operation_self_seconds_total", "counter",
+           "Time spent in an operation itself, outside the operations it called.");
+  for (const auto& [key, m] : ops) e.sample("codeprof_operation_self_seconds_total", op_labels(key), m.self_s);
+
+  e.family("codeprof_operation_duration_max_seconds", "gauge", "Longest call of an operation.");
+  for (const auto& [key, m] : ops) e.sample("codeprof_operation_duration_max_seconds", op_labels(key), m.max_s);
+
+  for (const auto& info : kResourceMetrics) {
+    const std::size_t k = index_of(info.metric);
+    const bool measured = std::any_of(ops.begin(), ops.end(), [&](const auto& o) { return o.second.resources[k].samples > 0; });
+    if (!measured) continue;
+    const std::string name = "codeprof_operation_" + std::string(info.prometheus_name);
+    e.family(name, info.prometheus_kind == PrometheusKind::CounterOfTotal ? "counter" : "gauge", info.help);
+    for (const auto& [key, m] : ops) {
+      const ResourceStat& r = m.resources[k];
+      if (r.samples == 0) continue;
+      const auto raw = info.prometheus_kind == PrometheusKind::GaugeOfMax ? r.max : r.total;
+      e.sample(name, op_labels(key), static_cast<double>(raw) * info.scale);
+    }
+  }
+
+  e.family("codeprof_recorded_events_total", "counter", "Scope events recorded since the profiler started.");
+  e.sample("codeprof_recorded_events_total", {}, static_cast<double>(s.events_recorded_total));
+  e.family("codeprof_dropped_events_total", "counter",
+           "Scope events dropped because a thread's buffer was full, since the profiler started.");
+  e.sample("codeprof_dropped_events_total", {}, static_cast<double>(s.events_dropped_total));
+  e.family("codeprof_trace_dropped_events_total", "counter", "Trace events left out over the trace budget.");
+  e.sample("codeprof_trace_dropped_events_total", {}, static_cast<double>(s.trace_events_dropped));
+
+  std::set<std::string> sampler_names;  // two series may sanitize to one name: keep the first
+  for (const auto& series : s.timelines) {
+    const std::string name = "codeprof_sampler_" + sanitize_name(series.name);
+    if (series.values.empty() || !sampler_names.insert(name).second) continue;
+    e.family(name, "gauge", "Latest sample of the system sampler's " + series.name + " series (" + series.unit + ").");
+    e.sample(name, {}, series.values.back());
+  }
+
+  if (!s.steps.empty()) {
+    e.family("codeprof_steps_total", "counter", "Training or inference steps seen.");
+    e.sample("codeprof_steps_total", {}, static_cast<double>(s.steps.size()));
+  }
+
+  // ---- what the analysis concluded
+  e.family("codeprof_bottleneck_wall_share_ratio", "gauge",
+           "Share of the run's wall time spent in a bottleneck operation (self time), 0 to 1.");
+  for (const auto& b : f.bottlenecks)
+    e.sample("codeprof_bottleneck_wall_share_ratio",
+             {{"operation", b.operation}, {"type", b.type}, {"severity", b.severity}, {"priority", b.optimization_priority}},
+             b.share_of_wall);
+  const auto& input = f.classification.input;
+  if (input.steps > 0) {
+    e.family("codeprof_input_pipeline_share_ratio", "gauge",
+             "Share of step time spent loading and preprocessing input, 0 to 1.");
+    e.sample("codeprof_input_pipeline_share_ratio", {}, input.input_share);
+  }
+  if (f.classification.gpu.available) {
+    e.family("codeprof_gpu_idle_share_ratio", "gauge", "Share of step (or run) time the GPU was idle, 0 to 1.");
+    e.sample("codeprof_gpu_idle_share_ratio", {}, f.classification.gpu.idle_share);
+  }
+  e.family("codeprof_recommendations", "gauge", "Recommendations the analysis made, by priority.");
+  for (const char* priority : {"high", "medium", "low"}) {
+    const auto n = std::count_if(f.recommendations.begin(), f.recommendations.end(),
+                                 [&](const Recommendation& r) { return r.priority == priority; });
+    e.sample("codeprof_recommendations", {{"priority", priority}}, static_cast<double>(n));
+  }
+  return e.take();
+}
+
+}  // namespace codeprof::io
