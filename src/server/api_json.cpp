@@ -1,0 +1,214 @@
+#include "server/api_json.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace codeprof::server {
+namespace {
+
+double seconds(std::uint64_t ns) { return static_cast<double>(ns) * 1e-9; }
+double seconds(std::int64_t ns) { return static_cast<double>(ns) * 1e-9; }
+double seconds(double ns) { return ns * 1e-9; }
+
+Json category_switches(std::uint32_t mask) {
+  Json out = Json::object();
+  for (std::size_t i = 0; i < kCategoryCount; ++i)
+    out[std::string(kCategoryNames[i])] = (mask & category_bit(static_cast<Category>(i))) != 0;
+  return out;
+}
+
+Json evidence_json(const Evidence& e) {
+  return {{"metric", e.metric}, {"value", e.value}, {"unit", e.unit}, {"operation", e.operation}};
+}
+
+}  // namespace
+
+Json status_json(const Snapshot& s, bool read_only) {
+  const RunInfo& run = s.run;
+  Json unavailable = Json::array();
+  for (const auto& u : run.unavailable) unavailable.push_back({{"what", u.what}, {"reason", u.reason}});
+  Json gpus = Json::array();
+  for (const auto& g : run.gpus)
+    gpus.push_back({{"index", g.index}, {"name", g.name}, {"memory_total_bytes", g.memory_total_bytes}});
+  return {
+      {"source", run.source},
+      {"source_path", run.source_path},
+      {"read_only", read_only},
+      {"version", run.version},
+      {"host", run.host},
+      {"pid", run.pid},
+      {"command", run.command},
+      {"rank", run.rank},
+      {"world_size", run.world_size},
+      {"enabled", run.enabled},
+      {"categories", category_switches(run.category_mask)},
+      {"start_unix_ns", run.start_unix_ns},
+      {"uptime_s", seconds(run.wall_ns)},
+      {"events_recorded", s.events_recorded},
+      {"events_dropped", s.events_dropped},
+      {"events_recorded_total", s.events_recorded_total},
+      {"events_dropped_total", s.events_dropped_total},
+      {"trace_events_dropped", s.trace_events_dropped},
+      {"operation_count", s.operations.size()},
+      {"thread_count", s.threads.size()},
+      {"hardware_threads", run.hardware_threads},
+      {"unavailable", std::move(unavailable)},
+      {"gpus", std::move(gpus)},
+      {"metadata", run.metadata},
+  };
+}
+
+Json operation_json(const OperationStats& op, std::int64_t wall_ns) {
+  Json resources = Json::object();
+  for (std::size_t i = 0; i < kProbeMetricCount; ++i) {
+    const ResourceStat& r = op.resources[i];
+    if (r.samples == 0) continue;
+    resources[std::string(kProbeMetricNames[i])] = {
+        {"samples", r.samples}, {"total", r.total}, {"mean", r.mean()}, {"min", r.min}, {"max", r.max}};
+  }
+  return {
+      {"id", op.id},
+      {"name", op.name},
+      {"category", to_string(op.category)},
+      {"file", op.file},
+      {"line", op.line},
+      {"count", op.count},
+      {"total_s", seconds(op.total_ns)},
+      {"self_s", seconds(op.self_ns)},
+      {"mean_s", seconds(op.mean_ns)},
+      {"stddev_s", seconds(op.stddev_ns)},
+      {"min_s", seconds(op.min_ns)},
+      {"max_s", seconds(op.max_ns)},
+      {"p50_s", seconds(op.p50_ns)},
+      {"p90_s", seconds(op.p90_ns)},
+      {"p95_s", seconds(op.p95_ns)},
+      {"p99_s", seconds(op.p99_ns)},
+      {"first_seen_s", seconds(op.first_seen_ns)},
+      {"last_seen_s", seconds(op.last_seen_ns)},
+      {"share_of_wall", wall_ns > 0 ? static_cast<double>(op.total_ns) / static_cast<double>(wall_ns) : 0.0},
+      {"resources", std::move(resources)},
+  };
+}
+
+Json operations_json(const Snapshot& s, std::optional<Category> only) {
+  Json ops = Json::array();
+  for (const auto& op : s.operations)
+    if (!only || op.category == *only) ops.push_back(operation_json(op, s.run.wall_ns));
+  return {{"operations", std::move(ops)}};
+}
+
+Json operation_series_json(const OperationStats& op) {
+  Json windows = Json::array();
+  for (const auto& w : op.series) {
+    windows.push_back({{"t_s", seconds(w.start_ns)},
+                       {"width_s", seconds(w.width_ns)},
+                       {"count", w.count},
+                       {"mean_s", w.count ? seconds(w.total_ns) / static_cast<double>(w.count) : 0.0},
+                       {"min_s", seconds(w.min_ns)},
+                       {"max_s", seconds(w.max_ns)}});
+  }
+  return {{"operation", op.name}, {"category", to_string(op.category)}, {"windows", std::move(windows)}};
+}
+
+Json bottlenecks_json(const Findings& f) {
+  Json out = Json::array();
+  for (const auto& b : f.bottlenecks) {
+    out.push_back({{"operation", b.operation},
+                   {"type", b.type},
+                   {"avg_duration", b.avg_duration},
+                   {"p95_duration", b.p95_duration},
+                   {"calls", b.calls},
+                   {"total_time", b.total_time},
+                   {"self_time", b.self_time},
+                   {"share_of_wall", b.share_of_wall},
+                   {"severity", b.severity},
+                   {"optimization_priority", b.optimization_priority},
+                   {"reason", b.reason}});
+  }
+  return {{"bottlenecks", std::move(out)}};
+}
+
+Json recommendations_json(const Findings& f) {
+  Json out = Json::array();
+  for (const auto& r : f.recommendations) {
+    Json evidence = Json::array();
+    for (const auto& e : r.evidence) evidence.push_back(evidence_json(e));
+    out.push_back({{"id", r.id},
+                   {"type", r.type},
+                   {"priority", r.priority},
+                   {"title", r.title},
+                   {"evidence", std::move(evidence)},
+                   {"evidence_text", r.evidence_text},
+                   {"action", r.action}});
+  }
+  return {{"recommendations", std::move(out)}};
+}
+
+Json classification_json(const Findings& f) {
+  const Classification& c = f.classification;
+  Json trends = Json::array();
+  for (const auto& t : f.trends) {
+    trends.push_back({{"kind", t.kind},
+                      {"operation", t.operation},
+                      {"description", t.description},
+                      {"magnitude", t.magnitude},
+                      {"at_s", t.at_s},
+                      {"method", t.method}});
+  }
+  return {
+      {"classification",
+       {{"summary", c.summary},
+        {"input",
+         {{"level", c.input.level},
+          {"input_share", c.input.input_share},
+          {"steps", c.input.steps},
+          {"step_time_s", c.input.step_time},
+          {"step_source", c.input.step_source}}},
+        {"gpu",
+         {{"available", c.gpu.available},
+          {"idle_share", c.gpu.idle_share},
+          {"mean_utilization", c.gpu.mean_utilization},
+          {"peak_memory_fraction", c.gpu.peak_memory_fraction},
+          {"source", c.gpu.source}}},
+        {"cpu",
+         {{"mean_efficiency", c.cpu.mean_efficiency},
+          {"involuntary_switches_per_s", c.cpu.involuntary_switches_per_s},
+          {"contention_suspected", c.cpu.contention_suspected},
+          {"waiting_operations", c.cpu.waiting_operations}}}}},
+      {"trends", std::move(trends)},
+  };
+}
+
+Json timelines_json(const Snapshot& s, std::size_t max_points) {
+  max_points = std::max<std::size_t>(max_points, 2);
+  Json series = Json::array();
+  for (const auto& t : s.timelines) {
+    const std::size_t n = std::min(t.t_ns.size(), t.values.size());
+    const std::size_t step = (n + max_points - 1) / max_points;  // >= 1 when n > 0
+    Json times = Json::array();
+    Json values = Json::array();
+    for (std::size_t i = 0; i < n; i += std::max<std::size_t>(step, 1)) {
+      if (i + step >= n) break;  // the last sample is appended below
+      times.push_back(seconds(t.t_ns[i]));
+      values.push_back(t.values[i]);
+    }
+    if (n > 0) {
+      times.push_back(seconds(t.t_ns[n - 1]));
+      values.push_back(t.values[n - 1]);
+    }
+    series.push_back({{"name", t.name}, {"unit", t.unit}, {"t_s", std::move(times)}, {"values", std::move(values)}});
+  }
+  return {{"series", std::move(series)}};
+}
+
+Json state_json(const Snapshot& s, const Findings& f, bool read_only) {
+  Json out = {{"status", status_json(s, read_only)}};
+  out.update(operations_json(s));
+  out.update(bottlenecks_json(f));
+  out.update(recommendations_json(f));
+  out.update(classification_json(f));
+  out["timelines"] = timelines_json(s)["series"];
+  return out;
+}
+
+}  // namespace codeprof::server
