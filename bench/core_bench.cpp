@@ -176,6 +176,25 @@ static void BM_MemoryGrowth_100M(benchmark::State& state) {
 }
 BENCHMARK(BM_MemoryGrowth_100M)->Arg(100'000'000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
+// A snapshot of a run with many operations must be cheap enough to take twice a second.
+static void BM_Snapshot_1000Operations(benchmark::State& state) {
+  core::Recorder r(core::RecorderOptions{});
+  std::vector<SiteId> sites;
+  for (int i = 0; i < 1000; ++i) sites.push_back(register_site("bench.snapshot." + std::to_string(i), Category::Custom));
+  for (int k = 0; k < 100; ++k)
+    for (const SiteId& site : sites) {
+      Scope outer(r.state(), site);
+      Scope inner(r.state(), sites[static_cast<std::size_t>(k) % sites.size()]);
+    }
+  r.flush();
+  for (auto _ : state) {
+    Snapshot snap;
+    r.fill(snap);
+    benchmark::DoNotOptimize(snap.operations.data());
+  }
+}
+BENCHMARK(BM_Snapshot_1000Operations)->Unit(benchmark::kMillisecond);
+
 // Prints the ratios the targets are stated in, from the same run.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
