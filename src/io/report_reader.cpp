@@ -418,7 +418,9 @@ Report parse_report(std::string_view text, const std::string& name) {
   try {
     doc = Json::parse(text.begin(), text.end());
   } catch (const Json::parse_error& e) {
-    throw ReportError(name + ": not valid JSON at byte " + std::to_string(e.byte) + ": " +
+    // nlohmann counts bytes from 1; offsets here count from 0 (the byte where parsing stopped).
+    const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
+    throw ReportError(name + ": not valid JSON at byte " + std::to_string(offset) + ": " +
                       strip_nlohmann_prefix(e.what()));
   }
   const Node top{doc, ""};
