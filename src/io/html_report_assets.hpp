@@ -103,9 +103,28 @@ inline constexpr std::string_view kScript = R"JS(
     return a >= 100 || v === Math.round(v) ? v.toFixed(0) : three(v);
   }
 
-  // A line chart: lines = [{name, points: [[x, y], ...]}]; y null leaves a gap.
+  // Round tick values from lo up to the first one at or above hi: steps of 1, 2, 2.5 or 5 times a
+  // power of ten (of ten times a power of 1024 for bytes), about `count` of them.
+  function ticks(lo, hi, count, unit) {
+    var base = 1;
+    if (unit === "bytes" || unit === "bytes_per_second") {
+      while ((hi - lo) / base >= 1024) base *= 1024;
+    }
+    var raw = (hi - lo) / base / count, power = Math.pow(10, Math.floor(Math.log10(raw))), step = power;
+    [1, 2, 2.5, 5, 10].some(function (m) { step = m * power; return step >= raw; });
+    step *= base;
+    var out = [];
+    for (var i = Math.ceil(lo / step - 1e-9); out.length === 0 || out[out.length - 1] < hi - step * 1e-9; i++)
+      out.push(i * step);
+    return out;
+  }
+
+  // A line chart: lines = [{name, points: [[x, y], ...]}]; y null leaves a gap. A legend for several
+  // lines goes under the plot, so it never hides a line.
   function lineChart(container, title, unit, lines) {
-    var W = 820, H = 170, L = 72, R = 12, T = 8, B = 26;
+    var W = 820, L = 72, R = 34, T = 8, B = 26, plotH = 136;
+    var legendRows = lines.length > 1 ? Math.ceil(lines.length / 4) : 0;
+    var H = T + plotH + B + legendRows * 16;
     var xmin = Infinity, xmax = -Infinity, ymin = 0, ymax = -Infinity;
     lines.forEach(function (line) {
       line.points.forEach(function (p) {
@@ -122,20 +141,23 @@ inline constexpr std::string_view kScript = R"JS(
     box.appendChild(heading);
     container.appendChild(box);
     var chart = svg("svg", {viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": title}, box);
-    if (!isFinite(xmin)) { text(chart, L, H / 2, "no samples"); return chart; }
+    if (!isFinite(xmin)) { text(chart, L, T + plotH / 2, "no samples"); return chart; }
     if (xmax === xmin) xmax = xmin + 1;
     if (ymax <= ymin) ymax = ymin + 1;
+    var yticks = ticks(ymin, ymax, 4, unit);
+    ymin = Math.min(ymin, yticks[0]);
+    ymax = yticks[yticks.length - 1];
+    var bottom = T + plotH;
     var sx = function (x) { return L + (x - xmin) / (xmax - xmin) * (W - L - R); };
-    var sy = function (y) { return H - B - (y - ymin) / (ymax - ymin) * (H - T - B); };
-    for (var i = 0; i <= 4; i++) {
-      var gy = ymin + (ymax - ymin) * i / 4;
+    var sy = function (y) { return bottom - (y - ymin) / (ymax - ymin) * plotH; };
+    yticks.forEach(function (gy) {
       svg("line", {x1: L, x2: W - R, y1: sy(gy), y2: sy(gy), "class": "grid"}, chart);
       text(chart, L - 6, sy(gy) + 4, value(gy, unit), {"text-anchor": "end"});
-    }
-    for (var k = 0; k <= 5; k++) {
-      var gx = xmin + (xmax - xmin) * k / 5;
-      text(chart, sx(gx), H - 8, seconds(gx), {"text-anchor": "middle"});
-    }
+    });
+    ticks(xmin, xmax, 6, "s").forEach(function (gx) {
+      if (gx > xmax + (xmax - xmin) * 1e-9) return;
+      text(chart, sx(gx), bottom + 18, seconds(gx), {"text-anchor": "middle"});
+    });
     lines.forEach(function (line, index) {
       var d = "", pen = "M";
       line.points.forEach(function (p) {
@@ -148,9 +170,9 @@ inline constexpr std::string_view kScript = R"JS(
       var last = line.points.length ? line.points[line.points.length - 1][1] : null;
       tooltip(path, line.name + " (latest " + value(last, unit) + ")");
       if (lines.length > 1) {
-        var lx = L + 8 + (index % 4) * 180, ly = T + 12 + Math.floor(index / 4) * 14;
-        svg("rect", {x: lx, y: ly - 8, width: 10, height: 10, fill: color}, chart);
-        text(chart, lx + 14, ly + 1, line.name.length > 26 ? line.name.slice(0, 25) + "\u2026" : line.name,
+        var lx = L + (index % 4) * 185, ly = bottom + B + 4 + Math.floor(index / 4) * 16;
+        svg("rect", {x: lx, y: ly - 9, width: 10, height: 10, fill: color}, chart);
+        text(chart, lx + 14, ly, line.name.length > 28 ? line.name.slice(0, 27) + "\u2026" : line.name,
              {"class": "label"});
       }
     });

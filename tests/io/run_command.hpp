@@ -14,9 +14,10 @@ struct CommandResult {
   std::string output;
 };
 
-inline CommandResult run_command(const std::string& command) {
+// With merge_stderr false, stderr is left to the test's own (useful for noisy programs).
+inline CommandResult run_command(const std::string& command, bool merge_stderr = true) {
   CommandResult r;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  FILE* pipe = ::popen((merge_stderr ? command + " 2>&1" : command).c_str(), "r");
   if (!pipe) return r;
   char buf[4096];
   std::size_t n;

@@ -1,0 +1,88 @@
+// The HTML report is one self-contained page: no URL to fetch, names escaped, and in headless
+// Chromium its script renders every chart without an error and without loading any resource.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "codeprof/exporters.hpp"
+#include "io/run_command.hpp"
+#include "io/sample_snapshot.hpp"
+
+namespace codeprof {
+namespace {
+
+constexpr const char* kChromium = "/usr/bin/chromium";
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+  return n;
+}
+
+// The DOM after the page's scripts ran, from headless Chromium with a fresh profile and the
+// browser's own background traffic switched off.
+std::string rendered_dom(const std::string& html_path, const test::TempDir& dir) {
+  const std::string profile = dir.file("chromium-profile-" + std::filesystem::path(html_path).stem().string());
+  const auto r = test::run_command(std::string("timeout 120 ") + kChromium +
+                                   " --headless --no-sandbox --disable-gpu --disable-background-networking"
+                                   " --disable-component-update --disable-sync --no-first-run --disable-quic"
+                                   " --user-data-dir=" + test::shell_quote(profile) +
+                                   " --dump-dom " + test::shell_quote("file://" + html_path) + " 2>/dev/null",
+                                   /*merge_stderr=*/false);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r.output;
+}
+
+TEST(HtmlReport, SelfContainedAndEscaped) {
+  const std::string html = io::to_html_report(test::sample_snapshot(), test::sample_findings());
+  EXPECT_NE(html.find("Content-Security-Policy\" content=\"default-src 'none'"), std::string::npos);
+  // No attribute that could load anything, and no URL but the SVG namespace name.
+  EXPECT_FALSE(std::regex_search(html, std::regex(R"(\s(src|href)\s*=)"))) << "external resource reference";
+  std::string without_svg_ns = html;
+  for (auto pos = without_svg_ns.find("http://www.w3.org/2000/svg"); pos != std::string::npos;
+       pos = without_svg_ns.find("http://www.w3.org/2000/svg"))
+    without_svg_ns.erase(pos, 26);
+  EXPECT_EQ(without_svg_ns.find("http://"), std::string::npos);
+  EXPECT_EQ(without_svg_ns.find("https://"), std::string::npos);
+  EXPECT_EQ(without_svg_ns.find("//cdn"), std::string::npos);
+  // The hostile operation name is text, never markup: escaped in tables, \u003c in the JSON block.
+  EXPECT_EQ(html.find("<script>alert(1)"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"), std::string::npos);
+  EXPECT_NE(html.find("\\u003cscript>alert(1)\\u003c/script> & co"), std::string::npos);
+  // What the page must show: classification, bottlenecks, recommendations with evidence and action.
+  for (const char* text : {"Highly input-bound: 62.5% of step time", "load_batch takes 45.6% of wall time",
+                           "Load data in parallel", "input is 62.5% of step time; load_batch averages 25.0 ms",
+                           "Raise DataLoader num_workers to 8 and enable pin_memory.", "input_share = 0.625 ratio",
+                           "no NVIDIA driver: libnvidia-ml.so.1 not found", "load_batch got 1.8x slower"})
+    EXPECT_NE(html.find(text), std::string::npos) << text;
+  EXPECT_EQ(count_of(html, "<tr>"), 2u + 1 + 6 + 1 + 2 + 1) << "bottleneck, operation and trend rows with headers";
+}
+
+TEST(HtmlReport, RendersInHeadlessChromiumWithoutErrorsOrNetwork) {
+  if (!std::filesystem::exists(kChromium)) GTEST_SKIP() << "chromium is not installed";
+  test::TempDir dir("html");
+  const std::string full = dir.file("full.html");
+  io::write_file_atomic(full, io::to_html_report(test::sample_snapshot(), test::sample_findings()));
+  const std::string empty = dir.file("empty.html");
+  io::write_file_atomic(empty, io::to_html_report(Snapshot{}, Findings{}));
+
+  const std::string dom = rendered_dom(full, dir);
+  EXPECT_NE(dom.find("data-codeprof-rendered=\"yes\""), std::string::npos) << dom.substr(0, 400);
+  EXPECT_NE(dom.find("data-codeprof-resources=\"0\""), std::string::npos) << "the page fetched something";
+  EXPECT_EQ(dom.find("data-codeprof-error=\""), std::string::npos) << dom.substr(0, 400);
+  // Charts drawn by the script: one bar per operation, one line per sampler series plus one per
+  // operation with per-window durations (five at most).
+  EXPECT_EQ(count_of(dom, "class=\"bar\""), 6u);
+  EXPECT_EQ(count_of(dom, "class=\"series\""), 2u + 5u);
+  EXPECT_NE(dom.find("aria-label=\"rss_bytes (bytes)\""), std::string::npos);
+
+  const std::string empty_dom = rendered_dom(empty, dir);
+  EXPECT_NE(empty_dom.find("data-codeprof-rendered=\"yes\""), std::string::npos) << empty_dom.substr(0, 400);
+  EXPECT_EQ(empty_dom.find("data-codeprof-error=\""), std::string::npos);
+  EXPECT_NE(empty_dom.find("No sampler series in this run"), std::string::npos);
+  EXPECT_NE(empty_dom.find("No operations were recorded."), std::string::npos);
+}
+
+}  // namespace
+}  // namespace codeprof
