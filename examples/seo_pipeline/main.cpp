@@ -1,0 +1,234 @@
+// seo_pipeline: the codeprof demo. A page-quality model for an SEO engine, trained with libtorch on
+// a synthetic web corpus and profiled end to end: corpus I/O, a threaded data loader, HTML clean-up
+// and tokenisation, training with gradient accumulation, LR schedule, early stopping and (where it
+// pays) bf16 autocast, then batched scoring of held-out pages. Every libtorch operator is captured
+// by codeprof's observer under the pipeline stage that ran it. At the end: bottlenecks,
+// classification and recommendations on stdout, reports in --output.
+//
+//   seo_pipeline                           a reasonable pipeline (about a minute on 2 cores)
+//   seo_pipeline --plant no-workers,leak   the same with known problems planted
+//   seo_pipeline --serve                   with the live dashboard
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <codeprof/codeprof.hpp>
+#include <codeprof/exporters.hpp>
+#include <codeprof/torch.hpp>
+#if defined(SEO_HAVE_DASHBOARD)
+#include <codeprof/dashboard.hpp>
+#endif
+
+#include "corpus.hpp"
+#include "dataset.hpp"
+#include "options.hpp"
+#include "progress.hpp"
+#include "summary.hpp"
+#include "training.hpp"
+#include "vocabulary.hpp"
+
+namespace {
+
+using codeprof::Category;
+
+#if defined(SEO_HAVE_DASHBOARD)
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) { g_interrupted.store(true); }
+#endif
+
+codeprof::Config profiler_config(const seo::PipelineOptions& o) {
+  codeprof::Config cfg = codeprof::Config::from_env();  // CODEPROF_* variables still apply
+  cfg.step_operation = "train_step";
+  cfg.output_dir = o.output_dir;
+  cfg.trace_enabled = true;  // for the Chrome trace; bounded by the budget
+  cfg.trace_budget_events = 400'000;
+  // Per-scope CPU time and I/O where scopes are coarse; the per-page preprocessing scopes and the
+  // libtorch operators are too fine-grained to pay for a probe each.
+  cfg.metrics.cpu = true;
+  cfg.metrics.io = true;
+  cfg.metrics.memory = true;
+  cfg.metrics.categories[codeprof::index_of(Category::Preprocessing)] = false;
+  cfg.metrics.categories[codeprof::index_of(Category::Cpu)] = false;
+  cfg.validate();
+  return cfg;
+}
+
+// Train / validation / held-out split by page id: 80 / 10 / 10.
+struct Split {
+  std::vector<std::size_t> train, val, test;
+};
+Split split_pages(const seo::CorpusIndex& index) {
+  Split s;
+  for (std::size_t i = 0; i < index.pages.size(); ++i) {
+    const auto bucket = index.pages[i].id % 10;
+    (bucket == 0 ? s.test : bucket == 1 ? s.val : s.train).push_back(i);
+  }
+  return s;
+}
+
+void write_predictions(const std::string& path, const std::vector<seo::Prediction>& predictions,
+                       codeprof::Profiler& profiler) {
+  CODEPROF_SCOPE(profiler, "write_predictions", Category::Io);
+  std::ostringstream csv;
+  csv << "id,predicted,actual\n";
+  for (const auto& p : predictions) csv << p.id << ',' << p.predicted << ',' << p.actual << '\n';
+  codeprof::io::write_file_atomic(path, csv.str());
+}
+
+// Writes every configured report format. The run's own facts (what was unavailable here and why,
+// the model's results) travel in the snapshot's run metadata.
+std::vector<std::string> export_reports(const codeprof::Profiler& profiler, const std::vector<seo::Note>& notes,
+                                        const std::map<std::string, std::string>& metadata, const std::string& dir) {
+  codeprof::Snapshot snapshot = profiler.snapshot();
+  for (const auto& n : notes) snapshot.run.unavailable.push_back({n.what, n.reason});
+  for (const auto& [k, v] : metadata) snapshot.run.metadata[k] = v;
+  const codeprof::Findings findings = profiler.analyze();
+  std::vector<std::string> paths;
+  for (const auto& format : profiler.config().export_formats)
+    paths.push_back(codeprof::io::write_export(format, dir, snapshot, findings));
+  return paths;
+}
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+int run(const seo::PipelineOptions& o) {
+  codeprof::Profiler profiler(profiler_config(o));
+  profiler.set_thread_name("main");
+  seo::ProgressBar progress(stderr, o.progress);
+
+#if defined(SEO_HAVE_DASHBOARD)
+  std::unique_ptr<codeprof::Dashboard> dashboard;
+  if (o.serve) {
+    codeprof::DashboardOptions options;
+    options.port = o.port;
+    dashboard = std::make_unique<codeprof::Dashboard>(profiler, options);
+    std::fprintf(stderr, "dashboard: %s\n", dashboard->url().c_str());
+  }
+#else
+  if (o.serve) {
+    std::fprintf(stderr, "seo_pipeline: --serve needs the dashboard (codeprof::dashboard), which this build lacks\n");
+    return 2;
+  }
+#endif
+
+  std::optional<codeprof::TorchObserver> observer;
+  if (o.torch_ops_sample > 0) {
+    codeprof::TorchObserverOptions options;
+    options.sample_rate = o.torch_ops_sample;
+    observer.emplace(profiler, options);
+  }
+
+  // ---- data
+  seo::CorpusSpec spec{o.corpus_dir(), o.corpus_mb << 20, o.seed};
+  bool generated = false;
+  progress.message("corpus: " + spec.dir + (std::filesystem::exists(spec.dir) ? "" : " (generating on this first run)"));
+  const seo::CorpusIndex index = seo::ensure_corpus(spec, profiler, &generated);
+  progress.message("corpus: " + std::to_string(index.pages.size()) + " pages, " +
+                   fixed(static_cast<double>(index.bytes) / (1 << 20), 1) + " MB" + (generated ? " (generated)" : ""));
+  if (o.generate_only) return 0;
+
+  const Split split = split_pages(index);
+  const seo::CorpusStore store(index, profiler);
+  const seo::Vocabulary vocabulary =
+      seo::build_vocabulary(store, split.train, o.vocab_sample, o.vocab_size, o.tokenizer, profiler);
+  progress.message("vocabulary: " + std::to_string(vocabulary.size()) + " tokens from " +
+                   std::to_string(std::min(o.vocab_sample, split.train.size())) + " pages");
+  const seo::DatasetOptions dataset_options{o.tokenizer, o.max_tokens};
+  const seo::PageDataset dataset(index, store, vocabulary, dataset_options, profiler);
+
+  // --plant no-cache: the training dataset is re-created every epoch, re-reading the corpus.
+  std::unique_ptr<seo::CorpusStore> epoch_store;
+  std::unique_ptr<seo::PageDataset> epoch_dataset;
+  seo::TrainingSetup setup;
+  setup.options = &o;
+  setup.train_pages = split.train;
+  setup.val_pages = split.val;
+  setup.test_pages = split.test;
+  setup.vocab_size = vocabulary.size();
+  setup.eval_dataset = &dataset;
+  setup.train_dataset = [&](std::size_t) -> const seo::PageDataset& {
+    if (!o.reread_corpus) return dataset;
+    epoch_dataset.reset();
+    epoch_store = std::make_unique<seo::CorpusStore>(index, profiler);
+    epoch_dataset = std::make_unique<seo::PageDataset>(index, *epoch_store, vocabulary, dataset_options, profiler);
+    return *epoch_dataset;
+  };
+
+  // ---- model
+  const seo::ModelRun result = seo::train_and_score(setup, profiler, progress);
+  write_predictions(o.output_dir + "/predictions.csv", result.predictions, profiler);
+  observer.reset();  // stop capturing libtorch operators before the analysis
+
+  std::printf("\n== Model\n");
+  std::printf("  epochs %zu%s (best %zu, validation MSE %.5f), %zu steps, %zu optimizer steps, final lr %.5f\n",
+              result.epochs_run, result.early_stopped ? " (early stopped)" : "", result.best_epoch,
+              result.best_val_loss, result.steps, result.optimizer_steps, result.final_lr);
+  std::printf("  precision: %s (%s)\n", result.precision.c_str(), result.precision_reason.c_str());
+  std::printf("  held-out: %zu pages scored at %.0f pages/s; MAE %.4f (predicting the mean: %.4f), correlation %.3f\n",
+              result.predictions.size(), result.pages_per_second, result.mae, result.baseline_mae,
+              result.correlation);
+  if (!result.notes.empty()) {
+    std::printf("\n== Not done on this machine\n");
+    for (const auto& n : result.notes) std::printf("  %s: %s\n", n.what.c_str(), n.reason.c_str());
+  }
+
+  // ---- profile
+  seo::print_findings(stdout, profiler.analyze());
+  std::map<std::string, std::string> metadata = {
+      {"pipeline", "seo_pipeline"},
+      {"plants", [&] {
+         std::string s;
+         for (const auto& p : o.plants) s += (s.empty() ? "" : ",") + p;
+         return s.empty() ? std::string("none") : s;
+       }()},
+      {"model.precision", result.precision},
+      {"model.precision_reason", result.precision_reason},
+      {"model.epochs", std::to_string(result.epochs_run)},
+      {"model.early_stopped", result.early_stopped ? "true" : "false"},
+      {"model.best_val_mse", fixed(result.best_val_loss, 6)},
+      {"inference.pages_per_second", fixed(result.pages_per_second, 1)},
+      {"inference.mae", fixed(result.mae, 5)},
+      {"inference.correlation", fixed(result.correlation, 4)},
+      {"loader.workers", std::to_string(o.workers)},
+      {"loader.prefetch", std::to_string(o.prefetch)},
+      {"loader.batch_size", std::to_string(o.batch_size)},
+  };
+  std::vector<std::string> paths = export_reports(profiler, result.notes, metadata, o.output_dir);
+  paths.push_back(o.output_dir + "/predictions.csv");
+  seo::print_paths(stdout, paths);
+  std::fflush(stdout);
+
+#if defined(SEO_HAVE_DASHBOARD)
+  if (dashboard) {
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+    std::fprintf(stderr, "\nrun finished; the dashboard stays up at %s (Ctrl-C to exit)\n", dashboard->url().c_str());
+    while (!g_interrupted.load()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+#endif
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const seo::ParsedOptions parsed = seo::parse_options(argc, argv);
+  if (!parsed.options) return parsed.exit_code;
+  try {
+    return run(*parsed.options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "seo_pipeline: %s\n", e.what());
+    return 1;
+  }
+}
