@@ -1,0 +1,173 @@
+#include "cli/commands.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "analysis/analyze.hpp"
+#include "cli/input_files.hpp"
+#include "cli/rank_comparison.hpp"
+#include "cli/report_diff.hpp"
+#include "cli/summary_text.hpp"
+#include "codeprof/config.hpp"
+#include "codeprof/dashboard.hpp"
+#include "codeprof/exporters.hpp"
+
+namespace codeprof::cli {
+namespace {
+
+Config load_config(const std::string& path) {
+  if (path.empty()) return Config::from_env();
+  if (!std::filesystem::exists(path)) throw UsageError(path + ": no such configuration file");
+  return Config::load(path);
+}
+
+// stdout, or the file (written atomically) with a note on stderr.
+void emit(const std::string& content, const std::string& output) {
+  if (output.empty()) {
+    std::fwrite(content.data(), 1, content.size(), stdout);
+    std::fflush(stdout);
+    return;
+  }
+  io::write_file_atomic(output, content);
+  std::fprintf(stderr, "codeprof: wrote %s\n", output.c_str());
+}
+
+struct Analysed {
+  Input input;
+  Findings findings;
+};
+
+std::string job_json(const JobComparison& job, const std::vector<Analysed>& runs) {
+  using Json = nlohmann::ordered_json;
+  Json ranks = Json::array();
+  for (const auto& r : job.ranks)
+    ranks.push_back({{"rank", r.rank >= 0 ? Json(r.rank) : Json(nullptr)},
+                     {"file", r.path},
+                     {"steps", r.steps},
+                     {"step_time", r.step_time_s},
+                     {"wall_time", r.wall_s},
+                     {"collective_time", r.collective_s},
+                     {"compared_step", r.step_s},
+                     {"compared_compute", r.compute_s},
+                     {"compared_collective", r.collective_per_s},
+                     {"top_operation", r.top_operation},
+                     {"top_operation_self_time", r.top_operation_s}});
+  Json stragglers = Json::array();
+  for (const auto& s : job.stragglers)
+    stragglers.push_back({{"rank", s.rank},
+                          {"file", s.path},
+                          {"measure", s.measure},
+                          {"value", s.value_s},
+                          {"others_median", s.others_median_s},
+                          {"difference", s.difference},
+                          {"description", s.description}});
+  Json reports = Json::array();
+  for (const auto& run : runs)
+    reports.push_back(Json::parse(io::to_json_report(run.input.snapshot, run.findings)));
+  Json j = {{"schema_version", 1},
+            {"kind", "codeprof-job-analysis"},
+            {"per_step", job.per_step},
+            {"one_job", job.one_job},
+            {"threshold", job.threshold},
+            {"note", job.note},
+            {"ranks", std::move(ranks)},
+            {"stragglers", std::move(stragglers)},
+            {"reports", std::move(reports)}};
+  return j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace
+
+int run_analyze(const AnalyzeOptions& options) {
+  if (options.files.empty()) throw UsageError("analyze: give at least one report or trace file");
+  const Config config = load_config(options.config_path);
+  std::vector<Analysed> runs;
+  for (const auto& path : options.files) {
+    Analysed a{load_input(path), {}};
+    a.findings = analysis::analyze(a.input.snapshot, config);
+    runs.push_back(std::move(a));
+  }
+
+  if (runs.size() == 1) {
+    const auto& run = runs.front();
+    if (options.format == "json") emit(io::to_json_report(run.input.snapshot, run.findings), options.output);
+    else if (options.format == "html") emit(io::to_html_report(run.input.snapshot, run.findings), options.output);
+    else emit(summary_text(run.input.snapshot, run.findings, options.top), options.output);
+    return 0;
+  }
+
+  std::vector<RankInput> ranks;
+  for (const auto& run : runs) ranks.push_back({run.input.path, &run.input.snapshot, &run.findings});
+  const JobComparison job = compare_ranks(ranks, options.straggler_threshold_pct / 100.0);
+
+  if (options.format == "json") {
+    emit(job_json(job, runs), options.output);
+  } else if (options.format == "html") {
+    // One page per file, into the directory -o names; the comparison goes to stdout.
+    if (options.output.empty())
+      throw UsageError("analyze --format html with several files needs -o DIRECTORY (one page per file)");
+    for (const auto& run : runs) {
+      const auto name = std::filesystem::path(run.input.path).filename().string() + ".html";
+      const std::string path = (std::filesystem::path(options.output) / name).string();
+      io::write_file_atomic(path, io::to_html_report(run.input.snapshot, run.findings));
+      std::fprintf(stderr, "codeprof: wrote %s\n", path.c_str());
+    }
+    emit(comparison_text(job), "");
+  } else {
+    std::string text = "codeprof analyze: ";
+    text += std::to_string(runs.size());
+    text += " files\n\n";
+    text += comparison_text(job);
+    for (const auto& run : runs) {
+      text += "\n" + std::string(78, '=') + "\n";
+      text += summary_text(run.input.snapshot, run.findings, std::min<std::size_t>(options.top, 5));
+    }
+    emit(text, options.output);
+  }
+  return 0;
+}
+
+int run_diff(const DiffOptionsCli& options) {
+  const Input base = load_input(options.base);
+  const Input next = load_input(options.next);
+  DiffOptions diff_options;
+  if (options.max_regression_pct) diff_options.max_regression = *options.max_regression_pct / 100.0;
+  diff_options.metric = options.metric;
+  diff_options.min_duration_s = options.min_duration_s;
+  const DiffResult diff = diff_snapshots(base.snapshot, next.snapshot, diff_options);
+  emit(options.format == "json" ? diff_json(diff, diff_options, options.base, options.next)
+                                : diff_text(diff, diff_options, options.base, options.next),
+       options.output);
+  return diff.regressions > 0 ? 1 : 0;
+}
+
+int run_serve(const ServeOptions& options) {
+  // Block the stop signals before the server starts its threads, so that they all inherit the
+  // mask and this thread alone receives the signal through sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  const Config config = load_config(options.config_path);
+  Input input = load_input(options.file);
+  Findings findings = analysis::analyze(input.snapshot, config);
+  DashboardOptions dashboard_options;
+  dashboard_options.host = options.host;
+  dashboard_options.port = options.port;
+  dashboard_options.token = options.token;
+  Dashboard dashboard(std::move(input.snapshot), std::move(findings), dashboard_options, config);
+  std::printf("codeprof: serving %s at %s (read-only; Ctrl-C stops)\n", options.file.c_str(), dashboard.url().c_str());
+  std::fflush(stdout);
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  dashboard.stop();
+  std::fprintf(stderr, "codeprof: stopped (%s)\n", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  return 0;
+}
+
+}  // namespace codeprof::cli

@@ -1,0 +1,100 @@
+// codeprof: analyse codeprof reports and PyTorch/Chrome traces, compare runs, serve the dashboard.
+// Exit codes: 0 success, 1 `diff` found a regression beyond --max-regression, 2 any error (one
+// line on stderr that names the file or option and what was wrong).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <new>
+
+#include "cli/commands.hpp"
+#include "codeprof/version.hpp"
+
+namespace {
+
+// "10%" and "10" both mean ten percent.
+std::string strip_percent(std::string s) {
+  if (!s.empty() && s.back() == '%') s.pop_back();
+  return s;
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "codeprof: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace codeprof::cli;
+  CLI::App app{"codeprof: find the bottlenecks of ML and data pipelines in codeprof reports and PyTorch "
+               "profiler (Kineto) or Chrome traces."};
+  app.set_version_flag("--version", std::string("codeprof ") + codeprof::kVersion);
+  app.require_subcommand(1);
+  app.footer("Exit codes: 0 success, 1 diff found a regression beyond --max-regression, 2 error.");
+
+  AnalyzeOptions analyze;
+  CLI::App* analyze_cmd = app.add_subcommand(
+      "analyze", "Analyse one or more reports or traces: top operations, bottlenecks, classification, "
+                 "recommendations; several ranks of one job get a per-rank table and straggler detection.");
+  analyze_cmd->add_option("FILE", analyze.files, "codeprof JSON reports or Chrome/Kineto traces (.json, .json.gz)")
+      ->required();
+  analyze_cmd->add_option("--format", analyze.format, "text (default), json (a codeprof report) or html")
+      ->check(CLI::IsMember({"text", "json", "html"}));
+  analyze_cmd->add_option("-o,--output", analyze.output, "write to this file instead of stdout");
+  analyze_cmd->add_option("--config", analyze.config_path, "TOML file with thresholds (docs/CONFIG.md)");
+  analyze_cmd->add_option("--top", analyze.top, "operations, bottlenecks and recommendations to list (default 10)")
+      ->check(CLI::PositiveNumber);
+  analyze_cmd
+      ->add_option("--straggler-threshold", analyze.straggler_threshold_pct,
+                   "percent by which a rank must differ from the others to be a straggler (default 10)")
+      ->transform(strip_percent)
+      ->check(CLI::Range(0.0, 1000.0));
+
+  DiffOptionsCli diff;
+  double max_regression = 0.0;
+  CLI::App* diff_cmd = app.add_subcommand(
+      "diff", "Compare two runs operation by operation; with --max-regression, exit 1 when an operation got slower "
+              "by more than that.");
+  diff_cmd->add_option("BASE", diff.base, "the baseline report or trace")->required();
+  diff_cmd->add_option("NEW", diff.next, "the report or trace to compare with it")->required();
+  CLI::Option* max_regression_opt =
+      diff_cmd->add_option("--max-regression", max_regression, "largest allowed slowdown in percent, e.g. 10")
+          ->transform(strip_percent)
+          ->check(CLI::NonNegativeNumber);
+  diff_cmd->add_option("--metric", diff.metric, "what must not regress: mean (default), p95 or total")
+      ->check(CLI::IsMember({"mean", "p95", "total"}));
+  diff_cmd->add_option("--min-duration", diff.min_duration_s,
+                       "seconds: operations faster than this in both runs never count as regressed (default 0)")
+      ->check(CLI::NonNegativeNumber);
+  diff_cmd->add_option("--format", diff.format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+  diff_cmd->add_option("-o,--output", diff.output, "write to this file instead of stdout");
+
+  ServeOptions serve;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Serve the dashboard over a saved report or trace (read-only).");
+  serve_cmd->add_option("FILE", serve.file, "a codeprof report or a trace")->required();
+  serve_cmd->add_option("--host", serve.host, "address to listen on (default 127.0.0.1; others need --token)");
+  serve_cmd->add_option("--port", serve.port, "port (default 8765; 0 picks a free one)");
+  serve_cmd->add_option("--token", serve.token, "require this token on every request");
+  serve_cmd->add_option("--config", serve.config_path, "TOML file with thresholds (docs/CONFIG.md)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(std::string(e.what()) + " (see codeprof --help)");
+  }
+
+  try {
+    if (analyze_cmd->parsed()) return run_analyze(analyze);
+    if (diff_cmd->parsed()) {
+      if (max_regression_opt->count()) diff.max_regression_pct = max_regression;
+      return run_diff(diff);
+    }
+    return run_serve(serve);
+  } catch (const std::bad_alloc&) {
+    return fail("out of memory");
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+}

@@ -1,0 +1,138 @@
+#include "cli/summary_text.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "cli/text_table.hpp"
+#include "io/human_format.hpp"
+
+namespace codeprof::cli {
+namespace {
+
+std::string run_line(const Snapshot& s) {
+  const RunInfo& run = s.run;
+  std::string line = run.command.empty() ? std::string("(no command recorded)") : run.command;
+  std::string where;
+  if (!run.host.empty()) where += "host " + run.host;
+  if (run.pid) where += (where.empty() ? "" : ", ") + std::string("pid ") + std::to_string(run.pid);
+  if (run.rank >= 0)
+    where += (where.empty() ? "" : ", ") + std::string("rank ") + std::to_string(run.rank) +
+             (run.world_size > 0 ? " of " + std::to_string(run.world_size) : "");
+  if (!where.empty()) line += " (" + where + ")";
+  return line;
+}
+
+void classification(std::string& out, const Snapshot& s, const Classification& c) {
+  out += "\nClassification\n";
+  if (!c.summary.empty()) out += "  " + c.summary + "\n";
+  if (c.input.steps > 0)
+    out += "  input pipeline: " + c.input.level + " input-bound, " + io::human_share(c.input.input_share) +
+           " of step time; " + io::human_count(c.input.steps) + " steps, mean " +
+           io::human_seconds(c.input.step_time / static_cast<double>(c.input.steps)) +
+           (c.input.step_source.empty() ? "" : " (steps from " + c.input.step_source + ")") + "\n";
+  else
+    out += "  input pipeline: no steps found, so no input-bound verdict\n";
+  if (c.gpu.available)
+    out += "  GPU: idle " + io::human_share(c.gpu.idle_share) + (s.steps.empty() ? " of the run" : " of step time") +
+           (c.gpu.mean_utilization > 0 ? ", mean utilization " + io::human_share(c.gpu.mean_utilization / 100.0) : "") +
+           (c.gpu.source.empty() ? "" : " (from the " + c.gpu.source + ")") + "\n";
+  else
+    out += "  GPU: no GPU activity recorded\n";
+  if (c.cpu.mean_efficiency >= 0) {
+    out += "  CPU: efficiency " + io::human_share(c.cpu.mean_efficiency) +
+           (c.cpu.contention_suspected ? ", contention suspected" : "");
+    if (!c.cpu.waiting_operations.empty()) {
+      out += "; waiting:";
+      for (const auto& w : c.cpu.waiting_operations) out += " " + w;
+    }
+    out += "\n";
+  }
+}
+
+void top_operations(std::string& out, const Snapshot& s, std::size_t top) {
+  std::vector<const OperationStats*> ops;
+  for (const auto& op : s.operations) ops.push_back(&op);
+  std::stable_sort(ops.begin(), ops.end(), [](const auto* a, const auto* b) { return a->total_ns > b->total_ns; });
+  out += "\nTop operations by total time";
+  if (ops.size() > top) out += " (" + std::to_string(top) + " of " + std::to_string(ops.size()) + ")";
+  out += "\n";
+  if (ops.empty()) {
+    out += "  none recorded\n";
+    return;
+  }
+  const double wall = static_cast<double>(s.run.wall_ns);
+  TextTable table({{"Operation", Align::Left},
+                   {"Type", Align::Left},
+                   {"Calls", Align::Right},
+                   {"Total", Align::Right},
+                   {"Self", Align::Right},
+                   {"Mean", Align::Right},
+                   {"p95", Align::Right},
+                   {"Self/wall", Align::Right}});
+  for (std::size_t i = 0; i < ops.size() && i < top; ++i) {
+    const auto& op = *ops[i];
+    table.add({truncate(op.name, 48), std::string(to_string(op.category)), io::human_count(op.count),
+               io::human_ns(static_cast<double>(op.total_ns)), io::human_ns(static_cast<double>(op.self_ns)),
+               io::human_ns(op.mean_ns), io::human_ns(static_cast<double>(op.p95_ns)),
+               wall > 0 ? io::human_share(static_cast<double>(op.self_ns) / wall) : "-"});
+  }
+  out += table.render("  ");
+}
+
+void bottlenecks(std::string& out, const std::vector<Bottleneck>& list, std::size_t top) {
+  out += "\nBottlenecks\n";
+  if (list.empty()) {
+    out += "  none: no operation crossed its thresholds\n";
+    return;
+  }
+  for (std::size_t i = 0; i < list.size() && i < top; ++i) {
+    const auto& b = list[i];
+    out += "  " + std::to_string(i + 1) + ". [" + b.optimization_priority + "] " + b.operation + " (" + b.type + ", " +
+           b.severity + "): mean " + io::human_seconds(b.avg_duration) + ", p95 " + io::human_seconds(b.p95_duration) +
+           ", " + io::human_count(b.calls) + " calls, " + io::human_share(b.share_of_wall) + " of wall time\n";
+    if (!b.reason.empty()) out += "     " + b.reason + "\n";
+  }
+  if (list.size() > top) out += "  ... and " + std::to_string(list.size() - top) + " more\n";
+}
+
+void recommendations(std::string& out, const std::vector<Recommendation>& list, std::size_t top) {
+  out += "\nRecommendations\n";
+  if (list.empty()) {
+    out += "  none: nothing stood out\n";
+    return;
+  }
+  for (std::size_t i = 0; i < list.size() && i < top; ++i) {
+    const auto& r = list[i];
+    out += "  " + std::to_string(i + 1) + ". [" + r.priority + "] " + r.title + "  (" + r.id + ")\n";
+    if (!r.evidence_text.empty()) out += "     evidence: " + r.evidence_text + "\n";
+    if (!r.action.empty()) out += "     action:   " + r.action + "\n";
+  }
+  if (list.size() > top) out += "  ... and " + std::to_string(list.size() - top) + " more\n";
+}
+
+}  // namespace
+
+std::string summary_text(const Snapshot& s, const Findings& f, std::size_t top) {
+  std::string out = "codeprof analyze: " + run_line(s) + "\n";
+  if (!s.run.source_path.empty()) out += "  source: " + s.run.source_path + " (" + s.run.source + ")\n";
+  out += "  wall time " + io::human_ns(static_cast<double>(s.run.wall_ns)) + ", " +
+         io::human_count(s.operations.size()) + " operations";
+  if (s.events_recorded) out += ", " + io::human_count(s.events_recorded) + " events";
+  if (s.events_dropped) out += " (" + io::human_count(s.events_dropped) + " dropped: buffers were full)";
+  out += "\n";
+  classification(out, s, f.classification);
+  top_operations(out, s, top);
+  bottlenecks(out, f.bottlenecks, top);
+  recommendations(out, f.recommendations, top);
+  if (!f.trends.empty()) {
+    out += "\nTrends\n";
+    for (const auto& t : f.trends) out += "  - " + t.kind + (t.operation.empty() ? "" : " " + t.operation) + ": " + t.description + "\n";
+  }
+  if (!s.run.unavailable.empty()) {
+    out += "\nUnavailable\n";
+    for (const auto& u : s.run.unavailable) out += "  - " + u.what + ": " + u.reason + "\n";
+  }
+  return out;
+}
+
+}  // namespace codeprof::cli
