@@ -1,0 +1,80 @@
+// Bottlenecks: operations over their category's duration thresholds, and operations that take a
+// large share of the run however fast each call is (a 1 ms call made a million times).
+#include <algorithm>
+
+#include "analysis/analyze.hpp"
+#include "analysis/operation_facts.hpp"
+#include "analysis/priority.hpp"
+#include "analysis/text_format.hpp"
+
+namespace codeprof::analysis {
+namespace {
+
+// A container scope's cost is in its children, which are ranked on their own: its priority
+// drops one level when its self time is under this share of its total time.
+constexpr double kContainerSelfShare = 0.10;
+
+std::string threshold_text(Category c, const Thresholds& t) {
+  return std::string(to_string(c)) + " warning " + format_seconds(t.warning_s) + " / critical " +
+         format_seconds(t.critical_s);
+}
+
+}  // namespace
+
+std::vector<Bottleneck> find_bottlenecks(const Snapshot& snapshot, const Config& config, double min_mean_seconds) {
+  const double wall_s = run_wall_seconds(snapshot);
+  const auto facts = compute_operation_facts(snapshot, wall_s);
+  std::vector<Bottleneck> out;
+  for (const OperationFacts& f : facts) {
+    const OperationStats& op = *f.op;
+    if (op.count == 0 || f.mean_s < min_mean_seconds) continue;
+    const Thresholds& t = config.thresholds[index_of(op.category)];
+    Bottleneck b;
+    std::string why;
+    if (f.mean_s >= t.critical_s || f.p95_s >= t.critical_s) {
+      b.severity = "critical";
+      b.optimization_priority = "high";
+      why = (f.mean_s >= t.critical_s ? "mean " + format_seconds(f.mean_s) : "p95 " + format_seconds(f.p95_s)) +
+            " >= critical " + format_seconds(t.critical_s);
+    } else if (f.mean_s >= t.warning_s || f.p95_s >= t.warning_s) {
+      b.severity = "warning";
+      b.optimization_priority = "medium";
+      why = (f.mean_s >= t.warning_s ? "mean " + format_seconds(f.mean_s) : "p95 " + format_seconds(f.p95_s)) +
+            " >= warning " + format_seconds(t.warning_s);
+    } else if (wall_s > 0.0 && f.self_share >= config.low_priority_share) {
+      b.severity = "share";
+      b.optimization_priority = "low";
+      why = "self time " + format_percent(f.self_share) + " of the run >= " + format_percent(config.low_priority_share);
+    } else {
+      continue;
+    }
+    const bool container = op.total_ns > 0 && static_cast<double>(op.self_ns) < kContainerSelfShare * static_cast<double>(op.total_ns) &&
+                           b.severity != "share";
+    if (container) b.optimization_priority = lower_priority(b.optimization_priority);
+
+    b.operation = op.name;
+    b.type = std::string(to_string(op.category));
+    b.avg_duration = f.mean_s;
+    b.p95_duration = f.p95_s;
+    b.calls = op.count;
+    b.total_time = f.total_s;
+    b.self_time = f.self_s;
+    b.share_of_wall = f.self_share;
+    b.reason = why + " (" + threshold_text(op.category, t) + "); mean " + format_seconds(f.mean_s) + ", p95 " +
+               format_seconds(f.p95_s) + " over " + format_count(op.count) + " calls; self " + format_seconds(f.self_s) +
+               " = " + format_percent(f.self_share) + " of the " + format_seconds(wall_s) + " run" +
+               (f.threads > 1 ? " on " + std::to_string(f.threads) + " threads" : "") +
+               (container ? "; mostly time in its children, ranked separately" : "");
+    out.push_back(std::move(b));
+  }
+  std::sort(out.begin(), out.end(), [](const Bottleneck& a, const Bottleneck& b) {
+    if (priority_rank(a.optimization_priority) != priority_rank(b.optimization_priority))
+      return priority_rank(a.optimization_priority) < priority_rank(b.optimization_priority);
+    if (a.share_of_wall != b.share_of_wall) return a.share_of_wall > b.share_of_wall;
+    if (a.total_time != b.total_time) return a.total_time > b.total_time;
+    return a.operation < b.operation;
+  });
+  return out;
+}
+
+}  // namespace codeprof::analysis

@@ -1,0 +1,42 @@
+#pragma once
+// The recommendation rules: each is data (id, type, priority, title, where its threshold comes
+// from, an action template) plus one small predicate over the Facts. See rules.cpp and docs/RULES.md.
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "analysis/facts.hpp"
+#include "codeprof/findings.hpp"
+
+namespace codeprof::analysis {
+
+// What a predicate returns when its rule fires: the evidence and the values its template needs.
+struct RuleFiring {
+  std::string priority;                        // empty: the rule's default priority
+  std::vector<Evidence> evidence;              // never empty
+  std::map<std::string, std::string> values;   // fills {name} in the rule's title and action
+  double impact = 0.0;                         // share of the run at stake: orders equal priorities
+};
+
+struct Rule {
+  std::string_view id;
+  std::string_view type;              // category string or "system"
+  std::string_view priority;          // default: "high", "medium" or "low"
+  std::string_view title;             // template
+  std::string_view threshold_source;  // where the trigger's numbers come from
+  std::string_view action;            // template
+  std::optional<RuleFiring> (*check)(const Facts&);
+};
+
+// Every rule, in catalogue order.
+const std::vector<Rule>& rule_catalogue();
+
+// The rules that fire, most important first (priority, then impact, then catalogue order).
+std::vector<Recommendation> evaluate_rules(const Facts& facts);
+
+// "metric = value unit (operation); ..." with units formatted for reading.
+std::string evidence_line(const std::vector<Evidence>& evidence);
+
+}  // namespace codeprof::analysis

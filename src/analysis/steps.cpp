@@ -1,0 +1,200 @@
+#include "analysis/steps.hpp"
+
+#include <algorithm>
+
+#include "analysis/call_tree.hpp"
+#include "analysis/operation_facts.hpp"
+#include "analysis/robust_stats.hpp"
+
+namespace codeprof::analysis {
+namespace {
+
+bool is_training_loop(const Snapshot& s, std::uint32_t id) {
+  const OperationStats* op = s.find(id);
+  return op && op->category == Category::TrainingLoop;
+}
+
+bool is_input(const Snapshot& s, std::uint32_t id) {
+  const OperationStats* op = s.find(id);
+  return op && is_input_category(op->category);
+}
+
+std::optional<std::uint32_t> choose_step_operation(const Snapshot& s, const Config& c, const CallTree& tree,
+                                                   std::string& source) {
+  std::string note;
+  if (!c.step_operation.empty()) {
+    if (const OperationStats* op = s.find(c.step_operation); op && op->count > 0) {
+      source = "configured step operation '" + c.step_operation + "'";
+      return op->id;
+    }
+    note = " (configured step operation '" + c.step_operation + "' not seen)";
+  }
+  // Outermost training_loop operations: none of their callers is a training_loop operation.
+  const OperationStats* best = nullptr;
+  for (const auto& op : s.operations) {
+    if (op.category != Category::TrainingLoop || op.count == 0) continue;
+    bool outermost = true;
+    for (const CallEdge* e : tree.parents(op.id))
+      if (e->parent_id != op.id && e->parent_id != kRootOperation && is_training_loop(s, e->parent_id))
+        outermost = false;
+    if (outermost && (!best || op.total_ns > best->total_ns)) best = &op;
+  }
+  if (!best) return std::nullopt;
+  // Descend into a training_loop child run >= 2 times per call that covers >= half the time.
+  for (int depth = 0; depth < 8; ++depth) {
+    const OperationStats* next = nullptr;
+    std::uint64_t next_time = 0;
+    for (const CallEdge* e : tree.children(best->id)) {
+      if (e->child_id == best->id || !is_training_loop(s, e->child_id)) continue;
+      if (e->count >= 2 * best->count && 2 * e->total_ns >= best->total_ns && e->total_ns > next_time) {
+        next = s.find(e->child_id);
+        next_time = e->total_ns;
+      }
+    }
+    if (!next) break;
+    best = next;
+  }
+  source = "training_loop operation '" + best->name + "'" + note;
+  return best->id;
+}
+
+using Interval = std::pair<std::int64_t, std::int64_t>;
+
+std::vector<Interval> merged(std::vector<Interval> v) {
+  std::sort(v.begin(), v.end());
+  std::vector<Interval> out;
+  for (const auto& iv : v) {
+    if (iv.second <= iv.first) continue;
+    if (!out.empty() && iv.first <= out.back().second) out.back().second = std::max(out.back().second, iv.second);
+    else out.push_back(iv);
+  }
+  return out;
+}
+
+std::int64_t overlap(const std::vector<Interval>& a, const std::vector<Interval>& b) {
+  std::int64_t total = 0;
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    const std::int64_t lo = std::max(a[i].first, b[j].first);
+    const std::int64_t hi = std::min(a[i].second, b[j].second);
+    if (hi > lo) total += hi - lo;
+    if (a[i].second < b[j].second) ++i;
+    else ++j;
+  }
+  return total;
+}
+
+// Top-level input time of every input operation (calls whose caller is not itself input).
+double top_level_input_ns(const Snapshot& s, const CallTree& tree, const OperationStats& op) {
+  const auto& parents = tree.parents(op.id);
+  if (parents.empty()) return static_cast<double>(op.total_ns);  // no call tree: treat as top level
+  double t = 0.0;
+  for (const CallEdge* e : parents)
+    if (e->parent_id == kRootOperation || !is_input(s, e->parent_id)) t += static_cast<double>(e->total_ns);
+  return t;
+}
+
+void steps_from_spans(const Snapshot& s, const CallTree& tree, StepFacts& f) {
+  std::vector<Interval> spans;
+  std::vector<double> durations;
+  for (const StepSpan& st : s.steps) {
+    if (st.end_ns <= st.start_ns) continue;
+    spans.emplace_back(st.start_ns, st.end_ns);
+    durations.push_back(ns_to_s(static_cast<double>(st.end_ns - st.start_ns)));
+  }
+  if (spans.empty()) return;
+  f.count = spans.size();
+  for (double d : durations) f.step_time_s += d;
+  f.mean_step_s = f.step_time_s / static_cast<double>(f.count);
+  f.median_step_s = median(durations);
+  const auto steps = merged(spans);
+  f.first_start_ns = steps.front().first;
+  f.last_end_ns = steps.back().second;
+  f.source = "step spans from the " + s.run.source + " input";
+  if (!s.trace_events.empty()) {
+    std::vector<Interval> input;
+    for (const TraceEvent& e : s.trace_events)
+      if (is_input(s, e.operation_id)) input.emplace_back(e.start_ns, e.start_ns + e.duration_ns);
+    f.input_in_steps_s = ns_to_s(static_cast<double>(overlap(merged(std::move(input)), steps)));
+  } else {
+    // Without events the input calls cannot be placed in time: count them as inside the steps.
+    double input_ns = 0.0;
+    for (const auto& op : s.operations)
+      if (is_input_category(op.category)) input_ns += top_level_input_ns(s, tree, op);
+    f.input_in_steps_s = std::min(f.step_time_s, ns_to_s(input_ns));
+  }
+}
+
+void steps_from_operation(const Snapshot& s, const CallTree& tree, std::uint32_t step_id, StepFacts& f) {
+  const OperationStats* step = s.find(step_id);
+  f.step_operation = step_id;
+  f.count = step->count;
+  f.step_time_s = ns_to_s(static_cast<double>(step->total_ns));
+  f.mean_step_s = ns_to_s(step->mean_ns);
+  f.median_step_s = ns_to_s(static_cast<double>(step->p50_ns));
+  f.first_start_ns = step->first_seen_ns;
+  f.last_end_ns = step->last_seen_ns;
+  for (const auto& t : s.threads)
+    for (const auto& to : t.operations)
+      if (to.operation_id == step_id && to.count > 0) f.step_threads.push_back(t.index);
+
+  // Epochs: the caller of the steps that runs several times, fewer than the steps.
+  std::uint64_t best_time = 0;
+  for (const CallEdge* e : tree.parents(step_id)) {
+    if (e->parent_id == kRootOperation || e->parent_id == step_id) continue;
+    const OperationStats* p = s.find(e->parent_id);
+    if (p && p->count >= 2 && p->count < step->count && e->total_ns > best_time) {
+      best_time = e->total_ns;
+      f.pass_operation = p->id;
+      f.passes = p->count;
+    }
+  }
+
+  const auto under = tree.time_under(step_id, [&](std::uint32_t id) { return is_input(s, id); });
+  for (const auto& op : s.operations) {
+    if (!is_input_category(op.category) || op.id == step_id) continue;
+    const auto it = under.find(op.id);
+    const double in_ns = it == under.end() ? 0.0 : std::min(it->second, static_cast<double>(op.total_ns));
+    f.input_in_steps_s += ns_to_s(in_ns);
+    // The rest of its top-level time, as far as it ran on the steps' threads, stalls the steps too.
+    const double outside_ns = std::max(0.0, top_level_input_ns(s, tree, op) - in_ns);
+    if (outside_ns <= 0.0) continue;
+    const double on_step_threads = thread_fraction(s, op.id, f.step_threads) * static_cast<double>(op.total_ns);
+    const double rest_total = static_cast<double>(op.total_ns) - in_ns;
+    const double frac = rest_total > 0.0 ? std::clamp((on_step_threads - in_ns) / rest_total, 0.0, 1.0) : 0.0;
+    f.input_between_steps_s += ns_to_s(outside_ns * frac);
+  }
+}
+
+}  // namespace
+
+StepFacts detect_steps(const Snapshot& s, const Config& c) {
+  StepFacts f;
+  const CallTree tree(s);
+  if (!s.steps.empty()) {
+    steps_from_spans(s, tree, f);
+    if (f.count > 0) return f;
+  }
+  std::string source;
+  if (const auto id = choose_step_operation(s, c, tree, source)) {
+    f.source = source;
+    steps_from_operation(s, tree, *id, f);
+  }
+  return f;
+}
+
+InputPipelineClass classify_input(const StepFacts& steps) {
+  InputPipelineClass c;
+  c.steps = steps.count;
+  c.step_time = steps.step_time_s;
+  c.step_source = steps.source;
+  if (steps.count == 0 || steps.iteration_s() <= 0.0) {
+    c.level = "unknown";
+    return c;
+  }
+  c.input_share = std::clamp(steps.input_share(), 0.0, 1.0);
+  c.level = c.input_share >= kHighlyInputBound ? "highly" : c.input_share >= kModeratelyInputBound ? "moderately" : "not";
+  return c;
+}
+
+}  // namespace codeprof::analysis
