@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "codeprof/exporters.hpp"
 #include "io/report_reader.hpp"
@@ -403,6 +404,35 @@ TEST(ReportReader, FilesThatCannotBeRead) {
     EXPECT_NE(std::string(e.what()).find("found gzip data"), std::string::npos) << e.what();
   }
   std::filesystem::remove(path);
+}
+
+// Every key a report can hold is documented in docs/REPORT_SCHEMA.md as `key`, and the documented
+// version is the one written.
+void collect_keys(const nlohmann::json& j, const std::string& path, std::set<std::pair<std::string, std::string>>& keys) {
+  if (j.is_array()) {
+    for (const auto& e : j) collect_keys(e, path + "[]", keys);
+    return;
+  }
+  if (!j.is_object() || path == "run.metadata") return;  // metadata holds the user's own keys
+  for (const auto& [key, value] : j.items()) {
+    keys.insert({key, path});
+    collect_keys(value, path.empty() ? key : path + "." + key, keys);
+  }
+}
+
+TEST(ReportSchemaDoc, DocumentsEveryKeyWritten) {
+  std::ifstream in(std::string(CODEPROF_SOURCE_DIR) + "/docs/REPORT_SCHEMA.md");
+  ASSERT_TRUE(in) << "docs/REPORT_SCHEMA.md is missing";
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(doc.find("# codeprof JSON report — schema version 1\n"), std::string::npos);
+
+  Snapshot s = test::sample_snapshot();
+  for (auto& r : s.operations[0].resources) r = {1, 2, 3, 1};  // every metric measured once
+  std::set<std::pair<std::string, std::string>> keys;
+  collect_keys(nlohmann::json::parse(io::to_json_report(s, test::sample_findings())), "", keys);
+  EXPECT_GT(keys.size(), 120u);
+  for (const auto& [key, where] : keys)
+    EXPECT_NE(doc.find("`" + key + "`"), std::string::npos) << "undocumented key " << key << " in " << (where.empty() ? "top level" : where);
 }
 
 }  // namespace
