@@ -28,6 +28,10 @@ class SystemSampler {
   std::vector<Unavailable> unavailable() const;
   std::vector<GpuDeviceInfo> gpus() const;
 
+  // The sampler thread's own CPU time so far (its cost), and how many samples it has taken.
+  std::int64_t own_cpu_ns() const;
+  std::int64_t samples_taken() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

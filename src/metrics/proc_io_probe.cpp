@@ -1,0 +1,44 @@
+#include "metrics/proc_io_probe.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include "metrics/proc_file.hpp"
+
+namespace codeprof::metrics {
+
+bool parse_io(std::string_view text, IoCounters& out) noexcept {
+  const auto rchar = proc_field(text, "rchar");
+  const auto wchar = proc_field(text, "wchar");
+  const auto syscr = proc_field(text, "syscr");
+  const auto syscw = proc_field(text, "syscw");
+  if (!rchar || !wchar || !syscr || !syscw) return false;
+  out.rchar = *rchar;
+  out.wchar = *wchar;
+  out.syscr = *syscr;
+  out.syscw = *syscw;
+  // Storage-level counters exist only with CONFIG_TASK_IO_ACCOUNTING; keep 0 otherwise.
+  out.read_bytes = proc_field(text, "read_bytes").value_or(0);
+  out.write_bytes = proc_field(text, "write_bytes").value_or(0);
+  return true;
+}
+
+bool read_thread_io(IoCounters& out) noexcept {
+  // "thread-self" resolves when opened, so each thread keeps its own descriptor.
+  thread_local const ProcFile file("/proc/thread-self/io");
+  char buf[512];
+  return parse_io(file.read(buf, sizeof buf), out);
+}
+
+std::string thread_io_unavailable_reason() {
+  const ProcFile file("/proc/thread-self/io");
+  if (!file.is_open())
+    return std::string("cannot open /proc/thread-self/io: ") + std::strerror(file.open_errno());
+  char buf[512];
+  IoCounters c;
+  if (!parse_io(file.read(buf, sizeof buf), c))
+    return "cannot parse /proc/thread-self/io (expected rchar/wchar/syscr/syscw lines)";
+  return {};
+}
+
+}  // namespace codeprof::metrics
