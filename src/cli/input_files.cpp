@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "cli/progress.hpp"
-#include "io/human_format.hpp"
+#include "analysis/text_format.hpp"
 #include "io/report_reader.hpp"
 
 namespace codeprof::cli {
@@ -34,8 +34,10 @@ Input load_input(const std::string& path) {
 
   Input input;
   input.path = path;
-  SlowTaskNotice notice("reading " + path + " (" + io::human_bytes(static_cast<double>(ec ? 0 : size)) + ")");
-  if (io::looks_like_json_report(head)) {
+  SlowTaskNotice notice("reading " + path + " (" + analysis::format_bytes(static_cast<double>(ec ? 0 : size)) + ")");
+  // Reports start with "schema_version"; a report whose keys were reordered (jq -S) still
+  // names it early unless its operations come first. Kineto traces spell it schemaVersion.
+  if (io::looks_like_json_report(head) || head.find("\"schema_version\"") != std::string::npos) {
     input.kind = "codeprof report";
     try {
       io::Report report = io::read_report(path);

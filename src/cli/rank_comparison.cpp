@@ -7,7 +7,7 @@
 #include <unordered_set>
 
 #include "cli/text_table.hpp"
-#include "io/human_format.hpp"
+#include "analysis/text_format.hpp"
 
 namespace codeprof::cli {
 namespace {
@@ -30,7 +30,7 @@ double median(std::vector<double> v) {
 }
 
 std::string signed_percent(double ratio) {
-  std::string s = io::human_share(ratio);
+  std::string s = analysis::format_percent(ratio);
   if (ratio >= 0) s.insert(0, 1, '+');
   return s;
 }
@@ -113,7 +113,7 @@ JobComparison compare_ranks(const std::vector<RankInput>& inputs, double thresho
   }
   job.note = std::string("each rank against the median of the other ranks, ") +
              (job.per_step ? "per step" : "over the whole run (not every rank has steps)") + ", threshold " +
-             io::human_share(threshold);
+             analysis::format_percent(threshold);
 
   for (std::size_t i = 0; i < job.ranks.size(); ++i) {
     const RankFacts& r = job.ranks[i];
@@ -136,9 +136,9 @@ JobComparison compare_ranks(const std::vector<RankInput>& inputs, double thresho
       s.value_s = value;
       s.others_median_s = others;
       s.difference = others > 0 ? (value - others) / others : 0.0;
-      s.description = "rank " + std::to_string(r.rank) + " " + what + ": " + io::human_seconds(value) + unit + " vs " +
-                      io::human_seconds(others) + " on the other ranks (median), " + signed_percent(s.difference) +
-                      " (" + (value >= others ? "+" : "-") + io::human_seconds(std::fabs(value - others)) + ")";
+      s.description = "rank " + std::to_string(r.rank) + " " + what + ": " + analysis::format_seconds(value) + unit + " vs " +
+                      analysis::format_seconds(others) + " on the other ranks (median), " + signed_percent(s.difference) +
+                      " (" + (value >= others ? "+" : "-") + analysis::format_seconds(std::fabs(value - others)) + ")";
       job.stragglers.push_back(std::move(s));
     };
     if (step_median > 0 && r.step_s > step_median * (1 + threshold) && r.step_s - step_median > floor_s)
@@ -162,14 +162,14 @@ std::string comparison_text(const JobComparison& job) {
                    {"Collectives", Align::Right},
                    {"Most self time", Align::Left}});
   for (const auto& r : job.ranks)
-    table.add({r.rank >= 0 ? std::to_string(r.rank) : "?", truncate(r.path, 48), io::human_count(r.steps),
-               io::human_seconds(r.step_s), io::human_seconds(r.compute_s), io::human_seconds(r.collective_per_s),
-               r.top_operation.empty() ? "-" : truncate(r.top_operation, 40) + " (" + io::human_seconds(r.top_operation_s) + ")"});
+    table.add({r.rank >= 0 ? std::to_string(r.rank) : "?", truncate(r.path, 48), analysis::format_count(r.steps),
+               analysis::format_seconds(r.step_s), analysis::format_seconds(r.compute_s), analysis::format_seconds(r.collective_per_s),
+               r.top_operation.empty() ? "-" : truncate(r.top_operation, 40) + " (" + analysis::format_seconds(r.top_operation_s) + ")"});
   out += table.render("  ");
   out += "\nStragglers (" + job.note + ")\n";
   if (!job.one_job) return out;
   if (job.stragglers.empty()) {
-    out += "  none: every rank is within " + io::human_share(job.threshold) + " of the others\n";
+    out += "  none: every rank is within " + analysis::format_percent(job.threshold) + " of the others\n";
     return out;
   }
   for (const auto& s : job.stragglers) out += "  - " + s.description + "\n";

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/text_table.hpp"
-#include "io/human_format.hpp"
+#include "analysis/text_format.hpp"
 
 namespace codeprof::cli {
 namespace {
@@ -42,13 +42,13 @@ std::optional<double> metric_change(const OperationChange& c, const std::string&
 
 std::string percent(const std::optional<double>& ratio) {
   if (!ratio) return "";
-  std::string s = io::human_share(*ratio);
+  std::string s = analysis::format_percent(*ratio);
   if (*ratio >= 0) s.insert(0, 1, '+');
   return s;
 }
 
 std::string before_after(double base, double next, const std::optional<double>& ratio) {
-  std::string s = io::human_seconds(base) + " -> " + io::human_seconds(next);
+  std::string s = analysis::format_seconds(base) + " -> " + analysis::format_seconds(next);
   if (ratio) s += " (" + percent(ratio) + ")";
   return s;
 }
@@ -131,26 +131,32 @@ std::string diff_text(const DiffResult& diff, const DiffOptions& options, const 
   if (!added.empty()) {
     out += "\nAdded in the new run\n";
     for (const auto* c : added)
-      out += "  + " + c->name + " [" + c->type + "]: " + io::human_count(c->next->calls) + " calls, mean " +
-             io::human_seconds(c->next->mean_s) + ", total " + io::human_seconds(c->next->total_s) + "\n";
+      out += "  + " + printable(c->name) + " [" + c->type + "]: " + analysis::format_count(c->next->calls) + " calls, mean " +
+             analysis::format_seconds(c->next->mean_s) + ", total " + analysis::format_seconds(c->next->total_s) + "\n";
   }
   if (!removed.empty()) {
     out += "\nRemoved in the new run\n";
     for (const auto* c : removed)
-      out += "  - " + c->name + " [" + c->type + "]: was " + io::human_count(c->base->calls) + " calls, mean " +
-             io::human_seconds(c->base->mean_s) + ", total " + io::human_seconds(c->base->total_s) + "\n";
+      out += "  - " + printable(c->name) + " [" + c->type + "]: was " + analysis::format_count(c->base->calls) + " calls, mean " +
+             analysis::format_seconds(c->base->mean_s) + ", total " + analysis::format_seconds(c->base->total_s) + "\n";
   }
   out += "\n";
   if (!options.max_regression) {
     out += "No regression limit given (--max-regression PCT): nothing is gated.\n";
   } else if (diff.regressions == 0) {
     out += "No operation's " + options.metric + " duration regressed by more than " +
-           io::human_share(*options.max_regression) + ".\n";
+           analysis::format_percent(*options.max_regression) + ".\n";
   } else {
     out += std::to_string(diff.regressions) + (diff.regressions == 1 ? " operation" : " operations") + " regressed by more than " +
-           io::human_share(*options.max_regression) + " (" + options.metric + " duration):";
+           analysis::format_percent(*options.max_regression) + " (" + options.metric + " duration):";
     for (const auto& c : diff.changes)
-      if (c.regressed) out += " " + c.name + " " + percent(metric_change(c, options.metric)) + ";";
+      if (c.regressed) {
+        out += ' ';
+        out += printable(c.name);
+        out += ' ';
+        out += percent(metric_change(c, options.metric));
+        out += ';';
+      }
     out.back() = '\n';
   }
   return out;

@@ -4,10 +4,15 @@
 #include <cmath>
 
 #include "cli/text_table.hpp"
-#include "io/human_format.hpp"
+#include "analysis/text_format.hpp"
 
 namespace codeprof::cli {
 namespace {
+// A duration in nanoseconds, as people read it ("25.0 ms").
+template <typename Ns>
+std::string duration(Ns ns) {
+  return analysis::format_seconds(static_cast<double>(ns) / 1e9);
+}
 
 std::string run_line(const Snapshot& s) {
   const RunInfo& run = s.run;
@@ -25,21 +30,20 @@ std::string run_line(const Snapshot& s) {
 void classification(std::string& out, const Snapshot& s, const Classification& c) {
   out += "\nClassification\n";
   if (!c.summary.empty()) out += "  " + c.summary + "\n";
+  // The summary gives the verdicts; these lines give the numbers behind them.
   if (c.input.steps > 0)
-    out += "  input pipeline: " + c.input.level + " input-bound, " + io::human_share(c.input.input_share) +
-           " of step time; " + io::human_count(c.input.steps) + " steps, mean " +
-           io::human_seconds(c.input.step_time / static_cast<double>(c.input.steps)) +
-           (c.input.step_source.empty() ? "" : " (steps from " + c.input.step_source + ")") + "\n";
+    out += "  steps: " + analysis::format_count(c.input.steps) + ", mean " +
+           analysis::format_seconds(c.input.step_time / static_cast<double>(c.input.steps)) + ", input " +
+           analysis::format_percent(c.input.input_share) + " of step time (" + c.input.level + " input-bound)" +
+           (c.input.step_source.empty() ? "" : "; steps from " + c.input.step_source) + "\n";
   else
-    out += "  input pipeline: no steps found, so no input-bound verdict\n";
+    out += "  steps: none found, so no input-bound verdict\n";
   if (c.gpu.available)
-    out += "  GPU: idle " + io::human_share(c.gpu.idle_share) + (s.steps.empty() ? " of the run" : " of step time") +
-           (c.gpu.mean_utilization > 0 ? ", mean utilization " + io::human_share(c.gpu.mean_utilization / 100.0) : "") +
+    out += "  GPU: idle " + analysis::format_percent(c.gpu.idle_share) + (s.steps.empty() ? " of the run" : " of step time") +
+           (c.gpu.mean_utilization > 0 ? ", mean utilization " + analysis::format_percent(c.gpu.mean_utilization / 100.0) : "") +
            (c.gpu.source.empty() ? "" : " (from the " + c.gpu.source + ")") + "\n";
-  else
-    out += "  GPU: no GPU activity recorded\n";
   if (c.cpu.mean_efficiency >= 0) {
-    out += "  CPU: efficiency " + io::human_share(c.cpu.mean_efficiency) +
+    out += "  CPU: efficiency " + analysis::format_percent(c.cpu.mean_efficiency) +
            (c.cpu.contention_suspected ? ", contention suspected" : "");
     if (!c.cpu.waiting_operations.empty()) {
       out += "; waiting:";
@@ -71,10 +75,10 @@ void top_operations(std::string& out, const Snapshot& s, std::size_t top) {
                    {"Self/wall", Align::Right}});
   for (std::size_t i = 0; i < ops.size() && i < top; ++i) {
     const auto& op = *ops[i];
-    table.add({truncate(op.name, 48), std::string(to_string(op.category)), io::human_count(op.count),
-               io::human_ns(static_cast<double>(op.total_ns)), io::human_ns(static_cast<double>(op.self_ns)),
-               io::human_ns(op.mean_ns), io::human_ns(static_cast<double>(op.p95_ns)),
-               wall > 0 ? io::human_share(static_cast<double>(op.self_ns) / wall) : "-"});
+    table.add({truncate(op.name, 48), std::string(to_string(op.category)), analysis::format_count(op.count),
+               duration(op.total_ns), duration(op.self_ns),
+               duration(op.mean_ns), duration(op.p95_ns),
+               wall > 0 ? analysis::format_percent(static_cast<double>(op.self_ns) / wall) : "-"});
   }
   out += table.render("  ");
 }
@@ -87,9 +91,9 @@ void bottlenecks(std::string& out, const std::vector<Bottleneck>& list, std::siz
   }
   for (std::size_t i = 0; i < list.size() && i < top; ++i) {
     const auto& b = list[i];
-    out += "  " + std::to_string(i + 1) + ". [" + b.optimization_priority + "] " + b.operation + " (" + b.type + ", " +
-           b.severity + "): mean " + io::human_seconds(b.avg_duration) + ", p95 " + io::human_seconds(b.p95_duration) +
-           ", " + io::human_count(b.calls) + " calls, " + io::human_share(b.share_of_wall) + " of wall time\n";
+    out += "  " + std::to_string(i + 1) + ". [" + b.optimization_priority + "] " + printable(b.operation) + " (" + b.type + ", " +
+           b.severity + "): mean " + analysis::format_seconds(b.avg_duration) + ", p95 " + analysis::format_seconds(b.p95_duration) +
+           ", " + analysis::format_count(b.calls) + " calls, " + analysis::format_percent(b.share_of_wall) + " of wall time\n";
     if (!b.reason.empty()) out += "     " + b.reason + "\n";
   }
   if (list.size() > top) out += "  ... and " + std::to_string(list.size() - top) + " more\n";
@@ -115,10 +119,10 @@ void recommendations(std::string& out, const std::vector<Recommendation>& list, 
 std::string summary_text(const Snapshot& s, const Findings& f, std::size_t top) {
   std::string out = "codeprof analyze: " + run_line(s) + "\n";
   if (!s.run.source_path.empty()) out += "  source: " + s.run.source_path + " (" + s.run.source + ")\n";
-  out += "  wall time " + io::human_ns(static_cast<double>(s.run.wall_ns)) + ", " +
-         io::human_count(s.operations.size()) + " operations";
-  if (s.events_recorded) out += ", " + io::human_count(s.events_recorded) + " events";
-  if (s.events_dropped) out += " (" + io::human_count(s.events_dropped) + " dropped: buffers were full)";
+  out += "  wall time " + duration(s.run.wall_ns) + ", " +
+         analysis::format_count(s.operations.size()) + " operations";
+  if (s.events_recorded) out += ", " + analysis::format_count(s.events_recorded) + " events";
+  if (s.events_dropped) out += " (" + analysis::format_count(s.events_dropped) + " dropped: buffers were full)";
   out += "\n";
   classification(out, s, f.classification);
   top_operations(out, s, top);

@@ -82,7 +82,7 @@ inline constexpr std::string_view kScript = R"JS(
     var a = Math.abs(s);
     if (a === 0) return "0 s";
     if (a < 1e-6) return three(s * 1e9) + " ns";
-    if (a < 1e-3) return three(s * 1e6) + " \u00b5s";
+    if (a < 1e-3) return three(s * 1e6) + " us";
     if (a < 1) return three(s * 1e3) + " ms";
     return three(s) + " s";
   }
@@ -96,7 +96,7 @@ inline constexpr std::string_view kScript = R"JS(
     if (unit === "bytes") return bytes(v);
     if (unit === "bytes_per_second") return bytes(v) + "/s";
     if (unit === "s") return seconds(v);
-    if (unit === "percent") return v.toFixed(1) + "%";
+    if (unit === "percent") return v.toFixed(1) + " %";
     var a = Math.abs(v);
     if (a >= 1e6) return (v / 1e6).toFixed(2) + "M";
     if (a >= 1e4) return (v / 1e3).toFixed(1) + "k";

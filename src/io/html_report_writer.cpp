@@ -10,7 +10,7 @@
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
 #include "io/html_report_assets.hpp"
-#include "io/human_format.hpp"
+#include "analysis/text_format.hpp"
 #include "io/report_schema.hpp"
 #include "io/text_output.hpp"
 
@@ -25,6 +25,11 @@ constexpr std::size_t kTableOperations = 50;   // rows in the operations table
 constexpr std::size_t kTimelinePoints = 600;   // points per sampler series in the page
 
 double secs(double ns) { return ns_to_seconds(ns); }
+// A duration in nanoseconds, as people read it ("25.0 ms").
+template <typename Ns>
+std::string duration(Ns ns) {
+  return analysis::format_seconds(static_cast<double>(ns) / 1e9);
+}
 Json number(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
 
 std::vector<const OperationStats*> by_total_time(const Snapshot& s) {
@@ -145,7 +150,7 @@ void header(Page& p, const Snapshot& s) {
   if (!run.host.empty()) meta += " \xC2\xB7 host " + run.host;
   if (run.pid) meta += " \xC2\xB7 pid " + std::to_string(run.pid);
   if (run.rank >= 0) meta += " \xC2\xB7 rank " + std::to_string(run.rank) + (run.world_size > 0 ? " of " + std::to_string(run.world_size) : "");
-  meta += " \xC2\xB7 wall time " + human_ns(static_cast<double>(run.wall_ns));
+  meta += " \xC2\xB7 wall time " + duration(run.wall_ns);
   meta += " \xC2\xB7 started " + iso8601_utc(run.start_unix_ns);
   meta += " \xC2\xB7 source " + run.source;
   p.text(meta).raw("</p></header>\n");
@@ -156,22 +161,22 @@ void classification(Page& p, const Snapshot& s, const Classification& c) {
   p.tag("p", c.summary.empty() ? "No classification." : c.summary, "summary");
   p.raw("<div class=\"cards\"><div class=\"card\"><h3>Input pipeline</h3><dl>");
   p.definition("bound", c.input.level)
-      .definition("input share", c.input.steps ? human_share(c.input.input_share) : "n/a (no steps)")
-      .definition("steps", human_count(c.input.steps))
-      .definition("step time", human_seconds(c.input.step_time))
+      .definition("input share", c.input.steps ? analysis::format_percent(c.input.input_share) : "n/a (no steps)")
+      .definition("steps", analysis::format_count(c.input.steps))
+      .definition("step time", analysis::format_seconds(c.input.step_time))
       .definition("steps from", c.input.step_source.empty() ? "-" : c.input.step_source);
   p.raw("</dl></div><div class=\"card\"><h3>GPU</h3><dl>");
   if (c.gpu.available) {
-    p.definition("idle share", human_share(c.gpu.idle_share))
-        .definition("mean utilization", human_share(c.gpu.mean_utilization / 100.0))
-        .definition("peak memory", human_share(c.gpu.peak_memory_fraction))
+    p.definition("idle share", analysis::format_percent(c.gpu.idle_share))
+        .definition("mean utilization", analysis::format_percent(c.gpu.mean_utilization / 100.0))
+        .definition("peak memory", analysis::format_percent(c.gpu.peak_memory_fraction))
         .definition("from", c.gpu.source);
   } else {
     p.definition("data", "none (no GPU seen)");
   }
   p.raw("</dl></div><div class=\"card\"><h3>CPU</h3><dl>");
-  p.definition("efficiency", c.cpu.mean_efficiency < 0 ? "unknown (CPU probe off)" : human_share(c.cpu.mean_efficiency))
-      .definition("involuntary switches", human_count(static_cast<std::uint64_t>(std::max(0.0, c.cpu.involuntary_switches_per_s))) + "/s")
+  p.definition("efficiency", c.cpu.mean_efficiency < 0 ? "unknown (CPU probe off)" : analysis::format_percent(c.cpu.mean_efficiency))
+      .definition("involuntary switches", analysis::format_count(static_cast<std::uint64_t>(std::max(0.0, c.cpu.involuntary_switches_per_s))) + "/s")
       .definition("contention", c.cpu.contention_suspected ? "suspected" : "not seen");
   if (!c.cpu.waiting_operations.empty()) {
     std::string waiting;
@@ -179,10 +184,10 @@ void classification(Page& p, const Snapshot& s, const Classification& c) {
     p.definition("waiting", waiting);
   }
   p.raw("</dl></div><div class=\"card\"><h3>Events</h3><dl>");
-  p.definition("recorded", human_count(s.events_recorded))
-      .definition("dropped", human_count(s.events_dropped))
-      .definition("operations", human_count(s.operations.size()))
-      .definition("threads", human_count(s.threads.size()));
+  p.definition("recorded", analysis::format_count(s.events_recorded))
+      .definition("dropped", analysis::format_count(s.events_dropped))
+      .definition("operations", analysis::format_count(s.operations.size()))
+      .definition("threads", analysis::format_count(s.threads.size()));
   p.raw("</dl></div></div></section>\n");
 }
 
@@ -220,9 +225,9 @@ void bottlenecks(Page& p, const std::vector<Bottleneck>& list) {
   for (const auto& b : list) {
     p.raw("<tr>").tag("td", b.operation).tag("td", b.type).raw("<td>").badge(b.severity).raw("</td><td>")
         .badge(b.optimization_priority).raw("</td>")
-        .tag("td", human_count(b.calls), "num").tag("td", human_seconds(b.avg_duration), "num")
-        .tag("td", human_seconds(b.p95_duration), "num").tag("td", human_seconds(b.total_time), "num")
-        .tag("td", human_share(b.share_of_wall), "num").tag("td", b.reason).raw("</tr>");
+        .tag("td", analysis::format_count(b.calls), "num").tag("td", analysis::format_seconds(b.avg_duration), "num")
+        .tag("td", analysis::format_seconds(b.p95_duration), "num").tag("td", analysis::format_seconds(b.total_time), "num")
+        .tag("td", analysis::format_percent(b.share_of_wall), "num").tag("td", b.reason).raw("</tr>");
   }
   p.raw("</tbody></table></section>\n");
 }
@@ -238,11 +243,11 @@ void operations(Page& p, const Snapshot& s) {
         "<th class=\"num\">p99</th><th class=\"num\">Max</th></tr></thead><tbody>");
   for (std::size_t i = 0; i < ops.size() && i < kTableOperations; ++i) {
     const auto& op = *ops[i];
-    p.raw("<tr>").tag("td", op.name).tag("td", to_string(op.category)).tag("td", human_count(op.count), "num")
-        .tag("td", human_ns(static_cast<double>(op.total_ns)), "num").tag("td", human_ns(static_cast<double>(op.self_ns)), "num")
-        .tag("td", human_ns(op.mean_ns), "num").tag("td", human_ns(static_cast<double>(op.p50_ns)), "num")
-        .tag("td", human_ns(static_cast<double>(op.p95_ns)), "num").tag("td", human_ns(static_cast<double>(op.p99_ns)), "num")
-        .tag("td", human_ns(static_cast<double>(op.max_ns)), "num").raw("</tr>");
+    p.raw("<tr>").tag("td", op.name).tag("td", to_string(op.category)).tag("td", analysis::format_count(op.count), "num")
+        .tag("td", duration(op.total_ns), "num").tag("td", duration(op.self_ns), "num")
+        .tag("td", duration(op.mean_ns), "num").tag("td", duration(op.p50_ns), "num")
+        .tag("td", duration(op.p95_ns), "num").tag("td", duration(op.p99_ns), "num")
+        .tag("td", duration(op.max_ns), "num").raw("</tr>");
   }
   p.raw("</tbody></table></section>\n");
 }
@@ -256,7 +261,7 @@ void trends(Page& p, const std::vector<Trend>& list) {
   p.raw("<table><thead><tr><th>Kind</th><th>Operation</th><th>Description</th><th class=\"num\">At</th><th>Method</th></tr></thead><tbody>");
   for (const auto& t : list)
     p.raw("<tr>").tag("td", t.kind).tag("td", t.operation.empty() ? "(process)" : t.operation).tag("td", t.description)
-        .tag("td", human_seconds(t.at_s), "num").tag("td", t.method).raw("</tr>");
+        .tag("td", analysis::format_seconds(t.at_s), "num").tag("td", t.method).raw("</tr>");
   p.raw("</tbody></table></section>\n");
 }
 
@@ -272,17 +277,17 @@ void run_facts(Page& p, const Snapshot& s) {
   p.raw("</div><div class=\"card\"><h3>Devices</h3>");
   if (s.run.gpus.empty() && s.devices.empty()) p.tag("p", "No GPU.", "empty");
   p.raw("<dl>");
-  for (const auto& g : s.run.gpus) p.definition("GPU " + std::to_string(g.index), g.name + ", " + human_bytes(static_cast<double>(g.memory_total_bytes)));
+  for (const auto& g : s.run.gpus) p.definition("GPU " + std::to_string(g.index), g.name + ", " + analysis::format_bytes(static_cast<double>(g.memory_total_bytes)));
   for (const auto& d : s.devices) {
-    std::string what = "busy " + human_ns(static_cast<double>(d.busy_ns)) + ", " + human_count(d.kernels) + " kernels, memcpy " +
-                       human_bytes(static_cast<double>(d.memcpy_bytes));
+    std::string what = "busy " + duration(d.busy_ns) + ", " + analysis::format_count(d.kernels) + " kernels, memcpy " +
+                       analysis::format_bytes(static_cast<double>(d.memcpy_bytes));
     p.definition("device " + std::to_string(d.device) + (d.stream >= 0 ? " stream " + std::to_string(d.stream) : ""), what);
   }
-  if (s.sync_ns) p.definition("synchronisation", human_ns(static_cast<double>(s.sync_ns)));
+  if (s.sync_ns) p.definition("synchronisation", duration(s.sync_ns));
   p.raw("</dl></div><div class=\"card\"><h3>Profiler</h3><dl>");
   p.definition("version", s.run.version.empty() ? "-" : s.run.version)
-      .definition("steps", human_count(s.steps.size()))
-      .definition("events dropped since start", human_count(s.events_dropped_total))
+      .definition("steps", analysis::format_count(s.steps.size()))
+      .definition("events dropped since start", analysis::format_count(s.events_dropped_total))
       .definition("hardware threads", std::to_string(s.run.hardware_threads));
   p.raw("</dl></div></div></section>\n");
 }
