@@ -77,6 +77,11 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--token", serve.token, "require this token on every request");
   serve_cmd->add_option("--config", serve.config_path, "TOML file with thresholds (docs/CONFIG.md)");
 
+  // CLI11 would only say that a subcommand is required; name the word it did not know.
+  const auto known = app.get_subcommands([&](CLI::App* sub) { return argc > 1 && sub->check_name(argv[1]); });
+  if (argc > 1 && argv[1][0] != '-' && known.empty())
+    return fail(std::string("unknown command '") + argv[1] + "': expected analyze, diff or serve (see codeprof --help)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version

@@ -23,8 +23,20 @@ std::string truncate(const std::string& s, std::size_t width) {
 
 TextTable::TextTable(std::vector<Column> columns) : columns_(std::move(columns)) {}
 
+std::string printable(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += '?';
+    else out += c;
+  }
+  return out;
+}
+
 void TextTable::add(std::vector<std::string> cells) {
   cells.resize(columns_.size());
+  for (auto& cell : cells) cell = printable(cell);
   rows_.push_back(std::move(cells));
 }
 

@@ -18,7 +18,8 @@ struct Column {
 class TextTable {
  public:
   explicit TextTable(std::vector<Column> columns);
-  // A row with as many cells as columns (missing cells are empty, extra ones dropped).
+  // A row with as many cells as columns (missing cells are empty, extra ones dropped); cells
+  // pass through printable().
   void add(std::vector<std::string> cells);
   bool empty() const noexcept { return rows_.empty(); }
   // Every line starts with `indent`; columns are two spaces apart; trailing spaces are trimmed.
@@ -31,6 +32,8 @@ class TextTable {
 
 // Display width of UTF-8 text (code points; good enough for names and units).
 std::size_t display_width(const std::string& s);
+// Control characters shown as escapes ("\n") or '?', so that one cell stays on one line.
+std::string printable(const std::string& s);
 // At most `width` code points: longer text ends in "...".
 std::string truncate(const std::string& s, std::size_t width);
 
