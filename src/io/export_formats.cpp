@@ -60,8 +60,12 @@ std::string write_export(std::string_view format, const std::string& path, const
   namespace fs = std::filesystem;
   format_info(format);  // an unknown format fails before anything is rendered
   std::string target = path;
+  // A directory: "", a trailing '/', an existing directory, or a path that does not exist yet and
+  // has no extension (Config::output_dir before the first export, e.g. "codeprof_output").
   std::error_code ec;
-  const bool names_directory = path.empty() || path.back() == '/' || fs::is_directory(path, ec);
+  const fs::path p(path);
+  const bool names_directory = path.empty() || path.back() == '/' || fs::is_directory(p, ec) ||
+                               (!fs::exists(p, ec) && !p.has_extension());
   if (names_directory) {
     const fs::path dir = path.empty() ? fs::path(".") : fs::path(path);
     target = (dir / default_file_name(format, unix_now_ns())).string();

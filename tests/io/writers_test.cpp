@@ -369,6 +369,10 @@ TEST(Exports, DirectoryOrEmptyPathGetsATimestampedFile) {
   const std::string b = io::write_export("csv", dir.file("new_dir/"), s, f);
   EXPECT_TRUE(std::regex_match(std::filesystem::path(b).filename().string(), std::regex(R"(profiling_operations_\d{8}_\d{6}\.csv)")));
   EXPECT_TRUE(std::filesystem::exists(b));
+  // A directory that does not exist yet (the configured output_dir before the first export).
+  const std::string c = io::write_export("prometheus", dir.file("codeprof_output"), s, f);
+  EXPECT_TRUE(std::regex_match(std::filesystem::path(c).filename().string(), std::regex(R"(profiling_metrics_\d{8}_\d{6}\.prom)"))) << c;
+  EXPECT_EQ(std::filesystem::path(c).parent_path(), dir.path() / "codeprof_output");
   for (const auto& format : io::export_format_names()) {
     const std::string p = io::write_export(format, dir.file("all/out." + format), s, f);
     EXPECT_GT(std::filesystem::file_size(p), 100u) << format;

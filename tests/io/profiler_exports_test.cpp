@@ -1,0 +1,172 @@
+// Exports of real Profiler runs: the report reads back to the snapshot it was written from, every
+// format is written through the facade, the Chrome trace holds every recorded call, and the CLI
+// analyses what the profiler wrote.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <map>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "analysis/analyze.hpp"
+#include "codeprof/codeprof.hpp"
+#include "codeprof/exporters.hpp"
+#include "io/report_reader.hpp"
+#include "io/run_command.hpp"
+
+namespace codeprof {
+namespace {
+
+void spin_for(std::chrono::microseconds d) {
+  const auto end = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < end) {
+  }
+}
+
+// A small pipeline: 20 steps, each loading on a worker thread and computing on this one.
+Snapshot run_pipeline(Profiler& p) {
+  p.set_thread_name("trainer");
+  for (int step = 0; step < 20; ++step) {
+    auto s = p.profile_operation("train_step", Category::TrainingLoop);
+    std::thread loader([&] {
+      p.set_thread_name("loader");
+      auto load = p.profile_operation("load_batch", Category::DataLoading);
+      spin_for(std::chrono::microseconds(300));
+    });
+    loader.join();
+    {
+      auto fwd = p.profile_operation("forward", Category::ModelInference);
+      std::vector<int> activations(4096, step);
+      spin_for(std::chrono::microseconds(200));
+    }
+  }
+  p.flush();
+  return p.snapshot();
+}
+
+Config test_config() {
+  Config c;
+  c.trace_enabled = true;
+  c.sampler_interval_ms = 10;
+  c.metrics.cpu = true;
+  return c;
+}
+
+TEST(ProfilerExports, ReportReadsBackToTheSameNumbers) {
+  Profiler p(test_config());
+  const Snapshot s = run_pipeline(p);
+  ASSERT_NE(s.find("train_step"), nullptr);
+  EXPECT_EQ(s.find("train_step")->count, 20u);
+  EXPECT_EQ(s.find("load_batch")->count, 20u);
+  const Findings f = analysis::analyze(s, p.config());
+
+  const io::Report back = io::parse_report(io::to_json_report(s, f), "live.json");
+  ASSERT_EQ(back.snapshot.operations.size(), s.operations.size());
+  for (std::size_t i = 0; i < s.operations.size(); ++i) {
+    const auto &a = s.operations[i], &b = back.snapshot.operations[i];
+    SCOPED_TRACE(a.name);
+    EXPECT_EQ(a.id, b.id);
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.category, b.category);
+    EXPECT_EQ(a.count, b.count);
+    EXPECT_EQ(a.total_ns, b.total_ns);
+    EXPECT_EQ(a.self_ns, b.self_ns);
+    EXPECT_EQ(a.min_ns, b.min_ns);
+    EXPECT_EQ(a.max_ns, b.max_ns);
+    EXPECT_DOUBLE_EQ(a.mean_ns, b.mean_ns);
+    EXPECT_EQ(a.p50_ns, b.p50_ns);
+    EXPECT_EQ(a.p99_ns, b.p99_ns);
+    EXPECT_EQ(a.first_seen_ns, b.first_seen_ns);
+    EXPECT_EQ(a.last_seen_ns, b.last_seen_ns);
+    ASSERT_EQ(a.histogram.size(), b.histogram.size());
+    for (std::size_t k = 0; k < a.histogram.size(); ++k) {
+      EXPECT_EQ(a.histogram[k].lower_ns, b.histogram[k].lower_ns);
+      EXPECT_EQ(a.histogram[k].count, b.histogram[k].count);
+    }
+    ASSERT_EQ(a.series.size(), b.series.size());
+    for (std::size_t k = 0; k < kProbeMetricCount; ++k) {
+      EXPECT_EQ(a.resources[k].samples, b.resources[k].samples);
+      EXPECT_EQ(a.resources[k].total, b.resources[k].total);
+      EXPECT_EQ(a.resources[k].max, b.resources[k].max);
+    }
+  }
+  EXPECT_GT(s.find("load_batch")->resource(ProbeMetric::CpuTimeNs).samples, 0u) << "the CPU probe ran";
+  ASSERT_EQ(back.snapshot.timelines.size(), s.timelines.size());
+  for (std::size_t i = 0; i < s.timelines.size(); ++i) {
+    EXPECT_EQ(back.snapshot.timelines[i].t_ns, s.timelines[i].t_ns);
+    EXPECT_EQ(back.snapshot.timelines[i].values, s.timelines[i].values);
+  }
+  ASSERT_EQ(back.snapshot.threads.size(), s.threads.size());
+  for (std::size_t i = 0; i < s.threads.size(); ++i) {
+    EXPECT_EQ(back.snapshot.threads[i].name, s.threads[i].name);
+    EXPECT_EQ(back.snapshot.threads[i].top_level_ns, s.threads[i].top_level_ns);
+  }
+  EXPECT_EQ(back.snapshot.call_tree.size(), s.call_tree.size());
+  EXPECT_EQ(back.snapshot.run.start_unix_ns, s.run.start_unix_ns);
+  EXPECT_EQ(back.snapshot.run.wall_ns, s.run.wall_ns);
+  EXPECT_EQ(back.snapshot.run.pid, s.run.pid);
+  EXPECT_EQ(back.findings.bottlenecks.size(), f.bottlenecks.size());
+  EXPECT_EQ(back.findings.recommendations.size(), f.recommendations.size());
+  EXPECT_EQ(back.findings.classification.input.steps, f.classification.input.steps);
+}
+
+TEST(ProfilerExports, ChromeTraceHoldsEveryRecordedCall) {
+  Profiler p(test_config());
+  const Snapshot s = run_pipeline(p);
+  ASSERT_EQ(s.trace_events.size(), 60u);
+  const auto j = nlohmann::json::parse(io::to_chrome_trace(s));
+  std::map<std::string, int> calls;
+  std::set<std::string> thread_names;
+  double previous_step_ts = -1;
+  for (const auto& ev : j["traceEvents"]) {
+    if (ev["ph"] == "M" && ev["name"] == "thread_name") thread_names.insert(ev["args"]["name"].get<std::string>().substr(0, 7));
+    if (ev["ph"] != "X") continue;
+    ++calls[ev["name"]];
+    EXPECT_GE(ev["dur"].get<double>(), 0.0);
+    if (ev["name"] == "load_batch") {
+      EXPECT_EQ(ev["cat"], "data_loading");
+      EXPECT_TRUE(ev["args"].contains("cpu_time")) << ev.dump();
+    }
+    if (ev["name"] == "train_step") {
+      EXPECT_GT(ev["ts"].get<double>(), previous_step_ts);
+      previous_step_ts = ev["ts"].get<double>();
+    }
+  }
+  EXPECT_EQ(calls["train_step"], 20);
+  EXPECT_EQ(calls["load_batch"], 20);
+  EXPECT_EQ(calls["forward"], 20);
+  EXPECT_TRUE(thread_names.count("trainer"));
+  EXPECT_TRUE(thread_names.count("loader "));
+}
+
+TEST(ProfilerExports, FacadeWritesEveryFormatAndTheCliReadsTheReport) {
+  test::TempDir dir("facade_exports");
+  Config c = test_config();
+  c.output_dir = dir.file("codeprof_output");  // does not exist yet
+  Profiler p(c);
+  run_pipeline(p);
+
+  const std::string report = p.export_profiling_data();
+  EXPECT_TRUE(std::regex_match(std::filesystem::path(report).filename().string(),
+                               std::regex(R"(profiling_report_\d{8}_\d{6}\.json)")))
+      << report;
+  EXPECT_EQ(std::filesystem::path(report).parent_path(), std::filesystem::path(c.output_dir));
+  const Snapshot back = io::read_json_report(report);
+  EXPECT_EQ(back.find("forward")->count, 20u);
+
+  const auto paths = p.export_all(dir.file("all"));
+  ASSERT_EQ(paths.size(), io::export_format_names().size());
+  for (const auto& path : paths) EXPECT_GT(std::filesystem::file_size(path), 200u) << path;
+
+  const auto r = test::run_command(test::shell_quote(CODEPROF_CLI_PATH) + " analyze " + test::shell_quote(report), false);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("train_step"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("steps: 20"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace codeprof
