@@ -32,19 +32,15 @@ ProcFile& ProcFile::operator=(ProcFile&& other) noexcept {
 
 std::string_view ProcFile::read(char* buf, std::size_t size) const noexcept {
   if (fd_ < 0 || size < 2) return {};
-  std::size_t used = 0;
-  // /proc files are generated per read(); small ones arrive in one call, loop for the rest.
-  while (used < size - 1) {
-    const ssize_t n = ::pread(fd_, buf + used, size - 1 - used, static_cast<off_t>(used));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return {};
-    }
-    if (n == 0) break;
-    used += static_cast<std::size_t>(n);
-  }
-  buf[used] = '\0';
-  return {buf, used};
+  // One pread: seq_file hands over everything that fits, and a second call (to see EOF) would
+  // cost a system call and show up in the thread's own I/O counters.
+  ssize_t n;
+  do {
+    n = ::pread(fd_, buf, size - 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return {};
+  buf[n] = '\0';
+  return {buf, static_cast<std::size_t>(n)};
 }
 
 namespace {

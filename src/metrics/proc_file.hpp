@@ -20,7 +20,7 @@ class ProcFile {
 
   bool is_open() const noexcept { return fd_ >= 0; }
   int open_errno() const noexcept { return open_errno_; }
-  // Reads the whole file (up to size - 1 bytes) into buf, NUL-terminated. Empty on failure.
+  // Reads the file (its first size - 1 bytes) into buf, NUL-terminated. Empty on failure.
   std::string_view read(char* buf, std::size_t size) const noexcept;
 
  private:

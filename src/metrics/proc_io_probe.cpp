@@ -26,8 +26,20 @@ bool parse_io(std::string_view text, IoCounters& out) noexcept {
 bool read_thread_io(IoCounters& out) noexcept {
   // "thread-self" resolves when opened, so each thread keeps its own descriptor.
   thread_local const ProcFile file("/proc/thread-self/io");
+  // Bytes and calls of this thread's earlier reads of the file itself: the kernel counts them
+  // like any read(), and a scope must not see its probes' (or its child scopes' probes') reads.
+  thread_local std::int64_t own_bytes = 0;
+  thread_local std::int64_t own_calls = 0;
   char buf[512];
-  return parse_io(file.read(buf, sizeof buf), out);
+  const std::string_view text = file.read(buf, sizeof buf);
+  const bool ok = parse_io(text, out);
+  if (ok) {
+    out.rchar -= own_bytes;
+    out.syscr -= own_calls;
+  }
+  own_bytes += static_cast<std::int64_t>(text.size());
+  own_calls += 1;
+  return ok;
 }
 
 std::string thread_io_unavailable_reason() {

@@ -18,7 +18,9 @@ struct IoCounters {
 };
 
 // Reads the calling thread's counters through a thread-local descriptor (opened on first use,
-// closed when the thread exits). False when the file cannot be read.
+// closed when the thread exits). False when the file cannot be read. rchar/syscr exclude the
+// reads of this file made by earlier calls, so deltas between two calls show only the work done
+// between them (read_bytes/write_bytes are unaffected: the file is not on a block device).
 bool read_thread_io(IoCounters& out) noexcept;
 
 // Parses the text of a /proc/<pid>/io file; false if a field is missing.
