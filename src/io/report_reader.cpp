@@ -33,9 +33,14 @@ class Parser {
   [[noreturn]] void fail(const std::string& path, const std::string& expected, const Json* got) const {
     std::string msg = name_ + ": " + (path.empty() ? "top level" : path) + ": expected " + expected;
     if (got) {
-      std::string shown = got->dump(-1, ' ', false, Json::error_handler_t::replace);
-      if (shown.size() > 40) shown = shown.substr(0, 37) + "...";
-      msg += ", got " + std::string(got->type_name()) + (got->is_structured() ? "" : " " + shown);
+      msg += ", got ";
+      msg += got->type_name();
+      // Only scalars are shown: dumping a deeply nested value would recurse as deep as it goes.
+      if (!got->is_structured()) {
+        std::string shown = got->dump(-1, ' ', false, Json::error_handler_t::replace);
+        if (shown.size() > 40) shown = shown.substr(0, 37) + "...";
+        msg += " " + shown;
+      }
     }
     throw ReportError(msg);
   }
