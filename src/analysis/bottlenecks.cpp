@@ -14,11 +14,6 @@ namespace {
 // drops one level when its self time is under this share of its total time.
 constexpr double kContainerSelfShare = 0.10;
 
-std::string threshold_text(Category c, const Thresholds& t) {
-  return std::string(to_string(c)) + " warning " + format_seconds(t.warning_s) + " / critical " +
-         format_seconds(t.critical_s);
-}
-
 }  // namespace
 
 std::vector<Bottleneck> find_bottlenecks(const Snapshot& snapshot, const Config& config, double min_mean_seconds) {
@@ -31,40 +26,42 @@ std::vector<Bottleneck> find_bottlenecks(const Snapshot& snapshot, const Config&
     const Thresholds& t = config.thresholds[index_of(op.category)];
     Bottleneck b;
     std::string why;
+    const std::string category(to_string(op.category));
     if (f.mean_s >= t.critical_s || f.p95_s >= t.critical_s) {
       b.severity = "critical";
       b.optimization_priority = "high";
       why = (f.mean_s >= t.critical_s ? "mean " + format_seconds(f.mean_s) : "p95 " + format_seconds(f.p95_s)) +
-            " >= critical " + format_seconds(t.critical_s);
+            " >= critical " + format_seconds(t.critical_s) + " for " + category;
     } else if (f.mean_s >= t.warning_s || f.p95_s >= t.warning_s) {
       b.severity = "warning";
       b.optimization_priority = "medium";
       why = (f.mean_s >= t.warning_s ? "mean " + format_seconds(f.mean_s) : "p95 " + format_seconds(f.p95_s)) +
-            " >= warning " + format_seconds(t.warning_s);
+            " >= warning " + format_seconds(t.warning_s) + " for " + category;
     } else if (wall_s > 0.0 && f.self_share >= config.low_priority_share) {
       b.severity = "share";
       b.optimization_priority = "low";
-      why = "self time " + format_percent(f.self_share) + " of the run >= " + format_percent(config.low_priority_share);
+      why = "self time " + format_percent(f.self_share) + " of the run >= " + format_percent(config.low_priority_share) +
+            " (calls under the " + category + " warning " + format_seconds(t.warning_s) + ")";
     } else {
       continue;
     }
-    const bool container = op.total_ns > 0 && static_cast<double>(op.self_ns) < kContainerSelfShare * static_cast<double>(op.total_ns) &&
-                           b.severity != "share";
+    const bool container = op.total_ns > 0 && b.severity != "share" &&
+                           static_cast<double>(op.self_ns) < kContainerSelfShare * static_cast<double>(op.total_ns);
     if (container) b.optimization_priority = lower_priority(b.optimization_priority);
 
     b.operation = op.name;
-    b.type = std::string(to_string(op.category));
+    b.type = category;
     b.avg_duration = f.mean_s;
     b.p95_duration = f.p95_s;
     b.calls = op.count;
     b.total_time = f.total_s;
     b.self_time = f.self_s;
     b.share_of_wall = f.self_share;
-    b.reason = why + " (" + threshold_text(op.category, t) + "); mean " + format_seconds(f.mean_s) + ", p95 " +
-               format_seconds(f.p95_s) + " over " + format_count(op.count) + " calls; self " + format_seconds(f.self_s) +
-               " = " + format_percent(f.self_share) + " of the " + format_seconds(wall_s) + " run" +
-               (f.threads > 1 ? " on " + std::to_string(f.threads) + " threads" : "") +
-               (container ? "; mostly time in its children, ranked separately" : "");
+    b.reason = why + ": mean " + format_seconds(f.mean_s) + ", p95 " + format_seconds(f.p95_s) + " over " +
+               format_count(op.count) + " calls; self " + format_seconds(f.self_s) + " = " + format_percent(f.self_share) +
+               " of the " + format_seconds(wall_s) +
+               " run" + (f.threads > 1 ? " on " + std::to_string(f.threads) + " threads" : "") +
+               (container ? "; its time is mostly in its children, ranked on their own" : "");
     out.push_back(std::move(b));
   }
   std::sort(out.begin(), out.end(), [](const Bottleneck& a, const Bottleneck& b) {

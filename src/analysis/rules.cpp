@@ -30,6 +30,7 @@ constexpr double kManyAllocsPerCall = 100.0;
 constexpr double kLargeAllocPerCall = 1024.0 * 1024;
 constexpr double kLargeInferenceMemory = 256.0 * 1024 * 1024;
 constexpr double kMinIoBytes = 1024.0 * 1024;
+constexpr double kMinLateReadShare = 0.2;       // reads still happening late in training
 constexpr double kGpuIdleShare = 0.30;          // HTA / TF overview: idle time worth acting on
 constexpr double kGpuLowUtilization = 50.0;     // percent
 constexpr double kGpuMemoryNearLimit = 0.90;
@@ -169,7 +170,7 @@ std::optional<RuleFiring> input_prefetch(const Facts& f) {
                 ev("loading_on_step_thread", on_step_threads, "ratio", load->op->name),
                 ev("input_time_per_step", input_s, "s", load->op->name),
                 ev("compute_time_per_step", compute_s, "s"),
-                ev("loader_p95_over_mean", jitter, "ratio", load->op->name)};
+                ev("loader_p95_over_mean", jitter, "factor", load->op->name)};
   r.values = {{"op", load->op->name},
               {"depth", std::to_string(depth)},
               {"input", format_seconds(input_s)},
@@ -178,58 +179,86 @@ std::optional<RuleFiring> input_prefetch(const Facts& f) {
   return r;
 }
 
+// Share of an operation's calls that started at or after `t_ns` (from its time windows).
+double calls_share_from(const OperationStats& op, std::int64_t t_ns) {
+  std::uint64_t late = 0, all = 0;
+  for (const DurationWindow& w : op.series) {
+    all += w.count;
+    if (w.start_ns >= t_ns) late += w.count;
+  }
+  return all ? static_cast<double>(late) / static_cast<double>(all) : 0.0;
+}
+
 std::optional<RuleFiring> data_loading_cache(const Facts& f) {
-  if (f.steps.passes < 2 || !f.steps.pass_operation) return std::nullopt;
-  const OperationFacts* pass = f.operation(*f.steps.pass_operation);
   const std::int64_t span = f.steps.last_end_ns - f.steps.first_start_ns;
-  if (!pass || span <= 0) return std::nullopt;
-  // Reads that continue to the last pass (a cache would stop them after the first).
-  const std::int64_t late = f.steps.last_end_ns - span / static_cast<std::int64_t>(2 * f.steps.passes);
+  if (f.steps.count == 0 || span <= 0) return std::nullopt;
+  const std::int64_t mid = f.steps.first_start_ns + span / 2;
+  // A reading operation that still reads in the second half of training: a cache would have
+  // stopped the reads after the first pass.
   const OperationFacts* reader = nullptr;
+  double late_share = 0.0;
   for (const auto& o : f.operations) {
     const Category c = o.op->category;
     if (c != Category::DataLoading && c != Category::Io) continue;
-    if (!o.io_read_bytes || *o.io_read_bytes < kMinIoBytes || o.op->count < f.steps.passes) continue;
-    if (o.op->last_seen_ns < late || o.op->first_seen_ns > f.steps.first_start_ns + span / 2) continue;
-    if (!reader || *o.io_read_bytes > *reader->io_read_bytes) reader = &o;
+    if (!o.io_read_bytes || *o.io_read_bytes < kMinIoBytes || o.op->count < 2) continue;
+    if (o.op->first_seen_ns >= mid || o.op->last_seen_ns <= mid) continue;
+    const double late = calls_share_from(*o.op, mid);
+    if (late < kMinLateReadShare) continue;
+    const bool better = !reader || *o.io_read_bytes > *reader->io_read_bytes ||
+                        (*o.io_read_bytes == *reader->io_read_bytes && c == Category::DataLoading &&
+                         reader->op->category != Category::DataLoading);
+    if (better) {
+      reader = &o;
+      late_share = late;
+    }
   }
   double read_bytes = 0.0;
   std::string source;
   if (reader) {
     read_bytes = *reader->io_read_bytes;
     source = "io probe";
-  } else if (const TimelineSeries* io = f.snapshot.timeline("io_read_bytes_per_s"); io && io->values.size() >= 8) {
-    // No per-operation I/O: the process kept reading as fast in the last quarter as in the first.
-    const std::size_t q = io->values.size() / 4;
-    double early = 0.0, late_rate = 0.0;
-    for (std::size_t i = 0; i < q; ++i) early += io->values[i];
-    for (std::size_t i = io->values.size() - q; i < io->values.size(); ++i) late_rate += io->values[i];
-    early /= static_cast<double>(q);
-    late_rate /= static_cast<double>(q);
-    if (late_rate < kMinIoBytes || late_rate < 0.5 * early) return std::nullopt;
+  } else if (const TimelineSeries* io = f.snapshot.timeline("io_read_bytes_per_s");
+             io && io->values.size() >= 8 && io->t_ns.size() == io->values.size()) {
+    // No per-operation I/O: the process read as fast in the second half of training as in the first.
+    double early = 0.0, late = 0.0;
+    std::size_t ne = 0, nl = 0;
+    for (std::size_t i = 0; i < io->values.size(); ++i) {
+      if (io->t_ns[i] < f.steps.first_start_ns || io->t_ns[i] > f.steps.last_end_ns) continue;
+      (io->t_ns[i] < mid ? early : late) += io->values[i];
+      ++(io->t_ns[i] < mid ? ne : nl);
+    }
+    if (ne < 4 || nl < 4) return std::nullopt;
+    early /= static_cast<double>(ne);
+    late /= static_cast<double>(nl);
+    if (late < kMinIoBytes || late < 0.5 * early) return std::nullopt;
     const auto dl = f.in_category(Category::DataLoading);
-    if (dl.empty() || dl.front()->op->last_seen_ns < late) return std::nullopt;
+    if (dl.empty() || dl.front()->op->last_seen_ns <= mid) return std::nullopt;
     reader = dl.front();
-    read_bytes = late_rate * f.wall_s;
+    late_share = calls_share_from(*reader->op, mid);
+    read_bytes = (early + late) / 2.0 * ns_to_s(static_cast<double>(span));
     source = "io_read_bytes_per_s timeline";
   } else {
     return std::nullopt;
   }
-  const double passes = static_cast<double>(f.steps.passes);
   RuleFiring r;
   r.priority = reader->self_share >= kLargeShare ? "high" : "medium";
-  r.impact = reader->self_share;
+  r.impact = std::max(reader->self_share, 0.01);
   r.evidence = {ev("bytes_read", read_bytes, "bytes", reader->op->name),
-                ev("passes", passes, "count", pass->op->name),
-                ev("bytes_read_per_pass", read_bytes / passes, "bytes", reader->op->name),
+                ev("calls_in_second_half_of_training", late_share, "ratio", reader->op->name),
                 ev("read_time", reader->total_s, "s", reader->op->name),
-                ev("read_share_of_wall", reader->self_share, "ratio", reader->op->name)};
+                ev("calls", static_cast<double>(reader->op->count), "count", reader->op->name)};
+  std::string passes;
+  if (f.steps.passes >= 2 && f.steps.pass_operation) {
+    r.evidence.push_back(ev("passes", static_cast<double>(f.steps.passes), "count"));
+    passes = " over " + format_count(f.steps.passes) + " passes (" + format_bytes(read_bytes / static_cast<double>(f.steps.passes)) +
+             " per pass)";
+  }
   r.values = {{"op", reader->op->name},
-              {"pass_op", pass->op->name},
-              {"passes", format_count(f.steps.passes)},
-              {"per_pass", format_bytes(read_bytes / passes)},
               {"total", format_bytes(read_bytes)},
+              {"passes", passes},
+              {"late", format_percent(late_share)},
               {"time", format_seconds(reader->total_s)},
+              {"calls", format_count(reader->op->count)},
               {"source", source}};
   return r;
 }
@@ -608,7 +637,7 @@ std::optional<RuleFiring> slowdown_detected(const Facts& f) {
     RuleFiring r;
     r.priority = t.magnitude >= 2.0 && share >= kNoticeableShare ? "high" : "medium";
     r.impact = share;
-    r.evidence = {ev("late_over_early_duration", t.magnitude, "ratio", t.operation), ev("onset", t.at_s, "s", t.operation),
+    r.evidence = {ev("late_over_early_duration", t.magnitude, "factor", t.operation), ev("onset", t.at_s, "s", t.operation),
                   ev("self_time_share", share, "ratio", t.operation)};
     r.values = {{"op", t.operation}, {"ratio", format_number(t.magnitude, 2) + "x"}, {"at", format_seconds(t.at_s)},
                 {"description", t.description}};
@@ -628,7 +657,7 @@ std::optional<RuleFiring> latency_spikes(const Facts& f) {
   r.impact = 0.0;
   std::string when;
   for (std::size_t i = 0; i < spikes.size() && i < 3; ++i) {
-    r.evidence.push_back(ev("spike_over_p99", spikes[i]->magnitude, "ratio", spikes[i]->operation));
+    r.evidence.push_back(ev("spike_over_p99", spikes[i]->magnitude, "factor", spikes[i]->operation));
     when += (when.empty() ? "" : ", ") + format_seconds(spikes[i]->at_s);
   }
   r.evidence.push_back(ev("spikes", static_cast<double>(spikes.size()), "count"));
@@ -647,7 +676,7 @@ std::optional<RuleFiring> lock_contention(const Facts& f) {
   r.evidence = {ev("threads", static_cast<double>(c.threads), "count", o->op->name),
                 ev("calls_in_flight", c.concurrency, "count", o->op->name),
                 ev(c.efficiency_measured ? "waiting_fraction" : "waiting_fraction_estimated", c.wait_fraction, "ratio", o->op->name),
-                ev("mean_over_fastest_call", c.mean_over_min, "ratio", o->op->name),
+                ev("mean_over_fastest_call", c.mean_over_min, "factor", o->op->name),
                 ev("waiting_share_of_thread_time", c.waiting_share, "ratio", o->op->name)};
   r.values = {{"op", o->op->name}, {"threads", std::to_string(c.threads)}, {"wait", format_percent(c.wait_fraction)},
               {"mean", format_seconds(o->mean_s)}, {"min", format_seconds(static_cast<double>(o->op->min_ns) * 1e-9)},
@@ -754,12 +783,13 @@ const std::vector<Rule> kRules = {
      "(DataLoader(prefetch_factor={depth}, pin_memory=True), tf.data .prefetch({depth})); now {on_thread} of {op} "
      "runs on the training thread and adds {input} to every step ({compute} of compute).",
      input_prefetch},
-    {"data-loading-cache", "data_loading", "medium", "{op} re-reads the data on every pass: cache it",
-     "calls of a reading operation in every one of >= 2 passes (epochs) with >= 1 MiB read (io probe or the "
-     "io_read_bytes_per_s timeline)",
-     "Cache the data after the first pass: {op} read {total} over {passes} passes of {pass_op} ({per_pass} per pass, "
-     "{time} spent; from the {source}). Keep the parsed examples in memory when {per_pass} fits, or write them once "
-     "to a fast local cache (tf.data .cache(), a memory-mapped tensor file).",
+    {"data-loading-cache", "data_loading", "medium", "{op} reads the data again during training: cache it",
+     ">= 1 MiB read by a data_loading/io operation (io probe, else the io_read_bytes_per_s timeline) that still "
+     "reads in the second half of training (>= 20 % of its calls)",
+     "Cache the data after the first pass: {op} read {total}{passes} in {calls} calls taking {time}, and "
+     "{late} of its calls came in the second half of training (from the {source}), so each pass reads it again. "
+     "Keep the parsed examples in memory when they fit, or write them once to a fast local cache (tf.data "
+     ".cache(), a memory-mapped tensor file).",
      data_loading_cache},
     {"batch-size-small", "data_loading", "medium", "Steps are tiny: raise the batch size",
      "steps under 2 ms are dominated by fixed per-step cost (dispatch, optimizer step, loader call); PyTorch "
@@ -928,6 +958,7 @@ std::string evidence_line(const std::vector<Evidence>& evidence) {
     std::string v;
     if (e.unit == "s") v = format_seconds(e.value);
     else if (e.unit == "ratio") v = format_percent(e.value);
+    else if (e.unit == "factor") v = format_number(e.value, 2) + "x";
     else if (e.unit == "percent") v = format_number(e.value, 1) + " %";
     else if (e.unit == "bytes") v = format_bytes(e.value);
     else if (e.unit == "bytes_per_s") v = format_bytes(e.value) + "/s";

@@ -28,6 +28,7 @@ constexpr double kMinRssGrowthShare = 0.05;
 constexpr double kMinLeakBalanceBytes = 1024.0 * 1024;
 constexpr double kMinLeakPerCallBytes = 1024.0;
 constexpr std::uint64_t kMinLeakCalls = 5;
+constexpr double kMinRssPerCallBytes = 64.0 * 1024;
 constexpr std::size_t kMaxPairwisePoints = 300;  // bounds the quadratic Theil-Sen and tau
 
 const char* const kSlowdownMethod =
@@ -88,74 +89,76 @@ std::vector<Trend> find_memory_growth(const Snapshot& s, const std::vector<Opera
   const double steps_span_s = ns_to_s(static_cast<double>(steps.last_end_ns - steps.first_start_ns));
   const double steps_per_s = steps.count > 0 && steps_span_s > 0.0 ? static_cast<double>(steps.count) / steps_span_s : 0.0;
 
-  // Operations that keep what they allocate, call after call, and nobody frees it elsewhere:
-  // the net balance of the outermost scopes must hold at least half of it.
+  // Operations that keep memory call after call. With allocation hooks: the allocation balance,
+  // counted only when nobody frees it elsewhere (the outermost scopes' net balance holds at least
+  // half of it). Without usable hooks: the sum of the operation's per-call RSS deltas.
   const CallTree tree(s);
   double net_top_level = 0.0;
-  bool any_alloc = false;
   for (const OperationFacts& f : ops) {
     if (!f.alloc_balance_bytes) continue;
-    any_alloc = true;
     bool top = tree.parents(f.op->id).empty();
     for (const CallEdge* e : tree.parents(f.op->id))
       if (e->parent_id == kRootOperation) top = true;
     if (top) net_top_level += *f.alloc_balance_bytes;
   }
-  std::string leaking_op;
-  double leaking_balance = 0.0;
-  if (any_alloc) {
+  struct Candidate {
+    const OperationFacts* f;
+    double retained;  // bytes over the run
+    double per_call;
+  };
+  auto alloc_candidates = [&] {
+    std::vector<Candidate> found;
     for (const OperationFacts& f : ops) {
       if (!f.alloc_balance_bytes || f.op->count < kMinLeakCalls) continue;
       const double balance = *f.alloc_balance_bytes;
       const double per_call = balance / static_cast<double>(f.op->resource(ProbeMetric::AllocBytes).samples);
-      if (balance < kMinLeakBalanceBytes || per_call < kMinLeakPerCallBytes || net_top_level < 0.5 * balance) continue;
-      // The innermost operation that holds it: skip one whose child explains the balance.
-      bool child_explains = false;
-      for (const CallEdge* e : tree.children(f.op->id))
-        for (const OperationFacts& c : ops)
-          if (c.op->id == e->child_id && c.op->id != f.op->id && c.alloc_balance_bytes &&
-              *c.alloc_balance_bytes >= 0.8 * balance)
-            child_explains = true;
-      if (child_explains) continue;
-      Trend t;
-      t.kind = "memory_growth";
-      t.operation = f.op->name;
-      const double per_step = steps.count > 0 ? balance / static_cast<double>(steps.count) : per_call;
-      t.magnitude = per_step;
-      t.at_s = ns_to_s(static_cast<double>(f.op->first_seen_ns));
-      t.method = steps.count > 0 ? "allocation balance (allocated - freed) of the operation per step"
-                                 : "allocation balance (allocated - freed) of the operation per call (no steps)";
-      t.description = f.op->name + " keeps " + format_bytes(per_call) + " per call (" + format_bytes(balance) +
-                      " allocated and not freed over " + format_count(f.op->count) + " calls" +
-                      (steps.count > 0 ? ", " + format_bytes(per_step) + " per step" : "") + ")";
-      if (balance > leaking_balance) {
-        leaking_balance = balance;
-        leaking_op = f.op->name;
-      }
-      out.push_back(std::move(t));
+      if (balance >= kMinLeakBalanceBytes && per_call >= kMinLeakPerCallBytes && net_top_level >= 0.5 * balance)
+        found.push_back({&f, balance, per_call});
     }
-  }
-  // Operations without allocation hooks but with an RSS probe that grows call after call.
-  if (!any_alloc) {
+    return found;
+  };
+  auto rss_candidates = [&] {
+    std::vector<Candidate> found;
     for (const OperationFacts& f : ops) {
       if (!f.rss_delta_bytes || f.op->count < kMinLeakCalls) continue;
-      const ResourceStat& r = f.op->resource(ProbeMetric::RssDeltaBytes);
-      const double per_call = r.mean();
-      if (*f.rss_delta_bytes < kMinRssGrowthBytes || per_call < 64.0 * 1024 || r.min < 0) continue;
-      Trend t;
-      t.kind = "memory_growth";
-      t.operation = f.op->name;
-      t.magnitude = steps.count > 0 ? *f.rss_delta_bytes / static_cast<double>(steps.count) : per_call;
-      t.at_s = ns_to_s(static_cast<double>(f.op->first_seen_ns));
-      t.method = "sum of the operation's per-call RSS deltas, never negative";
-      t.description = f.op->name + " raised RSS by " + format_bytes(per_call) + " per call on average (" +
-                      format_bytes(*f.rss_delta_bytes) + " over " + format_count(f.op->count) + " calls, never lower)";
-      if (*f.rss_delta_bytes > leaking_balance) {
-        leaking_balance = *f.rss_delta_bytes;
-        leaking_op = f.op->name;
-      }
-      out.push_back(std::move(t));
+      const double per_call = f.op->resource(ProbeMetric::RssDeltaBytes).mean();
+      if (*f.rss_delta_bytes >= kMinRssGrowthBytes && per_call >= kMinRssPerCallBytes)
+        found.push_back({&f, *f.rss_delta_bytes, per_call});
     }
+    return found;
+  };
+  std::vector<Candidate> candidates = alloc_candidates();
+  const bool by_alloc = !candidates.empty();
+  if (!by_alloc) candidates = rss_candidates();
+  // Keep the innermost operation that holds the memory: drop one whose direct child explains it.
+  std::vector<Candidate> leaking;
+  for (const Candidate& c : candidates) {
+    bool child_explains = false;
+    for (const CallEdge* e : tree.children(c.f->op->id))
+      for (const Candidate& d : candidates)
+        if (d.f->op->id == e->child_id && d.f != c.f && d.retained >= 0.8 * c.retained) child_explains = true;
+    if (!child_explains) leaking.push_back(c);
+  }
+  std::string leaking_op;
+  double leaking_retained = 0.0;
+  for (const Candidate& c : leaking) {
+    const OperationStats& op = *c.f->op;
+    Trend t;
+    t.kind = "memory_growth";
+    t.operation = op.name;
+    t.magnitude = steps.count > 0 ? c.retained / static_cast<double>(steps.count) : c.per_call;
+    t.at_s = ns_to_s(static_cast<double>(op.first_seen_ns));
+    t.method = std::string(by_alloc ? "allocation balance (allocated - freed)" : "sum of per-call RSS deltas") +
+               " of the operation" + (steps.count > 0 ? ", per step" : ", per call (no steps)");
+    t.description = op.name + (by_alloc ? " keeps " : " raises RSS by ") + format_bytes(c.per_call) + " per call (" +
+                    format_bytes(c.retained) + (by_alloc ? " allocated and not freed" : " in all") + " over " +
+                    format_count(op.count) + " calls" +
+                    (steps.count > 0 ? ", " + format_bytes(t.magnitude) + " per step" : "") + ")";
+    if (c.retained > leaking_retained) {
+      leaking_retained = c.retained;
+      leaking_op = op.name;
+    }
+    out.push_back(std::move(t));
   }
 
   // The process: a steady rise of RSS after warm-up (Theil-Sen slope, Kendall's tau).
