@@ -6,8 +6,8 @@
 #include <set>
 #include <unordered_set>
 
-#include "cli/text_table.hpp"
 #include "analysis/text_format.hpp"
+#include "cli/text_table.hpp"
 
 namespace codeprof::cli {
 namespace {

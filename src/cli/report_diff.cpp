@@ -5,8 +5,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "cli/text_table.hpp"
 #include "analysis/text_format.hpp"
+#include "cli/text_table.hpp"
 
 namespace codeprof::cli {
 namespace {

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
-#include "cli/text_table.hpp"
 #include "analysis/text_format.hpp"
+#include "cli/text_table.hpp"
 
 namespace codeprof::cli {
 namespace {
@@ -16,7 +17,10 @@ std::string duration(Ns ns) {
 
 std::string run_line(const Snapshot& s) {
   const RunInfo& run = s.run;
-  std::string line = run.command.empty() ? std::string("(no command recorded)") : run.command;
+  // Traces carry no command line: name the file instead.
+  std::string line = !run.command.empty()     ? run.command
+                     : !run.source_path.empty() ? std::filesystem::path(run.source_path).filename().string()
+                                                : std::string("(no command recorded)");
   std::string where;
   if (!run.host.empty()) where += "host " + run.host;
   if (run.pid) where += (where.empty() ? "" : ", ") + std::string("pid ") + std::to_string(run.pid);

@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "analysis/text_format.hpp"
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
 #include "io/html_report_assets.hpp"
-#include "analysis/text_format.hpp"
 #include "io/report_schema.hpp"
 #include "io/text_output.hpp"
 

@@ -50,6 +50,23 @@ std::string sanitize_name(std::string_view s) {
   return out;
 }
 
+// The gauge name of a sampler series: the unit spelled out as a suffix the way the conventions
+// want it ("io_read_bytes_per_s" -> "..._bytes_per_second", "page_faults" per second ->
+// "page_faults_per_second"), since promtool rejects abbreviated units.
+std::string sampler_metric_name(const TimelineSeries& series) {
+  std::string name = sanitize_name(series.name);
+  const auto ends_with = [&](std::string_view suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with("_per_s")) name += "econd";
+  static constexpr std::pair<std::string_view, std::string_view> kUnitSuffix[] = {
+      {"bytes_per_second", "_bytes_per_second"}, {"per_second", "_per_second"}, {"bytes", "_bytes"},
+      {"percent", "_percent"}, {"celsius", "_celsius"}, {"watts", "_watts"}};
+  for (const auto& [unit, suffix] : kUnitSuffix)
+    if (series.unit == unit && !ends_with(suffix)) name += suffix;
+  return "codeprof_sampler_" + name;
+}
+
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 class Exposition {
@@ -191,7 +208,7 @@ std::string to_prometheus(const Snapshot& s, const Findings& f) {
 
   std::set<std::string> sampler_names;  // two series may sanitize to one name: keep the first
   for (const auto& series : s.timelines) {
-    const std::string name = "codeprof_sampler_" + sanitize_name(series.name);
+    const std::string name = sampler_metric_name(series);
     if (series.values.empty() || !sampler_names.insert(name).second) continue;
     e.family(name, "gauge", "Latest sample of the system sampler's " + series.name + " series (" + series.unit + ").");
     e.sample(name, {}, series.values.back());

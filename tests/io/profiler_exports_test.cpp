@@ -3,6 +3,7 @@
 // analyses what the profiler wrote.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -161,6 +162,14 @@ TEST(ProfilerExports, FacadeWritesEveryFormatAndTheCliReadsTheReport) {
   const auto paths = p.export_all(dir.file("all"));
   ASSERT_EQ(paths.size(), io::export_format_names().size());
   for (const auto& path : paths) EXPECT_GT(std::filesystem::file_size(path), 200u) << path;
+  // The live sampler's real series pass the Prometheus lint too.
+  if (std::filesystem::exists("/usr/bin/promtool")) {
+    const auto prom = std::find_if(paths.begin(), paths.end(), [](const auto& x) { return x.ends_with(".prom"); });
+    ASSERT_NE(prom, paths.end());
+    const auto lint = test::run_command("/usr/bin/promtool check metrics < " + test::shell_quote(*prom));
+    EXPECT_EQ(lint.exit_code, 0) << lint.output;
+    EXPECT_EQ(lint.output, "");
+  }
 
   const auto r = test::run_command(test::shell_quote(CODEPROF_CLI_PATH) + " analyze " + test::shell_quote(report), false);
   EXPECT_EQ(r.exit_code, 0) << r.output;

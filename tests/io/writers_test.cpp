@@ -237,12 +237,42 @@ TEST(PrometheusWriter, RepeatedOperationNamesAreMerged) {
   EXPECT_EQ(calls, 1);
 }
 
+// The series the system sampler writes (src/metrics/system_sampler.cpp), with their units.
+Snapshot sampler_snapshot() {
+  Snapshot s;
+  const std::pair<const char*, const char*> series[] = {
+      {"process_cpu_percent", "percent"},          {"system_cpu_percent", "percent"},
+      {"rss_bytes", "bytes"},                      {"vm_bytes", "bytes"},
+      {"page_faults", "per_second"},               {"major_page_faults", "per_second"},
+      {"ctx_switches_voluntary", "per_second"},    {"ctx_switches_involuntary", "per_second"},
+      {"io_read_bytes_per_s", "bytes_per_second"}, {"storage_write_bytes_per_s", "bytes_per_second"},
+      {"open_fds", "count"},                       {"threads", "count"},
+      {"gpu0_utilization_percent", "percent"},     {"gpu0_memory_used_bytes", "bytes"},
+      {"gpu0_temperature_celsius", "celsius"},     {"gpu0_power_watts", "watts"}};
+  for (const auto& [name, unit] : series) s.timelines.push_back({name, unit, {1, 2}, {3.0, 4.5}});
+  return s;
+}
+
+TEST(PrometheusWriter, SamplerSeriesNamesSpellOutTheirUnits) {
+  const Exposition e = parse_prometheus(io::to_prometheus(sampler_snapshot(), {}));
+  for (const char* name : {"codeprof_sampler_process_cpu_percent", "codeprof_sampler_rss_bytes",
+                           "codeprof_sampler_page_faults_per_second", "codeprof_sampler_io_read_bytes_per_second",
+                           "codeprof_sampler_storage_write_bytes_per_second", "codeprof_sampler_open_fds",
+                           "codeprof_sampler_gpu0_temperature_celsius", "codeprof_sampler_gpu0_power_watts"}) {
+    EXPECT_EQ(e.types.count(name), 1u) << name;
+    const auto* sample = find_sample(e, name, {});
+    ASSERT_NE(sample, nullptr) << name;
+    EXPECT_EQ(sample->value, 4.5) << "the latest sample";
+  }
+}
+
 TEST(PrometheusWriter, PromtoolFindsNothingToComplainAbout) {
   const std::string promtool = "/usr/bin/promtool";
   if (!std::filesystem::exists(promtool)) GTEST_SKIP() << "promtool is not installed (Debian package prometheus)";
   test::TempDir dir("prom");
   for (const auto& [name, snapshot, findings] :
-       {std::tuple{"sample", test::sample_snapshot(), test::sample_findings()}, std::tuple{"empty", Snapshot{}, Findings{}}}) {
+       {std::tuple{"sample", test::sample_snapshot(), test::sample_findings()}, std::tuple{"empty", Snapshot{}, Findings{}},
+        std::tuple{"sampler", sampler_snapshot(), Findings{}}}) {
     SCOPED_TRACE(name);
     const std::string path = dir.file(std::string(name) + ".prom");
     io::write_file_atomic(path, io::to_prometheus(snapshot, findings));
