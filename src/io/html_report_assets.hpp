@@ -19,6 +19,7 @@ h3 { font-size:15px; margin:0 0 6px; }
 .meta { color:var(--muted); margin:0; }
 .summary { font-size:15px; margin:10px 0 0; }
 .cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(240px,1fr)); gap:12px; }
+.cards.wide { grid-template-columns:repeat(auto-fit,minmax(420px,1fr)); }
 .card { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:12px 14px; }
 .card dl { display:grid; grid-template-columns:auto 1fr; gap:2px 12px; margin:0; }
 .card dt { color:var(--muted); }
@@ -36,6 +37,8 @@ td.num, th.num { text-align:right; white-space:nowrap; }
 .rec p { margin:4px 0; }
 .rec .label { color:var(--muted); font-weight:600; }
 .rec ul { margin:2px 0 4px 18px; padding:0; }
+.rec details { color:var(--muted); margin:2px 0; }
+.rec summary { cursor:pointer; font-size:12px; }
 .empty { color:var(--muted); font-style:italic; }
 .chart { margin:6px 0 14px; }
 .chart svg { width:100%; height:auto; display:block; }

@@ -4,6 +4,7 @@
 // network access, so the page provably needs none.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
@@ -110,6 +111,16 @@ std::string chart_data(const Snapshot& s) {
   return safe;
 }
 
+// An evidence number in its unit, readable: "72.7 %", "16.3 ms", "1.0 MiB", "1.79 factor".
+std::string evidence_value(const Evidence& e) {
+  if (e.unit == "s") return analysis::format_seconds(e.value);
+  if (e.unit == "bytes") return analysis::format_bytes(e.value);
+  if (e.unit == "ratio") return analysis::format_percent(e.value);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.4g", e.value);
+  return e.unit.empty() || e.unit == "count" ? std::string(buf) : std::string(buf) + " " + e.unit;
+}
+
 class Page {
  public:
   Page& raw(std::string_view s) {
@@ -194,18 +205,18 @@ void classification(Page& p, const Snapshot& s, const Classification& c) {
 void recommendations(Page& p, const std::vector<Recommendation>& recs) {
   p.raw("<section id=\"recommendations\"><h2>Recommendations</h2>");
   if (recs.empty()) p.tag("p", "No recommendations: nothing stood out.", "empty");
-  p.raw("<div class=\"cards\">");
+  p.raw("<div class=\"cards wide\">");
   for (const auto& r : recs) {
     p.raw("<div class=\"card rec ").text(r.priority).raw("\"><h3>").badge(r.priority).raw(" ").text(r.title).raw("</h3>");
     p.raw("<p><span class=\"label\">Evidence:</span> ").text(r.evidence_text).raw("</p>");
     if (!r.evidence.empty()) {
-      p.raw("<ul>");
+      p.raw("<details><summary>the numbers</summary><ul>");
       for (const auto& e : r.evidence) {
-        std::string line = e.metric + " = " + format_double(e.value) + (e.unit.empty() ? "" : " " + e.unit);
+        std::string line = e.metric + " = " + evidence_value(e);
         if (!e.operation.empty()) line += " (" + e.operation + ")";
         p.tag("li", line);
       }
-      p.raw("</ul>");
+      p.raw("</ul></details>");
     }
     p.raw("<p><span class=\"label\">Action:</span> ").text(r.action).raw("</p>");
     p.raw("<p class=\"meta\"><code>").text(r.id).raw("</code> \xC2\xB7 ").text(r.type).raw("</p></div>");

@@ -53,7 +53,7 @@ TEST(HtmlReport, SelfContainedAndEscaped) {
   // What the page must show: classification, bottlenecks, recommendations with evidence and action.
   for (const char* text : {"Highly input-bound: 62.5% of step time", "load_batch takes 45.6% of wall time",
                            "Load data in parallel", "input is 62.5% of step time; load_batch averages 25.0 ms",
-                           "Raise DataLoader num_workers to 8 and enable pin_memory.", "input_share = 0.625 ratio",
+                           "Raise DataLoader num_workers to 8 and enable pin_memory.", "input_share = 62.5 %", "mean_duration_s = 25.0 ms (load_batch)",
                            "no NVIDIA driver: libnvidia-ml.so.1 not found", "load_batch got 1.8x slower"})
     EXPECT_NE(html.find(text), std::string::npos) << text;
   EXPECT_EQ(count_of(html, "<tr>"), 2u + 1 + 6 + 1 + 2 + 1) << "bottleneck, operation and trend rows with headers";
