@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <system_error>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <codeprof/codeprof.hpp>
 
@@ -24,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using codeprof::Category;
 
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;  // 2: zlib-compressed shards with a size + CRC header
 
 struct Topic {
   const char* name;
@@ -284,8 +285,46 @@ void write_whole_file(const fs::path& path, std::string_view data) {
 
 std::string shard_name(std::uint32_t shard) {
   char name[32];
-  std::snprintf(name, sizeof name, "shard_%04u.pages", shard);
+  std::snprintf(name, sizeof name, "shard_%04u.pages.z", shard);
   return name;
+}
+
+// A shard on disk: "SEOZ <uncompressed bytes> <crc32>\n" then the zlib stream. Web crawls are
+// stored compressed too; reading one back costs a decompression, which is what caching saves.
+std::string compress_shard(std::string_view data) {
+  uLongf size = compressBound(static_cast<uLong>(data.size()));
+  std::string out = "SEOZ " + std::to_string(data.size()) + " " +
+                    std::to_string(crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size()))) +
+                    "\n";
+  const std::size_t header = out.size();
+  out.resize(header + size);
+  if (compress2(reinterpret_cast<Bytef*>(out.data() + header), &size, reinterpret_cast<const Bytef*>(data.data()),
+                static_cast<uLong>(data.size()), 6) != Z_OK)
+    throw std::runtime_error("zlib could not compress a corpus shard");
+  out.resize(header + size);
+  return out;
+}
+
+std::string decompress_shard(std::string_view packed, const std::string& path) {
+  const auto bad = [&](const std::string& what) {
+    return std::runtime_error(path + ": " + what + " (delete the corpus directory to regenerate it)");
+  };
+  const std::size_t eol = packed.find('\n');
+  std::istringstream header(std::string(packed.substr(0, eol == std::string_view::npos ? 0 : eol)));
+  std::string magic;
+  std::uint64_t size = 0, crc = 0;
+  if (eol == std::string_view::npos || !(header >> magic >> size >> crc) || magic != "SEOZ")
+    throw bad("expected a 'SEOZ <bytes> <crc32>' header");
+  std::string data(size, '\0');
+  uLongf out_size = static_cast<uLongf>(size);
+  const std::string_view stream = packed.substr(eol + 1);
+  if (uncompress(reinterpret_cast<Bytef*>(data.data()), &out_size, reinterpret_cast<const Bytef*>(stream.data()),
+                 static_cast<uLong>(stream.size())) != Z_OK ||
+      out_size != size)
+    throw bad("corrupt zlib stream");
+  if (crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())) != crc)
+    throw bad("CRC mismatch");
+  return data;
 }
 
 // Parses index.tsv. A malformed line is an error naming the file and line.
@@ -320,23 +359,29 @@ void generate_into(const fs::path& dir, const CorpusSpec& spec, codeprof::Profil
   std::uint64_t written = 0;
   auto flush_shard = [&] {
     if (shard.empty()) return;
+    std::string packed;
+    {
+      CODEPROF_SCOPE(profiler, "compress_shard", Category::DataLoading);
+      packed = compress_shard(shard);
+    }
     CODEPROF_SCOPE(profiler, "write_shard", Category::Io);
-    write_whole_file(dir / shard_name(shard_no), shard);
+    write_whole_file(dir / shard_name(shard_no), packed);
     written += shard.size();
     shard.clear();
     ++shard_no;
   };
-  for (std::uint64_t id = 0; written + shard.size() < spec.target_bytes; ++id) {
-    GeneratedPage page;
+  for (std::uint64_t id = 0; written < spec.target_bytes;) {
     {
-      CODEPROF_SCOPE(profiler, "generate_page", Category::DataLoading);
-      page = generate_page(spec.seed, id);
+      CODEPROF_SCOPE(profiler, "generate_pages", Category::DataLoading);
+      while (shard.size() < spec.shard_bytes && written + shard.size() < spec.target_bytes) {
+        const GeneratedPage page = generate_page(spec.seed, id);
+        index << id << '\t' << page.score << '\t' << shard_no << '\t' << shard.size() << '\t' << page.html.size() << '\n';
+        shard += page.html;
+        ++id;
+      }
     }
-    index << id << '\t' << page.score << '\t' << shard_no << '\t' << shard.size() << '\t' << page.html.size() << '\n';
-    shard += page.html;
-    if (shard.size() >= spec.shard_bytes) flush_shard();
+    flush_shard();
   }
-  flush_shard();
   CODEPROF_SCOPE(profiler, "write_index", Category::Io);
   write_whole_file(dir / "index.tsv", index.str());
   write_whole_file(dir / "manifest.txt", manifest_text(spec));  // last: its presence marks completion
@@ -382,8 +427,12 @@ CorpusStore::CorpusStore(const CorpusIndex& index, codeprof::Profiler& profiler)
   CODEPROF_SCOPE(profiler, "load_corpus", Category::DataLoading);
   shards_.reserve(index.shard_paths.size());
   for (const auto& path : index.shard_paths) {
-    CODEPROF_SCOPE(profiler, "read_shard", Category::Io);
-    shards_.push_back(read_whole_file(path));
+    std::string packed;
+    {
+      CODEPROF_SCOPE(profiler, "read_shard", Category::Io);
+      packed = read_whole_file(path);
+    }
+    shards_.push_back(decompress_shard(packed, path));  // in load_corpus itself: the CPU side of a load
     bytes_ += shards_.back().size();
   }
   for (const auto& p : index.pages) {
@@ -396,17 +445,6 @@ CorpusStore::CorpusStore(const CorpusIndex& index, codeprof::Profiler& profiler)
 std::string_view CorpusStore::page(std::size_t i) const {
   const PageRef& p = index_->pages[i];
   return std::string_view(shards_[p.shard]).substr(p.offset, p.length);
-}
-
-std::string read_page_from_disk(const CorpusIndex& index, std::size_t i) {
-  const PageRef& p = index.pages.at(i);
-  std::ifstream in(index.shard_paths.at(p.shard), std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + index.shard_paths.at(p.shard));
-  std::string html(p.length, '\0');
-  in.seekg(static_cast<std::streamoff>(p.offset));
-  in.read(html.data(), p.length);
-  if (!in) throw std::runtime_error("short read of page " + std::to_string(p.id) + " from " + index.shard_paths.at(p.shard));
-  return html;
 }
 
 }  // namespace seo

@@ -3,7 +3,8 @@
 // back. Each page carries the quality score the model learns (a hidden function of its SEO traits).
 //
 // On disk: <dir>/manifest.txt (what was generated), <dir>/index.tsv (one line per page: id, score,
-// shard, offset, length) and <dir>/shard_NNNN.pages (the pages' HTML, back to back).
+// shard, offset, length) and <dir>/shard_NNNN.pages.z (the pages' HTML back to back, zlib-compressed
+// behind a "SEOZ <bytes> <crc32>" header line).
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -49,7 +50,8 @@ GeneratedPage generate_page(std::uint64_t seed, std::uint64_t id);
 // interrupted runs never leave a half-written corpus. Throws std::runtime_error on I/O failure.
 CorpusIndex ensure_corpus(const CorpusSpec& spec, codeprof::Profiler& profiler, bool* generated = nullptr);
 
-// The corpus held in memory: every shard read once.
+// The corpus held in memory: every shard read and decompressed once. Throws std::runtime_error
+// naming the shard when one is corrupt.
 class CorpusStore {
  public:
   CorpusStore(const CorpusIndex& index, codeprof::Profiler& profiler);
@@ -61,8 +63,5 @@ class CorpusStore {
   std::vector<std::string> shards_;
   std::uint64_t bytes_ = 0;
 };
-
-// Reads one page straight from its shard file (no cache). Throws std::runtime_error on failure.
-std::string read_page_from_disk(const CorpusIndex& index, std::size_t i);
 
 }  // namespace seo

@@ -19,11 +19,7 @@ Example PageDataset::get(std::size_t page) const {
   Example ex;
   ex.id = index_->pages[page].id;
   ex.score = index_->pages[page].score;
-  std::string_view html;
-  {
-    CODEPROF_SCOPE(profiler, "fetch_page", Category::DataLoading);
-    html = store_->page(page);
-  }
+  const std::string_view html = store_->page(page);  // in memory: the corpus was read by CorpusStore
   ParsedPage parsed;
   {
     CODEPROF_SCOPE(profiler, "clean_html", Category::Preprocessing);

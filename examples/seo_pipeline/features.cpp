@@ -1,9 +1,11 @@
 #include "features.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdint>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 namespace seo {
 namespace {
@@ -15,21 +17,54 @@ bool is_stop_word(std::string_view w) {
 
 float clamp01(double v) { return static_cast<float>(std::clamp(v, 0.0, 1.0)); }
 
+// Counts words in a small open-addressing table reused by the thread: a page has a few hundred
+// distinct words, and a hash map allocating per word would cost more than the rest of the features.
+class WordCounter {
+ public:
+  void clear() {
+    for (std::uint32_t slot : used_) slots_[slot] = {};
+    used_.clear();
+  }
+  int add(std::string_view word) {
+    std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+    for (char c : word) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    for (std::uint32_t i = static_cast<std::uint32_t>(h) & kMask;; i = (i + 1) & kMask) {
+      Slot& s = slots_[i];
+      if (s.count == 0) {
+        if (used_.size() * 2 >= kSlots) return 0;  // table half full: ignore further new words
+        s.word = word;
+        used_.push_back(i);
+      } else if (s.word != word) {
+        continue;
+      }
+      return ++s.count;
+    }
+  }
+
+ private:
+  static constexpr std::uint32_t kSlots = 4096, kMask = kSlots - 1;
+  struct Slot {
+    std::string_view word;
+    int count = 0;
+  };
+  std::array<Slot, kSlots> slots_{};
+  std::vector<std::uint32_t> used_;
+};
+
 }  // namespace
 
 Features extract_features(const ParsedPage& page, const TokenList& tokens) {
-  // The page's main keyword: its most frequent content word.
-  std::unordered_map<std::string_view, int> counts;
-  counts.reserve(tokens.size() / 2);
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
-    const std::string_view t = tokens[i];
-    if (t.size() >= 4 && !is_stop_word(t)) ++counts[t];
-  }
+  // The page's main keyword: its most frequent content word (ties: alphabetically first).
+  thread_local WordCounter counter;
+  counter.clear();
   std::string_view keyword;
   int keyword_count = 0;
-  for (const auto& [word, count] : counts) {
-    if (count > keyword_count || (count == keyword_count && word < keyword)) {
-      keyword = word;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const std::string_view t = tokens[i];
+    if (t.size() < 4 || is_stop_word(t)) continue;
+    const int count = counter.add(t);
+    if (count > keyword_count || (count == keyword_count && t < keyword)) {
+      keyword = t;
       keyword_count = count;
     }
   }

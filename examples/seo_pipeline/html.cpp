@@ -38,19 +38,46 @@ std::pair<bool, std::string_view> attribute(std::string_view tag, std::string_vi
   return {false, {}};
 }
 
+constexpr bool is_space(char c) noexcept { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+
 void append_space(std::string& out) {
   if (!out.empty() && out.back() != ' ') out += ' ';
 }
 
-// Appends text with runs of whitespace collapsed to one space.
+// Appends text with runs of whitespace collapsed to one space, a run of other bytes at a time.
 void append_collapsed(std::string& out, std::string_view text) {
-  for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (is_space(text[i])) {
       append_space(out);
-    } else {
-      out += c;
+      while (i < text.size() && is_space(text[i])) ++i;
+      continue;
     }
+    const std::size_t start = i;
+    while (i < text.size() && !is_space(text[i])) ++i;
+    out.append(text.data() + start, i - start);
   }
+}
+
+enum class Tag { Other, Script, Style, Title, H1, H2, A, Img, Meta, Block };
+
+// The tag's name, lower-cased, mapped to what the parser cares about.
+Tag classify(std::string_view name) {
+  char lower[8];
+  if (name.empty() || name.size() > sizeof lower) return Tag::Other;
+  for (std::size_t i = 0; i < name.size(); ++i)
+    lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  const std::string_view n(lower, name.size());
+  if (n == "a") return Tag::A;
+  if (n == "p" || n == "br" || n == "li" || n == "div" || n == "nav" || n == "footer") return Tag::Block;
+  if (n == "h1") return Tag::H1;
+  if (n == "h2") return Tag::H2;
+  if (n == "img") return Tag::Img;
+  if (n == "meta") return Tag::Meta;
+  if (n == "title") return Tag::Title;
+  if (n == "script") return Tag::Script;
+  if (n == "style") return Tag::Style;
+  return Tag::Other;
 }
 
 }  // namespace
@@ -128,8 +155,9 @@ ParsedPage parse_html(std::string_view html) {
     std::size_t name_end = closing ? 1 : 0;
     while (name_end < tag.size() && std::isalnum(static_cast<unsigned char>(tag[name_end]))) ++name_end;
     const std::string_view name = tag.substr(closing ? 1 : 0, name_end - (closing ? 1 : 0));
+    const Tag kind = classify(name);
 
-    if (!closing && (iequals(name, "script") || iequals(name, "style"))) {
+    if (!closing && (kind == Tag::Script || kind == Tag::Style)) {
       // Skip the element's content: it is not visible text.
       const std::string close = "</" + std::string(name);
       std::size_t end = i;
@@ -141,37 +169,53 @@ ParsedPage parse_html(std::string_view html) {
       i = close_gt + 1;
       continue;
     }
-    if (iequals(name, "title")) {
-      field = closing ? Field::Body : Field::Title;
-    } else if (!closing && iequals(name, "h1")) {
-      ++page.h1;
-    } else if (!closing && iequals(name, "h2")) {
-      ++page.h2;
-    } else if (!closing && iequals(name, "a")) {
-      const auto [found, href] = attribute(tag, "href");
-      if (!found || href.empty() || href == "#") {
-        ++page.broken_links;
-      } else if (href[0] == '/') {
-        ++page.internal_links;
-      } else if (href.find("://") != std::string_view::npos) {
-        ++page.external_links;
-      }
-    } else if (!closing && iequals(name, "img")) {
-      ++page.images;
-      const auto [found, alt] = attribute(tag, "alt");
-      if (!found || alt.empty()) ++page.images_without_alt;
-    } else if (!closing && iequals(name, "meta")) {
-      const auto [has_name, meta_name] = attribute(tag, "name");
-      if (has_name && iequals(meta_name, "description")) {
-        const auto [has_content, content] = attribute(tag, "content");
-        if (has_content) append_decoded(page.description, content);
-      }
+    switch (kind) {
+      case Tag::Title:
+        field = closing ? Field::Body : Field::Title;
+        append_space(page.text);
+        break;
+      case Tag::H1:
+        if (!closing) ++page.h1;
+        append_space(page.text);
+        break;
+      case Tag::H2:
+        if (!closing) ++page.h2;
+        append_space(page.text);
+        break;
+      case Tag::Block:
+        append_space(page.text);
+        break;
+      case Tag::A:
+        if (!closing) {
+          const auto [found, href] = attribute(tag, "href");
+          if (!found || href.empty() || href == "#") {
+            ++page.broken_links;
+          } else if (href[0] == '/') {
+            ++page.internal_links;
+          } else if (href.find("://") != std::string_view::npos) {
+            ++page.external_links;
+          }
+        }
+        break;
+      case Tag::Img:
+        if (!closing) {
+          ++page.images;
+          const auto [found, alt] = attribute(tag, "alt");
+          if (!found || alt.empty()) ++page.images_without_alt;
+        }
+        break;
+      case Tag::Meta:
+        if (!closing) {
+          const auto [has_name, meta_name] = attribute(tag, "name");
+          if (has_name && iequals(meta_name, "description")) {
+            const auto [has_content, content] = attribute(tag, "content");
+            if (has_content) append_decoded(page.description, content);
+          }
+        }
+        break;
+      default:
+        break;
     }
-    // Block-level boundaries separate words.
-    if (iequals(name, "p") || iequals(name, "h1") || iequals(name, "h2") || iequals(name, "br") ||
-        iequals(name, "li") || iequals(name, "div") || iequals(name, "title") || iequals(name, "nav") ||
-        iequals(name, "footer"))
-      append_space(page.text);
   }
   while (!page.text.empty() && page.text.back() == ' ') page.text.pop_back();
   if (!page.text.empty() && page.text.front() == ' ') page.text.erase(0, 1);

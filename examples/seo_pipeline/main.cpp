@@ -49,11 +49,14 @@ codeprof::Config profiler_config(const seo::PipelineOptions& o) {
   cfg.output_dir = o.output_dir;
   cfg.trace_enabled = true;  // for the Chrome trace; bounded by the budget
   cfg.trace_budget_events = 400'000;
+  cfg.sampler_interval_ms = 50;  // a finer RSS/CPU timeline: runs are short
   // Per-scope CPU time and I/O where scopes are coarse; the per-page preprocessing scopes and the
-  // libtorch operators are too fine-grained to pay for a probe each.
+  // libtorch operators are too fine-grained to pay for a probe each. Memory growth is read from
+  // the sampler's RSS timeline: a per-scope RSS delta is process-wide, so with loader threads
+  // running beside the training thread it would be charged to whichever scope happens to be open.
   cfg.metrics.cpu = true;
   cfg.metrics.io = true;
-  cfg.metrics.memory = true;
+  cfg.metrics.memory = false;
   cfg.metrics.categories[codeprof::index_of(Category::Preprocessing)] = false;
   cfg.metrics.categories[codeprof::index_of(Category::Cpu)] = false;
   cfg.validate();

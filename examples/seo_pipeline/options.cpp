@@ -1,5 +1,8 @@
 #include "options.hpp"
 
+#include <algorithm>
+#include <thread>
+
 #include <CLI/CLI.hpp>
 
 namespace seo {
@@ -7,6 +10,10 @@ namespace seo {
 const std::vector<std::string>& plant_names() {
   static const std::vector<std::string> names = {"no-workers", "batch-size-1", "no-cache", "slow-tokenizer", "leak"};
   return names;
+}
+
+std::size_t default_workers(unsigned hardware_threads) {
+  return std::clamp<std::size_t>(hardware_threads > 1 ? hardware_threads - 1 : 1, 1, 4);
 }
 
 std::string PipelineOptions::corpus_dir() const {
@@ -25,7 +32,9 @@ ParsedOptions parse_options(int argc, char** argv) {
   app.add_option("--data-dir", o.data_dir, "Where the corpus is generated on the first run");
   auto* corpus_mb = app.add_option("--corpus-mb", o.corpus_mb, "Corpus size in MB")->check(CLI::Range(1, 4096));
   app.add_option("--seed", o.seed, "Seed of the corpus and the model");
-  auto* workers = app.add_option("--workers", o.workers, "Loader worker threads (0: load on the training thread)")
+  auto* workers = app.add_option("--workers", o.workers,
+                                 "Loader worker threads (0: load on the training thread; default: one per core "
+                                 "beyond the training thread's, at least 1, at most 4)")
                       ->check(CLI::Range(0, 64));
   auto* prefetch = app.add_option("--prefetch", o.prefetch, "Batches the loader prepares ahead")->check(CLI::Range(0, 1024));
   auto* batch = app.add_option("--batch-size", o.batch_size, "Pages per batch")->check(CLI::Range(1, 4096));
@@ -55,20 +64,22 @@ ParsedOptions parse_options(int argc, char** argv) {
   app.add_flag("--serve", o.serve, "Serve the live dashboard during the run and keep it up afterwards");
   app.add_option("--port", o.port, "Dashboard port (with --serve)")->check(CLI::Range(1, 65535));
   app.add_flag("!--no-progress", o.progress, "No progress bar");
-  app.add_flag("--quick", o.quick, "A small run for tests: 3 MB corpus, 3 epochs");
+  app.add_flag("--quick", o.quick, "A small run for tests: 4 MB corpus, 6 epochs");
   app.add_flag("--generate-only", o.generate_only, "Generate the corpus and exit");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return {std::nullopt, app.exit(e)};
+    const int code = app.exit(e);  // prints the help, or the flag and what was wrong with it
+    return {std::nullopt, code == 0 ? 0 : 2};
   }
 
+  if (workers->count() == 0) o.workers = default_workers(std::thread::hardware_concurrency());
   o.precision = precision == "fp32" ? Precision::Fp32 : precision == "bf16" ? Precision::Bf16 : Precision::Auto;
   if (o.quick) {
     // Explicit flags win over the quick defaults.
-    if (corpus_mb->count() == 0) o.corpus_mb = 3;
-    if (epochs->count() == 0) o.epochs = 3;
+    if (corpus_mb->count() == 0) o.corpus_mb = 4;
+    if (epochs->count() == 0) o.epochs = 6;
     if (vocab->count() == 0) o.vocab_size = 8000;
     if (vocab_sample->count() == 0) o.vocab_sample = 600;
   }

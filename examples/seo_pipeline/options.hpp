@@ -17,7 +17,7 @@ struct PipelineOptions {
   std::uint64_t corpus_mb = 32;
   std::uint64_t seed = 42;
   // loading and preprocessing
-  std::size_t workers = 2;
+  std::size_t workers = 1;  // see default_workers()
   std::size_t prefetch = 4;
   std::size_t batch_size = 32;
   std::size_t max_tokens = 256;
@@ -28,7 +28,7 @@ struct PipelineOptions {
   // model and training
   std::size_t epochs = 8;
   std::size_t embed_dim = 64;
-  std::size_t hidden = 128;
+  std::size_t hidden = 512;
   std::size_t grad_accum = 2;
   std::size_t patience = 2;
   double lr = 0.003;
@@ -50,6 +50,9 @@ struct PipelineOptions {
   // Where this corpus lives: one directory per (size, seed) so runs of several sizes coexist.
   std::string corpus_dir() const;
 };
+
+// Loader workers when --workers is not given: the cores left beside the training thread, 1 to 4.
+std::size_t default_workers(unsigned hardware_threads);
 
 // The planted problems --plant accepts.
 const std::vector<std::string>& plant_names();
