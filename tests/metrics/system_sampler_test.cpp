@@ -142,7 +142,8 @@ TEST(SystemSampler, ResetDropsSamplesAndMovesTheOrigin) {
   for (const auto& t : s.series()) EXPECT_TRUE(t.values.empty()) << t.name;
   ASSERT_TRUE(wait_for_samples(s, after_reset + 2));
   s.stop();
-  const TimelineSeries* rss = find(s.series(), "rss_bytes");
+  const auto all = s.series();
+  const TimelineSeries* rss = find(all, "rss_bytes");
   ASSERT_NE(rss, nullptr);
   ASSERT_FALSE(rss->t_ns.empty());
   EXPECT_GE(rss->t_ns.front(), 0);
@@ -164,7 +165,8 @@ TEST(SystemSampler, ProcessCpuPercentFollowsABusyThread) {
   // Burn CPU until several whole intervals lie inside the busy period.
   while (s.samples_taken() < before + 5) burn_cpu(5'000'000);
   s.stop();
-  const TimelineSeries* cpu = find(s.series(), "process_cpu_percent");
+  const auto all = s.series();
+  const TimelineSeries* cpu = find(all, "process_cpu_percent");
   ASSERT_NE(cpu, nullptr);
   double peak = 0;
   for (double v : cpu->values) peak = std::max(peak, v);
