@@ -166,7 +166,7 @@ std::vector<RuleCase> cases() {
                }});
   v.push_back({"vectorize_waiting_not_computing", "preprocessing-vectorize", false, "", "", [] {
                  auto b = one_op("tokenize", Category::Preprocessing, 1000, 0.005);
-                 b.cpu_efficiency(0, 0.2);
+                 b.cpu_efficiency(0, 0.05);
                  return b.build();
                }});
   v.push_back({"vectorize_small_share", "preprocessing-vectorize", false, "", "",
