@@ -88,6 +88,8 @@ struct Dashboard::Impl {
   std::unique_ptr<server::ViewCache> cache;
   httplib::Server http;
   std::thread listener;
+  std::atomic<bool> listener_done{false};
+  socket_t listen_socket = -1;
   std::uint16_t port = 0;
 
   std::mutex write_mutex;  // one state change at a time (config patches read-modify-write)
@@ -152,11 +154,18 @@ void Dashboard::Impl::serve_events(httplib::Response& res) {
                    "); close another dashboard tab");
     return;
   }
-  struct Slot {
-    std::atomic<std::size_t>& count;
-    ~Slot() { count.fetch_sub(1); }
+  // Gives the stream's place back when httplib destroys the provider (the client left or stop()).
+  class Slot {
+   public:
+    explicit Slot(std::atomic<std::size_t>& count) : count_(count) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { count_.fetch_sub(1); }
+
+   private:
+    std::atomic<std::size_t>& count_;
   };
-  auto slot = std::make_shared<Slot>(Slot{streams});
+  auto slot = std::make_shared<Slot>(streams);
   res.set_header("X-Accel-Buffering", "no");
   std::uint64_t seen_seq = 0;
   bool first = true;
@@ -321,6 +330,13 @@ void Dashboard::Impl::start() {
 
   const std::size_t threads = options.threads;
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // httplib's default also sets SO_REUSEPORT, which would let a second server share the port.
+  // The socket is remembered to raise its listen backlog after binding (see below).
+  http.set_socket_options([this](socket_t sock) {
+    const int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_socket = sock;
+  });
   http.set_payload_max_length(options.max_body_bytes);
   http.set_keep_alive_timeout(1);  // an idle keep-alive connection holds a worker thread
   http.set_keep_alive_max_count(100);
@@ -366,7 +382,16 @@ void Dashboard::Impl::start() {
                            " (port in use or address not available)");
     port = options.port;
   }
-  listener = std::thread([this] { http.listen_after_bind(); });
+  // Debian's httplib listens with a backlog of 5: a burst of clients would overflow it and wait
+  // for TCP retransmissions (seconds). listen() again on the bound socket raises it.
+  ::listen(listen_socket, SOMAXCONN);
+  listener = std::thread([this] {
+    http.listen_after_bind();
+    listener_done = true;
+  });
+  // httplib's stop() does nothing until the accept loop runs: wait for it, so that a dashboard
+  // stopped right after it started does not leave the loop blocked in accept().
+  while (!http.is_running() && !listener_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void Dashboard::Impl::stop() {
