@@ -1,0 +1,32 @@
+#pragma once
+// Byte sources for the trace reader: a plain file, gzip data (file or memory, detected by its
+// magic bytes, multi-member streams included) or bytes already in memory. Errors carry the file
+// name and say what was wrong; I/O and gzip errors are thrown as TraceReadError.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace codeprof::io::trace {
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Reads up to `n` bytes into `dst`; returns how many (0 only at the end of the data).
+  virtual std::size_t read(char* dst, std::size_t n) = 0;
+  // Input consumed so far and its total size (compressed bytes for gzip), for progress display.
+  virtual std::uint64_t consumed() const noexcept = 0;
+  virtual std::uint64_t total() const noexcept = 0;
+};
+
+inline bool is_gzip_magic(std::string_view head) noexcept {
+  return head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x1f && static_cast<unsigned char>(head[1]) == 0x8b;
+}
+
+// Opens `path`; gzip data is inflated transparently. `name` appears in errors.
+std::unique_ptr<ByteSource> open_file_source(const std::string& path);
+// Reads from memory (not copied: `bytes` must outlive the source); gzip data is inflated.
+std::unique_ptr<ByteSource> open_memory_source(std::string_view bytes, const std::string& name);
+
+}  // namespace codeprof::io::trace
