@@ -295,6 +295,7 @@
     // The operation chart's choices.
     const select = $('#series-operation');
     const names = ops.map((o) => o.name).sort();
+    if (view.seriesOperation && !names.includes(view.seriesOperation)) view.seriesOperation = '';  // after a reset
     if (!view.seriesOperation && ops.length) {
       view.seriesOperation = [...ops].sort((a, b) => b.total_s - a.total_s)[0].name;
     }
@@ -345,6 +346,25 @@
   };
   const COLOURS = ['#2f6fdf', '#c62828', '#2e7d32', '#b26a00', '#6a1b9a', '#00838f', '#5d4037', '#ad1457'];
 
+  // Axis ticks: short labels so they fit the axis (2 significant digits at most).
+  function fmtTick(value, unit) {
+    if (unit === 's') {
+      const a = Math.abs(value);
+      if (a === 0) return '0';
+      if (a < 1e-3) return +(value * 1e6).toPrecision(2) + ' µs';
+      if (a < 1) return +(value * 1e3).toPrecision(3) + ' ms';
+      return +value.toPrecision(3) + ' s';
+    }
+    if (unit === 'bytes' || unit === 'bytes_per_second') {
+      const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+      let i = 0, v = Math.abs(value);
+      while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+      return (value < 0 ? '-' : '') + +v.toPrecision(3) + ' ' + units[i] + (unit === 'bytes' ? '' : '/s');
+    }
+    if (unit === 'percent') return +value.toPrecision(3) + ' %';
+    return String(+value.toPrecision(3));
+  }
+
   function chartSize(container) {
     const width = Math.max(260, container.clientWidth || 380);
     return { width, height: 200 };
@@ -370,12 +390,12 @@
       container.replaceChildren();
       const opts = {
         ...chartSize(container),
-        legend: { show: true },
+        legend: { show: true, live: false },
         cursor: { drag: { x: false, y: false } },
         scales: { x: { time: false } },
         axes: [
-          { label: 's', values: (u, ticks) => ticks.map((t) => t.toFixed(0)) },
-          { size: 70, values: (u, ticks) => ticks.map((t) => fmtValue(t, unit)) },
+          { label: 's', values: (u, ticks) => ticks.map((t) => String(+t.toFixed(2))) },
+          { size: 78, values: (u, ticks) => ticks.map((t) => fmtTick(t, unit)) },
         ],
         series: [{ label: 't (s)', value: (u, v) => (v === null ? '–' : v.toFixed(1)) },
           ...labels.map((label, i) => ({ label, stroke: COLOURS[i % COLOURS.length], width: 1.5,

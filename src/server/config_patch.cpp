@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace codeprof::server {
 namespace {
@@ -65,18 +67,32 @@ Config apply_config_patch(const Config& base, std::string_view body) {
     throw PatchError(std::string("expected a JSON object of config keys, got ") + patch.type_name());
   if (patch.empty()) throw PatchError("empty patch: expected at least one config key");
 
-  Config next = base;
+  std::vector<std::pair<std::string, std::string>> pending;  // key, text value
   for (const auto& [key, value] : patch.items()) {
     if (!is_known_key(key))
       throw PatchError("unknown config key '" + key + "' (GET /api/config lists the keys)");
     if (!is_runtime_key(key))
       throw PatchError("config key '" + key +
                        "' cannot change while the profiler runs; set it in the config file or environment");
-    try {
-      next.set(key, value_text(key, value));
-    } catch (const std::exception& e) {  // ConfigError, or a conversion error of a bad value
-      throw PatchError(e.what());
+    pending.emplace_back(key, value_text(key, value));
+  }
+  // Config::set checks the whole configuration after each key, so a pair like a warning and a
+  // critical threshold raised together only fits in one order: apply what fits, then retry the
+  // rest, until everything is applied or a pass makes no progress.
+  Config next = base;
+  while (!pending.empty()) {
+    std::vector<std::pair<std::string, std::string>> failed;
+    std::string first_error;
+    for (auto& [key, text] : pending) {
+      try {
+        next.set(key, text);
+      } catch (const std::exception& e) {  // ConfigError, or a conversion error of a bad value
+        if (first_error.empty()) first_error = e.what();
+        failed.emplace_back(std::move(key), std::move(text));
+      }
     }
+    if (failed.size() == pending.size()) throw PatchError(first_error);
+    pending = std::move(failed);
   }
   try {
     next.validate();

@@ -222,9 +222,13 @@ void Dashboard::Impl::add_routes() {
       return send_error(res, 400, "missing parameter 'operation': expected /api/series?operation=<name>");
     const std::string name = req.get_param_value("operation");
     const auto view = cache->get();
+    // Operations come and go with resets: an unknown one has no calls yet, which is not an error
+    // for a live view (the page may ask just after a reset).
     const OperationStats* op = view->snapshot.find(std::string_view(name));
-    if (!op) return send_error(res, 404, "no operation named '" + name + "'");
-    send_json(res, server::operation_series_json(*op));
+    if (!op) return send_json(res, Json{{"operation", name}, {"recorded", false}, {"windows", Json::array()}});
+    Json series = server::operation_series_json(*op);
+    series["recorded"] = true;
+    send_json(res, series);
   });
   http.Get("/api/bottlenecks", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, server::bottlenecks_json(cache->get()->findings));

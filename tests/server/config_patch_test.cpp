@@ -47,6 +47,18 @@ TEST(ConfigPatch, AppliesSwitchesThresholdsAndAnalysisKeys) {
   EXPECT_EQ(next.thresholds[index_of(Category::Io)].warning_s, base.thresholds[index_of(Category::Io)].warning_s);
 }
 
+TEST(ConfigPatch, ThresholdPairsMoveTogetherInEitherDirection) {
+  // Config::set checks warning <= critical after each key: only one order of the two fits.
+  const Config lowered =
+      apply_config_patch(Config{}, R"({"thresholds.io.warning": 0.0005, "thresholds.io.critical": 0.001})");
+  EXPECT_DOUBLE_EQ(lowered.thresholds[index_of(Category::Io)].warning_s, 0.0005);
+  EXPECT_DOUBLE_EQ(lowered.thresholds[index_of(Category::Io)].critical_s, 0.001);
+  const Config raised =
+      apply_config_patch(lowered, R"({"thresholds.io.warning": 500, "thresholds.io.critical": 900})");
+  EXPECT_DOUBLE_EQ(raised.thresholds[index_of(Category::Io)].warning_s, 500.0);
+  EXPECT_DOUBLE_EQ(raised.thresholds[index_of(Category::Io)].critical_s, 900.0);
+}
+
 TEST(ConfigPatch, MalformedJsonNamesTheByte) {
   const std::string e = patch_error(Config{}, R"({"enabled": fals})");
   EXPECT_NE(e.find("malformed JSON"), std::string::npos) << e;

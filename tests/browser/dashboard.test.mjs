@@ -1,0 +1,227 @@
+// Browser tests of the dashboard: Debian's chromium (headless, driven by playwright-core) against
+// a real profiled process (dashboard_workload). Run by CTest (tests/browser/CMakeLists.txt):
+//   CODEPROF_WORKLOAD     the dashboard_workload program
+//   CODEPROF_NODE_MODULES node_modules holding playwright-core (npm ci of tests/browser/package-lock.json)
+//   CODEPROF_ARTIFACTS    where screenshots and downloads go
+//   CODEPROF_CHROMIUM     the browser (default /usr/bin/chromium)
+// Exits 77 (CTest: skipped) when the browser or playwright-core is missing.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+const workloadPath = process.env.CODEPROF_WORKLOAD;
+const nodeModules = process.env.CODEPROF_NODE_MODULES;
+const artifacts = process.env.CODEPROF_ARTIFACTS || path.join(tmpdir(), 'codeprof-browser-artifacts');
+const chromiumPath = process.env.CODEPROF_CHROMIUM || '/usr/bin/chromium';
+
+function skip(why) {
+  console.log(`SKIPPED: ${why}`);
+  process.exit(77);
+}
+if (!workloadPath || !existsSync(workloadPath)) skip(`no workload program (CODEPROF_WORKLOAD=${workloadPath})`);
+if (!existsSync(chromiumPath)) skip(`no browser at ${chromiumPath} (apt-get install chromium)`);
+if (!nodeModules || !existsSync(path.join(nodeModules, 'playwright-core')))
+  skip(`playwright-core not installed in ${nodeModules} (npm ci --prefix <dir> of tests/browser)`);
+
+const { chromium } = createRequire(path.join(nodeModules, 'noop.js'))('playwright-core');
+mkdirSync(artifacts, { recursive: true });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Starts the workload and resolves with its dashboard URL.
+function startWorkload() {
+  const child = spawn(workloadPath, ['--seconds', '170'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('workload did not print its port within 20 s')), 20000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /PORT (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: `http://127.0.0.1:${m[1]}/` });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`workload exited early with ${code}`)));
+  });
+}
+
+// The count shown in the operations table for `name`, as a number (null: no row).
+async function tableCount(page, name) {
+  const cell = page.locator(`#operations-table tbody tr[data-op="${name}"] td[data-col="count"]`);
+  if ((await cell.count()) === 0) return null;
+  return Number((await cell.textContent()).replace(/,/g, ''));
+}
+
+// Resolves after the page has rendered `n` more server updates.
+async function updates(page, n) {
+  const start = Number(await page.evaluate(() => document.body.dataset.generation || 0));
+  await page.waitForFunction((target) => Number(document.body.dataset.generation || 0) >= target, start + n,
+                             { timeout: 15000, polling: 100 });
+}
+
+describe('dashboard in chromium', { concurrency: false }, () => {
+  let workload, context, page, profileDir;
+  const consoleErrors = [];
+
+  before(async () => {
+    workload = await startWorkload();
+    profileDir = mkdtempSync(path.join(tmpdir(), 'codeprof-chromium-'));
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: chromiumPath,
+      headless: true,
+      acceptDownloads: true,
+      viewport: { width: 1366, height: 768 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+             '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = context.pages()[0] || (await context.newPage());
+    page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(msg.text()); });
+    page.on('pageerror', (err) => consoleErrors.push(String(err)));
+    page.on('requestfailed', (req) => {
+      // The event stream is cut when the page closes; anything else failing is a bug.
+      if (!req.url().includes('/api/events')) consoleErrors.push(`request failed: ${req.url()}`);
+    });
+  });
+
+  after(async () => {
+    if (page) await page.screenshot({ path: path.join(artifacts, 'final.png'), fullPage: true }).catch(() => {});
+    if (context) await context.close();
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+    if (workload) {
+      workload.child.stdin.end();  // the workload stops when its input closes
+      await new Promise((r) => { workload.child.on('exit', r); setTimeout(r, 5000); });
+      workload.child.kill();
+    }
+  });
+
+  test('page loads with live status, charts and no console error', async () => {
+    await page.goto(workload.url);
+    await page.waitForSelector('#operations-table tbody tr[data-op="load_batch"]', { timeout: 15000 });
+    await updates(page, 2);
+    assert.equal(await page.textContent('#state-pill'), 'recording');
+    assert.ok(Number((await page.textContent('#events')).replace(/,/g, '')) > 0, 'events recorded');
+    // uPlot drew the sampled CPU and memory series.
+    await page.waitForSelector('.chart[data-chart="cpu"] canvas', { timeout: 15000 });
+    await page.waitForSelector('.chart[data-chart="memory"] canvas', { timeout: 15000 });
+    await page.waitForSelector('.chart[data-chart="operation"] canvas', { timeout: 15000 });
+    // Nothing wider than a laptop screen.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `page is ${overflow}px wider than the window`);
+    await page.screenshot({ path: path.join(artifacts, 'laptop-1366x768.png'), fullPage: true });
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  test('operation table updates live while the workload runs', async () => {
+    const first = await tableCount(page, 'load_batch');
+    assert.ok(first > 0);
+    await updates(page, 2);
+    const later = await tableCount(page, 'load_batch');
+    assert.ok(later > first, `load_batch count went from ${first} to ${later}`);
+  });
+
+  test('table sorts by a column and filters by category', async () => {
+    await page.click('#operations-table th[data-key="count"]');
+    const counts = await page.$$eval('#operations-table tbody td[data-col="count"]',
+                                     (cells) => cells.map((c) => Number(c.textContent.replace(/,/g, ''))));
+    assert.ok(counts.length >= 4, `rows: ${counts.length}`);
+    assert.deepEqual(counts, [...counts].sort((a, b) => b - a), 'sorted by calls, descending');
+
+    await page.selectOption('#category-filter', 'data_loading');
+    const categories = await page.$$eval('#operations-table tbody tr', (rows) => rows.map((r) => r.dataset.category));
+    assert.deepEqual(categories, ['data_loading']);
+    await page.selectOption('#category-filter', '');
+  });
+
+  test('unchecking a category stops its counts from growing', async () => {
+    await page.uncheck('#category-table input[type="checkbox"][data-category="preprocessing"]');
+    await page.waitForFunction(() => document.querySelector('#control-message').textContent.includes('done'));
+    await updates(page, 2);
+    const frozen = await tableCount(page, 'tokenize');
+    const loading = await tableCount(page, 'load_batch');
+    await updates(page, 2);
+    assert.equal(await tableCount(page, 'tokenize'), frozen, 'tokenize no longer counted');
+    assert.ok((await tableCount(page, 'load_batch')) > loading, 'other categories still counted');
+    assert.equal(await page.getAttribute('#category-table input[data-category="preprocessing"]', 'data-category'),
+                 'preprocessing');
+    assert.equal(await page.isChecked('#category-table input[data-category="preprocessing"]'), false);
+    await page.check('#category-table input[type="checkbox"][data-category="preprocessing"]');
+    await updates(page, 2);
+    assert.ok((await tableCount(page, 'tokenize')) > frozen, 'counted again once re-enabled');
+  });
+
+  test('threshold inputs turn an operation into a high-priority bottleneck', async () => {
+    // load_batch sleeps 3 ms a call: critical above 1 ms.
+    await page.fill('input[data-category="data_loading"][data-kind="warning"]', '0.0005');
+    await page.fill('input[data-category="data_loading"][data-kind="critical"]', '0.001');
+    await page.click('#apply-thresholds');
+    await page.waitForSelector('#bottlenecks-table tbody tr.prio-high[data-op="load_batch"]', { timeout: 15000 });
+    const badge = await page.textContent('#bottlenecks-table tbody tr[data-op="load_batch"] .badge');
+    assert.equal(badge, 'high');
+    const colour = await page.$eval('#bottlenecks-table tbody tr[data-op="load_batch"] .badge',
+                                    (b) => getComputedStyle(b).color);
+    assert.equal(colour, 'rgb(198, 40, 40)');  // --high
+    await page.waitForSelector('#recommendation-list li', { timeout: 15000 }).catch(() => {});
+    await page.screenshot({ path: path.join(artifacts, 'bottlenecks.png'), fullPage: true });
+  });
+
+  test('export buttons download valid files', async () => {
+    const download = async (selector) => {
+      const [file] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+      const target = path.join(artifacts, file.suggestedFilename());
+      await file.saveAs(target);
+      return { name: file.suggestedFilename(), text: readFileSync(target, 'utf8') };
+    };
+    const report = await download('#export-json');
+    assert.match(report.name, /\.json$/);
+    const json = JSON.parse(report.text);
+    assert.equal(json.schema_version, 1);
+    const op = json.operations.find((o) => o.name === 'load_batch');
+    assert.ok(op && op.count > 0, 'the report holds load_batch with its calls');
+
+    const trace = await download('#export-chrome');
+    const events = JSON.parse(trace.text);
+    const list = Array.isArray(events) ? events : events.traceEvents;
+    assert.ok(list.some((e) => e.name === 'forward'), 'the trace holds forward events');
+
+    const csv = await download('#export-csv');
+    assert.match(csv.text.split('\n')[0], /name/);
+    assert.ok(csv.text.includes('tokenize'));
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  test('reset empties the tables', async () => {
+    await page.uncheck('#enabled-switch');  // pause first, or the workload refills them at once
+    await page.waitForFunction(() => document.querySelector('#state-pill').textContent === 'paused',
+                               null, { timeout: 15000 });
+    await page.click('#reset-button');
+    await page.waitForFunction(() => document.querySelectorAll('#operations-table tbody tr').length === 0,
+                               null, { timeout: 15000 });
+    await updates(page, 1);
+    assert.equal(await page.locator('#operations-table tbody tr').count(), 0);
+    assert.equal(await page.locator('#bottlenecks-table tbody tr').count(), 0);
+    assert.equal(await page.isVisible('#operations-empty'), true);
+    assert.equal((await page.textContent('#events')).trim(), '0');
+    await page.screenshot({ path: path.join(artifacts, 'after-reset.png'), fullPage: true });
+
+    await page.check('#enabled-switch');
+    await page.waitForSelector('#operations-table tbody tr[data-op="load_batch"]', { timeout: 15000 });
+  });
+
+  test('readable on a wide monitor', async () => {
+    await page.setViewportSize({ width: 2560, height: 1440 });
+    await updates(page, 2);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0);
+    // The cards use the width: controls, run and exports side by side.
+    const tops = await page.$$eval(['#controls-card', '#status-card', '#exports-card'].join(','),
+                                   (cards) => cards.map((c) => Math.round(c.getBoundingClientRect().top)));
+    assert.equal(new Set(tops).size, 1, `cards on one row: ${tops}`);
+    await page.screenshot({ path: path.join(artifacts, 'wide-2560x1440.png'), fullPage: true });
+    assert.deepEqual(consoleErrors, []);
+  });
+});

@@ -1,0 +1,72 @@
+// A small profiled pipeline that serves its dashboard on a free port: what the browser tests
+// drive. Prints "PORT <n>" once listening, then runs until its standard input closes (the test
+// ended) or --seconds pass, whichever comes first.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <atomic>
+
+#include "codeprof/codeprof.hpp"
+#include "codeprof/dashboard.hpp"
+
+namespace {
+
+std::uint64_t spin(std::chrono::microseconds how_long) {
+  const auto end = std::chrono::steady_clock::now() + how_long;
+  std::uint64_t x = 1;
+  while (std::chrono::steady_clock::now() < end)
+    for (int i = 0; i < 200; ++i) x = x * 6364136223846793005ull + 1442695040888963407ull;
+  return x;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int seconds = 120;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atoi(argv[i + 1]);
+
+  codeprof::Config config;
+  config.sampler_interval_ms = 100;
+  config.trace_enabled = true;  // the Chrome trace export then holds real events
+  config.trace_budget_events = 200'000;
+  codeprof::Profiler profiler(config);
+  codeprof::DashboardOptions options;
+  options.port = 0;
+  codeprof::Dashboard dashboard(profiler, options);
+  std::printf("PORT %u\n", static_cast<unsigned>(dashboard.port()));
+  std::fflush(stdout);
+
+  std::atomic<bool> stop{false};
+  std::thread stdin_watch([&] {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+    }
+    stop = true;
+  });
+  stdin_watch.detach();  // blocked in read(); the process exit ends it
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::uint64_t sink = 0;
+  while (!stop && std::chrono::steady_clock::now() < deadline) {
+    CODEPROF_SCOPE(profiler, "train_step", codeprof::Category::TrainingLoop);
+    {
+      CODEPROF_SCOPE(profiler, "load_batch", codeprof::Category::DataLoading);
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+    {
+      CODEPROF_SCOPE(profiler, "tokenize", codeprof::Category::Preprocessing);
+      sink += spin(std::chrono::microseconds(800));
+    }
+    {
+      CODEPROF_SCOPE(profiler, "forward", codeprof::Category::ModelInference);
+      sink += spin(std::chrono::microseconds(1500));
+    }
+  }
+  std::printf("done %llu\n", static_cast<unsigned long long>(sink & 1));
+  return 0;
+}
