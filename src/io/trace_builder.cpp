@@ -259,7 +259,6 @@ void TraceBuilder::complete(const EventFields& f, std::uint64_t index) {
   } else {
     const std::string_view pid = f.has_pid ? f.pid : std::string_view("0");
     r.thread = cpu_thread(pid, f.has_tid ? f.tid : std::string_view("0"));
-    if (first_pid_.empty()) first_pid_.assign(pid);
     NamedOperation named;
     r.operation = operation(cls, f.name, &named);
     if (named.is_step) steps_.push_back({named.step, start, end});
@@ -573,10 +572,21 @@ Snapshot TraceBuilder::finish(std::uint64_t trace_events) {
   run = std::move(run_);
   run.source = codeprof_ || !kineto_ ? "chrome-trace" : "kineto";
   run.source_path = source_path_;
+  // The process: the one whose threads recorded the most CPU calls.
+  std::map<std::string, std::uint64_t, std::less<>> calls_per_pid;
+  for (const ThreadStats& t : s.threads)
+    if (t.index < threads_.size() && !threads_[t.index].gpu) calls_per_pid[threads_[t.index].pid] += t.events;
+  std::string main_pid;
+  std::uint64_t most = 0;
+  for (const auto& [p, calls] : calls_per_pid)
+    if (calls > most) {
+      most = calls;
+      main_pid = p;
+    }
   std::int64_t pid = 0;
-  if (parse_integer(first_pid_, pid)) run.pid = pid;
+  if (parse_integer(main_pid, pid)) run.pid = pid;
   if (run.command.empty()) {
-    if (auto it = process_names_.find(first_pid_); it != process_names_.end()) run.command = it->second;
+    if (auto it = process_names_.find(main_pid); it != process_names_.end()) run.command = it->second;
   }
   run.start_unix_ns = (have_base_ ? base_ns_ : 0) + origin;
   const std::int64_t last = have_span_ ? std::max(span_end_, max_end_) : max_end_;

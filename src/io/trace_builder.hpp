@@ -141,7 +141,6 @@ class TraceBuilder final : public TraceStreamHandler {
   bool have_span_ = false;
   std::int64_t span_start_ = 0, span_end_ = 0;
   std::int64_t sync_ns_ = 0, runtime_sync_ns_ = 0;
-  std::string first_pid_;
 
   bool bare_array_ = false;
   bool kineto_ = false;
