@@ -108,7 +108,9 @@ TEST(ProbeSet, IoCountersArePerThread) {
     std::thread t([&] { write_file(path, 4, kMiB); });
     t.join();
   });
-  EXPECT_EQ(d.get(ProbeMetric::IoWriteBytes), 0);
+  // (Creating a thread may write a few bytes on this one under a sanitizer runtime.)
+  EXPECT_LT(d.get(ProbeMetric::IoWriteBytes), 4096);
+  EXPECT_LE(d.get(ProbeMetric::IoWriteCalls), 1);
   std::remove(path.c_str());
 }
 
