@@ -96,7 +96,10 @@ bool ValueScanner::scan(const char* data, std::uint64_t base, std::uint64_t& pos
         in_string_ = true;
         break;
       case kOpen:
-        ++depth_;
+        if (++depth_ > kMaxJsonDepth) {
+          pos = base + i;
+          return true;
+        }
         break;
       default:  // kClose
         if (--depth_ == 0) {
@@ -127,6 +130,8 @@ ArrayScanner::Status ArrayScanner::scan(const char* data, std::uint64_t base, st
   while (pos_ < end) {
     if (state_ == State::InElement) {
       if (!value_.scan(data, base, pos_, end, at_eof)) return Status::NeedMore;
+      if (value_.too_deep())
+        return fail(pos_, "expected JSON nested at most " + std::to_string(kMaxJsonDepth) + " levels deep");
       if (batch_count_ == 0) batch_begin_ = value_.begin();
       batch_end_ = pos_;
       ++batch_count_;

@@ -12,16 +12,21 @@ namespace codeprof::io::trace {
 
 inline bool is_json_space(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
+// Deeper nesting is an error (simdjson's own limit is the same).
+inline constexpr std::uint64_t kMaxJsonDepth = 1024;
+
 // The extent of one JSON value (object, array, string or scalar).
 class ValueScanner {
  public:
   // `first` is the value's first byte, at absolute offset `begin`.
   void start(char first, std::uint64_t begin) noexcept;
   // Scans bytes [pos, end) where data[x - base] is the byte at absolute offset x. Returns true
-  // when the value ended; `pos` then is just past it. Scalars end before a delimiter, so the
-  // end of the data ends them only when `at_eof`.
+  // when the value ended (or nests deeper than kMaxJsonDepth: too_deep(), at `pos`); `pos` then
+  // is just past it. Scalars end before a delimiter, so the end of the data ends them only when
+  // `at_eof`.
   bool scan(const char* data, std::uint64_t base, std::uint64_t& pos, std::uint64_t end, bool at_eof) noexcept;
   std::uint64_t begin() const noexcept { return begin_; }
+  bool too_deep() const noexcept { return depth_ > kMaxJsonDepth; }
 
  private:
   enum class Kind : std::uint8_t { Container, String, Scalar };

@@ -24,8 +24,9 @@ std::string megabytes(std::uint64_t bytes) { return std::to_string(bytes >> 20) 
 
 TraceJsonStream::TraceJsonStream(ByteSource& source, std::string name, const TraceReadOptions& options)
     : source_(source), name_(std::move(name)), options_(options), capacity_(2 * kReadChunk) {
-  storage_ = std::make_unique<char[]>(capacity_ + 2 + simdjson::SIMDJSON_PADDING);
+  storage_.reset(new char[capacity_ + 2 + simdjson::SIMDJSON_PADDING]);  // not zeroed: pages stay untouched until read into
   data_ = storage_.get() + 1;  // one byte in front for the '[' of a window
+  std::memset(data_, ' ', simdjson::SIMDJSON_PADDING);
 }
 
 TraceJsonStream::~TraceJsonStream() = default;
@@ -47,7 +48,7 @@ bool TraceJsonStream::fill() {
   if (len_ + kReadChunk > capacity_) {
     // Grow only when the kept bytes (one large value) leave no room for a chunk.
     const std::size_t grown = std::max(capacity_ * 2, len_ + kReadChunk);
-    auto bigger = std::make_unique<char[]>(grown + 2 + simdjson::SIMDJSON_PADDING);
+    std::unique_ptr<char[]> bigger(new char[grown + 2 + simdjson::SIMDJSON_PADDING]);
     std::memcpy(bigger.get() + 1, data_, len_);
     storage_ = std::move(bigger);
     data_ = storage_.get() + 1;
@@ -60,6 +61,7 @@ bool TraceJsonStream::fill() {
     return false;
   }
   len_ += got;
+  std::memset(data_ + len_, ' ', simdjson::SIMDJSON_PADDING);  // simdjson may look past the end
   return true;
 }
 
@@ -69,6 +71,7 @@ void TraceJsonStream::compact(std::uint64_t keep_from) {
   std::memmove(data_, data_ + shift, len_ - shift);
   len_ -= shift;
   base_ = keep_from;
+  std::memset(data_ + len_, ' ', simdjson::SIMDJSON_PADDING);
 }
 
 int TraceJsonStream::peek_nonspace() {
@@ -95,7 +98,11 @@ std::uint64_t TraceJsonStream::scan_value() {
   scanner.start(data_[begin - base_], begin);
   std::uint64_t p = begin;
   for (;;) {
-    if (scanner.scan(data_, base_, p, base_ + len_, eof_)) return p;
+    if (scanner.scan(data_, base_, p, base_ + len_, eof_)) {
+      if (scanner.too_deep())
+        fail(p, kNo, "expected JSON nested at most " + std::to_string(kMaxJsonDepth) + " levels deep");
+      return p;
+    }
     if (eof_) fail(begin, kNo, "expected the rest of this value, found the end of the file (truncated?)");
     if (p - begin > options_.max_value_bytes)
       fail(begin, kNo, "expected a top-level value smaller than " + megabytes(options_.max_value_bytes));
@@ -130,6 +137,9 @@ void TraceJsonStream::top_level_value(TraceStreamHandler& h, const std::string& 
   text.append(data_ + (begin - base_), static_cast<std::size_t>(end - begin));
   text += ']';
   simdjson::padded_string padded(text);
+  // Top-level values are small and rare: validate them fully (On Demand checks only what it reads).
+  if (auto err = validator_.parse(padded).error())
+    fail(begin, kNo, "expected valid JSON for key \"" + key + "\": " + simdjson::error_message(err));
   auto where = [&](ondemand::document& d) {
     auto loc = d.current_location();
     if (loc.error()) return begin;

@@ -75,6 +75,7 @@ class TraceJsonStream {
   bool eof_ = false;
   ondemand::parser events_parser_;
   ondemand::parser value_parser_;
+  simdjson::dom::parser validator_;
   std::uint64_t events_ = 0;
   bool found_events_ = false;
   std::uint64_t last_progress_ = 0;
