@@ -114,7 +114,8 @@ TEST(ConfigPatch, ConfigJsonListsEveryKeyAndHidesTheToken) {
   EXPECT_TRUE(found_writable);
   EXPECT_TRUE(found_fixed);
   // Read-only: nothing writable.
-  for (const auto& k : config_json(c, true)["keys"]) EXPECT_FALSE(k["writable"].get<bool>()) << k["name"];
+  const auto read_only = config_json(c, true);
+  for (const auto& k : read_only["keys"]) EXPECT_FALSE(k["writable"].get<bool>()) << k["name"];
 }
 
 }  // namespace
