@@ -4,8 +4,11 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "server/web_assets.hpp"
 #include "server/dashboard_test_support.hpp"
@@ -285,6 +288,51 @@ TEST(DashboardLimits, EventStreamsBeyondTheCapGet503) {
   EXPECT_NE(res->body.find("too many event streams"), std::string::npos);
   release = true;
   holder.join();
+}
+
+// A connection to the dashboard that sends `text` and then neither writes nor reads.
+class StalledConnection {
+ public:
+  StalledConnection(std::uint16_t port, const std::string& text) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                 ::send(fd_, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
+  }
+  ~StalledConnection() { ::close(fd_); }
+  StalledConnection(const StalledConnection&) = delete;
+  StalledConnection& operator=(const StalledConnection&) = delete;
+  bool connected() const { return connected_; }
+  // True while the server keeps the connection open (it has not given up on this client).
+  bool still_open() const {
+    char byte;
+    const ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+TEST_F(DashboardHttp, StalledClientsDoNotHoldUpOtherClients) {
+  record(profiler, "load_batch", Category::DataLoading, 3);
+  std::vector<std::unique_ptr<StalledConnection>> stalled;
+  // Half a request header each (the server waits up to its read timeout for the rest)...
+  for (int i = 0; i < 4; ++i)
+    stalled.push_back(std::make_unique<StalledConnection>(dashboard.port(), "GET /api/state HTTP/1.1\r\nHost: 127"));
+  // ...and event streams that are never read.
+  for (int i = 0; i < 2; ++i)
+    stalled.push_back(std::make_unique<StalledConnection>(
+        dashboard.port(), "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  for (const auto& c : stalled) ASSERT_TRUE(c->connected());
+
+  EXPECT_EQ(count_of(get_json(dashboard, "/api/operations"), "load_batch"), 3u);
+  EXPECT_EQ(get_json(dashboard, "/api/status")["events_recorded"], 3);
+  // Answered while the stalled clients still held their connections, not after they timed out.
+  for (const auto& c : stalled) EXPECT_TRUE(c->still_open());
 }
 
 TEST_F(DashboardHttp, ServesThePageAndItsBundledChartLibrary) {
