@@ -9,7 +9,7 @@
 
 namespace codeprof::metrics {
 
-ProcFile::ProcFile(const char* path) noexcept {
+ProcFile::ProcFile(const char* path) noexcept : path_(path) {
   fd_ = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) open_errno_ = errno;
 }
@@ -19,15 +19,24 @@ ProcFile::~ProcFile() {
 }
 
 ProcFile::ProcFile(ProcFile&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), open_errno_(other.open_errno_) {}
+    : path_(other.path_), fd_(std::exchange(other.fd_, -1)), open_errno_(other.open_errno_) {}
 
 ProcFile& ProcFile::operator=(ProcFile&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
+    path_ = other.path_;
     fd_ = std::exchange(other.fd_, -1);
     open_errno_ = other.open_errno_;
   }
   return *this;
+}
+
+void ProcFile::reopen_in_child() const noexcept {
+  if (fd_ < 0 || !path_) return;
+  const int fresh = ::open(path_, O_RDONLY | O_CLOEXEC);
+  if (fresh < 0) return;
+  ::dup3(fresh, fd_, O_CLOEXEC);  // the child is single-threaded here: no reader in between
+  ::close(fresh);
 }
 
 std::string_view ProcFile::read(char* buf, std::size_t size) const noexcept {

@@ -19,11 +19,15 @@ class ProcFile {
   ProcFile& operator=(const ProcFile&) = delete;
 
   bool is_open() const noexcept { return fd_ >= 0; }
+  // Re-resolves the path ("self", "thread-self") in place, keeping the descriptor number, so a
+  // forked child reads its own files instead of its parent's. Call only in a fork child handler.
+  void reopen_in_child() const noexcept;
   int open_errno() const noexcept { return open_errno_; }
   // Reads the file (its first size - 1 bytes) into buf, NUL-terminated. Empty on failure.
   std::string_view read(char* buf, std::size_t size) const noexcept;
 
  private:
+  const char* path_ = nullptr;  // a string literal
   int fd_ = -1;
   int open_errno_ = 0;
 };

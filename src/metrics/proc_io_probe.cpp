@@ -1,5 +1,7 @@
 #include "metrics/proc_io_probe.hpp"
 
+#include <pthread.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -23,9 +25,29 @@ bool parse_io(std::string_view text, IoCounters& out) noexcept {
   return true;
 }
 
-bool read_thread_io(IoCounters& out) noexcept {
+namespace {
+
+const ProcFile& thread_io_file() noexcept {
   // "thread-self" resolves when opened, so each thread keeps its own descriptor.
   thread_local const ProcFile file("/proc/thread-self/io");
+  return file;
+}
+
+// After fork() the child's only thread is the one that forked: its descriptor still names the
+// parent's thread. The child handler runs on that thread and re-resolves it.
+void register_fork_handler() noexcept {
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr, [] { thread_io_file().reopen_in_child(); });
+    return true;
+  }();
+  (void)registered;
+}
+
+}  // namespace
+
+bool read_thread_io(IoCounters& out) noexcept {
+  register_fork_handler();
+  const ProcFile& file = thread_io_file();
   // Bytes and calls of this thread's earlier reads of the file itself: the kernel counts them
   // like any read(), and a scope must not see its probes' (or its child scopes' probes') reads.
   thread_local std::int64_t own_bytes = 0;

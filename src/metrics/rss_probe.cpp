@@ -1,5 +1,6 @@
 #include "metrics/rss_probe.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -11,6 +12,12 @@ namespace {
 
 const ProcFile& statm_file() {
   static const ProcFile file("/proc/self/statm");
+  // "self" was resolved at open: a forked child (a data-loader worker) must read its own.
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr, [] { file.reopen_in_child(); });
+    return true;
+  }();
+  (void)registered;
   return file;
 }
 

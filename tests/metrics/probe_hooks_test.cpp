@@ -2,6 +2,8 @@
 // resource use is known. This binary does not link codeprof::alloc.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <cstdio>
 
 #include "metrics/alloc_counters.hpp"
@@ -152,4 +154,38 @@ TEST(ProbeSet, NvtxIsAvailableExactlyWhenBuiltWithTheHeader) {
                                   [&] { measure(probes, op("hooks.nvtx_inner"), [] {}); });
     EXPECT_EQ(d.valid, 0u);  // NVTX measures nothing
   }
+}
+
+TEST(ProbeSet, AForkedChildMeasuresItselfNotItsParent) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "fork under TSan is not supported reliably";
+#endif
+  Config c = metrics_config();
+  c.metrics.memory = true;
+  c.metrics.io = true;
+  metrics::ProbeSet probes(c);
+  const std::uint32_t id = op("hooks.fork_child");
+  // Used once in the parent first, so the kept-open descriptors exist before the fork.
+  measure(probes, id, [] {});
+  const std::string path = temp_path("fork_child");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::unique_ptr<char[]> block;
+    const ProbeDeltas d = measure(probes, id, [&] {
+      block = touched_block(16 * kMiB);
+      write_file(path, 1, kMiB);
+    });
+    // The parent sits in waitpid: had the child read the parent's files, both deltas would be 0.
+    int code = 0;
+    if (d.get(ProbeMetric::RssDeltaBytes) < 14 * kMiB) code |= 1;
+    if (d.get(ProbeMetric::IoWriteBytes) != kMiB) code |= 2;
+    ::_exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  std::remove(path.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status) & 1, 0) << "the child's RSS delta came from the parent's statm";
+  EXPECT_EQ(WEXITSTATUS(status) & 2, 0) << "the child's I/O delta came from the parent's thread";
 }
