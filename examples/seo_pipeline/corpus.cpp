@@ -299,7 +299,7 @@ std::string compress_shard(std::string_view data) {
   const std::size_t header = out.size();
   out.resize(header + size);
   if (compress2(reinterpret_cast<Bytef*>(out.data() + header), &size, reinterpret_cast<const Bytef*>(data.data()),
-                static_cast<uLong>(data.size()), 6) != Z_OK)
+                static_cast<uLong>(data.size()), Z_BEST_SPEED) != Z_OK)
     throw std::runtime_error("zlib could not compress a corpus shard");
   out.resize(header + size);
   return out;

@@ -12,9 +12,20 @@ using codeprof::Category;
 
 PageDataset::PageDataset(const CorpusIndex& index, const CorpusStore& store, const Vocabulary& vocabulary,
                          DatasetOptions options, codeprof::Profiler& profiler)
-    : index_(&index), store_(&store), vocabulary_(&vocabulary), options_(options), profiler_(&profiler) {}
+    : index_(&index), store_(&store), vocabulary_(&vocabulary), options_(options), profiler_(&profiler) {
+  if (options_.cache_examples) {
+    prepared_ = std::make_unique<std::once_flag[]>(index.pages.size());
+    cache_.resize(index.pages.size());
+  }
+}
 
 Example PageDataset::get(std::size_t page) const {
+  if (!options_.cache_examples) return prepare(page);
+  std::call_once(prepared_[page], [&] { cache_[page] = prepare(page); });
+  return cache_[page];
+}
+
+Example PageDataset::prepare(std::size_t page) const {
   codeprof::Profiler& profiler = *profiler_;
   Example ex;
   ex.id = index_->pages[page].id;

@@ -67,6 +67,9 @@ ParsedOptions parse_options(int argc, char** argv) {
   app.add_flag("--quick", o.quick, "A small run for tests: 4 MB corpus, 6 epochs");
   app.add_flag("--generate-only", o.generate_only, "Generate the corpus and exit");
 
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("seo_pipeline: ") + e.what() + " (see --help)\n";  // one line
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
