@@ -137,6 +137,7 @@ int run_diff(const DiffOptionsCli& options) {
   if (options.max_regression_pct) diff_options.max_regression = *options.max_regression_pct / 100.0;
   diff_options.metric = options.metric;
   diff_options.min_duration_s = options.min_duration_s;
+  diff_options.top = options.top;
   const DiffResult diff = diff_snapshots(base.snapshot, next.snapshot, diff_options);
   emit(options.format == "json" ? diff_json(diff, diff_options, options.base, options.next)
                                 : diff_text(diff, diff_options, options.base, options.next),

@@ -26,6 +26,7 @@ struct DiffOptionsCli {
   std::optional<double> max_regression_pct;
   std::string metric = "mean";  // mean | p95 | total
   double min_duration_s = 0.0;
+  std::size_t top = 20;
   std::string format = "text";  // text | json
   std::string output;
 };

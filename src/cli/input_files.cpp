@@ -3,8 +3,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cli/progress.hpp"
 #include "analysis/text_format.hpp"
+#include "cli/progress.hpp"
+#include "codeprof/trace_reader.hpp"
 #include "io/report_reader.hpp"
 
 namespace codeprof::cli {
@@ -28,27 +29,34 @@ Input load_input(const std::string& path) {
   if (!fs::exists(status)) throw InputError(path + ": no such file");
   if (fs::is_directory(status)) throw InputError(path + ": is a directory, expected a report or trace file");
   const auto size = fs::file_size(path, ec);
-
-  const std::string head = head_of(path);
-  if (head.empty()) throw InputError(path + ": the file is empty, expected a codeprof report or a trace");
+  if (!ec && size == 0) throw InputError(path + ": the file is empty, expected a codeprof report or a trace");
 
   Input input;
   input.path = path;
   SlowTaskNotice notice("reading " + path + " (" + analysis::format_bytes(static_cast<double>(ec ? 0 : size)) + ")");
-  // Reports start with "schema_version"; a report whose keys were reordered (jq -S) still
-  // names it early unless its operations come first. Kineto traces spell it schemaVersion.
-  if (io::looks_like_json_report(head) || head.find("\"schema_version\"") != std::string::npos) {
-    input.kind = "codeprof report";
-    try {
+  try {
+    // Reports start with "schema_version"; one whose keys were reordered (jq -S) still names it
+    // early unless its operations come first. Everything else goes to the trace reader, whose
+    // errors say at which byte and event a file stopped making sense.
+    const io::TraceFormat format = io::detect_trace_format(path);
+    if (format == io::TraceFormat::CodeprofReport ||
+        (format == io::TraceFormat::Unknown && head_of(path).find("\"schema_version\"") != std::string::npos)) {
+      input.kind = "codeprof report";
       io::Report report = io::read_report(path);
       input.snapshot = std::move(report.snapshot);
       input.saved_findings = std::move(report.findings);
-    } catch (const io::ReportError& e) {
-      throw InputError(e.what());
+      return input;
     }
+    input.kind = "trace";
+    io::TraceReadOptions options;
+    options.progress = [&notice](std::uint64_t done, std::uint64_t total) { notice.update(done, total); };
+    input.snapshot = io::read_trace_file(path, options);
     return input;
+  } catch (const io::ReportError& e) {
+    throw InputError(e.what());
+  } catch (const io::TraceReadError& e) {
+    throw InputError(e.what());
   }
-  throw InputError(path + ": not a codeprof report (expected a JSON object whose first key is \"schema_version\")");
 }
 
 }  // namespace codeprof::cli

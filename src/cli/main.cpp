@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
   diff_cmd->add_option("--min-duration", diff.min_duration_s,
                        "seconds: operations faster than this in both runs never count as regressed (default 0)")
       ->check(CLI::NonNegativeNumber);
+  diff_cmd->add_option("--top", diff.top,
+                       "text: operations in both runs to list, largest change first (default 20, 0 = all; "
+                       "regressed ones are always listed)");
   diff_cmd->add_option("--format", diff.format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
   diff_cmd->add_option("-o,--output", diff.output, "write to this file instead of stdout");
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <set>
 #include <unordered_set>
 
@@ -162,7 +163,7 @@ std::string comparison_text(const JobComparison& job) {
                    {"Collectives", Align::Right},
                    {"Most self time", Align::Left}});
   for (const auto& r : job.ranks)
-    table.add({r.rank >= 0 ? std::to_string(r.rank) : "?", truncate(r.path, 48), analysis::format_count(r.steps),
+    table.add({r.rank >= 0 ? std::to_string(r.rank) : "?", truncate(std::filesystem::path(r.path).filename().string(), 48), analysis::format_count(r.steps),
                analysis::format_seconds(r.step_s), analysis::format_seconds(r.compute_s), analysis::format_seconds(r.collective_per_s),
                r.top_operation.empty() ? "-" : truncate(r.top_operation, 40) + " (" + analysis::format_seconds(r.top_operation_s) + ")"});
   out += table.render("  ");

@@ -112,6 +112,7 @@ std::string diff_text(const DiffResult& diff, const DiffOptions& options, const 
                    {"p95", Align::Right},
                    {"Total", Align::Right}});
   std::vector<const OperationChange*> added, removed;
+  std::size_t listed = 0, left_out = 0;
   for (const auto& c : diff.changes) {
     if (!c.base) {
       added.push_back(&c);
@@ -121,6 +122,12 @@ std::string diff_text(const DiffResult& diff, const DiffOptions& options, const 
       removed.push_back(&c);
       continue;
     }
+    // Changes come largest first: past `top`, only regressions are still listed.
+    if (options.top && listed >= options.top && !c.regressed) {
+      ++left_out;
+      continue;
+    }
+    ++listed;
     table.add({c.regressed ? "REGRESSED" : "", truncate(c.name, 48), c.type,
                std::to_string(c.base->calls) + " -> " + std::to_string(c.next->calls),
                before_after(c.base->mean_s, c.next->mean_s, c.mean_change),
@@ -128,18 +135,26 @@ std::string diff_text(const DiffResult& diff, const DiffOptions& options, const 
                before_after(c.base->total_s, c.next->total_s, c.total_change)});
   }
   if (!table.empty()) out += table.render("  ");
-  if (!added.empty()) {
-    out += "\nAdded in the new run\n";
-    for (const auto* c : added)
-      out += "  + " + printable(c->name) + " [" + c->type + "]: " + analysis::format_count(c->next->calls) + " calls, mean " +
-             analysis::format_seconds(c->next->mean_s) + ", total " + analysis::format_seconds(c->next->total_s) + "\n";
-  }
-  if (!removed.empty()) {
-    out += "\nRemoved in the new run\n";
-    for (const auto* c : removed)
-      out += "  - " + printable(c->name) + " [" + c->type + "]: was " + analysis::format_count(c->base->calls) + " calls, mean " +
-             analysis::format_seconds(c->base->mean_s) + ", total " + analysis::format_seconds(c->base->total_s) + "\n";
-  }
+  if (left_out)
+    out += "  (" + std::to_string(left_out) + " more in both runs with smaller changes; --top 0 lists them all)\n";
+  // Added and removed operations, largest first, at most `top` of each.
+  const auto list = [&](const char* title, const std::vector<const OperationChange*>& ops, bool is_added) {
+    if (ops.empty()) return;
+    out += std::string("\n") + title + "\n";
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      if (options.top && i >= options.top) {
+        out += "  ... and " + std::to_string(ops.size() - i) + " more\n";
+        break;
+      }
+      const OperationChange& c = *ops[i];
+      const OperationFigures& f = is_added ? *c.next : *c.base;
+      out += std::string(is_added ? "  + " : "  - ") + printable(c.name) + " [" + c.type + "]: " + (is_added ? "" : "was ") +
+             analysis::format_count(f.calls) + " calls, mean " + analysis::format_seconds(f.mean_s) + ", total " +
+             analysis::format_seconds(f.total_s) + "\n";
+    }
+  };
+  list("Added in the new run", added, true);
+  list("Removed in the new run", removed, false);
   out += "\n";
   if (!options.max_regression) {
     out += "No regression limit given (--max-regression PCT): nothing is gated.\n";

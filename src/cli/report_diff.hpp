@@ -30,6 +30,7 @@ struct DiffOptions {
   std::optional<double> max_regression;  // fraction (0.10 = 10 %); absent: report only
   std::string metric = "mean";           // what regresses: "mean", "p95" or "total"
   double min_duration_s = 0.0;           // operations faster than this in both runs never regress
+  std::size_t top = 20;                  // text: common operations listed (regressed ones always); 0 = all
 };
 
 struct DiffResult {
