@@ -30,15 +30,18 @@ double theil_sen_slope(const std::vector<double>& x, const std::vector<double>& 
 double kendall_tau(const std::vector<double>& x, const std::vector<double>& y) {
   const std::size_t n = std::min(x.size(), y.size());
   if (n < 2) return 0.0;
-  long long score = 0;
+  long long concordant_minus_discordant = 0, tied_x = 0, tied_y = 0, pairs = 0;
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = i + 1; j < n; ++j) {
+      ++pairs;
       const double dx = x[j] - x[i], dy = y[j] - y[i];
-      if (dx * dy > 0) ++score;
-      else if (dx * dy < 0) --score;
+      if (dx == 0) ++tied_x;
+      if (dy == 0) ++tied_y;
+      if (dx * dy > 0) ++concordant_minus_discordant;
+      else if (dx * dy < 0) --concordant_minus_discordant;
     }
-  const double pairs = static_cast<double>(n) * static_cast<double>(n - 1) / 2.0;
-  return static_cast<double>(score) / pairs;
+  const double denom = std::sqrt(static_cast<double>(pairs - tied_x)) * std::sqrt(static_cast<double>(pairs - tied_y));
+  return denom > 0.0 ? static_cast<double>(concordant_minus_discordant) / denom : 0.0;
 }
 
 std::vector<std::size_t> even_subsample(std::size_t n, std::size_t max_points) {

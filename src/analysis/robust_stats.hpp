@@ -16,7 +16,8 @@ double quantile(std::vector<double> values, double q);
 // Stays correct with up to ~29 % of the points being outliers. 0 when fewer than two distinct x.
 double theil_sen_slope(const std::vector<double>& x, const std::vector<double>& y);
 
-// Kendall's tau-a in [-1, 1]: +1 when y rises with every step in x, 0 when unrelated.
+// Kendall's tau-b in [-1, 1]: +1 when y never falls as x rises, 0 when unrelated. Ties do not
+// count against it (tau-b), so a staircase (memory that grows in steps) still reads near +1.
 double kendall_tau(const std::vector<double>& x, const std::vector<double>& y);
 
 // Every k-th index so that at most max_points remain (first and last always kept), to bound

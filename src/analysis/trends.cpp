@@ -11,6 +11,7 @@ namespace codeprof::analysis {
 namespace {
 
 constexpr std::size_t kMinWindows = 8;        // windows needed to compare early and late calls
+constexpr double kSlowdownMinRatio = 1.25;    // late/early median of the windows' fastest calls
 constexpr std::uint64_t kMinCalls = 20;
 constexpr double kMinSlowdownS = 100e-6;      // ignore slow-downs of a few microseconds
 constexpr double kSteadyShare = 0.75;         // share of late windows that must be slower
@@ -31,8 +32,54 @@ constexpr std::uint64_t kMinLeakCalls = 5;
 constexpr double kMinRssPerCallBytes = 64.0 * 1024;
 constexpr std::size_t kMaxPairwisePoints = 300;  // bounds the quadratic Theil-Sen and tau
 
+// Steps completed by a time: from the trace's step spans, else from the time windows of the step
+// operation (calls spread evenly inside a window). Unknown without steps.
+class StepClock {
+ public:
+  StepClock(const Snapshot& s, const StepFacts& steps) {
+    if (!s.steps.empty()) {
+      for (const StepSpan& st : s.steps)
+        if (st.end_ns > st.start_ns) span_ends_.push_back(st.end_ns);
+      std::sort(span_ends_.begin(), span_ends_.end());
+    } else if (steps.step_operation) {
+      if (const OperationStats* op = s.find(*steps.step_operation)) windows_ = op->series;
+    }
+  }
+  bool known() const noexcept { return !span_ends_.empty() || !windows_.empty(); }
+  double steps_done(std::int64_t t_ns) const {
+    if (!span_ends_.empty())
+      return static_cast<double>(std::upper_bound(span_ends_.begin(), span_ends_.end(), t_ns) - span_ends_.begin());
+    double done = 0.0;
+    for (const DurationWindow& w : windows_) {
+      if (t_ns >= w.start_ns + w.width_ns) {
+        done += static_cast<double>(w.count);
+      } else {
+        if (t_ns > w.start_ns && w.width_ns > 0)
+          done += static_cast<double>(w.count) * static_cast<double>(t_ns - w.start_ns) / static_cast<double>(w.width_ns);
+        break;
+      }
+    }
+    return done;
+  }
+
+ private:
+  std::vector<std::int64_t> span_ends_;
+  std::vector<DurationWindow> windows_;
+};
+
+// Rise of y over the samples with x in [from, to]: median of the last fifth - median of the first.
+double half_rise(const std::vector<double>& x, const std::vector<double>& y, double from, double to) {
+  std::vector<double> part;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (x[i] >= from && x[i] <= to) part.push_back(y[i]);
+  if (part.size() < 2) return 0.0;
+  const std::size_t fifth = std::max<std::size_t>(1, part.size() / 5);
+  return median(std::vector<double>(part.end() - static_cast<std::ptrdiff_t>(fifth), part.end())) -
+         median(std::vector<double>(part.begin(), part.begin() + static_cast<std::ptrdiff_t>(fifth)));
+}
+
 const char* const kSlowdownMethod =
-    "median of window means, first vs last quarter of the operation's time windows";
+    "median of window means, first vs last quarter of the operation's time windows (fastest calls slower too)";
 
 }  // namespace
 
@@ -40,14 +87,26 @@ std::vector<Trend> find_slowdowns(const Snapshot& s) {
   std::vector<Trend> out;
   for (const auto& op : s.operations) {
     if (op.count < kMinCalls || op.series.size() < kMinWindows) continue;
-    std::vector<double> means;
+    std::vector<double> means, mins;
     for (const DurationWindow& w : op.series)
-      if (w.count) means.push_back(ns_to_s(static_cast<double>(w.total_ns) / static_cast<double>(w.count)));
+      if (w.count) {
+        means.push_back(ns_to_s(static_cast<double>(w.total_ns) / static_cast<double>(w.count)));
+        mins.push_back(ns_to_s(static_cast<double>(w.min_ns)));
+      }
     if (means.size() < kMinWindows) continue;
     const std::size_t q = std::max<std::size_t>(2, means.size() / 4);
-    const double early = median(std::vector<double>(means.begin(), means.begin() + static_cast<std::ptrdiff_t>(q)));
-    const double late = median(std::vector<double>(means.end() - static_cast<std::ptrdiff_t>(q), means.end()));
+    auto first_quarter = [&](const std::vector<double>& v) {
+      return median(std::vector<double>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(q)));
+    };
+    auto last_quarter = [&](const std::vector<double>& v) {
+      return median(std::vector<double>(v.end() - static_cast<std::ptrdiff_t>(q), v.end()));
+    };
+    const double early = first_quarter(means), late = last_quarter(means);
     if (early <= 0.0 || late < kSlowdownRatio * early || late - early < kMinSlowdownS) continue;
+    // The fastest call of each window must have slowed too: preemption by other processes makes
+    // some calls slower (and the means with them) but leaves the fastest ones alone.
+    const double early_min = first_quarter(mins), late_min = last_quarter(mins);
+    if (early_min > 0.0 && late_min < kSlowdownMinRatio * early_min) continue;
     std::size_t slower = 0;
     for (std::size_t i = means.size() - q; i < means.size(); ++i)
       if (means[i] > early) ++slower;
@@ -85,9 +144,6 @@ std::vector<Trend> find_slowdowns(const Snapshot& s) {
 
 std::vector<Trend> find_memory_growth(const Snapshot& s, const std::vector<OperationFacts>& ops, const StepFacts& steps) {
   std::vector<Trend> out;
-  // Steps per second over the steps' time range converts a rate per second into one per step.
-  const double steps_span_s = ns_to_s(static_cast<double>(steps.last_end_ns - steps.first_start_ns));
-  const double steps_per_s = steps.count > 0 && steps_span_s > 0.0 ? static_cast<double>(steps.count) / steps_span_s : 0.0;
 
   // Operations that keep memory call after call. With allocation hooks: the allocation balance,
   // counted only when nobody frees it elsewhere (the outermost scopes' net balance holds at least
@@ -161,40 +217,56 @@ std::vector<Trend> find_memory_growth(const Snapshot& s, const std::vector<Opera
     out.push_back(std::move(t));
   }
 
-  // The process: a steady rise of RSS after warm-up (Theil-Sen slope, Kendall's tau).
+  // The process: a steady rise of RSS after warm-up (Theil-Sen slope, Kendall's tau-b), against
+  // the number of steps done when steps are known (a thread preempted for a while then adds no
+  // flat stretch, and the slope is directly bytes per step), else against time.
   if (const TimelineSeries* rss = s.timeline("rss_bytes");
       rss && rss->values.size() >= kMinRssSamples && rss->t_ns.size() == rss->values.size()) {
+    const StepClock clock(s, steps);
+    std::vector<double> x, y, t_s;
     const std::int64_t t0 = rss->t_ns.front(), t1 = rss->t_ns.back();
-    const auto from = static_cast<std::int64_t>(static_cast<double>(t0) + kWarmupShare * static_cast<double>(t1 - t0));
-    std::vector<double> x, y;
-    for (std::size_t i = 0; i < rss->values.size(); ++i)
-      if (rss->t_ns[i] >= from) {
-        x.push_back(ns_to_s(static_cast<double>(rss->t_ns[i])));
-        y.push_back(rss->values[i]);
-      }
-    if (x.size() >= kMinRssSamples) {
+    const auto from_ns = static_cast<std::int64_t>(static_cast<double>(t0) + kWarmupShare * static_cast<double>(t1 - t0));
+    const double from_steps = kWarmupShare * static_cast<double>(steps.count);
+    for (std::size_t i = 0; i < rss->values.size(); ++i) {
+      const double xi = clock.known() ? clock.steps_done(rss->t_ns[i]) : ns_to_s(static_cast<double>(rss->t_ns[i]));
+      if (clock.known() ? xi < from_steps : rss->t_ns[i] < from_ns) continue;
+      x.push_back(xi);
+      y.push_back(rss->values[i]);
+      t_s.push_back(ns_to_s(static_cast<double>(rss->t_ns[i])));
+    }
+    if (x.size() >= kMinRssSamples && x.back() > x.front()) {
       std::vector<double> xs, ys;
       for (std::size_t i : even_subsample(x.size(), kMaxPairwisePoints)) {
         xs.push_back(x[i]);
         ys.push_back(y[i]);
       }
-      const double slope = theil_sen_slope(xs, ys);  // bytes per second
+      const double slope = theil_sen_slope(xs, ys);  // bytes per step (or per second)
       const double tau = kendall_tau(xs, ys);
       const double span = xs.back() - xs.front();
       const double growth = slope * span;
       const double base = std::max(1.0, ys.front());
-      if (tau >= kMinKendallTau && growth >= kMinRssGrowthBytes && growth >= kMinRssGrowthShare * base) {
+      // Still rising in the second half: a level that climbs for a while (a cache filling up) and
+      // then stays is not a leak. Each half's rise is the median of its last fifth minus the
+      // median of its first fifth (medians: robust to single samples).
+      const double mid = (xs.front() + xs.back()) / 2.0;
+      const double first_half_rise = half_rise(xs, ys, xs.front(), mid);
+      const double second_half_rise = half_rise(xs, ys, mid, xs.back());
+      if (tau >= kMinKendallTau && growth >= kMinRssGrowthBytes && growth >= kMinRssGrowthShare * base &&
+          second_half_rise > 0.0 && second_half_rise >= 0.25 * first_half_rise) {
         Trend t;
         t.kind = "memory_growth";
         t.operation = leaking_op;
-        t.magnitude = steps_per_s > 0.0 ? slope / steps_per_s : slope;
-        t.at_s = xs.front();
-        t.method = std::string("Theil-Sen slope of rss_bytes after the first quarter of the run (Kendall tau ") +
-                   format_number(tau, 2) + ")" + (steps_per_s > 0.0 ? ", per step" : ", per second (no steps)");
-        t.description = "RSS grew " + format_bytes(growth) + " in " + format_seconds(span) + " (" +
-                        format_bytes(slope) + "/s" +
-                        (steps_per_s > 0.0 ? ", " + format_bytes(t.magnitude) + " per step" : "") + ") from " +
-                        format_bytes(ys.front()) + (leaking_op.empty() ? "" : "; largest retained allocations in " + leaking_op);
+        t.magnitude = slope;
+        t.at_s = t_s.front();
+        const std::string per = clock.known() ? " per step" : "/s";
+        t.method = std::string("Theil-Sen slope of rss_bytes ") +
+                   (clock.known() ? "against steps done, after the first quarter of the steps"
+                                  : "against time, after the first quarter of the run (no steps)") +
+                   " (Kendall tau-b " + format_number(tau, 2) + ")";
+        t.description = "RSS grew " + format_bytes(growth) + " over " +
+                        (clock.known() ? format_number(span, 0) + " steps" : format_seconds(span)) + " (" +
+                        format_bytes(slope) + per + ") from " + format_bytes(ys.front()) +
+                        (leaking_op.empty() ? "" : "; largest retained allocations in " + leaking_op);
         out.push_back(std::move(t));
       }
     }

@@ -164,9 +164,25 @@ std::vector<RuleCase> cases() {
   v.push_back({"vectorize_medium_share", "preprocessing-vectorize", true, "medium", "", [] {
                  return one_op("tokenize", Category::Preprocessing, 300, 0.005).build();
                }});
+  v.push_back({"vectorize_off_the_critical_path", "preprocessing-vectorize", true, "medium", "", [] {
+                 // Tokenising on two loader workers while the steps never wait: faster tokenising
+                 // would not shorten the run.
+                 SnapshotBuilder b(10.0);
+                 b.top(b.op("train_step", Category::TrainingLoop, 100, 0.1));
+                 const auto tok = b.op("tokenize", Category::Preprocessing, 1000, 0.008);
+                 b.top(tok);
+                 b.on_threads(tok, {1, 2});
+                 return b.build();
+               }});
+  v.push_back({"workers_on_workers_but_too_few", "input-bound-workers", true, "high", "4 parallel workers (now 1", [] {
+                 // One worker needs 70 ms per batch, the step computes for 20 ms and waits 50 ms.
+                 auto b = training_with_workers(0.05, 0.02, 0.07, 1);
+                 b.cpu_efficiency(3, 0.2);
+                 return b.build();
+               }});
   v.push_back({"vectorize_waiting_not_computing", "preprocessing-vectorize", false, "", "", [] {
                  auto b = one_op("tokenize", Category::Preprocessing, 1000, 0.005);
-                 b.cpu_efficiency(0, 0.05);
+                 b.cpu_efficiency(0, 0.01);
                  return b.build();
                }});
   v.push_back({"vectorize_small_share", "preprocessing-vectorize", false, "", "",
@@ -320,6 +336,13 @@ std::vector<RuleCase> cases() {
     return b.build();
   };
   v.push_back({"leak_rss_rising", "memory-leak-suspected", true, "high", "the process", [=] { return rss(true); }});
+  v.push_back({"leak_rss_lazy_cache_then_flat", "memory-leak-suspected", false, "", "", [] {
+                 auto b = one_op("work", Category::Custom, 100, 0.05);
+                 std::vector<double> samples;  // rises for half the run (a cache filling up), then stays
+                 for (int i = 0; i < 100; ++i) samples.push_back(100 * MiB + std::min(i, 50) * 2 * MiB + (i % 2) * 0.1 * MiB);
+                 b.timeline("rss_bytes", "bytes", 0.1, samples);
+                 return b.build();
+               }});
   v.push_back({"leak_rss_plateau_after_warmup", "memory-leak-suspected", false, "", "", [=] { return rss(false); }});
   auto slowing = [](bool slows) {
     auto b = one_op("step", Category::Custom, 40, 0.002);
@@ -453,7 +476,8 @@ TEST(RuleEvidence, WorkersComeFromEfficiencyAndCores) {
   const Recommendation* r = find(f, "input-bound-workers");
   ASSERT_NE(r, nullptr);
   EXPECT_NEAR(evidence(*r, "input_share_of_step_time"), 0.05 / 0.07, 1e-6);
-  EXPECT_NEAR(evidence(*r, "input_time_per_step"), 0.05, 1e-6);
+  EXPECT_NEAR(evidence(*r, "input_wait_per_step"), 0.05, 1e-6);
+  EXPECT_NEAR(evidence(*r, "load_time_per_step"), 0.05, 1e-6);
   EXPECT_NEAR(evidence(*r, "compute_time_per_step"), 0.02, 1e-6);
   EXPECT_NEAR(evidence(*r, "loader_cpu_efficiency"), 0.05, 1e-6);
   EXPECT_EQ(evidence(*r, "hardware_threads"), 8);
