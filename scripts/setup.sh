@@ -29,12 +29,5 @@ if ((${#missing[@]})); then
   apt-get install -y -q "${missing[@]}"
 fi
 
-# npm packages (chart library for the dashboard, playwright-core for the browser tests).
-for dir in web tests/browser; do
-  if [[ -f "$dir/package-lock.json" ]]; then
-    if [[ ! -d "$dir/node_modules" || "$dir/package-lock.json" -nt "$dir/node_modules" ]]; then
-      echo "setup: npm ci in $dir"
-      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-    fi
-  fi
-done
+# npm packages (uPlot for the dashboard, playwright-core for the browser tests) are installed by
+# the build itself from the committed lock files (npm ci into the build directory).
