@@ -41,39 +41,33 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 
+// Calls f(piece) for each valid UTF-8 sequence of s, and f(U+FFFD) for each byte that starts none.
+template <typename F>
+void for_each_sequence(std::string_view s, F&& f) {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_sequence_length(s, i);
+    f(n == 0 ? kReplacement : s.substr(i, n));
+    i += n == 0 ? 1 : n;
+  }
+}
+
 }  // namespace
 
 std::string valid_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t n = utf8_sequence_length(s, i);
-    if (n == 0) {
-      out += kReplacement;
-      ++i;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
+  for_each_sequence(s, [&](std::string_view piece) { out += piece; });
   return out;
 }
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      const std::size_t n = utf8_sequence_length(s, i);
-      if (n == 0) {
-        out += kReplacement;
-        ++i;
-      } else {
-        out.append(s.substr(i, n));
-        i += n;
-      }
-      continue;
+  for_each_sequence(s, [&](std::string_view piece) {
+    const auto c = static_cast<unsigned char>(piece[0]);
+    if (piece.size() > 1 || c >= 0x80) {
+      out += piece;
+      return;
     }
     switch (c) {
       case '"': out += "\\\""; break;
@@ -90,8 +84,7 @@ void append_json_string(std::string& out, std::string_view s) {
           out += static_cast<char>(c);
         }
     }
-    ++i;
-  }
+  });
   out += '"';
 }
 
