@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "analysis/operation_facts.hpp"
+
 namespace codeprof::analysis {
 namespace {
 const std::vector<const CallEdge*> kNoEdges;
@@ -31,7 +33,7 @@ std::map<std::uint32_t, double> CallTree::time_under(std::uint32_t root,
   std::vector<std::uint32_t> path{root};
   std::size_t visits = 0;
   auto total_of = [&](std::uint32_t id) {
-    const OperationStats* op = snapshot_.find(id);
+    const OperationStats* op = operation_by_id(snapshot_, id);
     return op ? static_cast<double>(op->total_ns) : 0.0;
   };
   // node_time_under: how much of `node`'s time lies under root along the current path.

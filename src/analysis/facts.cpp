@@ -48,7 +48,7 @@ double Facts::category_total_s(Category c) const {
       continue;
     }
     for (const CallEdge* e : parents) {
-      const OperationStats* p = e->parent_id == kRootOperation ? nullptr : snapshot.find(e->parent_id);
+      const OperationStats* p = e->parent_id == kRootOperation ? nullptr : operation_by_id(snapshot, e->parent_id);
       if (!p || p->category != c) t += ns_to_s(static_cast<double>(e->total_ns));
     }
   }

@@ -21,6 +21,7 @@ double run_wall_seconds(const Snapshot& s) {
 std::vector<OperationFacts> compute_operation_facts(const Snapshot& s, double wall_s) {
   std::vector<OperationFacts> out;
   out.reserve(s.operations.size());
+  const ThreadTimes thread_times(s);
   for (const auto& op : s.operations) {
     OperationFacts f;
     f.op = &op;
@@ -52,12 +53,7 @@ std::vector<OperationFacts> compute_operation_facts(const Snapshot& s, double wa
     const ResourceStat& gpu = op.resource(ProbeMetric::GpuTimeNs);
     if (gpu.samples > 0) f.gpu_time_s = ns_to_s(static_cast<double>(gpu.total));
 
-    for (const auto& t : s.threads)
-      for (const auto& to : t.operations)
-        if (to.operation_id == op.id && to.count > 0) {
-          ++f.threads;
-          break;
-        }
+    f.threads = thread_times.threads(op.id);
     const std::int64_t span = op.last_seen_ns - op.first_seen_ns;
     if (span > 0) f.concurrency = static_cast<double>(op.total_ns) / static_cast<double>(span);
     out.push_back(f);
@@ -75,6 +71,35 @@ double thread_fraction(const Snapshot& s, std::uint32_t id, const std::vector<st
     }
   if (all == 0 || threads.empty()) return 1.0;
   return static_cast<double>(on) / static_cast<double>(all);
+}
+
+ThreadTimes::ThreadTimes(const Snapshot& s) {
+  for (const auto& t : s.threads)
+    for (const auto& to : t.operations)
+      if (to.count > 0) by_operation_[to.operation_id].emplace_back(t.index, to.total_ns);
+}
+
+std::size_t ThreadTimes::threads(std::uint32_t id) const {
+  const auto it = by_operation_.find(id);
+  return it == by_operation_.end() ? 0 : it->second.size();
+}
+
+double ThreadTimes::fraction_on(std::uint32_t id, const std::vector<std::uint32_t>& threads) const {
+  const auto it = by_operation_.find(id);
+  if (it == by_operation_.end() || threads.empty()) return 1.0;
+  std::uint64_t on = 0, all = 0;
+  for (const auto& [thread, total] : it->second) {
+    all += total;
+    if (std::find(threads.begin(), threads.end(), thread) != threads.end()) on += total;
+  }
+  return all ? static_cast<double>(on) / static_cast<double>(all) : 1.0;
+}
+
+const OperationStats* operation_by_id(const Snapshot& s, std::uint32_t id) noexcept {
+  const auto it = std::lower_bound(s.operations.begin(), s.operations.end(), id,
+                                   [](const OperationStats& op, std::uint32_t v) { return op.id < v; });
+  if (it != s.operations.end() && it->id == id) return &*it;
+  return s.find(id);  // not sorted after all: look at every one
 }
 
 }  // namespace codeprof::analysis

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "codeprof/snapshot.hpp"
@@ -41,6 +43,20 @@ std::vector<OperationFacts> compute_operation_facts(const Snapshot& snapshot, do
 // Share of an operation's time that ran on the given threads (1 when threads are unknown).
 double thread_fraction(const Snapshot& snapshot, std::uint32_t operation_id,
                        const std::vector<std::uint32_t>& thread_indices);
+
+// The same per-thread times, indexed once for loops over many operations.
+class ThreadTimes {
+ public:
+  explicit ThreadTimes(const Snapshot& snapshot);
+  std::size_t threads(std::uint32_t operation_id) const;
+  double fraction_on(std::uint32_t operation_id, const std::vector<std::uint32_t>& thread_indices) const;
+
+ private:
+  std::unordered_map<std::uint32_t, std::vector<std::pair<std::uint32_t, std::uint64_t>>> by_operation_;
+};
+
+// Snapshot::operations is ascending by id: a binary search (a linear one if it is not).
+const OperationStats* operation_by_id(const Snapshot& snapshot, std::uint32_t id) noexcept;
 
 constexpr double ns_to_s(double ns) noexcept { return ns * 1e-9; }
 

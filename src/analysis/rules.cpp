@@ -99,7 +99,7 @@ std::size_t loader_worker_threads(const Facts& f) {
     if (std::find(f.steps.step_threads.begin(), f.steps.step_threads.end(), t.index) != f.steps.step_threads.end())
       continue;
     for (const ThreadOperationStats& to : t.operations) {
-      const OperationStats* op = f.snapshot.find(to.operation_id);
+      const OperationStats* op = operation_by_id(f.snapshot, to.operation_id);
       if (op && op->category == Category::DataLoading && to.count > 0) threads.insert(t.index);
     }
   }

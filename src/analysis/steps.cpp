@@ -10,12 +10,12 @@ namespace codeprof::analysis {
 namespace {
 
 bool is_training_loop(const Snapshot& s, std::uint32_t id) {
-  const OperationStats* op = s.find(id);
+  const OperationStats* op = operation_by_id(s, id);
   return op && op->category == Category::TrainingLoop;
 }
 
 bool is_input(const Snapshot& s, std::uint32_t id) {
-  const OperationStats* op = s.find(id);
+  const OperationStats* op = operation_by_id(s, id);
   return op && is_input_category(op->category);
 }
 
@@ -47,7 +47,7 @@ std::optional<std::uint32_t> choose_step_operation(const Snapshot& s, const Conf
     for (const CallEdge* e : tree.children(best->id)) {
       if (e->child_id == best->id || !is_training_loop(s, e->child_id)) continue;
       if (e->count >= 2 * best->count && 2 * e->total_ns >= best->total_ns && e->total_ns > next_time) {
-        next = s.find(e->child_id);
+        next = operation_by_id(s, e->child_id);
         next_time = e->total_ns;
       }
     }
@@ -126,7 +126,7 @@ void steps_from_spans(const Snapshot& s, const CallTree& tree, StepFacts& f) {
 }
 
 void steps_from_operation(const Snapshot& s, const CallTree& tree, std::uint32_t step_id, StepFacts& f) {
-  const OperationStats* step = s.find(step_id);
+  const OperationStats* step = operation_by_id(s, step_id);
   f.step_operation = step_id;
   f.count = step->count;
   f.step_time_s = ns_to_s(static_cast<double>(step->total_ns));
@@ -142,7 +142,7 @@ void steps_from_operation(const Snapshot& s, const CallTree& tree, std::uint32_t
   std::uint64_t best_time = 0;
   for (const CallEdge* e : tree.parents(step_id)) {
     if (e->parent_id == kRootOperation || e->parent_id == step_id) continue;
-    const OperationStats* p = s.find(e->parent_id);
+    const OperationStats* p = operation_by_id(s, e->parent_id);
     if (p && p->count >= 2 && p->count < step->count && e->total_ns > best_time) {
       best_time = e->total_ns;
       f.pass_operation = p->id;
@@ -151,6 +151,7 @@ void steps_from_operation(const Snapshot& s, const CallTree& tree, std::uint32_t
   }
 
   const auto under = tree.time_under(step_id, [&](std::uint32_t id) { return is_input(s, id); });
+  const ThreadTimes thread_times(s);
   for (const auto& op : s.operations) {
     if (!is_input_category(op.category) || op.id == step_id) continue;
     const auto it = under.find(op.id);
@@ -159,7 +160,7 @@ void steps_from_operation(const Snapshot& s, const CallTree& tree, std::uint32_t
     // The rest of its top-level time, as far as it ran on the steps' threads, stalls the steps too.
     const double outside_ns = std::max(0.0, top_level_input_ns(s, tree, op) - in_ns);
     if (outside_ns <= 0.0) continue;
-    const double on_step_threads = thread_fraction(s, op.id, f.step_threads) * static_cast<double>(op.total_ns);
+    const double on_step_threads = thread_times.fraction_on(op.id, f.step_threads) * static_cast<double>(op.total_ns);
     const double rest_total = static_cast<double>(op.total_ns) - in_ns;
     const double frac = rest_total > 0.0 ? std::clamp((on_step_threads - in_ns) / rest_total, 0.0, 1.0) : 0.0;
     f.input_between_steps_s += ns_to_s(outside_ns * frac);

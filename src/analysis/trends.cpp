@@ -42,7 +42,7 @@ class StepClock {
         if (st.end_ns > st.start_ns) span_ends_.push_back(st.end_ns);
       std::sort(span_ends_.begin(), span_ends_.end());
     } else if (steps.step_operation) {
-      if (const OperationStats* op = s.find(*steps.step_operation)) windows_ = op->series;
+      if (const OperationStats* op = operation_by_id(s, *steps.step_operation)) windows_ = op->series;
     }
   }
   bool known() const noexcept { return !span_ends_.empty() || !windows_.empty(); }
