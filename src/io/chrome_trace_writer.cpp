@@ -8,8 +8,8 @@
 // says which of the two the file holds.
 //
 // Written by hand rather than through a JSON DOM: a trace can hold millions of events.
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <string>
 #include <unordered_map>
 
@@ -21,18 +21,25 @@
 namespace codeprof::io {
 namespace {
 
+// Integers without a temporary string: this runs once per field of millions of events.
+template <typename Int>
+void append_int(std::string& out, Int v) {
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
+
 // Microseconds with nanosecond precision, exactly: "1234.567".
 void append_micros(std::string& out, std::int64_t ns) {
   if (ns < 0) {
     out += '-';
     ns = -ns;  // |ns| < 2^63 for any time a snapshot holds
   }
-  out += std::to_string(ns / 1000);
+  append_int(out, ns / 1000);
   const auto frac = static_cast<int>(ns % 1000);
   if (frac) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, ".%03d", frac);
-    out += buf;
+    const char digits[] = {'.', static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                           static_cast<char>('0' + frac % 10)};
+    out.append(digits, sizeof digits);
   }
 }
 
@@ -67,20 +74,29 @@ class TraceBuilder {
     append_micros(out_, start_ns);
     out_ += ",\"dur\":";
     append_micros(out_, duration_ns);
-    out_ += ",\"pid\":" + pid_ + ",\"tid\":" + std::to_string(thread);
-    std::string args;
+    out_ += ",\"pid\":";
+    out_ += pid_;
+    out_ += ",\"tid\":";
+    append_int(out_, thread);
+    bool first_arg = true;
+    const auto arg = [&](std::string_view key) {
+      out_ += first_arg ? ",\"args\":{\"" : ",\"";
+      first_arg = false;
+      out_ += key;
+      out_ += "\":";
+    };
     if (probes && probes->valid) {
       for (const auto& info : kResourceMetrics) {
         if (!probes->has(info.metric)) continue;
-        if (!args.empty()) args += ',';
-        append_json_string(args, info.key);
-        args += ':';
-        args += format_double(static_cast<double>(probes->get(info.metric)) * info.scale);
+        arg(info.key);
+        out_ += format_double(static_cast<double>(probes->get(info.metric)) * info.scale);
       }
     }
-    if (slowest_only) args += std::string(args.empty() ? "" : ",") + "\"codeprof\":\"one of the slowest calls\"";
-    if (!args.empty()) out_ += ",\"args\":{" + args + "}";
-    out_ += '}';
+    if (slowest_only) {
+      arg("codeprof");
+      out_ += "\"one of the slowest calls\"";
+    }
+    out_ += first_arg ? "}" : "}}";
   }
 
   void counter(std::string_view name, std::int64_t t_ns, double value) {
@@ -91,6 +107,9 @@ class TraceBuilder {
     append_micros(out_, t_ns);
     out_ += ",\"pid\":" + pid_ + ",\"args\":{\"value\":" + format_double(value) + "}}";
   }
+
+  // Room for `events` complete events of typical size, so the buffer is not copied as it grows.
+  void reserve(std::size_t events) { out_.reserve(out_.size() + events * 120); }
 
   std::string finish(const Snapshot& s, bool slowest_only) {
     out_ += "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":";
@@ -139,6 +158,7 @@ std::string to_chrome_trace(const Snapshot& s) {
   }
 
   const bool slowest_only = s.trace_events.empty();
+  trace.reserve(s.trace_events.size());
   if (!slowest_only) {
     std::unordered_map<std::uint32_t, const OperationStats*> by_id;
     for (const auto& op : s.operations) by_id.emplace(op.id, &op);

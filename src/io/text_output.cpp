@@ -1,5 +1,6 @@
 #include "io/text_output.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -63,6 +64,16 @@ std::string valid_utf8(std::string_view s) {
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
+  // Fast path for the usual operation name: printable ASCII, nothing to escape.
+  const bool plain = std::all_of(s.begin(), s.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+  });
+  if (plain) {
+    out += s;
+    out += '"';
+    return;
+  }
   for_each_sequence(s, [&](std::string_view piece) {
     const auto c = static_cast<unsigned char>(piece[0]);
     if (piece.size() > 1 || c >= 0x80) {
