@@ -554,9 +554,10 @@ Snapshot TraceBuilder::finish(std::uint64_t trace_events) {
   s.devices = gpu.finish();
   s.sync_ns = sync_ns_ > 0 ? sync_ns_ : runtime_sync_ns_;
 
-  for (auto& [name, c] : counters_) {
+  for (auto& entry : counters_) {
+    const Counter& c = entry.second;  // (not a structured binding: lambdas capture it)
     TimelineSeries series;
-    series.name = name;
+    series.name = entry.first;
     series.unit = c.unit;
     std::vector<std::size_t> order(c.t_ns.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;

@@ -9,6 +9,7 @@ namespace codeprof::io::trace {
 namespace {
 
 constexpr std::size_t kReadChunk = std::size_t{4} << 20;
+constexpr std::size_t kMinRead = std::size_t{64} << 10;
 constexpr std::uint64_t kNo = TraceReadError::kNoPosition;
 
 std::string describe(int c) {
@@ -23,7 +24,9 @@ std::string megabytes(std::uint64_t bytes) { return std::to_string(bytes >> 20) 
 }  // namespace
 
 TraceJsonStream::TraceJsonStream(ByteSource& source, std::string name, const TraceReadOptions& options)
-    : source_(source), name_(std::move(name)), options_(options), capacity_(2 * kReadChunk) {
+    : source_(source), name_(std::move(name)), options_(options) {
+  // Small inputs get a small buffer; large ones two read chunks (grown for larger events).
+  capacity_ = static_cast<std::size_t>(std::clamp<std::uint64_t>(source.total() + 1, kMinRead, 2 * kReadChunk));
   storage_.reset(new char[capacity_ + 2 + simdjson::SIMDJSON_PADDING]);  // not zeroed: pages stay untouched until read into
   data_ = storage_.get() + 1;  // one byte in front for the '[' of a window
   std::memset(data_, ' ', simdjson::SIMDJSON_PADDING);
@@ -45,8 +48,8 @@ void TraceJsonStream::report_progress() {
 
 bool TraceJsonStream::fill() {
   if (eof_) return false;
-  if (len_ + kReadChunk > capacity_) {
-    // Grow only when the kept bytes (one large value) leave no room for a chunk.
+  if (capacity_ - len_ < kMinRead) {
+    // Grow only when the kept bytes (one large value, or a small first buffer) leave little room.
     const std::size_t grown = std::max(capacity_ * 2, len_ + kReadChunk);
     std::unique_ptr<char[]> bigger(new char[grown + 2 + simdjson::SIMDJSON_PADDING]);
     std::memcpy(bigger.get() + 1, data_, len_);
@@ -54,7 +57,7 @@ bool TraceJsonStream::fill() {
     data_ = storage_.get() + 1;
     capacity_ = grown;
   }
-  const std::size_t got = source_.read(data_ + len_, kReadChunk);
+  const std::size_t got = source_.read(data_ + len_, std::min(kReadChunk, capacity_ - len_));
   report_progress();
   if (got == 0) {
     eof_ = true;
