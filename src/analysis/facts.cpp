@@ -68,6 +68,7 @@ Facts build_facts(const Snapshot& snapshot, const Config& config) {
   f.classification.summary = summarize(f.classification);
   f.trends = find_trends(snapshot, f.operations, f.steps);
   f.bottlenecks = find_bottlenecks(snapshot, config, 0.0);
+  f.inference_outside_steps_s = time_outside_steps(snapshot, f.steps, Category::ModelInference);
   return f;
 }
 

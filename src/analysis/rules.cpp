@@ -388,8 +388,9 @@ std::optional<RuleFiring> pipeline_streamline(const Facts& f) {
 
 // ---------------------------------------------------------------- model inference
 
+// Inference proper: model_inference time outside training steps, as a share of the run.
 double inference_share(const Facts& f) {
-  return f.wall_s > 0.0 ? std::min(1.0, f.category_self_s(Category::ModelInference) / f.wall_s) : 0.0;
+  return f.wall_s > 0.0 ? std::min(1.0, f.inference_outside_steps_s / f.wall_s) : 0.0;
 }
 
 bool used_gpu(const Facts& f) {

@@ -167,7 +167,50 @@ void steps_from_operation(const Snapshot& s, const CallTree& tree, std::uint32_t
   }
 }
 
+// Outermost time of an operation: its calls whose caller is not of the same category.
+double outermost_ns(const Snapshot& s, const CallTree& tree, const OperationStats& op) {
+  const auto& parents = tree.parents(op.id);
+  if (parents.empty()) return static_cast<double>(op.total_ns);
+  double t = 0.0;
+  for (const CallEdge* e : parents) {
+    const OperationStats* p = e->parent_id == kRootOperation ? nullptr : operation_by_id(s, e->parent_id);
+    if (!p || p->category != op.category) t += static_cast<double>(e->total_ns);
+  }
+  return t;
+}
+
 }  // namespace
+
+double time_outside_steps(const Snapshot& s, const StepFacts& steps, Category c) {
+  const CallTree tree(s);
+  double outermost = 0.0;
+  for (const auto& op : s.operations)
+    if (op.category == c) outermost += outermost_ns(s, tree, op);
+  if (steps.count == 0) return ns_to_s(outermost);
+  if (steps.step_operation) {
+    const auto under = tree.time_under(*steps.step_operation, [&](std::uint32_t id) {
+      const OperationStats* op = operation_by_id(s, id);
+      return op && op->category == c;
+    });
+    double inside = 0.0;
+    for (const auto& [id, t] : under) {
+      const OperationStats* op = operation_by_id(s, id);
+      if (op && op->category == c) inside += t;
+    }
+    return ns_to_s(std::max(0.0, outermost - inside));
+  }
+  if (s.trace_events.empty()) return 0.0;
+  std::vector<Interval> spans, calls;
+  for (const StepSpan& st : s.steps) spans.emplace_back(st.start_ns, st.end_ns);
+  for (const TraceEvent& e : s.trace_events) {
+    const OperationStats* op = operation_by_id(s, e.operation_id);
+    if (op && op->category == c) calls.emplace_back(e.start_ns, e.start_ns + e.duration_ns);
+  }
+  const auto merged_calls = merged(std::move(calls));
+  std::int64_t all = 0;
+  for (const auto& iv : merged_calls) all += iv.second - iv.first;
+  return ns_to_s(static_cast<double>(all - overlap(merged_calls, merged(std::move(spans)))));
+}
 
 StepFacts detect_steps(const Snapshot& s, const Config& c) {
   StepFacts f;

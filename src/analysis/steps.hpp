@@ -53,4 +53,9 @@ inline constexpr double kModeratelyInputBound = 0.05;
 
 InputPipelineClass classify_input(const StepFacts& steps);
 
+// Seconds that operations of `category` ran outside the steps (outermost calls only). Without
+// steps all of it; with step spans but no events to place the calls, none (a trace with steps is a
+// training trace: its model calls are the steps' forward passes).
+double time_outside_steps(const Snapshot& snapshot, const StepFacts& steps, Category category);
+
 }  // namespace codeprof::analysis

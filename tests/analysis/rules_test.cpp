@@ -234,6 +234,14 @@ std::vector<RuleCase> cases() {
                [] { return one_op("infer", Category::ModelInference, 50, 0.1).build(); }});
   v.push_back({"batching_many_small_calls", "inference-batching", true, "medium", "1000 calls of 5.0 ms",
                [] { return one_op("infer", Category::ModelInference, 1000, 0.005).build(); }});
+  v.push_back({"batching_forward_passes_of_training", "inference-batching", false, "", "", [] {
+                 // The same calls inside training steps are forward passes, not inference requests.
+                 SnapshotBuilder b(10.0);
+                 const auto step = b.op("train_step", Category::TrainingLoop, 1000, 0.009);
+                 b.top(step);
+                 b.child(step, b.op("infer", Category::ModelInference, 1000, 0.005));
+                 return b.build();
+               }});
   v.push_back({"batching_large_calls", "inference-batching", false, "", "",
                [] { return one_op("infer", Category::ModelInference, 100, 0.05).build(); }});
   v.push_back({"inference_mp_on_gpu", "inference-mixed-precision", true, "low", "", [] {
