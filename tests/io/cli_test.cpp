@@ -10,7 +10,6 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "codeprof/exporters.hpp"
 #include "io/report_reader.hpp"
@@ -286,9 +285,11 @@ TEST(Cli, ServeShowsASavedReportUntilStopped) {
   std::string line;
   char c;
   while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(line, m, std::regex(R"(at http://127\.0\.0\.1:(\d+)/)"))) << line;
-  const int port = std::stoi(m[1]);
+  const std::string prefix = " at http://127.0.0.1:";
+  const auto at = line.find(prefix);
+  ASSERT_NE(at, std::string::npos) << line;
+  const int port = std::atoi(line.c_str() + at + prefix.size());
+  ASSERT_GT(port, 0) << line;
   const std::string page = http_get(port, "/");
   EXPECT_NE(page.find("200"), std::string::npos) << page.substr(0, 200);
   const std::string api = http_get(port, "/api/operations");

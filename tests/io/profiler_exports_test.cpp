@@ -9,7 +9,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <map>
-#include <regex>
 #include <set>
 #include <thread>
 
@@ -110,8 +109,7 @@ TEST(ProfilerExports, FacadeWritesEveryFormatAndTheCliReadsTheReport) {
   run_pipeline(p);
 
   const std::string report = p.export_profiling_data();
-  EXPECT_TRUE(std::regex_match(std::filesystem::path(report).filename().string(),
-                               std::regex(R"(profiling_report_\d{8}_\d{6}\.json)")))
+  EXPECT_TRUE(test::is_timestamped_name(std::filesystem::path(report).filename().string(), "profiling_report_", ".json"))
       << report;
   EXPECT_EQ(std::filesystem::path(report).parent_path(), std::filesystem::path(c.output_dir));
   const Snapshot back = io::read_json_report(report);

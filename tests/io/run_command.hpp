@@ -60,3 +60,20 @@ class TempDir {
 };
 
 }  // namespace codeprof::test
+
+namespace codeprof::test {
+
+// Whether `name` is prefix + "YYYYMMDD_HHMMSS" + extension (the default export file names).
+// Written by hand: std::regex trips a GCC 12 false warning in the sanitizer build.
+inline bool is_timestamped_name(const std::string& name, const std::string& prefix, const std::string& extension) {
+  if (name.size() != prefix.size() + 15 + extension.size()) return false;
+  if (name.compare(0, prefix.size(), prefix) != 0 || name.compare(name.size() - extension.size(), extension.size(), extension) != 0)
+    return false;
+  for (std::size_t i = 0; i < 15; ++i) {
+    const char c = name[prefix.size() + i];
+    if (i == 8 ? c != '_' : (c < '0' || c > '9')) return false;
+  }
+  return true;
+}
+
+}  // namespace codeprof::test

@@ -405,8 +405,13 @@ TEST(TraceReader, EventsAcrossReadWindowsAndGzipReadTheSame) {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> progress;
   io::TraceReadOptions options;
   options.progress = [&](std::uint64_t done, std::uint64_t total) { progress.push_back({done, total}); };
+  ASSERT_GT(compressed.size(), 256u << 10);  // large enough to be inflated on the read-ahead thread
   const Snapshot unzipped = read(compressed, options);
   expect_same_statistics(plain, unzipped);
+  // Corrupt deflate data in the middle: the error crosses from the inflating thread.
+  std::string corrupt = compressed;
+  for (std::size_t i = corrupt.size() / 3; i < corrupt.size() / 3 + 64; ++i) corrupt[i] = static_cast<char>(corrupt[i] ^ 0x33);
+  EXPECT_THROW(read(corrupt), io::TraceReadError);
   ASSERT_FALSE(progress.empty());
   EXPECT_EQ(progress.back().first, compressed.size());
   EXPECT_EQ(progress.back().second, compressed.size());
