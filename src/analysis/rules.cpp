@@ -71,8 +71,19 @@ std::optional<InputBound> input_bound(const Facts& f) {
   return InputBound{std::min(1.0, share), false};
 }
 
-// The operation that loads: the largest data_loading operation, else the largest preprocessing one.
+// The operation that loads for the steps: the input operation that stalled them most (inside or
+// between them); without steps, the data_loading operation with the most self time (else the
+// largest preprocessing one).
 const OperationFacts* loader(const Facts& f) {
+  const OperationFacts* best = nullptr;
+  double best_s = 0.0;
+  for (const auto& [id, stalled_s] : f.steps.input_by_operation)
+    if (stalled_s > best_s)
+      if (const OperationFacts* o = f.operation(id)) {
+        best = o;
+        best_s = stalled_s;
+      }
+  if (best) return best;
   auto dl = f.in_category(Category::DataLoading);
   if (!dl.empty()) return dl.front();
   auto pp = f.in_category(Category::Preprocessing);
@@ -92,9 +103,21 @@ std::optional<double> loading_efficiency(const Facts& f) {
   return cpu / wall;
 }
 
-// Threads other than the steps' that ran data loading: the workers there are now.
-std::size_t loader_worker_threads(const Facts& f) {
+// Loading on other threads than the steps' (loader workers): the data_loading operation that runs
+// there most, and the threads that ran data loading. Workers re-created every epoch are new
+// threads each time, so this can count more workers than ran at once; the rule then stays silent
+// rather than ask for workers that were there (their calls in flight would undercount instead:
+// idle workers, e.g. waiting for CPU or for the prefetch window, do not show).
+struct LoaderWorkers {
+  const OperationFacts* op = nullptr;
+  std::size_t threads = 0;
+};
+LoaderWorkers loader_workers(const Facts& f) {
+  LoaderWorkers w;
+  if (f.steps.step_threads.empty()) return w;
+  const ThreadTimes times(f.snapshot);
   std::set<std::uint32_t> threads;
+  double most = 0.0;
   for (const ThreadStats& t : f.snapshot.threads) {
     if (std::find(f.steps.step_threads.begin(), f.steps.step_threads.end(), t.index) != f.steps.step_threads.end())
       continue;
@@ -103,7 +126,15 @@ std::size_t loader_worker_threads(const Facts& f) {
       if (op && op->category == Category::DataLoading && to.count > 0) threads.insert(t.index);
     }
   }
-  return threads.size();
+  for (const OperationFacts* o : f.in_category(Category::DataLoading)) {
+    const double off_steps = (1.0 - times.fraction_on(o->op->id, f.steps.step_threads)) * o->total_s;
+    if (off_steps > most) {
+      most = off_steps;
+      w.op = o;
+    }
+  }
+  w.threads = threads.size();
+  return w;
 }
 
 // Input and compute time per step (or per loader call without steps).
@@ -124,9 +155,11 @@ std::optional<RuleFiring> input_bound_workers(const Facts& f) {
   const OperationFacts* load = loader(f);
   if (!bound || !load) return std::nullopt;
   const auto [stall_s, compute_s] = input_and_compute_per_step(f, *load);
-  // Loading work per step wherever it runs (on workers it is more than the steps' wait for it).
+  const LoaderWorkers workers_now = loader_workers(f);
+  // Loading work per step wherever it runs: on workers it is more than the steps' wait for it.
+  const OperationFacts* worker_op = workers_now.op ? workers_now.op : load;
   const double load_s =
-      f.steps.count > 0 ? std::max(stall_s, load->total_s / static_cast<double>(f.steps.count)) : stall_s;
+      f.steps.count > 0 ? std::max(stall_s, worker_op->total_s / static_cast<double>(f.steps.count)) : stall_s;
   if (load_s <= 0.0) return std::nullopt;
   const int hw = hardware_threads(f);
   const auto eff = loading_efficiency(f);
@@ -136,7 +169,7 @@ std::optional<RuleFiring> input_bound_workers(const Facts& f) {
   const double cpu_per_worker = std::max(eff.value_or(1.0), 0.1);
   const double cap = std::max(1.0, std::floor(std::max(1, hw - 1) / cpu_per_worker));
   const auto workers = static_cast<std::size_t>(std::clamp(needed, 2.0, std::max(2.0, cap)));
-  const std::size_t current = loader_worker_threads(f);
+  const std::size_t current = workers_now.threads;
   if (workers <= current) return std::nullopt;
   RuleFiring r;
   r.priority = bound->share >= kHighlyInputBound ? "high" : "medium";
@@ -145,7 +178,7 @@ std::optional<RuleFiring> input_bound_workers(const Facts& f) {
   r.impact = bound->share * 0.9;
   r.evidence = {ev(bound->from_steps ? "input_share_of_step_time" : "input_share_of_wall_time", bound->share, "ratio"),
                 ev("input_wait_per_step", stall_s, "s"),
-                ev("load_time_per_step", load_s, "s", load->op->name),
+                ev("load_time_per_step", load_s, "s", worker_op->op->name),
                 ev("compute_time_per_step", compute_s, "s"),
                 ev("loader_worker_threads", static_cast<double>(current), "count"),
                 ev("hardware_threads", hw, "count")};
@@ -156,7 +189,7 @@ std::optional<RuleFiring> input_bound_workers(const Facts& f) {
               {"input", format_seconds(load_s)},
               {"compute", format_seconds(compute_s)},
               {"hw", std::to_string(hw)},
-              {"op", load->op->name},
+              {"op", worker_op->op->name},
               {"efficiency", eff ? "the loader is " + format_percent(*eff) + " CPU-busy, so " + std::to_string(workers) +
                                        " workers fit in " + std::to_string(hw) + " hardware threads"
                                  : "the loader's CPU efficiency was not measured (enable metrics.cpu); the count assumes it is CPU-bound"}};
@@ -167,7 +200,9 @@ std::optional<RuleFiring> input_prefetch(const Facts& f) {
   const auto bound = input_bound(f);
   const OperationFacts* load = loader(f);
   if (!bound || !load) return std::nullopt;
-  // Synchronous: the loading ran on the steps' thread(s), in series with them.
+  // Synchronous: the loading ran on the steps' thread(s), in series with them, and nowhere else
+  // (with loader workers there is a queue to prefetch into already).
+  if (loader_workers(f).threads > 0) return std::nullopt;
   const double on_step_threads =
       f.steps.step_threads.empty() ? (load->threads <= 1 ? 1.0 : 0.0)
                                    : thread_fraction(f.snapshot, load->op->id, f.steps.step_threads);
@@ -675,7 +710,11 @@ std::optional<RuleFiring> latency_spikes(const Facts& f) {
   if (spikes.empty()) return std::nullopt;
   const Trend& worst = *spikes.front();  // largest ratio first
   RuleFiring r;
-  r.priority = worst.magnitude >= 10.0 ? "medium" : "low";
+  // Medium for a stall a user notices: >= 10x the p99 and >= 10 ms lost in one call.
+  const OperationFacts* o = f.operation(worst.operation);
+  const double p99_s = o ? ns_to_s(static_cast<double>(o->op->p99_ns)) : 0.0;
+  const double lost_s = p99_s * (worst.magnitude - 1.0);
+  r.priority = worst.magnitude >= 10.0 && lost_s >= 10e-3 ? "medium" : "low";
   r.impact = 0.0;
   std::string when;
   for (std::size_t i = 0; i < spikes.size() && i < 3; ++i) {
@@ -821,7 +860,7 @@ const std::vector<Rule> kRules = {
      "effective batch with gradient accumulation.",
      batch_size_small},
     // preprocessing
-    {"preprocessing-vectorize", "preprocessing", "medium", "Vectorise {op}: a per-item loop dominates",
+    {"preprocessing-vectorize", "preprocessing", "medium", "{op} takes {share} of the run: vectorise it",
      "self time >= 10 % of the run (high from 30 % unless off the critical path), >= 10 calls, not asleep (CPU efficiency >= 5 % when measured)",
      "Replace the per-element loop in {op} with bulk operations: it spends {self} ({share} of the run), {mean} per "
      "call over {calls} calls, and {efficiency}. Process whole strings or batches at once (lookup tables, "
@@ -929,7 +968,7 @@ const std::vector<Rule> kRules = {
      "caches that stop fitting, thermal throttling or a leak.",
      slowdown_detected},
     {"latency-spikes", "system", "low", "{count} latency spikes, worst in {op}",
-     "a call >= 3x its operation's p99 and >= 1 ms above it (>= 50 calls)",
+     "a call >= 3x its operation's p99 and >= 1 ms above it (>= 50 calls, p99 >= 100 us); medium from 10x and 10 ms lost",
      "Look at what happened at {when} into the run: {description}. Typical causes are garbage collection, page "
      "faults, checkpoint writes, other processes, or one-off lazy initialisation.",
      latency_spikes},

@@ -159,11 +159,15 @@ void steps_from_operation(const Snapshot& s, const CallTree& tree, std::uint32_t
     f.input_in_steps_s += ns_to_s(in_ns);
     // The rest of its top-level time, as far as it ran on the steps' threads, stalls the steps too.
     const double outside_ns = std::max(0.0, top_level_input_ns(s, tree, op) - in_ns);
-    if (outside_ns <= 0.0) continue;
-    const double on_step_threads = thread_times.fraction_on(op.id, f.step_threads) * static_cast<double>(op.total_ns);
-    const double rest_total = static_cast<double>(op.total_ns) - in_ns;
-    const double frac = rest_total > 0.0 ? std::clamp((on_step_threads - in_ns) / rest_total, 0.0, 1.0) : 0.0;
-    f.input_between_steps_s += ns_to_s(outside_ns * frac);
+    double between_ns = 0.0;
+    if (outside_ns > 0.0) {
+      const double on_step_threads = thread_times.fraction_on(op.id, f.step_threads) * static_cast<double>(op.total_ns);
+      const double rest_total = static_cast<double>(op.total_ns) - in_ns;
+      const double frac = rest_total > 0.0 ? std::clamp((on_step_threads - in_ns) / rest_total, 0.0, 1.0) : 0.0;
+      between_ns = outside_ns * frac;
+      f.input_between_steps_s += ns_to_s(between_ns);
+    }
+    if (in_ns + between_ns > 0.0) f.input_by_operation[op.id] = ns_to_s(in_ns + between_ns);
   }
 }
 

@@ -5,6 +5,7 @@
 // training_loop child that runs several times per call and covers most of its time, so an
 // "epoch" scope around "train_step" scopes yields the steps, not the epochs).
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@ struct StepFacts {
   std::uint64_t passes = 0;                     // its call count
   std::int64_t first_start_ns = 0;
   std::int64_t last_end_ns = 0;
+  std::map<std::uint32_t, double> input_by_operation;  // seconds each input operation stalled the steps
 
   // Input time the steps' thread spent, over the whole iteration (step + input outside it).
   double input_s() const noexcept { return input_in_steps_s + input_between_steps_s; }

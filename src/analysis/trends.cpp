@@ -17,6 +17,10 @@ constexpr double kMinSlowdownS = 100e-6;      // ignore slow-downs of a few micr
 constexpr double kSteadyShare = 0.75;         // share of late windows that must be slower
 constexpr std::uint64_t kMinSpikeCalls = 50;  // below this, p99 is one of the few slowest calls
 constexpr double kMinSpikeExcessS = 1e-3;
+// Operations whose p99 is under 100 us are left out: on a busy machine any call can be preempted
+// for a few milliseconds, which makes a 3 us operation look 1000x slower once (seen on every
+// libtorch operator in the demo's runs).
+constexpr double kMinSpikeP99S = 100e-6;
 constexpr std::size_t kSpikesPerOperation = 3;
 constexpr std::size_t kMaxSpikes = 20;
 
@@ -279,6 +283,7 @@ std::vector<Trend> find_spikes(const Snapshot& s) {
   for (const auto& op : s.operations) {
     if (op.count < kMinSpikeCalls || op.p99_ns == 0) continue;
     const double p99 = ns_to_s(static_cast<double>(op.p99_ns));
+    if (p99 < kMinSpikeP99S) continue;
     std::size_t kept = 0;
     for (const SlowCall& c : op.slowest) {  // slowest first
       const double d = ns_to_s(static_cast<double>(c.duration_ns));
@@ -289,7 +294,7 @@ std::vector<Trend> find_spikes(const Snapshot& s) {
       t.operation = op.name;
       t.magnitude = d / p99;
       t.at_s = ns_to_s(static_cast<double>(c.start_ns));
-      t.method = "call duration / p99 of the operation (spike: >= 3x and >= 1 ms above)";
+      t.method = "call duration / p99 of the operation (spike: >= 3x and >= 1 ms above; p99 >= 100 us)";
       t.description = op.name + " call at " + format_seconds(t.at_s) + " took " + format_seconds(d) + " = " +
                       format_number(t.magnitude, 1) + "x its p99 (" + format_seconds(p99) + ") on thread " +
                       std::to_string(c.thread_index);

@@ -48,8 +48,8 @@ SnapshotBuilder training(double load_s, double compute_s, int hw = 8) {
 }
 
 // Steps as above, but the loading runs on `workers` other threads; the step waits `wait_s`.
-SnapshotBuilder training_with_workers(double wait_s, double compute_s, double load_s, int workers) {
-  SnapshotBuilder b(100 * (wait_s + compute_s), 8);
+SnapshotBuilder training_with_workers(double wait_s, double compute_s, double load_s, int workers, int hw = 8) {
+  SnapshotBuilder b(100 * (wait_s + compute_s), hw);
   const auto step = b.op("train_step", Category::TrainingLoop, 100, wait_s + compute_s);
   b.top(step);
   const auto wait = b.op("wait_for_batch", Category::DataLoading, 100, wait_s);
@@ -104,8 +104,12 @@ std::vector<RuleCase> cases() {
                }});
   v.push_back({"workers_moderate", "input-bound-workers", true, "medium", "", [] { return training(0.01, 0.09).build(); }});
   v.push_back({"workers_not_input_bound", "input-bound-workers", false, "", "", [] { return training(0.001, 0.1).build(); }});
-  v.push_back({"workers_enough_already", "input-bound-workers", false, "", "",
-               [] { return training_with_workers(0.03, 0.07, 0.05, 4).build(); }});
+  v.push_back({"workers_limited_by_cores", "input-bound-workers", false, "", "", [] {
+                 // Two CPU-bound workers on two cores: a third would not load faster.
+                 auto b = training_with_workers(0.03, 0.07, 0.14, 2, 2);
+                 b.cpu_efficiency(3, 1.0);
+                 return b.build();
+               }});
   v.push_back({"prefetch_synchronous_loader", "input-prefetch", true, "high", "keep 2 batches ready",
                [] { return training(0.05, 0.02).build(); }});
   v.push_back({"prefetch_loader_on_workers", "input-prefetch", false, "", "",
