@@ -24,6 +24,9 @@ inline bool is_gzip_magic(std::string_view head) noexcept {
   return head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x1f && static_cast<unsigned char>(head[1]) == 0x8b;
 }
 
+// Gzip data at least this large (compressed) is inflated on a second thread, ahead of the parser.
+inline constexpr std::uint64_t kReadAheadFrom = std::uint64_t{256} << 10;
+
 // Opens `path`; gzip data is inflated transparently. `name` appears in errors.
 std::unique_ptr<ByteSource> open_file_source(const std::string& path);
 // Reads from memory (not copied: `bytes` must outlive the source); gzip data is inflated.
