@@ -25,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using codeprof::Category;
 
-constexpr int kFormatVersion = 2;  // 2: zlib-compressed shards with a size + CRC header
+constexpr int kFormatVersion = 3;  // 2: zlib shards with a size + CRC header; 3: shorter pages
 
 struct Topic {
   const char* name;
@@ -123,7 +123,7 @@ Traits draw_traits(Rng& rng) {
   t.meta_words = rng.chance(0.75) ? static_cast<int>(rng.between(4, 40)) : 0;
   t.h1 = static_cast<int>(rng.chance(0.7) ? 1 : rng.between(0, 3));
   t.h2 = static_cast<int>(rng.between(0, 6));
-  t.paragraphs = static_cast<int>(rng.between(3, 10));
+  t.paragraphs = static_cast<int>(rng.between(3, 8));
   t.keyword_density = rng.chance(0.15) ? 0.06 + 0.08 * rng.uniform() : 0.002 + 0.04 * rng.uniform();
   t.spam = rng.chance(0.3) ? static_cast<int>(rng.between(1, 8)) : 0;
   t.quality = static_cast<int>(rng.between(0, 10));
@@ -148,7 +148,7 @@ double quality_score(const Traits& t, Rng& rng) {
   s += (t.internal_links >= 3 && t.internal_links <= 15) ? 0.3 : -0.1;
   s += (t.external_links >= 1 && t.external_links <= 6) ? 0.2 : -0.1;
   s -= 0.25 * t.broken_links;
-  s += 0.08 * (t.paragraphs - 6);
+  s += 0.08 * (t.paragraphs - 5);
   if (t.images) s -= 0.4 * static_cast<double>(t.images_without_alt) / t.images;
   s += 0.25 * rng.normal();  // what no feature explains
   return sigmoid(s - 0.9);
@@ -221,7 +221,7 @@ GeneratedPage generate_page(std::uint64_t seed, std::uint64_t id) {
   for (int p = 0; p < t.paragraphs; ++p) {
     if (p > 0 && p <= t.h2) h += "<h2>" + capitalised_words(rng, t, 4, false) + "</h2>\n";
     h += "<p>";
-    append_words(h, rng, t, static_cast<int>(rng.between(25, 90)), spam_left, quality_left);
+    append_words(h, rng, t, static_cast<int>(rng.between(20, 60)), spam_left, quality_left);
     // Spread links, entities and images over the paragraphs.
     const int remaining = t.paragraphs - p;
     for (int k = 0; internal_left > 0 && k < (internal_left + remaining - 1) / remaining; ++k, --internal_left)
@@ -235,7 +235,7 @@ GeneratedPage generate_page(std::uint64_t seed, std::uint64_t id) {
       --broken_left;
     }
     if (rng.chance(0.3)) h += " &amp; more &quot;" + filler().pick(rng) + "&quot;";
-    append_words(h += ' ', rng, t, static_cast<int>(rng.between(5, 30)), spam_left, quality_left);
+    append_words(h += ' ', rng, t, static_cast<int>(rng.between(5, 20)), spam_left, quality_left);
     h += ".</p>\n";
     if (images_left > 0 && rng.chance(0.6)) {
       if (no_alt_left > 0) {

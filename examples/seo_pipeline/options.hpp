@@ -27,8 +27,8 @@ struct PipelineOptions {
   bool reread_corpus = false;  // re-read the corpus from disk every epoch (no cache)
   // model and training
   std::size_t epochs = 8;
-  std::size_t embed_dim = 64;
-  std::size_t hidden = 512;
+  std::size_t embed_dim = 32;
+  std::size_t hidden = 256;
   std::size_t grad_accum = 2;
   std::size_t patience = 2;
   double lr = 0.003;

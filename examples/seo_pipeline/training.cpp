@@ -207,13 +207,15 @@ ModelRun train_and_score(const TrainingSetup& setup, codeprof::Profiler& profile
   at::set_num_threads(o.threads);
   torch::manual_seed(o.seed);
 
+  std::size_t devices = 0;
   {
     CODEPROF_SCOPE(profiler, "cuda_device_query", Category::Gpu);
-    const bool cuda = torch::cuda::is_available();
-    const auto devices = cuda ? torch::cuda::device_count() : 0;
-    if (!cuda)
-      run.notes.push_back({"gpu", "no CUDA device: torch::cuda::is_available() is false (CPU build of libtorch); "
-                                  "the model runs on the CPU"});
+    if (torch::cuda::is_available()) devices = torch::cuda::device_count();
+  }
+  if (devices == 0)
+    run.notes.push_back({"gpu", "no CUDA device: torch::cuda::is_available() is false (CPU build of libtorch); "
+                                "the model runs on the CPU"});
+  {
     CODEPROF_SCOPE(profiler, "data_parallel_setup", Category::MultiGpu);
     if (devices < 2)
       run.notes.push_back({"multi_gpu", "skipped: data-parallel training needs 2 or more CUDA devices, found " +

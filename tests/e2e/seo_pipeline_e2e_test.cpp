@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -100,7 +101,24 @@ const json* operation(const json& report, const std::string& name) {
   return nullptr;
 }
 
-// Checks the run succeeded and wrote every report; returns false (with failures) otherwise.
+// Share of train_step time spent in data_loading + preprocessing operations called inside it,
+// from the call tree (the steps' own record of waiting for input).
+double input_share_inside_steps(const json& report) {
+  std::map<std::uint64_t, const json*> by_id;
+  for (const auto& op : report["operations"]) by_id[op["id"].get<std::uint64_t>()] = &op;
+  const json* step = operation(report, "train_step");
+  if (!step || (*step)["total_time"].get<double>() <= 0) return 0.0;
+  const auto step_id = (*step)["id"].get<std::uint64_t>();
+  double input = 0.0;
+  for (const auto& e : report["call_tree"]) {
+    if (e["parent"].is_null() || e["parent"].get<std::uint64_t>() != step_id) continue;
+    const std::string type = (*by_id[e["child"].get<std::uint64_t>()])["type"];
+    if (type == "data_loading" || type == "preprocessing") input += e["total_time"].get<double>();
+  }
+  return input / (*step)["total_time"].get<double>();
+}
+
+// Checks the run succeeded and wrote every report.
 void expect_complete_run(const DemoRun& run) {
   ASSERT_EQ(run.exit_code, 0) << run.log;
   ASSERT_TRUE(run.report.is_object()) << "no JSON report in " << run.out << "\n" << run.log;
@@ -174,14 +192,23 @@ TEST(SeoPipelineE2E, DefaultRunProfilesEveryStageAndRaisesNoHighPriorityFinding)
   const std::string precision = r["run"]["metadata"].value("model.precision", "");
   EXPECT_TRUE(precision == "bf16 autocast" || unavailable.count("mixed_precision")) << precision;
 
-  // A reasonable pipeline: no high-priority finding (it would not be true) and not input-bound.
-  std::vector<std::string> high;
+  // A reasonable pipeline raises no high-priority finding that is not true. The default pipeline
+  // keeps its training thread fed, so "input-bound" is only true if the steps really waited: on a
+  // machine loaded by other work the loader worker can fall behind, and then the finding is right.
+  // What counts is the time the call tree puts under train_step, independent of the classification.
+  const double waited = input_share_inside_steps(r);
+  std::vector<std::string> untrue;
   for (const auto& b : r["bottlenecks"])
-    if (b["optimization_priority"] == "high") high.push_back("bottleneck " + b["operation"].get<std::string>());
-  for (const auto& rec : r["recommendations"])
-    if (rec["priority"] == "high") high.push_back("recommendation " + rec["id"].get<std::string>());
-  EXPECT_TRUE(high.empty()) << json(high) << "\n" << findings_text(run);
-  EXPECT_NE(r["classification"]["input"]["level"], "highly") << findings_text(run);
+    if (b["optimization_priority"] == "high") untrue.push_back("bottleneck " + b["operation"].get<std::string>());
+  for (const auto& rec : r["recommendations"]) {
+    if (rec["priority"] != "high") continue;
+    const std::string id = rec["id"];
+    if ((id == "input-bound-workers" || id == "input-prefetch") && waited >= 0.20) continue;
+    untrue.push_back("recommendation " + id);
+  }
+  if (r["classification"]["input"]["level"] == "highly" && waited < 0.20) untrue.push_back("highly input-bound");
+  EXPECT_TRUE(untrue.empty()) << json(untrue) << " (steps spent " << 100.0 * waited
+                              << " % of their time in data loading + preprocessing)\n" << findings_text(run);
 }
 
 TEST(SeoPipelineE2E, PlantedNoWorkersIsNamed) {
