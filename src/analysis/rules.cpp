@@ -839,7 +839,7 @@ const std::vector<Rule> kRules = {
      "keep pace; {efficiency}.",
      input_bound_workers},
     {"input-prefetch", "data_loading", "high", "Loading runs in series with the steps: prefetch batches",
-     "TensorFlow input-pipeline analyzer (>= 5 % of step time on input); prefetch depth from {op}'s p95/mean",
+     "TensorFlow input-pipeline analyzer (>= 5 % of step time on input); prefetch depth from the loader's p95/mean",
      "Overlap loading with compute: produce batches on a background thread and keep {depth} batches ready "
      "(DataLoader(prefetch_factor={depth}, pin_memory=True), tf.data .prefetch({depth})); now {on_thread} of {op} "
      "runs on the training thread and adds {input} to every step ({compute} of compute).",
@@ -957,7 +957,7 @@ const std::vector<Rule> kRules = {
      gpu_memory_near_limit},
     {"memory-leak-suspected", "system", "high", "Memory grows steadily: leak suspected in {op}",
      "allocation balance >= 1 MiB and >= 1 KiB per call kept by the outermost scopes, or RSS rising with Kendall "
-     "tau >= 0.6 by >= 16 MiB and >= 5 % after warm-up",
+     "tau-b >= 0.6 by >= 16 MiB and >= 5 % after warm-up, still rising in the second half",
      "Find what {op} keeps: memory grows {rate} ({description}). Look for containers that only grow (history, "
      "caches without bounds), tensors kept with their graphs (loss instead of loss.item()), and objects captured "
      "across steps.",
