@@ -226,7 +226,7 @@ void TraceBuilder::complete(const EventFields& f, std::uint64_t index) {
       ++ignored_events_;
       return;
     case EventKind::Sync:
-      sync_ns_ += f.dur_ns;
+      sync_ns_ = saturating_add(sync_ns_, f.dur_ns);
       return;
     default:
       break;
@@ -265,7 +265,7 @@ void TraceBuilder::complete(const EventFields& f, std::uint64_t index) {
     r.payload = -1;
     if (cls.kind == EventKind::RuntimeCall) {
       if (f.has_correlation) r.correlation = f.correlation;
-      if (f.name.find("Synchronize") != std::string_view::npos) runtime_sync_ns_ += f.dur_ns;
+      if (f.name.find("Synchronize") != std::string_view::npos) runtime_sync_ns_ = saturating_add(runtime_sync_ns_, f.dur_ns);
     }
   }
   push(r);
@@ -504,7 +504,7 @@ Snapshot TraceBuilder::finish(std::uint64_t trace_events) {
         first = false;
       }
       if (is_gpu_activity(rec.kind)) {
-        gpu_sum += rec.duration_ns;
+        gpu_sum = saturating_add(gpu_sum, rec.duration_ns);
         ++gpu_in_group;
         by_start_.push(rec);
         return;

@@ -1,6 +1,9 @@
 #include "io/trace_call_nesting.hpp"
 
+#include <algorithm>
 #include <string>
+
+#include "io/trace_event_fields.hpp"
 
 namespace codeprof::io::trace {
 
@@ -16,11 +19,15 @@ void CallNesting::complete(std::uint32_t thread, std::vector<Frame>& stack) {
   e.duration_ns = static_cast<std::uint64_t>(f.end - f.start);
   ProbeDeltas probes;
   if (f.gpu_ns >= 0) {
-    probes.set(ProbeMetric::GpuTimeNs, f.gpu_ns);
+    // What this operation's calls were given so far: the aggregator's int64 total must not overflow.
+    if (gpu_fed_.size() <= f.operation) gpu_fed_.resize(f.operation + 1u, 0);
+    const std::int64_t value = std::min(f.gpu_ns, INT64_MAX - gpu_fed_[f.operation]);
+    gpu_fed_[f.operation] += value;
+    probes.set(ProbeMetric::GpuTimeNs, value);
     e.probes = &probes;
     if (!stack.empty()) {
       Frame& parent = stack.back();
-      parent.gpu_ns = (parent.gpu_ns < 0 ? 0 : parent.gpu_ns) + f.gpu_ns;
+      parent.gpu_ns = saturating_add(parent.gpu_ns < 0 ? 0 : parent.gpu_ns, f.gpu_ns);
     }
   }
   agg_.add(e);

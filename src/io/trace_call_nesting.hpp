@@ -40,6 +40,7 @@ class CallNesting {
   core::Aggregator& agg_;
   std::int64_t origin_;
   std::vector<std::vector<Frame>> stacks_;  // per thread index
+  std::vector<std::int64_t> gpu_fed_;       // per operation: GPU time given to the aggregator
 };
 
 }  // namespace codeprof::io::trace

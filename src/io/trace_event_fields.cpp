@@ -49,7 +49,7 @@ std::int64_t micros_of(ondemand::value& v, const char* field) {
     case NumberParse::OutOfRange:
       break;
   }
-  throw ValueProblem(std::string("expected \"") + field + "\" within +-4e15 microseconds, found " + snippet(t));
+  throw ValueProblem(std::string("expected \"") + field + "\" within +-3e15 microseconds, found " + snippet(t));
 }
 
 bool integer_of(ondemand::value& v, std::int64_t& out) noexcept {

@@ -12,9 +12,14 @@
 
 namespace codeprof::io::trace {
 
-// |ts| and |dur| above this many microseconds (about 126 years) are rejected as absurd, which also
-// keeps every start + duration within int64 nanoseconds.
-inline constexpr std::int64_t kMaxMicros = 4'000'000'000'000'000;
+// |ts| and |dur| above this many microseconds (about 95 years) are rejected as absurd, which also
+// keeps every end minus the earliest start within int64 nanoseconds.
+inline constexpr std::int64_t kMaxMicros = 3'000'000'000'000'000;
+
+// a + b for non-negative a and b, stopping at INT64_MAX (sums of absurd inputs must not overflow).
+constexpr std::int64_t saturating_add(std::int64_t a, std::int64_t b) noexcept {
+  return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
 
 enum class NumberParse : std::uint8_t { Ok, NotANumber, OutOfRange };
 // "12", "-3", "1682725898236567", "4203669604595.407", "68.0", "1.5e3" -> nanoseconds (rounded).

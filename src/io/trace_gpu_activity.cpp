@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "io/trace_event_fields.hpp"
+
 namespace codeprof::io::trace {
 
 IntervalSet::IntervalSet(std::vector<std::pair<std::int64_t, std::int64_t>> intervals) {
@@ -64,15 +66,15 @@ void GpuActivity::add(int device, int stream, EventKind kind, std::int64_t start
     DeviceActivity& t = l->totals;
     switch (kind) {
       case EventKind::Kernel:
-        t.kernel_ns += duration;
+        t.kernel_ns = saturating_add(t.kernel_ns, duration);
         ++t.kernels;
         break;
       case EventKind::Memcpy:
-        t.memcpy_ns += duration;
+        t.memcpy_ns = saturating_add(t.memcpy_ns, duration);
         t.memcpy_bytes += bytes;
         break;
       case EventKind::Memset:
-        t.memset_ns += duration;
+        t.memset_ns = saturating_add(t.memset_ns, duration);
         break;
       default:
         break;
