@@ -365,6 +365,13 @@ void TraceBuilder::counter(const EventFields& f) {
 
 // ------------------------------------------------------------------ top-level keys
 
+bool TraceBuilder::wants_top_level(std::string_view key) const {
+  for (std::string_view k : {"distributedInfo", "deviceProperties", "baseTimeNanoseconds", "schemaVersion", "traceName",
+                             "otherData", "cupti_version", "cuda_runtime_version", "cuda_driver_version"})
+    if (key == k) return true;
+  return false;
+}
+
 void TraceBuilder::on_top_level(std::string_view key, ondemand::value& value) {
   if (key == "distributedInfo") {
     read_distributed_info(value);

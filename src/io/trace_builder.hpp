@@ -64,6 +64,7 @@ class TraceBuilder final : public TraceStreamHandler {
  public:
   TraceBuilder(std::string source_path, const TraceReadOptions& options);
 
+  bool wants_top_level(std::string_view key) const override;
   void on_top_level(std::string_view key, ondemand::value& value) override;
   void on_event(ondemand::object& event, std::uint64_t index) override;
   void on_bare_array() override { bare_array_ = true; }

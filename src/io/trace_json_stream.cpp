@@ -133,6 +133,7 @@ void TraceJsonStream::top_level_value(TraceStreamHandler& h, const std::string& 
   const std::uint64_t begin = pos_;
   const std::uint64_t end = scan_value();
   pos_ = end;
+  if (!h.wants_top_level(key)) return;
   // Wrapped in an array so that scalars are values too.
   std::string text;
   text.reserve(static_cast<std::size_t>(end - begin) + 2);

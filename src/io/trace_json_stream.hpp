@@ -29,6 +29,9 @@ class ValueProblem : public std::runtime_error {
 class TraceStreamHandler {
  public:
   virtual ~TraceStreamHandler() = default;
+  // Top-level keys other than traceEvents: the wanted ones are validated and passed on; the
+  // others are only scanned past (structure checked, not parsed).
+  virtual bool wants_top_level(std::string_view key) const = 0;
   virtual void on_top_level(std::string_view key, ondemand::value& value) = 0;
   virtual void on_event(ondemand::object& event, std::uint64_t index) = 0;
   virtual void on_bare_array() {}
