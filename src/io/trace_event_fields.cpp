@@ -38,6 +38,15 @@ std::string_view string_of(ondemand::value& v, const char* field) {
   return s;
 }
 
+// A string field without escapes is used in place (no copy into the parser's string buffer);
+// stage 1 has already checked its UTF-8 and control characters.
+std::string_view plain_string_of(ondemand::value& v, const char* field) {
+  const std::string_view t = trim(v.raw_json_token());
+  if (t.size() >= 2 && t.front() == '"' && t.back() == '"' && t.find('\\') == std::string_view::npos)
+    return t.substr(1, t.size() - 2);
+  return string_of(v, field);
+}
+
 std::int64_t micros_of(ondemand::value& v, const char* field) {
   std::int64_t ns = 0;
   const std::string_view t = v.raw_json_token();
@@ -169,7 +178,7 @@ void read_event_fields(ondemand::object& event, EventFields& out, ArgsPolicy pol
     switch (key.raw()[0]) {
       case 'p':
         if (key == "ph") {
-          out.ph_text = string_of(v, "ph");
+          out.ph_text = plain_string_of(v, "ph");
           out.ph = out.ph_text.size() == 1 ? out.ph_text[0] : '?';
         } else if (key == "pid") {
           out.pid = token_of(v, "pid");
@@ -178,13 +187,13 @@ void read_event_fields(ondemand::object& event, EventFields& out, ArgsPolicy pol
         break;
       case 'c':
         if (key == "cat") {
-          out.cat = string_of(v, "cat");
+          out.cat = plain_string_of(v, "cat");
           out.has_cat = true;
         }
         break;
       case 'n':
         if (key == "name") {
-          out.name = string_of(v, "name");
+          out.name = plain_string_of(v, "name");
           out.has_name = true;
         }
         break;
