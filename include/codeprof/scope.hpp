@@ -37,26 +37,27 @@ class Scope {
     b->current_operation = id;
     depth_ = b->depth++;
     use_tsc_ = state.use_tsc;
+    start_ = detail::read_ticks(use_tsc_);
+    // Probes run inside the timestamps: their cost lands in this scope's duration, not in the
+    // parent's self time (which would look like the parent's own work).
     if (probed) [[unlikely]]
       begin_probes(state);
-    start_ = detail::read_ticks(use_tsc_);
   }
 
   void end() noexcept {
+    if (probe_state_) [[unlikely]] {
+      end_probed();
+      return;
+    }
     const std::uint64_t t = detail::read_ticks(use_tsc_);
     detail::ThreadBuffer* b = buffer_;
     b->current_operation = parent_;
     b->depth = depth_;
-    const detail::Event ev{start_, t, id_, parent_, depth_, 0, 0};
-    if (probe_state_) [[unlikely]] {
-      end_probes(ev);
-      return;
-    }
-    b->push(ev, nullptr);
+    b->push(detail::Event{start_, t, id_, parent_, depth_, 0, 0}, nullptr);
   }
 
   void begin_probes(detail::RecorderState& state) noexcept;  // src/core/scope.cpp
-  void end_probes(const detail::Event& ev) noexcept;
+  void end_probed() noexcept;  // probes, then the end timestamp, then the push
 
   // Only the two pointers are initialised up front: the rest is written by begin(), and an
   // inactive scope never reads it (fewer stores on the hot path).

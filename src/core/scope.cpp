@@ -16,10 +16,14 @@ void Scope::begin_probes(detail::RecorderState& state) noexcept {
   state.hooks.begin(state.hooks.context, id_, b->probe_frames[depth_]);
 }
 
-void Scope::end_probes(const detail::Event& ev) noexcept {
+void Scope::end_probed() noexcept {
   ProbeDeltas deltas;
   probe_state_->hooks.end(probe_state_->hooks.context, id_, buffer_->probe_frames[depth_], deltas);
-  buffer_->push(ev, &deltas);
+  const std::uint64_t t = detail::read_ticks(use_tsc_);
+  detail::ThreadBuffer* b = buffer_;
+  b->current_operation = parent_;
+  b->depth = depth_;
+  b->push(detail::Event{start_, t, id_, parent_, depth_, 0, 0}, &deltas);
 }
 
 }  // namespace codeprof
