@@ -89,12 +89,12 @@ void write_predictions(const std::string& path, const std::vector<seo::Predictio
 
 // Writes every configured report format. The run's own facts (what was unavailable here and why,
 // the model's results) travel in the snapshot's run metadata.
-std::vector<std::string> export_reports(const codeprof::Profiler& profiler, const std::vector<seo::Note>& notes,
+std::vector<std::string> export_reports(const codeprof::Profiler& profiler, const codeprof::Findings& findings,
+                                        const std::vector<seo::Note>& notes,
                                         const std::map<std::string, std::string>& metadata, const std::string& dir) {
   codeprof::Snapshot snapshot = profiler.snapshot();
   for (const auto& n : notes) snapshot.run.unavailable.push_back({n.what, n.reason});
   for (const auto& [k, v] : metadata) snapshot.run.metadata[k] = v;
-  const codeprof::Findings findings = profiler.analyze();
   std::vector<std::string> paths;
   for (const auto& format : profiler.config().export_formats)
     paths.push_back(codeprof::io::write_export(format, dir, snapshot, findings));
@@ -199,7 +199,8 @@ int run(const seo::PipelineOptions& o) {
   }
 
   // ---- profile
-  seo::print_findings(stdout, profiler.analyze());
+  const codeprof::Findings findings = profiler.analyze();
+  seo::print_findings(stdout, findings);
   std::map<std::string, std::string> metadata = {
       {"pipeline", "seo_pipeline"},
       {"plants", [&] {
@@ -217,9 +218,9 @@ int run(const seo::PipelineOptions& o) {
       {"inference.correlation", fixed(result.correlation, 4)},
       {"loader.workers", std::to_string(o.workers)},
       {"loader.prefetch", std::to_string(o.prefetch)},
-      {"loader.batch_size", std::to_string(o.batch_size)},
+      {"batch_size", std::to_string(o.batch_size)},  // the key analysis reads
   };
-  std::vector<std::string> paths = export_reports(profiler, result.notes, metadata, o.output_dir);
+  std::vector<std::string> paths = export_reports(profiler, findings, result.notes, metadata, o.output_dir);
   paths.push_back(o.output_dir + "/predictions.csv");
   seo::print_paths(stdout, paths);
   std::fflush(stdout);
