@@ -1,13 +1,20 @@
 // CSV, Prometheus and Chrome trace output parsed back and checked against the Snapshot they came
 // from; atomic writes and default file names.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "codeprof/exporters.hpp"
 #include "io/run_command.hpp"
@@ -371,6 +378,111 @@ TEST(AtomicWrite, FailuresNameThePathAndKeepTheOldFile) {
     EXPECT_NE(std::string(e.what()).find("cannot write " + blocker + "/child.json"), std::string::npos) << e.what();
   }
   EXPECT_EQ(read_file(blocker), "keep");
+}
+
+// A path that names a device, a FIFO or a symlink must never be replaced by a plain file: as root,
+// renaming a report over /dev/null would replace the system's /dev/null.
+TEST(AtomicWrite, CharacterDevicesAreWrittenThroughNeverReplaced) {
+  struct stat before {};
+  ASSERT_EQ(::stat("/dev/null", &before), 0);
+  io::write_file_atomic("/dev/null", "a report nobody keeps");
+  struct stat after {};
+  ASSERT_EQ(::stat("/dev/null", &after), 0);
+  EXPECT_TRUE(S_ISCHR(after.st_mode));
+  EXPECT_EQ(after.st_rdev, before.st_rdev);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+
+  // A device node of our own (needs CAP_MKNOD, as root in CI): it stays a device.
+  test::TempDir dir("atomic_dev");
+  const std::string node = dir.file("null");
+  if (::mknod(node.c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0) {
+    io::write_file_atomic(node, std::string(25000, 'x'));
+    struct stat st {};
+    ASSERT_EQ(::lstat(node.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISCHR(st.st_mode)) << "the device node became a plain file";
+  }
+}
+
+TEST(AtomicWrite, AFullDeviceIsAnErrorNamingTheCause) {
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full here";
+  try {
+    io::write_file_atomic("/dev/full", "x");
+    FAIL() << "writing to /dev/full must fail";
+  } catch (const io::WriteError& e) {
+    EXPECT_NE(std::string(e.what()).find("No space left"), std::string::npos) << e.what();
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat("/dev/full", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+}
+
+TEST(AtomicWrite, FifosAreWrittenThroughToTheirReader) {
+  test::TempDir dir("atomic_fifo");
+  const std::string fifo = dir.file("pipe");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string received;
+  std::thread reader([&] {
+    std::ifstream in(fifo, std::ios::binary);
+    received.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  });
+  io::write_file_atomic(fifo, "through the pipe");
+  reader.join();
+  EXPECT_EQ(received, "through the pipe");
+  struct stat st {};
+  ASSERT_EQ(::lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+}
+
+TEST(AtomicWrite, SymlinksAreFollowedAndStayLinks) {
+  test::TempDir dir("atomic_link");
+  const std::string target = dir.file("real/report.json");
+  io::write_file_atomic(target, "old");
+  ::chmod(target.c_str(), 0640);
+  const std::string link = dir.file("link.json");
+  ASSERT_EQ(::symlink("real/report.json", link.c_str()), 0);
+  io::write_file_atomic(link, "new");
+  struct stat st {};
+  ASSERT_EQ(::lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode)) << "the link was replaced by a file";
+  EXPECT_EQ(read_file(target), "new");
+  ASSERT_EQ(::stat(target.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u) << "an existing file keeps its permissions";
+
+  // A dangling link creates its target; the link stays.
+  const std::string dangling = dir.file("dangling.json");
+  ASSERT_EQ(::symlink("later/made.json", dangling.c_str()), 0);
+  io::write_file_atomic(dangling, "made");
+  EXPECT_EQ(read_file(dir.file("later/made.json")), "made");
+  ASSERT_EQ(::lstat(dangling.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+
+  // A loop is named as one.
+  const std::string a = dir.file("loop_a"), b = dir.file("loop_b");
+  ASSERT_EQ(::symlink(b.c_str(), a.c_str()), 0);
+  ASSERT_EQ(::symlink(a.c_str(), b.c_str()), 0);
+  try {
+    io::write_file_atomic(a, "x");
+    FAIL() << "a symlink loop must fail";
+  } catch (const io::WriteError& e) {
+    EXPECT_NE(std::string(e.what()).find("symbolic links"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AtomicWrite, SocketsAreRefused) {
+  test::TempDir dir("atomic_sock");
+  const std::string path = dir.file("s");
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) { ::close(fd); GTEST_SKIP() << "temp path too long for a socket"; }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_THROW(io::write_file_atomic(path, "x"), io::WriteError);
+  struct stat st {};
+  ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  ::close(fd);
 }
 
 TEST(Exports, TimestampedNameCheck) {
