@@ -1,0 +1,2 @@
+#pragma once
+#include "high/b.hpp"  // upward: a violation

@@ -1,0 +1,1 @@
+// no layer claims this folder: a violation
