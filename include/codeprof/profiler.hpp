@@ -9,6 +9,7 @@
 #include "codeprof/category.hpp"
 #include "codeprof/config.hpp"
 #include "codeprof/findings.hpp"
+#include "codeprof/process_parts.hpp"
 #include "codeprof/scope.hpp"
 #include "codeprof/snapshot.hpp"
 
@@ -59,6 +60,14 @@ class Profiler {
   void reset();
   // Waits until every event published so far is aggregated.
   void flush() const;
+
+  // ---- statistics recorded in other processes (include/codeprof/process_parts.hpp)
+  // The address child processes send their parts to (ProcessPartSender); opens the channel, and a
+  // thread that receives on it, on the first call. snapshot() merges what arrived, per process.
+  std::string process_channel();
+  // Adds another process's part directly (newer sequence from the same source replaces older).
+  void absorb_process_part(ProcessPart part);
+  ProcessPartsStatus process_parts_status() const;
 
   // Internal: the hot-path state (used by Scope and integrations).
   detail::RecorderState& state() noexcept { return *state_; }

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -11,6 +12,7 @@
 
 #include "analysis/analyze.hpp"
 #include "api/dashboard_hook.hpp"
+#include "api/process_parts_hub.hpp"
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
 #include "core/recorder.hpp"
@@ -74,8 +76,19 @@ struct Profiler::Impl {
   std::string command;
   std::string host;
   std::vector<Unavailable> unavailable;  // facade-level (e.g. the dashboard)
+  std::mutex parts_mutex;                          // creating `parts`
+  std::unique_ptr<detail::ProcessPartsHub> parts;  // other processes' statistics (process_channel())
+  std::atomic<detail::ProcessPartsHub*> parts_ready{nullptr};  // read without the lock (fork-safe)
   std::shared_ptr<void> dashboard;       // destroyed first (declared last)
 };
+
+namespace {
+// The hub, once process_channel() opened it in this process (never destroyed before the profiler).
+detail::ProcessPartsHub* parts_hub(Profiler::Impl& impl) {
+  detail::ProcessPartsHub* hub = impl.parts_ready.load(std::memory_order_acquire);
+  return hub && hub->owned_by_this_process() ? hub : nullptr;
+}
+}  // namespace
 
 Profiler::Profiler(Config config) {
   config.validate();
@@ -175,6 +188,7 @@ Snapshot Profiler::snapshot() const {
   s.run.unavailable = impl_->probes.unavailable();
   for (auto& u : impl_->sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
   for (const auto& u : impl_->unavailable) s.run.unavailable.push_back(u);
+  if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->merge_into(s);
   return s;
 }
 
@@ -203,10 +217,32 @@ std::vector<std::string> Profiler::export_all(const std::string& directory) cons
 }
 
 void Profiler::reset() {
+  if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->reset();
   impl_->recorder.reset();
   impl_->sampler.reset(impl_->recorder.origin_steady_ns());
 }
 
 void Profiler::flush() const { impl_->recorder.flush(); }
+
+std::string Profiler::process_channel() {
+  std::lock_guard lock(impl_->parts_mutex);
+  if (!impl_->parts || !impl_->parts->owned_by_this_process()) {
+    // In a fork()ed child the parent's hub is not ours: leave it alone (its thread never ran here).
+    if (impl_->parts) (void)impl_->parts.release();
+    impl_->parts = std::make_unique<detail::ProcessPartsHub>();
+    impl_->parts_ready.store(impl_->parts.get(), std::memory_order_release);
+  }
+  return impl_->parts->address();
+}
+
+void Profiler::absorb_process_part(ProcessPart part) {
+  process_channel();
+  impl_->parts->absorb(std::move(part), {});
+}
+
+ProcessPartsStatus Profiler::process_parts_status() const {
+  detail::ProcessPartsHub* parts = parts_hub(*impl_);
+  return parts ? parts->status() : ProcessPartsStatus{};
+}
 
 }  // namespace codeprof
