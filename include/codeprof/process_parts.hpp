@@ -66,6 +66,8 @@ class ProcessPartSender {
   // The parent's reset generation, as far as it has told this sender so far (never blocks). A child
   // that sees it grow resets its own statistics before its next update.
   std::uint64_t poll_generation();
+  // The socket, readable when the parent has sent something (for a thread that waits for resets).
+  int fd() const noexcept { return fd_; }
   std::uint64_t sent() const noexcept { return sent_; }
   std::uint64_t dropped() const noexcept { return dropped_; }
   const std::string& address() const noexcept { return address_; }

@@ -367,5 +367,5 @@ class Config:
 
     def __repr__(self) -> str:
         changed = self.changed()
-        inner = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        inner = ", ".join(f"{k!r}: {v!r}" for k, v in changed.items())
         return f"codeprof.Config({{{inner}}})" if changed else "codeprof.Config()"

@@ -36,8 +36,8 @@ FINAL_WAIT_MS = 2000  # a child about to exit may wait this long for room for it
 _lock = threading.RLock()
 _live: "weakref.WeakSet[Any]" = weakref.WeakSet()  # profilers of this process
 _created = 0  # profilers created in this process (not the default), for spawn matching
-_channels: List[str] = []  # channels of profilers created here, in creation order
-_default_channel: Optional[str] = None
+_channels: List[List[Any]] = []  # [channel, reset generation] of profilers created here, in order
+_default_channel: Optional[List[Any]] = None
 _children: "weakref.WeakKeyDictionary[Any, _ChildSide]" = weakref.WeakKeyDictionary()
 _flusher: Optional[threading.Thread] = None
 _flusher_pid = 0
@@ -79,6 +79,15 @@ class _ChildSide:
         self.profiler_ref = weakref.ref(profiler)
         self.lock = threading.Lock()
 
+    def follow_reset(self, profiler: Any) -> bool:
+        """The parent was reset: what this child recorded before is no longer wanted."""
+        generation = self.sender.poll_generation()
+        if generation > self.generation:
+            _codeprof._reset(profiler)
+            self.generation = generation
+            return True
+        return False
+
     def flush(self, final: bool = False) -> bool:
         profiler = self.profiler_ref()
         if profiler is None:
@@ -88,20 +97,42 @@ class _ChildSide:
                 return False
             self.confirmed = True
         with self.lock:
-            generation = self.sender.poll_generation()
-            if generation > self.generation:
-                # The parent was reset: what this child recorded before is no longer wanted.
-                _codeprof._reset(profiler)
-                self.generation = generation
+            self.follow_reset(profiler)
             return bool(self.sender.send(profiler, self.source, _label(), self.generation,
                                          FINAL_WAIT_MS if final else 0))
 
+    def reset_if_told(self) -> None:
+        profiler = self.profiler_ref()
+        if profiler is not None and self.confirmed:
+            with self.lock:
+                if self.follow_reset(profiler):  # tell the parent at once that this child follows
+                    self.sender.send(profiler, self.source, _label(), self.generation, 0)
+
 
 def _flush_loop() -> None:
+    """Sends updates every FLUSH_INTERVAL_S and, in between, follows a parent's reset as soon as its
+    notice arrives (so the child's next work already counts after the reset)."""
+    import select
     import time
+    next_flush = time.monotonic() + FLUSH_INTERVAL_S
     while True:
-        time.sleep(FLUSH_INTERVAL_S)
-        flush_children()
+        with _lock:
+            sides = list(_children.values())
+        timeout = max(0.0, next_flush - time.monotonic())
+        try:
+            ready, _, _ = select.select([s.sender for s in sides], [], [], timeout)
+        except (OSError, ValueError):
+            ready = []
+            time.sleep(timeout)
+        for side in sides:
+            if side.sender in ready:
+                try:
+                    side.reset_if_told()
+                except Exception:
+                    pass
+        if time.monotonic() >= next_flush:
+            flush_children()
+            next_flush = time.monotonic() + FLUSH_INTERVAL_S
 
 
 def _start_child_machinery() -> None:
@@ -114,11 +145,24 @@ def _start_child_machinery() -> None:
         _flusher.start()
     if _exit_hooks_pid != pid:
         _exit_hooks_pid = pid
-        # multiprocessing children leave through os._exit after running these finalizers; other
+        # multiprocessing children leave through os._exit after running their finalizers; other
         # children (os.fork) through atexit. Either way the last update goes out, waiting for room.
-        import multiprocessing.util
-        multiprocessing.util.Finalize(None, final_flush, exitpriority=100)
+        _register_exit_flush()
         atexit.register(final_flush)
+
+
+def _register_exit_flush(_token: Any = None) -> None:
+    import multiprocessing.util
+    multiprocessing.util.Finalize(None, final_flush, exitpriority=100)
+
+
+class _AfterForkToken:
+    """multiprocessing clears its exit finalizers when it starts a child (Process._bootstrap), after
+    os.fork's hooks and after a spawned child imported its modules; its after-fork callbacks run
+    right after that, so the exit flush is registered again there."""
+
+
+_AFTER_FORK_TOKEN = _AfterForkToken()
 
 
 def flush_children(final: bool = False) -> None:
@@ -176,16 +220,28 @@ def adopt(profiler: Any, default: bool = False) -> None:
         parent = _spawn_parent()
         if default:
             target = parent.get("default") if parent else None
-            _default_channel = profiler._channel
+            _default_channel = [profiler._channel, 0]
         else:
             index = _created
             _created += 1
             profilers = parent.get("profilers", []) if parent else []
             target = profilers[index] if index < len(profilers) else None
-            _channels.append(profiler._channel)
+            _channels.append([profiler._channel, 0])
         _publish()
-    if target:
-        _become_child(profiler, target, 0, confirmed=False)
+    if isinstance(target, list) and len(target) == 2 and isinstance(target[0], str) and isinstance(target[1], int):
+        _become_child(profiler, target[0], target[1], confirmed=False)
+
+
+def after_reset(profiler: Any) -> None:
+    """A child started from now on starts at the new generation (and records nothing from before)."""
+    if profiler._parent_channel is not None:
+        return
+    generation = _codeprof._process_parts_status(profiler)["generation"]
+    with _lock:
+        for entry in _channels + ([_default_channel] if _default_channel else []):
+            if entry[0] == profiler._channel:
+                entry[1] = generation
+        _publish()
 
 
 def before_snapshot(profiler: Any) -> None:
@@ -194,12 +250,17 @@ def before_snapshot(profiler: Any) -> None:
 
 
 def reduce_profiler(profiler: Any) -> Tuple[Any, Tuple[Any, ...]]:
-    address = profiler._parent_channel or profiler._channel
+    side = _children.get(profiler)
+    if side is not None:
+        address, generation = side.address, side.generation
+    else:
+        address = profiler._channel
+        generation = _codeprof._process_parts_status(profiler)["generation"]
     config = profiler.config.to_dict()
-    return (attach, (address, config, os.getpid()))
+    return (attach, (address, config, os.getpid(), generation))
 
 
-def attach(address: str, config: Dict[str, Any], owner_pid: int) -> Any:
+def attach(address: str, config: Dict[str, Any], owner_pid: int, generation: int = 0) -> Any:
     """Unpickles a profiler: the original in its own process, else a child-side one."""
     from ._config import Config
     from ._profiler import CodeProfiler
@@ -212,7 +273,7 @@ def attach(address: str, config: Dict[str, Any], owner_pid: int) -> Any:
     cfg = Config(config)
     cfg.update(sampler_enabled=False, dashboard_port=0, output_export_on_exit=False)
     profiler = CodeProfiler(cfg)
-    _become_child(profiler, address, 0, confirmed=True)
+    _become_child(profiler, address, generation, confirmed=True)
     return profiler
 
 
@@ -249,3 +310,11 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
+def _setup_multiprocessing_hook() -> None:
+    import multiprocessing.util
+    multiprocessing.util.register_after_fork(_AFTER_FORK_TOKEN, _register_exit_flush)
+
+
+_setup_multiprocessing_hook()

@@ -201,8 +201,10 @@ class CodeProfiler(_codeprof.ProfilerCore):
         return _codeprof._export_formats(self, chosen, directory, extra)
 
     def reset(self) -> None:
-        """Starts fresh statistics (worker processes included) without stopping anything."""
+        """Starts fresh statistics (worker processes included) without stopping anything. Running
+        worker processes follow at once, when the notice reaches them."""
         _codeprof._reset(self)
+        _processes.after_reset(self)
 
     def flush(self) -> None:
         """Waits until everything recorded so far is aggregated."""

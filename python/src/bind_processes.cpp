@@ -74,6 +74,7 @@ void bind_processes(py::module_& m) {
              std::lock_guard lock(s.mutex);
              return s.sender.poll_generation();
            })
+      .def("fileno", [](PartSender& s) { return s.sender.fd(); })
       .def_property_readonly("sent", [](PartSender& s) { return s.sender.sent(); })
       .def_property_readonly("dropped", [](PartSender& s) { return s.sender.dropped(); })
       .def_property_readonly("address", [](PartSender& s) { return s.sender.address(); });
