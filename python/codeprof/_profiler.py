@@ -189,16 +189,20 @@ class CodeProfiler(_codeprof.ProfilerCore):
 
     def export_all(self, directory: "Union[str, os.PathLike[str]]" = "",
                    metadata: Optional[Mapping[str, str]] = None,
-                   formats: Optional[Iterable[str]] = None) -> List[str]:
+                   formats: Optional[Iterable[str]] = None,
+                   unavailable: Optional[Mapping[str, str]] = None) -> List[str]:
         """Writes every format of output.formats (json, chrome, csv, prometheus, html) into
-        `directory` ("" for output.dir); `metadata` adds run metadata. Returns the paths."""
+        `directory` ("" for output.dir), from one snapshot analysed once. `metadata` adds run
+        metadata (e.g. {"batch_size": "32"}, which the analysis reads); `unavailable` adds what could
+        not run and why ({"multi_gpu": "needs 2 GPUs"}). Returns the paths."""
         _processes.before_snapshot(self)
         directory = os.fspath(directory)
-        if metadata is None and formats is None:
+        if metadata is None and formats is None and unavailable is None:
             return _codeprof._export_all(self, directory)
         chosen = list(formats) if formats is not None else self.config.output.formats
         extra = {str(k): str(v) for k, v in (metadata or {}).items()}
-        return _codeprof._export_formats(self, chosen, directory, extra)
+        notes = {str(k): str(v) for k, v in (unavailable or {}).items()}
+        return _codeprof._export_formats(self, chosen, directory, extra, notes)
 
     def reset(self) -> None:
         """Starts fresh statistics (worker processes included) without stopping anything. Running

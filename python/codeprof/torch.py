@@ -91,9 +91,10 @@ def capture_ops(profiler: Optional[CodeProfiler] = None, sample_rate: float = 1.
         raise TypeError(f"profiler must be a codeprof.CodeProfiler, not {type(profiler).__name__}")
     if not isinstance(sample_rate, (int, float)) or isinstance(sample_rate, bool) or not 0.0 <= sample_rate <= 1.0:
         raise ValueError(f"sample_rate must be a number in [0, 1], got {sample_rate!r}")
+    chosen = _category(category)
     try:
-        return OperatorCapture(profiler, sample_rate, operators, autograd, _category(category))
-    except ValueError as e:
+        return OperatorCapture(profiler, sample_rate, operators, autograd, chosen)
+    except ValueError as e:  # another capture is installed
         raise RuntimeError(str(e)) from None
 
 
@@ -115,13 +116,15 @@ class _FlushingCollate:
 class ProfiledDataLoader:
     """A DataLoader whose ``next()`` is timed as one call of `name`; everything else is the loader's."""
 
-    def __init__(self, loader: Any, profiler: CodeProfiler, name: str, category: Category) -> None:
+    def __init__(self, loader: Any, profiler: CodeProfiler, name: Optional[str], category: Category) -> None:
         self.loader = loader
         self.profiler = profiler
         self.name = name
         self.category = category
 
     def __iter__(self) -> Iterator[Any]:
+        if self.name is None:
+            return iter(self.loader)
         return self.profiler.profile_iter(self.loader, self.name, self.category)
 
     def __len__(self) -> int:
@@ -131,10 +134,10 @@ class ProfiledDataLoader:
         return getattr(self.loader, attribute)
 
 
-def profile_dataloader(loader: Any, profiler: Optional[CodeProfiler] = None, name: str = "next_batch",
+def profile_dataloader(loader: Any, profiler: Optional[CodeProfiler] = None, name: Optional[str] = "next_batch",
                        category: Union[str, Category] = "data_loading") -> ProfiledDataLoader:
     """Wraps a torch DataLoader: iterating it times each ``next()`` (the training loop's wait for a
-    batch) as `name`; with worker processes, each worker sends what it recorded after every batch it
+    batch) as `name` (None: not timed, for a loop that times it in its own scope); with worker processes, each worker sends what it recorded after every batch it
     produces, so by the time the parent holds a batch the work behind it is on its way, and by the
     time the iterator is exhausted everything is in `profiler` (also with persistent_workers)."""
     profiler = profiler if profiler is not None else default_profiler()

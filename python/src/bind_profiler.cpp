@@ -107,11 +107,13 @@ void bind_profiler(py::module_& m) {
   // One snapshot analysed once and written in the given formats (the run's extra metadata and
   // notes included): what a program's final report needs.
   m.def("_export_formats", [](py::handle self, const std::vector<std::string>& formats, const std::string& directory,
-                              const std::map<std::string, std::string>& metadata) {
+                              const std::map<std::string, std::string>& metadata,
+                              const std::map<std::string, std::string>& unavailable) {
     Profiler& p = core(self);
     py::gil_scoped_release release;
     Snapshot s = p.snapshot();
     for (const auto& [k, v] : metadata) s.run.metadata[k] = v;
+    for (const auto& [what, why] : unavailable) s.run.unavailable.push_back({what, why});
     const Config cfg = p.config();
     const Findings f = analyze_snapshot(s, cfg);
     std::vector<std::string> paths;
