@@ -214,7 +214,6 @@ def adopt(profiler: Any, default: bool = False) -> None:
     global _created, _default_channel
     with _lock:
         profiler._parent_channel = None
-        profiler._config_at_start = profiler.config
         profiler._channel = _codeprof._process_channel(profiler)
         _live.add(profiler)
         parent = _spawn_parent()
@@ -297,9 +296,8 @@ def _after_fork_in_child() -> None:
         try:
             for d in getattr(p, "_dashboards", []):
                 d._forget_after_fork()
-            p._dashboards = []
-            if p._config_at_start is not None:
-                p._renew_after_fork(p._config_at_start._cpp)
+            p._dashboards = []  # the server threads stay with the parent
+            # The C++ profiler keeps working in the child and starts empty there (core fork safety).
             address = p._parent_channel or p._channel
             generation = getattr(p, "_generation_at_fork", 0) if p._parent_channel is None else \
                 getattr(_children.get(p), "generation", 0)

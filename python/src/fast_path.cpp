@@ -372,23 +372,6 @@ PyObject* core_profile_operation(PyObject* self, PyObject* const* args, Py_ssize
   return new_scope(p, site);
 }
 
-// _renew_after_fork(config): in a fork()ed child, a fresh C++ profiler with `config` replaces the
-// inherited one, whose collector and sampler threads did not survive fork() (and whose locks may
-// have been held by them). The inherited one is left untouched, never destroyed.
-PyObject* core_renew_after_fork(PyObject* self, PyObject* config) {
-  auto* p = reinterpret_cast<ProfilerObject*>(self);
-  try {
-    Config c = pybind11::cast<Config>(pybind11::handle(config));
-    c.dashboard_port = 0;  // the parent serves the dashboard
-    p->profiler = new Profiler(std::move(c));
-    p->owned = false;  // the child exits through os._exit or atexit; never joined there either
-    Py_RETURN_NONE;
-  } catch (const std::exception& e) {
-    PyErr_SetString(PyExc_RuntimeError, e.what());
-    return nullptr;
-  }
-}
-
 // _site(name, category) -> int: the call site's id (for ProfiledFunction and tests).
 PyObject* core_site(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   if (nargs != 2) {
@@ -409,7 +392,6 @@ PyMethodDef core_methods[] = {
      "A context manager that records one call of the operation `name` in `category` (a str such as\n"
      "'data_loading' or a codeprof.Category). Nested blocks nest; exceptions propagate and the block is\n"
      "still recorded."},
-    {"_renew_after_fork", core_renew_after_fork, METH_O, "Internal: a fresh profiler in a fork()ed child."},
     {"_site", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(core_site)), METH_FASTCALL,
      "The call-site id of (name, category)."},
     {nullptr, nullptr, 0, nullptr}};

@@ -15,6 +15,7 @@
 #include "api/process_parts_hub.hpp"
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
+#include "core/fork_safety.hpp"
 #include "core/recorder.hpp"
 #include "metrics/probe_set.hpp"
 #include "metrics/system_sampler.hpp"
@@ -59,14 +60,31 @@ std::string host_name() {
 
 }  // namespace
 
-struct Profiler::Impl {
+// Registered for fork() after its recorder and sampler, so config_mutex (held around recorder
+// calls) is taken before theirs.
+struct Profiler::Impl final : core::ForkAware {
   explicit Impl(Config c)
       : config(std::move(c)),
         recorder(recorder_options(config)),
         probes(config),
         sampler(config, recorder.origin_steady_ns()),
         command(read_command_line()),
-        host(host_name()) {}
+        host(host_name()) {
+    core::register_fork_aware(this);
+  }
+  ~Impl() { core::unregister_fork_aware(this); }
+  void before_fork() noexcept override {
+    config_mutex.lock();
+    parts_mutex.lock();
+  }
+  void after_fork_parent() noexcept override {
+    parts_mutex.unlock();
+    config_mutex.unlock();
+  }
+  void after_fork_child() noexcept override {
+    parts_mutex.unlock();
+    config_mutex.unlock();
+  }
 
   mutable std::mutex config_mutex;
   Config config;
@@ -244,5 +262,12 @@ ProcessPartsStatus Profiler::process_parts_status() const {
   detail::ProcessPartsHub* parts = parts_hub(*impl_);
   return parts ? parts->status() : ProcessPartsStatus{};
 }
+
+// The default profiler is never destroyed; at process exit its sampler must stop before static
+// destructors close what it reads (src/api/default_profiler.cpp).
+namespace detail {
+void stop_sampler_at_exit(Profiler& profiler);
+void stop_sampler_at_exit(Profiler& profiler) { profiler.impl().sampler.stop(); }
+}  // namespace detail
 
 }  // namespace codeprof
