@@ -42,6 +42,8 @@ class InactiveScope:
 class ProfilerCore:
     def __init__(self, config: Optional[_Config] = None, *, default: bool = False) -> None: ...
     def profile_operation(self, name: str, category: Union[str, Category] = "custom") -> Union[OperationScope, InactiveScope]: ...
+    def ticks(self) -> int: ...
+    def record_span(self, name: str, category: Union[str, Category], start_ticks: int, end_ticks: int) -> bool: ...
 
 class ProfiledFunction:
     operation: str
@@ -196,6 +198,7 @@ class Snapshot:
     sync_ns: int
     events_recorded: int
     events_dropped: int
+    events_misnested: int
     events_recorded_total: int
     events_dropped_total: int
     trace_events_dropped: int

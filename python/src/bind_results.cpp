@@ -216,6 +216,7 @@ void bind_snapshot(py::module_& m) {
       .def_readonly("sync_ns", &Snapshot::sync_ns)
       .def_readonly("events_recorded", &Snapshot::events_recorded)
       .def_readonly("events_dropped", &Snapshot::events_dropped)
+      .def_readonly("events_misnested", &Snapshot::events_misnested)
       .def_readonly("events_recorded_total", &Snapshot::events_recorded_total)
       .def_readonly("events_dropped_total", &Snapshot::events_dropped_total)
       .def_readonly("trace_events_dropped", &Snapshot::trace_events_dropped)

@@ -185,9 +185,13 @@ PyObject* new_scope(ProfilerObject* owner, SiteId site) {
 
 void scope_dealloc(PyObject* self) {
   auto* s = reinterpret_cast<ScopeObject*>(self);
-  // A scope collected while still open (a generator dropped mid-block) is not recorded: ending it
-  // here could be on another thread and would time the collection, not the work.
-  s->entered = false;
+  if (s->entered) {
+    // Collected while still open (a generator dropped mid-block): not recorded. Ending it here could
+    // be on another thread and would time the collection, not the work. cancel() is safe anywhere.
+    s->entered = false;
+    s->scope().cancel();
+    s->scope().~Scope();
+  }
   Py_CLEAR(s->owner);
   if (g_free_count < kFreeListSize) {
     g_free_list[g_free_count++] = s;
@@ -219,9 +223,12 @@ PyObject* scope_exit(PyObject* self, PyObject* const*, Py_ssize_t) {
     s->entered = false;
     if (s->thread == PyThread_get_thread_ident()) [[likely]] {
       s->scope().~Scope();
-    } else if (!g_warned_migration) {
-      // Ending it here would write into another thread's ring. The event is not recorded; the
-      // entering thread's nesting heals when its enclosing scope ends.
+    } else {
+      // Ending it here would write into another thread's ring: it is cancelled (not recorded), and
+      // the entering thread closes its place when a scope enclosing it ends.
+      s->scope().cancel();
+      s->scope().~Scope();
+      if (g_warned_migration) Py_RETURN_FALSE;
       g_warned_migration = true;
       if (PyErr_WarnEx(PyExc_RuntimeWarning,
                        "codeprof: a scope ended on another thread than the one that entered it; it is not "
@@ -372,6 +379,37 @@ PyObject* core_profile_operation(PyObject* self, PyObject* const* args, Py_ssize
   return new_scope(p, site);
 }
 
+// ticks() -> int: the recorder's clock (for record_span).
+PyObject* core_ticks(PyObject* self, PyObject*) {
+  auto* p = reinterpret_cast<ProfilerObject*>(self);
+  if (!ready(p)) return nullptr;
+  return PyLong_FromUnsignedLongLong(p->profiler->ticks());
+}
+
+// record_span(name, category, start_ticks, end_ticks) -> bool: an operation that already finished.
+PyObject* core_record_span(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  auto* p = reinterpret_cast<ProfilerObject*>(self);
+  if (nargs != 4) {
+    PyErr_SetString(PyExc_TypeError, "record_span() takes a name, a category, start_ticks and end_ticks");
+    return nullptr;
+  }
+  if (!ready(p)) return nullptr;
+  const int c = parse_category(args[1]);
+  if (c < 0) return nullptr;
+  const unsigned long long start = PyLong_AsUnsignedLongLong(args[2]);
+  const unsigned long long end = PyLong_AsUnsignedLongLong(args[3]);
+  if (PyErr_Occurred()) return nullptr;
+  if (!PyUnicode_Check(args[0])) {
+    PyErr_Format(PyExc_TypeError, "operation name must be a str, not %.100s", Py_TYPE(args[0])->tp_name);
+    return nullptr;
+  }
+  if (!category_records(*p->profiler, c)) Py_RETURN_FALSE;
+  SiteId site;
+  if (!lookup_site(args[0], c, site)) return nullptr;
+  name_thread(*p->profiler);
+  return PyBool_FromLong(p->profiler->record_span(site, start, end));
+}
+
 // _site(name, category) -> int: the call site's id (for ProfiledFunction and tests).
 PyObject* core_site(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   if (nargs != 2) {
@@ -392,6 +430,13 @@ PyMethodDef core_methods[] = {
      "A context manager that records one call of the operation `name` in `category` (a str such as\n"
      "'data_loading' or a codeprof.Category). Nested blocks nest; exceptions propagate and the block is\n"
      "still recorded."},
+    {"ticks", core_ticks, METH_NOARGS,
+     "ticks()\n--\n\nThe profiler's clock now (TSC ticks, or steady-clock nanoseconds), for record_span()."},
+    {"record_span", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(core_record_span)), METH_FASTCALL,
+     "record_span(name, category, start_ticks, end_ticks)\n--\n\n"
+     "Records one call of an operation that already finished, timed with ticks(), on the calling\n"
+     "thread as a child of its innermost open scope. False when nothing was recorded (category off,\n"
+     "or end before start)."},
     {"_site", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(core_site)), METH_FASTCALL,
      "The call-site id of (name, category)."},
     {nullptr, nullptr, 0, nullptr}};

@@ -263,6 +263,7 @@ std::string encode_process_part(const ProcessPart& part) {
   w.u(s.events_recorded_total);
   w.u(s.events_dropped_total);
   w.u(s.trace_events_dropped);
+  w.u(s.events_misnested);
   return w.take();
 }
 
@@ -333,6 +334,7 @@ ProcessPart decode_process_part(std::string_view bytes) {
   s.events_recorded_total = r.u();
   s.events_dropped_total = r.u();
   s.trace_events_dropped = r.u();
+  s.events_misnested = r.u();
   if (!r.done()) r.fail("trailing bytes");
   return part;
 }

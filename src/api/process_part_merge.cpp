@@ -209,6 +209,7 @@ void merge_process_part(Snapshot& into, const Snapshot& part, std::string_view l
   into.events_recorded_total += part.events_recorded_total;
   into.events_dropped_total += part.events_dropped_total;
   into.trace_events_dropped += part.trace_events_dropped;
+  into.events_misnested += part.events_misnested;
 }
 
 }  // namespace codeprof
