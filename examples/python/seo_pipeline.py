@@ -38,11 +38,14 @@ def profiler_config(o) -> codeprof.Config:
         "trace.budget_events": 100_000,  # kept events are the profiler's own memory
         "sampler.interval_ms": 50,       # a finer RSS/CPU timeline: runs are short
         # Per-scope CPU time and I/O where scopes are coarse; the per-page preprocessing scopes and
-        # the operators are too fine-grained to pay for a probe each.
+        # the operators are too fine-grained to pay for a probe each. Not on data_loading: the
+        # training process receives its batches from the worker processes through a pipe, and the
+        # I/O probe (read bytes of the thread) would count those reads as if they were storage.
         "metrics.cpu": True,
         "metrics.io": True,
         "metrics.categories.preprocessing": False,
         "metrics.categories.cpu": False,
+        "metrics.categories.data_loading": False,
     })
     return config
 

@@ -27,7 +27,7 @@ ConfigError = _codeprof.ConfigError
 _KEY_TABLE: List[Dict[str, str]] = _codeprof.config_keys()
 _TYPES: Dict[str, str] = {k["name"]: k["type"] for k in _KEY_TABLE}
 
-# Other spellings: the seed's switch, and the C++ Config field names where they differ from the
+# Other spellings: enable_code_profiling (another name for 'enabled'), and the C++ Config field names where they differ from the
 # flat key names.
 _ALIASES: Dict[str, str] = {
     "enable_code_profiling": "enabled",

@@ -5,7 +5,7 @@ BatchSampler(...))), so one load_batch scope covers a batch as the C++ demo's lo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Sequence
 
 import torch
 from torch.utils.data import Dataset
@@ -28,6 +28,26 @@ class Batch:
     features: torch.Tensor   # (n, FEATURES)
     targets: torch.Tensor    # (n,)
     page_ids: List[int]
+
+
+# Batches of at least this many pages travel from a worker as tensors in shared memory (the pipe
+# carries only their handles); smaller ones as one pickle of lists, which costs less than passing a
+# shared-memory file descriptor per tensor.
+SHARED_MEMORY_PAGES = 8
+
+
+@dataclass
+class RawBatch:
+    """What a loader worker hands over; the training process makes the model's tensors of it
+    (batch_to_tensors)."""
+    tokens: Any  # (n, longest) padded with PAD: a tensor, or lists for small batches
+    dense: Any   # (n, FEATURES + 1): the features, then the target score
+    page_ids: List[int]
+
+    def to_tensors(self) -> Batch:
+        tokens = self.tokens if isinstance(self.tokens, torch.Tensor) else torch.tensor(self.tokens, dtype=torch.long)
+        dense = self.dense if isinstance(self.dense, torch.Tensor) else torch.tensor(self.dense, dtype=torch.float32)
+        return Batch(tokens, dense[:, :-1], dense[:, -1], self.page_ids)
 
 
 class PageDataset(Dataset):
@@ -58,18 +78,21 @@ class PageDataset(Dataset):
         page = self.store.corpus.pages[i]
         return Example(ids, features, page.score, page.id)
 
-    def __getitem__(self, batch: List[int]) -> Batch:
+    def __getitem__(self, batch: List[int]) -> RawBatch:
         with self.profiler.profile_operation("load_batch", "data_loading"):
             examples = [self.prepare(k) for k in batch]
             return collate(examples, self.profiler)
 
 
-def collate(examples: List[Example], profiler: codeprof.CodeProfiler) -> Batch:
+def collate(examples: List[Example], profiler: codeprof.CodeProfiler) -> RawBatch:
     with profiler.profile_operation("pad_batch", "preprocessing"):
         longest = max(len(e.tokens) for e in examples)
-        tokens = torch.tensor([e.tokens + [text.PAD] * (longest - len(e.tokens)) for e in examples], dtype=torch.long)
-        return Batch(tokens, torch.tensor([e.features for e in examples], dtype=torch.float32),
-                     torch.tensor([e.score for e in examples], dtype=torch.float32), [e.page_id for e in examples])
+        tokens = [e.tokens + [text.PAD] * (longest - len(e.tokens)) for e in examples]
+        dense = [e.features + [e.score] for e in examples]
+        if len(examples) >= SHARED_MEMORY_PAGES:
+            return RawBatch(torch.tensor(tokens, dtype=torch.long), torch.tensor(dense, dtype=torch.float32),
+                            [e.page_id for e in examples])
+        return RawBatch(tokens, dense, [e.page_id for e in examples])
 
 
 class PreparedDataset(Dataset):
@@ -82,6 +105,6 @@ class PreparedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.examples)
 
-    def __getitem__(self, batch: List[int]) -> Batch:
+    def __getitem__(self, batch: List[int]) -> RawBatch:
         with self.profiler.profile_operation("load_batch", "data_loading"):
             return collate([self.examples[k] for k in batch], self.profiler)

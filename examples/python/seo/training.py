@@ -113,8 +113,9 @@ def evaluate(model: SeoModel, loader: Any, bf16: bool, profiler: codeprof.CodePr
     it = iter(loader)
     for _ in range(len(loader)):
         with p.profile_operation("next_batch", "data_loading"):
-            batch = next(it)
+            raw = next(it)
         with p.profile_operation(scope, "model_inference"):
+            batch = raw.to_tensors()
             out = predict(model, batch, bf16)
             loss_sum += float(torch.nn.functional.mse_loss(out, batch.targets, reduction="sum"))
             pages += len(batch.page_ids)
@@ -137,8 +138,8 @@ def train_and_score(o: Any, train_dataset: Any, val_loader: Any, test_loader: An
             run.notes["multi_gpu"] = f"skipped: data-parallel training needs 2 or more CUDA devices, found {devices}"
 
     model = SeoModel(vocab_size, o.embed_dim, o.hidden)
-    bf16 = choose_bf16(o, model, next(iter(val_loader)), p, run)
-    optimizer = torch.optim.Adam(model.parameters(), lr=o.lr)
+    bf16 = choose_bf16(o, model, next(iter(val_loader)).to_tensors(), p, run)
+    optimizer = torch.optim.Adam(model.parameters(), lr=o.lr, foreach=True)  # one multi-tensor update
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=o.lr_step, gamma=o.lr_gamma)
     best_weights: Optional[List[torch.Tensor]] = None
     stale_epochs = 0
@@ -155,10 +156,9 @@ def train_and_score(o: Any, train_dataset: Any, val_loader: Any, test_loader: An
         for s in range(len(loader)):
             with p.profile_operation("train_step", "training_loop"):
                 with p.profile_operation("next_batch", "data_loading"):
-                    batch = next(it)
+                    raw = next(it)
                 with p.profile_operation("batch_to_tensors", "memory"):
-                    if o.leak:
-                        batch = Batch(batch.tokens.clone(), batch.features.clone(), batch.targets.clone(), batch.page_ids)
+                    batch = raw.to_tensors()
                 if bf16:
                     with p.profile_operation("forward_bf16_autocast", "mixed_precision"):
                         prediction = predict(model, batch, True)
