@@ -9,6 +9,7 @@
 #include "codeprof/category.hpp"
 #include "codeprof/config.hpp"
 #include "codeprof/findings.hpp"
+#include "codeprof/process_parts.hpp"
 #include "codeprof/scope.hpp"
 #include "codeprof/snapshot.hpp"
 
@@ -27,6 +28,15 @@ class Profiler {
   }
   // A scope for a registered call site (what CODEPROF_SCOPE uses): no lookup at all.
   [[nodiscard]] Scope scope(SiteId site) noexcept { return Scope(*state_, site); }
+
+  // Records an operation that already finished on the calling thread, as a child of the thread's
+  // innermost open scope. start_ticks/end_ticks come from ticks(). False when nothing was
+  // recorded (category off, or end before start).
+  bool record_span(SiteId site, std::uint64_t start_ticks, std::uint64_t end_ticks) noexcept {
+    return detail::record_span(*state_, site, start_ticks, end_ticks);
+  }
+  // The recorder's clock (TSC ticks, or steady_clock nanoseconds where the TSC is not invariant).
+  std::uint64_t ticks() const noexcept { return detail::read_ticks(*state_); }
 
   // ---- run-time switches (safe while other threads record)
   void set_enabled(bool on);
@@ -59,6 +69,14 @@ class Profiler {
   void reset();
   // Waits until every event published so far is aggregated.
   void flush() const;
+
+  // ---- statistics recorded in other processes (include/codeprof/process_parts.hpp)
+  // The address child processes send their parts to (ProcessPartSender); opens the channel, and a
+  // thread that receives on it, on the first call. snapshot() merges what arrived, per process.
+  std::string process_channel();
+  // Adds another process's part directly (newer sequence from the same source replaces older).
+  void absorb_process_part(ProcessPart part);
+  ProcessPartsStatus process_parts_status() const;
 
   // Internal: the hot-path state (used by Scope and integrations).
   detail::RecorderState& state() noexcept { return *state_; }

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -11,8 +12,10 @@
 
 #include "analysis/analyze.hpp"
 #include "api/dashboard_hook.hpp"
+#include "api/process_parts_hub.hpp"
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
+#include "core/fork_safety.hpp"
 #include "core/recorder.hpp"
 #include "metrics/probe_set.hpp"
 #include "metrics/system_sampler.hpp"
@@ -57,14 +60,31 @@ std::string host_name() {
 
 }  // namespace
 
-struct Profiler::Impl {
+// Registered for fork() after its recorder and sampler, so config_mutex (held around recorder
+// calls) is taken before theirs.
+struct Profiler::Impl final : core::ForkAware {
   explicit Impl(Config c)
       : config(std::move(c)),
         recorder(recorder_options(config)),
         probes(config),
         sampler(config, recorder.origin_steady_ns()),
         command(read_command_line()),
-        host(host_name()) {}
+        host(host_name()) {
+    core::register_fork_aware(this);
+  }
+  ~Impl() { core::unregister_fork_aware(this); }
+  void before_fork() noexcept override {
+    config_mutex.lock();
+    parts_mutex.lock();
+  }
+  void after_fork_parent() noexcept override {
+    parts_mutex.unlock();
+    config_mutex.unlock();
+  }
+  void after_fork_child() noexcept override {
+    parts_mutex.unlock();
+    config_mutex.unlock();
+  }
 
   mutable std::mutex config_mutex;
   Config config;
@@ -74,8 +94,19 @@ struct Profiler::Impl {
   std::string command;
   std::string host;
   std::vector<Unavailable> unavailable;  // facade-level (e.g. the dashboard)
+  std::mutex parts_mutex;                          // creating `parts`
+  std::unique_ptr<detail::ProcessPartsHub> parts;  // other processes' statistics (process_channel())
+  std::atomic<detail::ProcessPartsHub*> parts_ready{nullptr};  // read without the lock (fork-safe)
   std::shared_ptr<void> dashboard;       // destroyed first (declared last)
 };
+
+namespace {
+// The hub, once process_channel() opened it in this process (never destroyed before the profiler).
+detail::ProcessPartsHub* parts_hub(Profiler::Impl& impl) {
+  detail::ProcessPartsHub* hub = impl.parts_ready.load(std::memory_order_acquire);
+  return hub && hub->owned_by_this_process() ? hub : nullptr;
+}
+}  // namespace
 
 Profiler::Profiler(Config config) {
   config.validate();
@@ -175,6 +206,7 @@ Snapshot Profiler::snapshot() const {
   s.run.unavailable = impl_->probes.unavailable();
   for (auto& u : impl_->sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
   for (const auto& u : impl_->unavailable) s.run.unavailable.push_back(u);
+  if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->merge_into(s);
   return s;
 }
 
@@ -203,10 +235,39 @@ std::vector<std::string> Profiler::export_all(const std::string& directory) cons
 }
 
 void Profiler::reset() {
+  if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->reset();
   impl_->recorder.reset();
   impl_->sampler.reset(impl_->recorder.origin_steady_ns());
 }
 
 void Profiler::flush() const { impl_->recorder.flush(); }
+
+std::string Profiler::process_channel() {
+  std::lock_guard lock(impl_->parts_mutex);
+  if (!impl_->parts || !impl_->parts->owned_by_this_process()) {
+    // In a fork()ed child the parent's hub is not ours: leave it alone (its thread never ran here).
+    if (impl_->parts) (void)impl_->parts.release();
+    impl_->parts = std::make_unique<detail::ProcessPartsHub>();
+    impl_->parts_ready.store(impl_->parts.get(), std::memory_order_release);
+  }
+  return impl_->parts->address();
+}
+
+void Profiler::absorb_process_part(ProcessPart part) {
+  process_channel();
+  impl_->parts->absorb(std::move(part), {});
+}
+
+ProcessPartsStatus Profiler::process_parts_status() const {
+  detail::ProcessPartsHub* parts = parts_hub(*impl_);
+  return parts ? parts->status() : ProcessPartsStatus{};
+}
+
+// The default profiler is never destroyed; at process exit its sampler must stop before static
+// destructors close what it reads (src/api/default_profiler.cpp).
+namespace detail {
+void stop_sampler_at_exit(Profiler& profiler);
+void stop_sampler_at_exit(Profiler& profiler) { profiler.impl().sampler.stop(); }
+}  // namespace detail
 
 }  // namespace codeprof

@@ -1,0 +1,1 @@
+"""The SEO page-scoring pipeline of examples/python/seo_pipeline.py."""

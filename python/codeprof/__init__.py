@@ -1,0 +1,30 @@
+"""codeprof: a low-overhead profiler for ML and data pipelines that says what is slow and what to do
+about it, with the numbers that prove it. The Python API over the C++ core (docs/PYTHON.md)::
+
+    import codeprof
+    profiler = codeprof.CodeProfiler(codeprof.Config())
+    with profiler.profile_operation("load_batch", "data_loading"):
+        ...
+    for rec in profiler.get_performance_recommendations():
+        print(rec)
+    profiler.export_all("codeprof_output")
+"""
+from __future__ import annotations
+
+from . import _codeprof
+from ._categories import Category
+from ._config import Config, ConfigError, config_keys
+from ._findings import Bottleneck, Findings, Recommendation, Trend
+from ._profiler import CodeProfiler, Dashboard, Profiler, default_profiler
+from ._snapshots import Snapshot, OperationStats, analyze, read_trace, serve_snapshot
+
+__version__: str = _codeprof.__version__
+DashboardError = _codeprof.DashboardError
+TraceReadError = _codeprof.TraceReadError
+WriteError = _codeprof.WriteError
+
+__all__ = [
+    "Bottleneck", "Category", "CodeProfiler", "Config", "ConfigError", "Dashboard", "DashboardError",
+    "Findings", "OperationStats", "Profiler", "Recommendation", "Snapshot", "TraceReadError", "Trend",
+    "WriteError", "analyze", "config_keys", "default_profiler", "read_trace", "serve_snapshot",
+]

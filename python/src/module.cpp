@@ -1,0 +1,16 @@
+// codeprof._codeprof: the C++ core for the codeprof Python package. The package (python/codeprof/)
+// is the API; this module holds the hot path (fast_path.cpp) and the bindings the package calls.
+#include "bindings.hpp"
+#include "codeprof/version.hpp"
+#include "fast_path.hpp"
+
+PYBIND11_MODULE(_codeprof, m) {
+  m.doc() = "The C++ core of codeprof (use the codeprof package).";
+  m.attr("__version__") = codeprof::kVersion;
+  if (codeprof::python::add_fast_path_types(m.ptr()) < 0) throw pybind11::error_already_set();
+  codeprof::python::bind_config(m);
+  codeprof::python::bind_results(m);
+  codeprof::python::bind_profiler(m);
+  codeprof::python::bind_processes(m);
+  codeprof::python::bind_traces(m);
+}
