@@ -16,6 +16,7 @@
 #include "core/recorder.hpp"
 #include "metrics/probe_set.hpp"
 #include "metrics/system_sampler.hpp"
+#include "sampling/sample_store.hpp"
 
 namespace codeprof {
 namespace {
@@ -63,6 +64,7 @@ struct Profiler::Impl {
         recorder(recorder_options(config)),
         probes(config),
         sampler(config, recorder.origin_steady_ns()),
+        samples(config.sampling.max_stacks),
         command(read_command_line()),
         host(host_name()) {}
 
@@ -71,6 +73,7 @@ struct Profiler::Impl {
   core::Recorder recorder;
   metrics::ProbeSet probes;
   metrics::SystemSampler sampler;
+  sampling::SampleStore samples;  // native and external stack samples
   std::string command;
   std::string host;
   std::vector<Unavailable> unavailable;  // facade-level (e.g. the dashboard)
@@ -140,6 +143,8 @@ void Profiler::update_config(const Config& config) {
   next.sampler_interval_ms = old.sampler_interval_ms;
   next.timeline_capacity = old.timeline_capacity;
   next.metrics = old.metrics;
+  next.sampling = old.sampling;
+  next.sampling_mechanism = old.sampling_mechanism;
   next.dashboard_host = old.dashboard_host;
   next.dashboard_port = old.dashboard_port;
   next.dashboard_token = old.dashboard_token;
@@ -175,6 +180,9 @@ Snapshot Profiler::snapshot() const {
   s.run.unavailable = impl_->probes.unavailable();
   for (auto& u : impl_->sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
   for (const auto& u : impl_->unavailable) s.run.unavailable.push_back(u);
+  impl_->samples.fill(s, site_table());
+  s.sampling.enabled = cfg.sampling.enabled;
+  for (const auto& u : s.sampling.unavailable) s.run.unavailable.push_back(u);
   return s;
 }
 
@@ -202,8 +210,11 @@ std::vector<std::string> Profiler::export_all(const std::string& directory) cons
   return paths;
 }
 
+void Profiler::add_samples(const SampleBatch& batch) { impl_->samples.add_external(batch); }
+
 void Profiler::reset() {
   impl_->recorder.reset();
+  impl_->samples.reset();
   impl_->sampler.reset(impl_->recorder.origin_steady_ns());
 }
 
