@@ -16,6 +16,7 @@
 #include "core/recorder.hpp"
 #include "metrics/probe_set.hpp"
 #include "metrics/system_sampler.hpp"
+#include "sampling/cpu_sampler.hpp"
 #include "sampling/sample_store.hpp"
 
 namespace codeprof {
@@ -74,6 +75,7 @@ struct Profiler::Impl {
   metrics::ProbeSet probes;
   metrics::SystemSampler sampler;
   sampling::SampleStore samples;  // native and external stack samples
+  std::unique_ptr<sampling::CpuSampler> cpu_sampler;  // when sampling.enabled
   std::string command;
   std::string host;
   std::vector<Unavailable> unavailable;  // facade-level (e.g. the dashboard)
@@ -89,6 +91,10 @@ Profiler::Profiler(Config config) {
     impl_->recorder.set_probe_categories(probe_categories(impl_->config));
   }
   if (impl_->config.sampler_enabled) impl_->sampler.start();
+  if (impl_->config.sampling.enabled) {
+    impl_->cpu_sampler = std::make_unique<sampling::CpuSampler>(impl_->config, *state_, impl_->samples);
+    impl_->cpu_sampler->start();
+  }
   if (impl_->config.dashboard_port != 0) {
     if (auto start = detail::dashboard_starter()) {
       try {
@@ -105,6 +111,7 @@ Profiler::Profiler(Config config) {
 
 Profiler::~Profiler() {
   impl_->dashboard.reset();
+  if (impl_->cpu_sampler) impl_->cpu_sampler->stop();  // before the recorder its handler reads
   impl_->sampler.stop();
   // Members are destroyed in reverse order; the recorder's destructor drains every event.
 }
@@ -180,6 +187,11 @@ Snapshot Profiler::snapshot() const {
   s.run.unavailable = impl_->probes.unavailable();
   for (auto& u : impl_->sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
   for (const auto& u : impl_->unavailable) s.run.unavailable.push_back(u);
+  if (impl_->cpu_sampler) {
+    impl_->cpu_sampler->flush();
+    s.sampling.unavailable = impl_->cpu_sampler->unavailable();
+    if (impl_->cpu_sampler->running()) s.sampling.unwinder = "libunwind";
+  }
   impl_->samples.fill(s, site_table());
   s.sampling.enabled = cfg.sampling.enabled;
   for (const auto& u : s.sampling.unavailable) s.run.unavailable.push_back(u);
@@ -214,6 +226,7 @@ void Profiler::add_samples(const SampleBatch& batch) { impl_->samples.add_extern
 
 void Profiler::reset() {
   impl_->recorder.reset();
+  if (impl_->cpu_sampler) impl_->cpu_sampler->discard_pending();
   impl_->samples.reset();
   impl_->sampler.reset(impl_->recorder.origin_steady_ns());
 }
