@@ -49,7 +49,7 @@ std::string format_double(double v) {
   return os.str();
 }
 
-const std::vector<std::string> kFormats = {"json", "chrome", "csv", "prometheus", "html"};
+const std::vector<std::string> kFormats = {"json", "chrome", "csv", "prometheus", "html", "pprof", "folded"};
 
 std::vector<std::string> split_list(std::string_view text) {
   std::vector<std::string> out;
@@ -169,7 +169,7 @@ std::vector<KeyDef> build_keys() {
   k.push_back(float_key("analysis.low_priority_share", "Share of wall time (0..1) that makes an operation a low-priority bottleneck.",
                         0, 1, [](Config& c) -> double& { return c.low_priority_share; }));
   k.push_back(string_key("output.dir", "Directory the exports are written to.", [](Config& c) -> std::string& { return c.output_dir; }));
-  k.push_back({"output.formats", Kind::List, "Formats export_all writes: json, chrome, csv, prometheus, html.", 0, 0,
+  k.push_back({"output.formats", Kind::List, "Formats export_all writes: json, chrome, csv, prometheus, html, pprof, folded (the last two: the sampled profile).", 0, 0,
                [](Config& c, const std::string& t) { c.export_formats = split_list(t); },
                [](const Config& c) { return join_list(c.export_formats); }});
   k.push_back(bool_key("output.export_on_exit", "Write every format when the default profiler ends with the process.",
@@ -215,7 +215,7 @@ std::string expectation(const KeyDef& k) {
     case Kind::Int: return "an integer in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
     case Kind::Float: return "a number in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
     case Kind::String: return "a string";
-    case Kind::List: return "a list of formats from json, chrome, csv, prometheus, html";
+    case Kind::List: return "a list of formats from json, chrome, csv, prometheus, html, pprof, folded";
   }
   return "?";
 }
