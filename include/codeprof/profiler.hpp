@@ -29,6 +29,15 @@ class Profiler {
   // A scope for a registered call site (what CODEPROF_SCOPE uses): no lookup at all.
   [[nodiscard]] Scope scope(SiteId site) noexcept { return Scope(*state_, site); }
 
+  // Records an operation that already finished on the calling thread, as a child of the thread's
+  // innermost open scope. start_ticks/end_ticks come from ticks(). False when nothing was
+  // recorded (category off, or end before start).
+  bool record_span(SiteId site, std::uint64_t start_ticks, std::uint64_t end_ticks) noexcept {
+    return detail::record_span(*state_, site, start_ticks, end_ticks);
+  }
+  // The recorder's clock (TSC ticks, or steady_clock nanoseconds where the TSC is not invariant).
+  std::uint64_t ticks() const noexcept { return detail::read_ticks(*state_); }
+
   // ---- run-time switches (safe while other threads record)
   void set_enabled(bool on);
   bool enabled() const;

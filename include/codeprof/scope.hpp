@@ -1,6 +1,13 @@
 #pragma once
 // The RAII scope: two timestamps and an operation id. One predictable branch when disabled.
-// A scope must end on the thread that began it; scopes nest.
+//
+// Scopes nest per thread. A scope that ends while it is not the innermost open scope of its thread
+// (interleaved asyncio tasks: A begins, B begins, A ends, B ends) still records its duration and
+// is counted as misnested (Snapshot::events_misnested); the scopes opened inside it are closed
+// with it, so the thread's nesting is back where it was before A began. When such an inner scope
+// (B) ends later, it records its duration under the parent it began with, as misnested too, and
+// touches the thread's nesting no more. A scope must end on the thread that began it; if its owner
+// ends it elsewhere, call cancel() there instead.
 #include <cstdint>
 
 #include "codeprof/call_site.hpp"
@@ -28,16 +35,33 @@ class Scope {
 
   bool active() const noexcept { return buffer_ != nullptr; }
 
+  // Abandons the scope: nothing is recorded and the destructor does nothing. On the thread that
+  // began it, its place in the thread's nesting is closed (with any scopes opened inside it). On
+  // any other thread, nothing of the beginning thread is read or written; that thread closes the
+  // scope's place when a scope enclosing it ends (until then, scopes it begins nest inside it).
+  void cancel() noexcept {
+    if (buffer_) cancel_slow();
+  }
+
  private:
   void begin(detail::RecorderState& state, std::uint32_t id, std::uint32_t probed) noexcept {
     detail::ThreadBuffer* b = detail::thread_buffer(state);
     buffer_ = b;
     id_ = id;
-    parent_ = b->current_operation;
-    b->current_operation = id;
-    depth_ = b->depth++;
+    const std::uint32_t d = b->open_depth.load(std::memory_order_relaxed);
+    depth_ = d;
     use_tsc_ = state.use_tsc;
-    start_ = detail::read_ticks(use_tsc_);
+    if (d < detail::kMaxDepth) [[likely]] {
+      parent_ = b->open_ids[d].load(std::memory_order_relaxed);
+      b->open_ids[d + 1].store(id, std::memory_order_relaxed);
+      std::atomic_signal_fence(std::memory_order_release);  // the id before the depth that shows it
+      b->open_depth.store(d + 1, std::memory_order_relaxed);
+      start_ = detail::read_ticks(use_tsc_);
+      b->open_starts[d + 1] = start_;
+      b->top_start = start_;
+    } else {
+      begin_deep(b);
+    }
     // Probes run inside the timestamps: their cost lands in this scope's duration, not in the
     // parent's self time (which would look like the parent's own work).
     if (probed) [[unlikely]]
@@ -51,13 +75,23 @@ class Scope {
     }
     const std::uint64_t t = detail::read_ticks(use_tsc_);
     detail::ThreadBuffer* b = buffer_;
-    b->current_operation = parent_;
-    b->depth = depth_;
-    b->push(detail::Event{start_, t, id_, parent_, depth_, 0, 0}, nullptr);
+    // The innermost open scope is identified by its start ticks: one compare.
+    if (b->top_start != start_) [[unlikely]] {
+      end_unusual(t, nullptr);
+      return;
+    }
+    const std::uint32_t d = depth_;
+    b->open_depth.store(d, std::memory_order_relaxed);
+    b->top_start = b->open_starts[d];
+    b->push(detail::Event{start_, t, id_, parent_, static_cast<std::uint16_t>(d), 0, 0}, nullptr);
   }
 
-  void begin_probes(detail::RecorderState& state) noexcept;  // src/core/scope.cpp
+  // src/core/scope.cpp: the rare paths, out of line so the timing-only path stays small.
+  void begin_deep(detail::ThreadBuffer* b) noexcept;
+  void begin_probes(detail::RecorderState& state) noexcept;
   void end_probed() noexcept;  // probes, then the end timestamp, then the push
+  void end_unusual(std::uint64_t end_ticks, const ProbeDeltas* probes) noexcept;  // misnested or deep
+  void cancel_slow() noexcept;
 
   // Only the two pointers are initialised up front: the rest is written by begin(), and an
   // inactive scope never reads it (fewer stores on the hot path).
@@ -66,8 +100,15 @@ class Scope {
   std::uint64_t start_;
   std::uint32_t id_;
   std::uint32_t parent_;
-  std::uint16_t depth_;
+  std::uint32_t depth_;
   bool use_tsc_;
 };
+
+namespace detail {
+// Records an operation that already finished, on the calling thread, as a child of the thread's
+// innermost open scope (whose self time then excludes it): [start_ticks, end_ticks] as read by
+// read_ticks(state). False when nothing was recorded (category off, or end before start).
+bool record_span(RecorderState& state, SiteId site, std::uint64_t start_ticks, std::uint64_t end_ticks) noexcept;
+}  // namespace detail
 
 }  // namespace codeprof

@@ -272,6 +272,9 @@ struct Snapshot {
   std::uint64_t events_recorded_total = 0;  // since the profiler started
   std::uint64_t events_dropped_total = 0;
   std::uint64_t trace_events_dropped = 0;   // over the trace budget
+  // Scopes (since the last reset) that ended while not the innermost open scope of their thread,
+  // or after an enclosing scope had ended (interleaved asyncio tasks); they count normally.
+  std::uint64_t events_misnested = 0;
 
   const OperationStats* find(std::string_view name) const noexcept {
     for (const auto& op : operations)

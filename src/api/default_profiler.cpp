@@ -7,6 +7,9 @@
 #include "codeprof/profiler.hpp"
 
 namespace codeprof {
+namespace detail {
+void stop_sampler_at_exit(Profiler& profiler);  // src/api/profiler.cpp
+}
 namespace {
 
 Profiler* g_default = nullptr;
@@ -21,7 +24,9 @@ void finish_default() {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "codeprof: export at exit failed: %s\n", e.what());
   }
-  // Not destroyed: other static destructors may still run scopes on it.
+  // Not destroyed: other static destructors may still run scopes on it. Its sampler stops: the
+  // files it reads are closed by static destructors that run after this handler.
+  detail::stop_sampler_at_exit(*g_default);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "api/dashboard_hook.hpp"
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
+#include "core/fork_safety.hpp"
 #include "core/recorder.hpp"
 #include "metrics/probe_set.hpp"
 #include "metrics/system_sampler.hpp"
@@ -59,7 +60,9 @@ std::string host_name() {
 
 }  // namespace
 
-struct Profiler::Impl {
+// Registered for fork() after its recorder and sampler, so config_mutex (held around recorder
+// calls) is taken before theirs.
+struct Profiler::Impl final : core::ForkAware {
   explicit Impl(Config c)
       : config(std::move(c)),
         recorder(recorder_options(config)),
@@ -67,7 +70,13 @@ struct Profiler::Impl {
         sampler(config, recorder.origin_steady_ns()),
         samples(config.sampling.max_stacks),
         command(read_command_line()),
-        host(host_name()) {}
+        host(host_name()) {
+    core::register_fork_aware(this);
+  }
+  ~Impl() { core::unregister_fork_aware(this); }
+  void before_fork() noexcept override { config_mutex.lock(); }
+  void after_fork_parent() noexcept override { config_mutex.unlock(); }
+  void after_fork_child() noexcept override { config_mutex.unlock(); }
 
   mutable std::mutex config_mutex;
   Config config;
@@ -232,5 +241,12 @@ void Profiler::reset() {
 }
 
 void Profiler::flush() const { impl_->recorder.flush(); }
+
+// The default profiler is never destroyed; at process exit its sampler must stop before static
+// destructors close what it reads (src/api/default_profiler.cpp).
+namespace detail {
+void stop_sampler_at_exit(Profiler& profiler);
+void stop_sampler_at_exit(Profiler& profiler) { profiler.impl().sampler.stop(); }
+}  // namespace detail
 
 }  // namespace codeprof

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "codeprof/detail/thread_buffer.hpp"
+
 namespace codeprof::core {
 
 // ---------------------------------------------------------------- DurationSeries
@@ -101,7 +103,8 @@ void Aggregator::add(const CompletedEvent& e) {
   if (t.child_time.size() < static_cast<std::size_t>(e.depth) + 2) t.child_time.resize(e.depth + 2u, 0);
   children = t.child_time[e.depth + 1u];
   t.child_time[e.depth + 1u] = 0;
-  t.child_time[e.depth] += d;
+  if (!(e.flags & detail::kEventOrphan)) t.child_time[e.depth] += d;
+  if (e.flags) ++misnested_;
   const std::uint64_t self = children < d ? d - children : 0;
   if (e.depth == 0) t.top_level += d;
 
@@ -191,7 +194,14 @@ void Aggregator::reset() {
   }
   trace_.clear();
   events_ = 0;
+  misnested_ = 0;
   trace_dropped_ = 0;
+}
+
+void Aggregator::retain_only_thread(std::uint32_t thread_index, std::uint64_t os_tid) {
+  for (std::uint32_t i = 0; i < threads_.size(); ++i)
+    if (i != thread_index) threads_[i] = ThreadAccum{};
+  if (thread_index != UINT32_MAX) thread(thread_index).os_tid = os_tid;
 }
 
 void Aggregator::fill(Snapshot& out, const std::vector<SiteInfo>& sites) const {
@@ -256,6 +266,7 @@ void Aggregator::fill(Snapshot& out, const std::vector<SiteInfo>& sites) const {
   }
   out.trace_events = trace_;
   out.events_recorded = events_;
+  out.events_misnested = misnested_;
   out.events_dropped = dropped;
   out.trace_events_dropped = trace_dropped_;
 }

@@ -23,6 +23,9 @@ struct CompletedEvent {
   std::int64_t start_ns = 0;  // relative to the run's origin
   std::uint64_t duration_ns = 0;
   const ProbeDeltas* probes = nullptr;
+  // detail::kEventMisnested / kEventOrphan: the scope did not end as the innermost one. An
+  // orphan's time is not counted as its parent's children (the parent's place was closed).
+  std::uint32_t flags = 0;
 };
 
 struct AggregatorOptions {
@@ -65,6 +68,9 @@ class Aggregator {
 
   std::uint64_t events() const noexcept { return events_; }
   std::uint64_t trace_dropped() const noexcept { return trace_dropped_; }
+  // Keeps only `thread_index`'s name and nesting state and clears the rest (a forked child's
+  // recorder: the other threads do not exist there). Statistics must be reset() as well.
+  void retain_only_thread(std::uint32_t thread_index, std::uint64_t os_tid);
 
   // Fills operations, call_tree, threads, trace_events, events_recorded, events_dropped and
   // trace_events_dropped. `sites[id]` names operation `id`.
@@ -106,6 +112,7 @@ class Aggregator {
   std::vector<ThreadAccum> threads_;
   std::vector<TraceEvent> trace_;
   std::uint64_t events_ = 0;
+  std::uint64_t misnested_ = 0;
   std::uint64_t trace_dropped_ = 0;
 };
 

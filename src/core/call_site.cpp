@@ -7,6 +7,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/fork_safety.hpp"
+
 namespace codeprof {
 namespace {
 
@@ -23,7 +25,12 @@ std::string make_key(std::string_view name, Category category) {
   return key;
 }
 
-struct Registry {
+struct Registry final : core::ForkAware {
+  Registry() { core::register_fork_aware(this); }
+  void before_fork() noexcept override { mutex.lock(); }
+  void after_fork_parent() noexcept override { mutex.unlock(); }
+  void after_fork_child() noexcept override { mutex.unlock(); }
+
   std::mutex mutex;
   std::deque<SiteInfo> sites;  // index = id
   std::unordered_map<std::string, std::uint32_t, TransparentHash, std::equal_to<>> ids;

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <system_error>
 
 namespace codeprof {
 namespace core {
@@ -20,16 +22,47 @@ std::uint32_t round_capacity(std::uint32_t n) {
   return c;
 }
 
+// Writes a TLS slot so that a signal handler on this thread never sees a recorder id paired with
+// another recorder's ring.
+void set_slot(detail::ThreadSlot& slot, std::uint64_t recorder_id, detail::ThreadBuffer* ring) noexcept {
+  slot.recorder_id = 0;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  slot.buffer = ring;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  slot.recorder_id = recorder_id;
+}
+
+void remember_for_signals(std::uint64_t recorder_id, detail::ThreadBuffer* ring) noexcept {
+  static thread_local std::size_t next_victim = 0;
+  for (detail::ThreadSlot& s : detail::tls_rings)
+    if (s.recorder_id == recorder_id) return;
+  for (detail::ThreadSlot& s : detail::tls_rings) {
+    if (s.recorder_id == 0) {
+      set_slot(s, recorder_id, ring);
+      return;
+    }
+  }
+  set_slot(detail::tls_rings[next_victim++ % detail::kSignalSlots], recorder_id, ring);
+}
+
 // Every ring this thread writes to; marks them closed when the thread exits so the collector
 // drains and retires them.
 struct ThreadAttachments {
   std::vector<std::pair<std::uint64_t, std::shared_ptr<detail::ThreadBuffer>>> rings;
   ~ThreadAttachments() {
-    detail::tls_slot = {0, nullptr};
+    set_slot(detail::tls_slot, 0, nullptr);
+    for (detail::ThreadSlot& s : detail::tls_rings) set_slot(s, 0, nullptr);
     for (auto& r : rings) r.second->closed.store(true, std::memory_order_release);
   }
 };
 thread_local ThreadAttachments t_attachments;
+
+detail::ThreadBuffer* calling_threads_ring(std::uint64_t recorder_id) noexcept {
+  if (detail::tls_slot.recorder_id == recorder_id) return detail::tls_slot.buffer;
+  for (const detail::ThreadSlot& s : detail::tls_rings)
+    if (s.recorder_id == recorder_id) return s.buffer;
+  return nullptr;
+}
 
 std::string current_thread_name() {
   char buf[32] = {};
@@ -54,9 +87,11 @@ Recorder::Recorder(const RecorderOptions& options)
   state_.owner = this;
   publish_mask();
   collector_ = std::thread([this] { collector_loop(); });
+  register_fork_aware(this);
 }
 
 Recorder::~Recorder() {
+  unregister_fork_aware(this);
   {
     std::lock_guard lock(wake_mutex_);
     stop_.store(true);
@@ -65,6 +100,87 @@ Recorder::~Recorder() {
   if (collector_.joinable()) collector_.join();
   state_.active_mask.store(0);
   flush();
+}
+
+// ---- fork(): lock order as in normal use (drain, then threads, then switches); wake is a leaf.
+void Recorder::before_fork() noexcept {
+  drain_mutex_.lock();
+  threads_mutex_.lock();
+  switch_mutex_.lock();
+  wake_mutex_.lock();
+}
+
+void Recorder::after_fork_parent() noexcept {
+  wake_mutex_.unlock();
+  switch_mutex_.unlock();
+  threads_mutex_.unlock();
+  drain_mutex_.unlock();
+}
+
+void Recorder::after_fork_child() noexcept {
+  wake_mutex_.unlock();
+  switch_mutex_.unlock();
+  threads_mutex_.unlock();
+  drain_mutex_.unlock();
+  // The collector does not exist here: forget its handle without joining or destroying it, and
+  // give the condition variable a fresh state (the dead collector may be registered as a waiter).
+  std::construct_at(&collector_);
+  std::construct_at(&wake_);
+  fork_ring_ = calling_threads_ring(state_.id);
+  if (fork_ring_) {
+    fork_head_ = fork_ring_->head.load(std::memory_order_relaxed);
+    fork_dropped_ = fork_ring_->dropped.load(std::memory_order_relaxed);
+  }
+  state_.collector_missing.store(true, std::memory_order_relaxed);
+  forked_.store(true, std::memory_order_release);
+}
+
+void Recorder::adopt_fork() {
+  if (!forked_.load(std::memory_order_acquire)) [[likely]]
+    return;
+  std::lock_guard lock(drain_mutex_);
+  adopt_fork_locked();
+}
+
+void Recorder::adopt_fork_locked() {
+  if (!forked_.exchange(false, std::memory_order_acq_rel)) return;
+  {
+    std::lock_guard lock(threads_mutex_);
+    detail::ThreadBuffer* mine = fork_ring_;
+    std::shared_ptr<detail::ThreadBuffer> keep;
+    for (const Attached& a : attached_)
+      if (a.buffer.get() == mine) keep = a.buffer;
+    for (const auto& b : new_buffers_)
+      if (b.get() == mine) keep = b;
+    attached_.clear();
+    new_buffers_.clear();
+    std::erase_if(pending_names_, [&](const auto& n) { return !keep || n.first != keep->thread_index; });
+    const auto tid = static_cast<std::uint64_t>(::syscall(SYS_gettid));
+    aggregator_.reset();
+    aggregator_.retain_only_thread(keep ? keep->thread_index : UINT32_MAX, tid);
+    if (keep) {
+      keep->os_tid = tid;
+      // What the parent had published is the parent's: the child starts after it.
+      if (keep->tail.load(std::memory_order_relaxed) < fork_head_) keep->tail.store(fork_head_, std::memory_order_relaxed);
+      attached_.push_back(Attached{std::move(keep), fork_dropped_});
+    }
+  }
+  recorded_total_ = 0;
+  dropped_total_ = 0;
+  reset_at_ns_ = static_cast<std::int64_t>(detail::steady_ns()) - ticks_.origin_steady_ns();
+  // No collector yet: flush, snapshot and reset drain on the calling thread, and a child that only
+  // records a little (or a sanitizer that forbids threads after fork) needs none.
+}
+
+void Recorder::revive_collector() {
+  std::lock_guard lock(drain_mutex_);
+  adopt_fork_locked();
+  if (!state_.collector_missing.exchange(false) || stop_.load()) return;
+  try {
+    collector_ = std::thread([this] { collector_loop(); });
+  } catch (const std::system_error&) {
+    state_.collector_missing.store(true);  // no thread to be had: try again at the next full ring
+  }
 }
 
 void Recorder::publish_mask() {
@@ -111,18 +227,22 @@ void Recorder::set_probe_categories(std::uint32_t mask) {
 
 void Recorder::set_trace(bool keep, std::uint64_t budget) {
   std::lock_guard lock(drain_mutex_);
+  adopt_fork_locked();
   aggregator_.set_trace(keep, budget);
 }
 
 detail::ThreadBuffer* Recorder::attach_current_thread() {
+  adopt_fork();
   for (auto& [id, ring] : t_attachments.rings) {
     if (id == state_.id) {
-      detail::tls_slot = {state_.id, ring.get()};
+      set_slot(detail::tls_slot, state_.id, ring.get());
+      remember_for_signals(state_.id, ring.get());
       return ring.get();
     }
   }
   auto ring = std::make_shared<detail::ThreadBuffer>(capacity_);
   ring->os_tid = static_cast<std::uint64_t>(::syscall(SYS_gettid));
+  ring->recorder = &state_;
   {
     std::lock_guard lock(threads_mutex_);
     ring->thread_index = next_thread_index_++;
@@ -130,11 +250,13 @@ detail::ThreadBuffer* Recorder::attach_current_thread() {
     pending_names_.emplace_back(ring->thread_index, current_thread_name());
   }
   t_attachments.rings.emplace_back(state_.id, ring);
-  detail::tls_slot = {state_.id, ring.get()};
+  set_slot(detail::tls_slot, state_.id, ring.get());
+  remember_for_signals(state_.id, ring.get());
   return ring.get();
 }
 
 void Recorder::set_thread_name(std::string name) {
+  adopt_fork();
   detail::ThreadBuffer* ring = detail::thread_buffer(state_);
   std::lock_guard lock(threads_mutex_);
   pending_names_.emplace_back(ring->thread_index, std::move(name));
@@ -193,6 +315,7 @@ std::size_t Recorder::drain_locked() {
       ce.depth = ev.depth;
       ce.start_ns = ticks_.to_ns(ev.start_ticks);
       ce.duration_ns = ticks_.duration_ns(ev.start_ticks, ev.end_ticks);
+      ce.flags = ev.flags;
       std::uint64_t used = 1;
       if (ev.payload_slots) {
         auto* dst = reinterpret_cast<unsigned char*>(&probes);
@@ -232,11 +355,13 @@ void Recorder::collect_dropped_locked() {
 
 void Recorder::flush() {
   std::lock_guard lock(drain_mutex_);
+  adopt_fork_locked();
   drain_locked();
 }
 
 void Recorder::reset() {
   std::lock_guard lock(drain_mutex_);
+  adopt_fork_locked();
   drain_locked();
   aggregator_.reset();
   reset_at_ns_ = static_cast<std::int64_t>(detail::steady_ns()) - ticks_.origin_steady_ns();
@@ -245,6 +370,7 @@ void Recorder::reset() {
 void Recorder::fill(Snapshot& out) {
   std::vector<SiteInfo> sites = site_table();
   std::lock_guard lock(drain_mutex_);
+  adopt_fork_locked();
   drain_locked();
   aggregator_.fill(out, sites);
   out.events_recorded_total = recorded_total_;
@@ -263,6 +389,20 @@ void Recorder::fill(Snapshot& out) {
 
 detail::ThreadBuffer* detail::attach_thread(RecorderState& state) {
   return static_cast<core::Recorder*>(state.owner)->attach_current_thread();
+}
+
+void detail::ring_full(RecorderState& state) noexcept {
+  if (state.collector_missing.load(std::memory_order_relaxed)) [[unlikely]]
+    static_cast<core::Recorder*>(state.owner)->revive_collector();
+}
+
+bool detail::ring_of_calling_thread(const ThreadBuffer* b) noexcept {
+  if (tls_slot.buffer == b) return true;
+  for (const ThreadSlot& s : tls_rings)
+    if (s.buffer == b) return true;
+  for (const auto& r : core::t_attachments.rings)
+    if (r.second.get() == b) return true;
+  return false;
 }
 
 }  // namespace codeprof

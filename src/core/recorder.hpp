@@ -14,6 +14,7 @@
 #include "codeprof/detail/ticks.hpp"
 #include "codeprof/snapshot.hpp"
 #include "core/aggregator.hpp"
+#include "core/fork_safety.hpp"
 #include "core/tick_converter.hpp"
 
 namespace codeprof::core {
@@ -28,7 +29,11 @@ struct RecorderOptions {
   bool force_steady_clock = false;  // for tests: pretend the TSC is not invariant
 };
 
-class Recorder {
+// Usable in a child made by fork(): the child starts with empty statistics (its data is its own,
+// nothing of the parent's is counted twice), keeps the forking thread's open scopes and forgets the
+// other threads' rings. flush/fill/reset drain on the calling thread; a new collector thread
+// starts when a ring first fills.
+class Recorder final : private ForkAware {
  public:
   explicit Recorder(const RecorderOptions& options);
   ~Recorder();  // stops the collector and drains every published event
@@ -57,6 +62,8 @@ class Recorder {
 
   // Slow path of detail::thread_buffer(): registers the calling thread.
   detail::ThreadBuffer* attach_current_thread();
+  // In a forked child: starts the collector (a producer's ring filled up).
+  void revive_collector();
 
  private:
   struct Attached {
@@ -64,6 +71,12 @@ class Recorder {
     std::uint64_t dropped_seen = 0;  // drops already handed to the aggregator
     bool retire = false;             // thread exited and ring drained
   };
+
+  void before_fork() noexcept override;
+  void after_fork_parent() noexcept override;
+  void after_fork_child() noexcept override;
+  void adopt_fork();         // in a forked child, on the first call: see the class comment
+  void adopt_fork_locked();  // drain_mutex_ held
 
   void publish_mask();
   void collector_loop();
@@ -97,6 +110,13 @@ class Recorder {
   std::condition_variable wake_;
   std::atomic<bool> stop_{false};
   std::thread collector_;
+
+  // Set in a forked child until adopt_fork() ran. The forking thread's ring, and its head and
+  // drop count at the fork (what it had published belongs to the parent).
+  std::atomic<bool> forked_{false};
+  detail::ThreadBuffer* fork_ring_ = nullptr;
+  std::uint64_t fork_head_ = 0;
+  std::uint64_t fork_dropped_ = 0;
 };
 
 }  // namespace codeprof::core

@@ -4,8 +4,11 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
+
+#include "core/fork_safety.hpp"
 
 #include "metrics/bounded_series.hpp"
 #include "metrics/gpu_runtime.hpp"
@@ -46,7 +49,7 @@ struct GpuSeries {
 
 }  // namespace
 
-struct SystemSampler::Impl {
+struct SystemSampler::Impl final : core::ForkAware {
   Impl(const Config& config, std::int64_t origin) : cfg(config), origin_ns(origin) {
     const std::size_t cap = config.timeline_capacity;
     const char* specs[kProcessSeriesCount][2] = {
@@ -66,6 +69,22 @@ struct SystemSampler::Impl {
         {"threads", "count"},
     };
     for (const auto& s : specs) series.emplace_back(s[0], s[1], cap);
+    core::register_fork_aware(this);
+  }
+  ~Impl() { core::unregister_fork_aware(this); }
+
+  // fork(): the sampler thread does not exist in the child. The child keeps no samples of the
+  // parent and samples nothing until start() is called again.
+  void before_fork() noexcept override { mutex.lock(); }
+  void after_fork_parent() noexcept override { mutex.unlock(); }
+  void after_fork_child() noexcept override {
+    mutex.unlock();
+    std::construct_at(&thread);  // forget the handle: nothing to join here
+    std::construct_at(&wake);    // the dead thread may be registered as a waiter
+    stop_requested = true;
+    for (auto& s : series) s.clear();
+    own_cpu_ns = 0;
+    samples_taken = 0;
   }
 
   Config cfg;
