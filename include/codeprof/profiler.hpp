@@ -10,6 +10,7 @@
 #include "codeprof/config.hpp"
 #include "codeprof/findings.hpp"
 #include "codeprof/process_parts.hpp"
+#include "codeprof/samples.hpp"
 #include "codeprof/scope.hpp"
 #include "codeprof/snapshot.hpp"
 
@@ -51,6 +52,13 @@ class Profiler {
 
   // Names the calling thread in reports and traces.
   void set_thread_name(std::string name);
+
+  // ---- line-level sampling
+  // Adds stacks sampled and symbolised elsewhere (e.g. the Python package's sampler thread) to this
+  // profiler's profile; they are attributed to operations and counted exactly like native samples
+  // (per-operation hot_functions / hot_lines, the profile, sampling.sources). Thread-safe; one lock
+  // per batch. Kept whether or not sampling.enabled is on; reset() forgets them.
+  void add_samples(const SampleBatch& batch);
 
   // ---- results
   Snapshot snapshot() const;  // consistent, immutable copy; flushes pending events first

@@ -3,6 +3,7 @@
 // analysis, exporters, the dashboard and the CLI consume. Plain data, standard library only.
 // Times are nanoseconds relative to the run's origin (RunInfo::start_unix_ns) unless named _unix.
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -50,6 +51,16 @@ struct ResourceStat {
   double mean() const noexcept { return samples ? static_cast<double>(total) / static_cast<double>(samples) : 0.0; }
 };
 
+// A function or source line where an operation's CPU samples were taken: its own code, not the
+// code it called (the innermost frame of each sample).
+struct HotSpot {
+  std::string function;     // demangled name, e.g. "std::basic_regex<char>::_M_compile"
+  std::string file;         // source file ("" when unknown)
+  std::uint32_t line = 0;   // hot_lines: the sampled line; hot_functions: its most sampled line (0: unknown)
+  std::uint64_t samples = 0;
+  double share = 0.0;       // samples / the operation's CPU samples, 0..1
+};
+
 struct OperationStats {
   std::uint32_t id = 0;
   std::string name;
@@ -76,6 +87,12 @@ struct OperationStats {
   std::vector<SlowCall> slowest;           // slowest calls, slowest first, bounded
 
   std::array<ResourceStat, kProbeMetricCount> resources{};  // probe metrics (samples == 0: not measured)
+
+  // Line-level sampling (empty when sampling was off): samples whose innermost open operation is
+  // this one, and where they fell, most samples first (at most kHotSpotsPerOperation each).
+  std::uint64_t cpu_samples = 0;
+  std::vector<HotSpot> hot_functions;
+  std::vector<HotSpot> hot_lines;
 
   const ResourceStat& resource(ProbeMetric m) const noexcept { return resources[index_of(m)]; }
 };
@@ -155,6 +172,69 @@ struct GpuDeviceInfo {
   std::uint64_t memory_total_bytes = 0;
 };
 
+// ---- Sampling profile: stacks sampled on CPU time (and allocations), with the operations that
+// were open when each was taken. Enough for pprof, folded stacks and a flame graph.
+
+inline constexpr std::size_t kHotSpotsPerOperation = 20;
+
+// One symbolised code location.
+struct ProfileFrame {
+  std::string function;    // demangled; for code without symbols "[module+0xoffset]"
+  std::string file;        // source file, "" when unknown
+  std::uint32_t line = 0;  // 0 when unknown
+  std::string module;      // executable or shared object path; "python" for Python frames
+  bool inlined = false;    // inlined into the frame after it (its caller)
+  bool operator==(const ProfileFrame&) const = default;
+};
+
+// One distinct (stack, open operations, thread) and what was counted on it.
+struct ProfileStack {
+  std::vector<std::uint32_t> frames;      // indexes into SampleProfile::frames, innermost first
+  std::vector<std::uint32_t> operations;  // open operation ids, innermost first; empty: outside any
+  std::uint64_t thread = 0;               // OS thread id
+  std::uint64_t cpu_samples = 0;          // CPU-time samples
+  std::uint64_t alloc_samples = 0;        // sampled allocations
+  std::uint64_t alloc_bytes = 0;          // bytes allocated, estimated from the samples
+  std::uint64_t live_bytes = 0;           // of those, still allocated when the snapshot was taken
+};
+
+// Names of the operations the stacks refer to (also those not finished yet).
+struct ProfileOperation {
+  std::uint32_t id = 0;
+  std::string name;
+  Category category = Category::Custom;
+};
+
+struct SampleProfile {
+  std::vector<ProfileOperation> operations;  // ascending by id
+  std::vector<ProfileFrame> frames;          // distinct frames
+  std::vector<ProfileStack> stacks;          // distinct stacks
+  bool empty() const noexcept { return stacks.empty(); }
+};
+
+// One sampling mechanism that ran: "perf_event" (perf_event_open cpu-clock), "timer"
+// (timer_create on the thread CPU clock) or "python" (a sampler thread reading Python stacks).
+struct SamplingSource {
+  std::string name;
+  double frequency_hz = 0.0;
+  std::uint64_t threads = 0;   // threads it sampled
+  std::uint64_t samples = 0;   // samples kept
+  std::uint64_t dropped = 0;   // samples lost (full per-thread ring, stack table full, ...)
+};
+
+struct SamplingInfo {
+  bool enabled = false;                  // CPU sampling was switched on
+  std::string unwinder;                  // how native stacks were captured ("libunwind"); empty: none
+  std::vector<SamplingSource> sources;   // what actually ran
+  std::uint64_t samples = 0;             // kept, all sources
+  std::uint64_t dropped = 0;             // lost, all sources
+  std::uint64_t alloc_interval_bytes = 0;  // mean bytes between allocation samples (0: off)
+  std::uint64_t alloc_samples = 0;
+  std::int64_t alloc_peak_live_bytes = 0;  // highest estimated live bytes seen
+  std::int64_t alloc_peak_at_ns = 0;       // when (origin-relative)
+  std::vector<Unavailable> unavailable;    // what could not run and why (also in run.unavailable)
+};
+
 struct RunInfo {
   std::string source = "live";  // "live", "codeprof-report", "chrome-trace", "kineto"
   std::string source_path;      // file the snapshot was read from, if any
@@ -184,6 +264,8 @@ struct Snapshot {
   std::vector<StepSpan> steps;
   std::vector<DeviceActivity> devices;
   std::int64_t sync_ns = 0;                // time in device synchronisation (traces)
+  SamplingInfo sampling;                   // line-level sampling: what ran
+  SampleProfile profile;                   // sampled stacks (empty when sampling was off)
 
   std::uint64_t events_recorded = 0;        // since the last reset
   std::uint64_t events_dropped = 0;         // since the last reset (full buffers)

@@ -19,6 +19,8 @@
 #include "core/recorder.hpp"
 #include "metrics/probe_set.hpp"
 #include "metrics/system_sampler.hpp"
+#include "sampling/cpu_sampler.hpp"
+#include "sampling/sample_store.hpp"
 
 namespace codeprof {
 namespace {
@@ -68,6 +70,7 @@ struct Profiler::Impl final : core::ForkAware {
         recorder(recorder_options(config)),
         probes(config),
         sampler(config, recorder.origin_steady_ns()),
+        samples(config.sampling.max_stacks),
         command(read_command_line()),
         host(host_name()) {
     core::register_fork_aware(this);
@@ -91,6 +94,8 @@ struct Profiler::Impl final : core::ForkAware {
   core::Recorder recorder;
   metrics::ProbeSet probes;
   metrics::SystemSampler sampler;
+  sampling::SampleStore samples;  // native and external stack samples
+  std::unique_ptr<sampling::CpuSampler> cpu_sampler;  // when sampling.enabled
   std::string command;
   std::string host;
   std::vector<Unavailable> unavailable;  // facade-level (e.g. the dashboard)
@@ -117,6 +122,10 @@ Profiler::Profiler(Config config) {
     impl_->recorder.set_probe_categories(probe_categories(impl_->config));
   }
   if (impl_->config.sampler_enabled) impl_->sampler.start();
+  if (impl_->config.sampling.enabled) {
+    impl_->cpu_sampler = std::make_unique<sampling::CpuSampler>(impl_->config, *state_, impl_->samples);
+    impl_->cpu_sampler->start();
+  }
   if (impl_->config.dashboard_port != 0) {
     if (auto start = detail::dashboard_starter()) {
       try {
@@ -133,6 +142,7 @@ Profiler::Profiler(Config config) {
 
 Profiler::~Profiler() {
   impl_->dashboard.reset();
+  if (impl_->cpu_sampler) impl_->cpu_sampler->stop();  // before the recorder its handler reads
   impl_->sampler.stop();
   // Members are destroyed in reverse order; the recorder's destructor drains every event.
 }
@@ -171,6 +181,8 @@ void Profiler::update_config(const Config& config) {
   next.sampler_interval_ms = old.sampler_interval_ms;
   next.timeline_capacity = old.timeline_capacity;
   next.metrics = old.metrics;
+  next.sampling = old.sampling;
+  next.sampling_mechanism = old.sampling_mechanism;
   next.dashboard_host = old.dashboard_host;
   next.dashboard_port = old.dashboard_port;
   next.dashboard_token = old.dashboard_token;
@@ -206,6 +218,14 @@ Snapshot Profiler::snapshot() const {
   s.run.unavailable = impl_->probes.unavailable();
   for (auto& u : impl_->sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
   for (const auto& u : impl_->unavailable) s.run.unavailable.push_back(u);
+  if (impl_->cpu_sampler) {
+    impl_->cpu_sampler->flush();
+    s.sampling.unavailable = impl_->cpu_sampler->unavailable();
+    if (impl_->cpu_sampler->running()) s.sampling.unwinder = "libunwind";
+  }
+  impl_->samples.fill(s, site_table());
+  s.sampling.enabled = cfg.sampling.enabled;
+  for (const auto& u : s.sampling.unavailable) s.run.unavailable.push_back(u);
   if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->merge_into(s);
   return s;
 }
@@ -234,9 +254,13 @@ std::vector<std::string> Profiler::export_all(const std::string& directory) cons
   return paths;
 }
 
+void Profiler::add_samples(const SampleBatch& batch) { impl_->samples.add_external(batch); }
+
 void Profiler::reset() {
   if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->reset();
   impl_->recorder.reset();
+  if (impl_->cpu_sampler) impl_->cpu_sampler->discard_pending();
+  impl_->samples.reset();
   impl_->sampler.reset(impl_->recorder.origin_steady_ns());
 }
 

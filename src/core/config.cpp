@@ -49,7 +49,7 @@ std::string format_double(double v) {
   return os.str();
 }
 
-const std::vector<std::string> kFormats = {"json", "chrome", "csv", "prometheus", "html"};
+const std::vector<std::string> kFormats = {"json", "chrome", "csv", "prometheus", "html", "pprof", "folded"};
 
 std::vector<std::string> split_list(std::string_view text) {
   std::vector<std::string> out;
@@ -141,6 +141,26 @@ std::vector<KeyDef> build_keys() {
                       [](Config& c) -> std::uint32_t& { return c.sampler_interval_ms; }));
   k.push_back(int_key("sampler.timeline_capacity", "Samples kept per series (older ones are overwritten).", 10, 1'000'000,
                       [](Config& c) -> std::uint32_t& { return c.timeline_capacity; }));
+  k.push_back(bool_key("sampling.enabled", "Sample stacks on CPU time and attribute them to the open operations (hot functions and lines).",
+                       [](Config& c) -> bool& { return c.sampling.enabled; }));
+  k.push_back(int_key("sampling.frequency_hz", "CPU-time samples per second of each sampled thread.", 1, 10'000,
+                      [](Config& c) -> std::uint32_t& { return c.sampling.frequency_hz; }));
+  k.push_back(bool_key("sampling.all_threads", "Sample every thread of the process, not only the threads that run scopes.",
+                       [](Config& c) -> bool& { return c.sampling.all_threads; }));
+  k.push_back(string_key("sampling.mechanism", "auto (perf_event, else timer), perf_event (perf_event_open cpu-clock) or timer (timer_create on the thread CPU clock).",
+                         [](Config& c) -> std::string& { return c.sampling_mechanism; }));
+  k.push_back(int_key("sampling.max_frames", "Deepest stack kept per sample (innermost frames).", 4, 256,
+                      [](Config& c) -> std::uint32_t& { return c.sampling.max_frames; }));
+  k.push_back(int_key("sampling.buffer_samples", "Per-thread sample ring, in full-depth samples; a full ring drops and counts.", 16, 65'536,
+                      [](Config& c) -> std::uint32_t& { return c.sampling.buffer_samples; }));
+  k.push_back(int_key("sampling.max_stacks", "Distinct stacks kept in the profile; samples of further stacks are dropped and counted.", 100, 10'000'000,
+                      [](Config& c) -> std::uint32_t& { return c.sampling.max_stacks; }));
+  k.push_back(int_key("sampling.python_frequency_hz", "Samples per second of the Python package's sampler thread (Python stacks).", 1, 10'000,
+                      [](Config& c) -> std::uint32_t& { return c.sampling.python_frequency_hz; }));
+  k.push_back(bool_key("sampling.allocations", "Sample allocations by bytes with their stacks (needs codeprof::alloc linked).",
+                       [](Config& c) -> bool& { return c.sampling.allocations; }));
+  k.push_back(int_key("sampling.alloc_interval_bytes", "Mean bytes between allocation samples (Poisson sampling, as tcmalloc and heaptrack).", 1, 1ll << 40,
+                      [](Config& c) -> std::uint64_t& { return c.sampling.alloc_interval_bytes; }));
   k.push_back(bool_key("trace.enabled", "Keep raw events for the Chrome trace export.", [](Config& c) -> bool& { return c.trace_enabled; }));
   k.push_back(int_key("trace.budget_events", "Raw events kept at most; later ones are dropped and counted.", 0, 1e9,
                       [](Config& c) -> std::uint64_t& { return c.trace_budget_events; }));
@@ -149,7 +169,7 @@ std::vector<KeyDef> build_keys() {
   k.push_back(float_key("analysis.low_priority_share", "Share of wall time (0..1) that makes an operation a low-priority bottleneck.",
                         0, 1, [](Config& c) -> double& { return c.low_priority_share; }));
   k.push_back(string_key("output.dir", "Directory the exports are written to.", [](Config& c) -> std::string& { return c.output_dir; }));
-  k.push_back({"output.formats", Kind::List, "Formats export_all writes: json, chrome, csv, prometheus, html.", 0, 0,
+  k.push_back({"output.formats", Kind::List, "Formats export_all writes: json, chrome, csv, prometheus, html, pprof, folded (the last two: the sampled profile).", 0, 0,
                [](Config& c, const std::string& t) { c.export_formats = split_list(t); },
                [](const Config& c) { return join_list(c.export_formats); }});
   k.push_back(bool_key("output.export_on_exit", "Write every format when the default profiler ends with the process.",
@@ -195,7 +215,7 @@ std::string expectation(const KeyDef& k) {
     case Kind::Int: return "an integer in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
     case Kind::Float: return "a number in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
     case Kind::String: return "a string";
-    case Kind::List: return "a list of formats from json, chrome, csv, prometheus, html";
+    case Kind::List: return "a list of formats from json, chrome, csv, prometheus, html, pprof, folded";
   }
   return "?";
 }
@@ -352,6 +372,8 @@ void Config::validate() const {
   }
   if (output_dir.empty()) throw ConfigError("config: key 'output.dir' expects a non-empty path, got ''");
   if (dashboard_host.empty()) throw ConfigError("config: key 'dashboard.host' expects an address, got ''");
+  if (sampling_mechanism != "auto" && sampling_mechanism != "perf_event" && sampling_mechanism != "timer")
+    throw ConfigError("config: key 'sampling.mechanism' expects auto, perf_event or timer, got '" + sampling_mechanism + "'");
 }
 
 Config Config::load(const std::string& toml_path) {

@@ -21,6 +21,8 @@ constexpr FormatInfo kFormats[] = {
     {"csv", "profiling_operations_", ".csv"},
     {"prometheus", "profiling_metrics_", ".prom"},
     {"html", "profiling_report_", ".html"},
+    {"pprof", "profiling_cpu_", ".pb.gz"},
+    {"folded", "profiling_stacks_", ".folded"},
 };
 
 const FormatInfo& format_info(std::string_view format) {
@@ -36,6 +38,8 @@ std::string render(std::string_view format, const Snapshot& snapshot, const Find
   if (format == "chrome") return to_chrome_trace(snapshot);
   if (format == "csv") return to_csv(snapshot);
   if (format == "prometheus") return to_prometheus(snapshot, findings);
+  if (format == "pprof") return to_pprof(snapshot);
+  if (format == "folded") return to_folded(snapshot);
   return to_html_report(snapshot, findings);
 }
 

@@ -49,6 +49,13 @@ Json run_json(const RunInfo& run) {
   return j;
 }
 
+Json hot_spots_json(const std::vector<HotSpot>& spots) {
+  Json a = Json::array();
+  for (const auto& h : spots)
+    a.push_back({{"function", h.function}, {"file", h.file}, {"line", h.line}, {"samples", h.samples}, {"share", number(h.share)}});
+  return a;
+}
+
 Json operation_json(const OperationStats& op) {
   Json j;
   j["id"] = op.id;
@@ -107,7 +114,51 @@ Json operation_json(const OperationStats& op) {
                                         {"max", scaled(static_cast<double>(r.max))}};
   }
   j["resources"] = std::move(resources);
+  j["cpu_samples"] = op.cpu_samples;
+  j["hot_functions"] = hot_spots_json(op.hot_functions);
+  j["hot_lines"] = hot_spots_json(op.hot_lines);
   return j;
+}
+
+Json sampling_json(const SamplingInfo& info) {
+  Json sources = Json::array();
+  for (const auto& src : info.sources)
+    sources.push_back({{"name", src.name},
+                       {"frequency_hz", number(src.frequency_hz)},
+                       {"threads", src.threads},
+                       {"samples", src.samples},
+                       {"dropped", src.dropped}});
+  Json unavailable = Json::array();
+  for (const auto& u : info.unavailable) unavailable.push_back({{"what", u.what}, {"reason", u.reason}});
+  return {{"enabled", info.enabled},
+          {"unwinder", info.unwinder},
+          {"sources", std::move(sources)},
+          {"samples", info.samples},
+          {"dropped", info.dropped},
+          {"alloc_interval_bytes", info.alloc_interval_bytes},
+          {"alloc_samples", info.alloc_samples},
+          {"alloc_peak_live_bytes", info.alloc_peak_live_bytes},
+          {"alloc_peak_at", secs(static_cast<double>(info.alloc_peak_at_ns))},
+          {"unavailable", std::move(unavailable)}};
+}
+
+Json profile_json(const SampleProfile& p) {
+  Json operations = Json::array();
+  for (const auto& o : p.operations)
+    operations.push_back({{"id", o.id}, {"name", o.name}, {"type", to_string(o.category)}});
+  Json frames = Json::array();
+  for (const auto& f : p.frames)
+    frames.push_back({{"function", f.function}, {"file", f.file}, {"line", f.line}, {"module", f.module}, {"inlined", f.inlined}});
+  Json stacks = Json::array();
+  for (const auto& st : p.stacks)
+    stacks.push_back({{"frames", st.frames},
+                      {"operations", st.operations},
+                      {"thread", st.thread},
+                      {"cpu_samples", st.cpu_samples},
+                      {"alloc_samples", st.alloc_samples},
+                      {"alloc_bytes", st.alloc_bytes},
+                      {"live_bytes", st.live_bytes}});
+  return {{"operations", std::move(operations)}, {"frames", std::move(frames)}, {"stacks", std::move(stacks)}};
 }
 
 Json bottleneck_json(const Bottleneck& b) {
@@ -245,6 +296,8 @@ std::string to_json_report(const Snapshot& s, const Findings& f) {
                        {"trace_recorded", s.trace_events.size()},
                        {"trace_dropped", s.trace_events_dropped}};
   j["dropped_events"] = s.events_dropped;
+  j["sampling"] = sampling_json(s.sampling);
+  j["profile"] = profile_json(s.profile);
   return j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 

@@ -197,6 +197,88 @@ RunInfo read_run(const Parser& p, const Node& n) {
   return run;
 }
 
+// ---- line-level sampling (docs/REPORT_SCHEMA.md: operations[].hot_*, sampling, profile)
+
+std::vector<HotSpot> read_hot_spots(const Parser& p, const Node& n, std::string_view key) {
+  std::vector<HotSpot> spots;
+  p.each(n, key, false, [&](const Node& h) {
+    spots.push_back({p.str(h, "function", true), p.str(h, "file"), p.u32(h, "line"), p.u64(h, "samples", true),
+                     p.real(h, "share")});
+  });
+  return spots;
+}
+
+void read_operation_samples(const Parser& p, const Node& n, OperationStats& op) {
+  op.cpu_samples = p.u64(n, "cpu_samples");
+  op.hot_functions = read_hot_spots(p, n, "hot_functions");
+  op.hot_lines = read_hot_spots(p, n, "hot_lines");
+}
+
+void read_sampling(const Parser& p, const Node& top, SamplingInfo& info) {
+  const Json* v = p.member(top, "sampling", false);
+  if (!v) return;
+  const Node n{*v, "sampling"};
+  info.enabled = p.boolean(n, "enabled", false);
+  info.unwinder = p.str(n, "unwinder");
+  p.each(n, "sources", false, [&](const Node& src) {
+    info.sources.push_back({p.str(src, "name", true), p.real(src, "frequency_hz"), p.u64(src, "threads"),
+                            p.u64(src, "samples"), p.u64(src, "dropped")});
+  });
+  info.samples = p.u64(n, "samples");
+  info.dropped = p.u64(n, "dropped");
+  info.alloc_interval_bytes = p.u64(n, "alloc_interval_bytes");
+  info.alloc_samples = p.u64(n, "alloc_samples");
+  info.alloc_peak_live_bytes = p.i64(n, "alloc_peak_live_bytes");
+  info.alloc_peak_at_ns = p.ns(n, "alloc_peak_at");
+  p.each(n, "unavailable", false, [&](const Node& u) {
+    info.unavailable.push_back({p.str(u, "what", true), p.str(u, "reason")});
+  });
+}
+
+// An array of non-negative 32-bit integers; each checked by `valid` (message: `expected`).
+template <typename Valid>
+std::vector<std::uint32_t> read_ids(const Parser& p, const Node& n, std::string_view key, const std::string& expected,
+                                    Valid&& valid) {
+  std::vector<std::uint32_t> ids;
+  p.each(n, key, false, [&](const Node& e) {
+    if (!e.value.is_number_unsigned() || e.value.get<std::uint64_t>() > 0xFFFFFFFFull ||
+        !valid(static_cast<std::uint32_t>(e.value.get<std::uint64_t>())))
+      p.fail(e.path, expected, &e.value);
+    ids.push_back(static_cast<std::uint32_t>(e.value.get<std::uint64_t>()));
+  });
+  return ids;
+}
+
+void read_profile(const Parser& p, const Node& top, SampleProfile& profile) {
+  const Json* v = p.member(top, "profile", false);
+  if (!v) return;
+  const Node n{*v, "profile"};
+  std::set<std::uint32_t> ops;
+  p.each(n, "operations", false, [&](const Node& o) {
+    profile.operations.push_back({p.u32(o, "id", true), p.str(o, "name", true), p.category(o, "type")});
+    if (!ops.insert(profile.operations.back().id).second)
+      p.fail(o.join("id"), "an id not used by another profile operation", &o.value.at("id"));
+  });
+  p.each(n, "frames", false, [&](const Node& f) {
+    profile.frames.push_back({p.str(f, "function", true), p.str(f, "file"), p.u32(f, "line"), p.str(f, "module"),
+                              p.boolean(f, "inlined", false)});
+  });
+  const std::size_t frame_count = profile.frames.size();
+  p.each(n, "stacks", false, [&](const Node& st) {
+    ProfileStack stack;
+    stack.frames = read_ids(p, st, "frames", "an index into profile.frames (below " + std::to_string(frame_count) + ")",
+                            [&](std::uint32_t i) { return i < frame_count; });
+    stack.operations = read_ids(p, st, "operations", "the id of an operation in profile.operations[]",
+                                [&](std::uint32_t id) { return ops.count(id) > 0; });
+    stack.thread = p.u64(st, "thread");
+    stack.cpu_samples = p.u64(st, "cpu_samples");
+    stack.alloc_samples = p.u64(st, "alloc_samples");
+    stack.alloc_bytes = p.u64(st, "alloc_bytes");
+    stack.live_bytes = p.u64(st, "live_bytes");
+    profile.stacks.push_back(std::move(stack));
+  });
+}
+
 OperationStats read_operation(const Parser& p, const Node& n) {
   OperationStats op;
   op.id = p.u32(n, "id", true);
@@ -241,6 +323,7 @@ OperationStats read_operation(const Parser& p, const Node& n) {
       stat.max = p.raw(mn, "max", info.scale);
     }
   }
+  read_operation_samples(p, n, op);
   return op;
 }
 
@@ -391,6 +474,8 @@ void read_snapshot_parts(const Parser& p, const Node& top, Snapshot& s) {
   }
   // dropped_events is the seed's key; it wins if both are present and differ.
   if (p.member(top, "dropped_events", false)) s.events_dropped = p.u64(top, "dropped_events");
+  read_sampling(p, top, s.sampling);
+  read_profile(p, top, s.profile);
 }
 
 std::string strip_nlohmann_prefix(std::string msg) {

@@ -51,6 +51,8 @@ const char* export_content_type(std::string_view format) {
   if (format == "json" || format == "chrome") return "application/json; charset=utf-8";
   if (format == "csv") return "text/csv; charset=utf-8";
   if (format == "html") return "text/html; charset=utf-8";
+  if (format == "pprof") return "application/gzip";
+  if (format == "folded") return "text/plain; charset=utf-8";
   return "text/plain; version=0.0.4; charset=utf-8";  // prometheus
 }
 
@@ -59,6 +61,8 @@ std::string render_export(std::string_view format, const server::View& v) {
   if (format == "chrome") return io::to_chrome_trace(v.snapshot);
   if (format == "csv") return io::to_csv(v.snapshot);
   if (format == "html") return io::to_html_report(v.snapshot, v.findings);
+  if (format == "pprof") return io::to_pprof(v.snapshot);
+  if (format == "folded") return io::to_folded(v.snapshot);
   return io::to_prometheus(v.snapshot, v.findings);
 }
 

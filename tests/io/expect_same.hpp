@@ -9,6 +9,17 @@
 
 namespace codeprof::test {
 
+inline void expect_same_hot_spots(const std::vector<HotSpot>& a, const std::vector<HotSpot>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].function, b[i].function);
+    EXPECT_EQ(a[i].file, b[i].file);
+    EXPECT_EQ(a[i].line, b[i].line);
+    EXPECT_EQ(a[i].samples, b[i].samples);
+    EXPECT_EQ(a[i].share, b[i].share);
+  }
+}
+
 inline void expect_same_operation(const OperationStats& a, const OperationStats& b) {
   SCOPED_TRACE(a.name);
   EXPECT_EQ(a.id, b.id);
@@ -55,6 +66,53 @@ inline void expect_same_operation(const OperationStats& a, const OperationStats&
     EXPECT_EQ(a.resources[k].total, b.resources[k].total);
     EXPECT_EQ(a.resources[k].min, b.resources[k].min);
     EXPECT_EQ(a.resources[k].max, b.resources[k].max);
+  }
+  EXPECT_EQ(a.cpu_samples, b.cpu_samples);
+  expect_same_hot_spots(a.hot_functions, b.hot_functions);
+  expect_same_hot_spots(a.hot_lines, b.hot_lines);
+}
+
+// Line-level sampling: what ran and the profile, every field.
+inline void expect_same_sampling(const Snapshot& a, const Snapshot& b) {
+  const SamplingInfo &x = a.sampling, &y = b.sampling;
+  EXPECT_EQ(x.enabled, y.enabled);
+  EXPECT_EQ(x.unwinder, y.unwinder);
+  ASSERT_EQ(x.sources.size(), y.sources.size());
+  for (std::size_t i = 0; i < x.sources.size(); ++i) {
+    EXPECT_EQ(x.sources[i].name, y.sources[i].name);
+    EXPECT_EQ(x.sources[i].frequency_hz, y.sources[i].frequency_hz);
+    EXPECT_EQ(x.sources[i].threads, y.sources[i].threads);
+    EXPECT_EQ(x.sources[i].samples, y.sources[i].samples);
+    EXPECT_EQ(x.sources[i].dropped, y.sources[i].dropped);
+  }
+  EXPECT_EQ(x.samples, y.samples);
+  EXPECT_EQ(x.dropped, y.dropped);
+  EXPECT_EQ(x.alloc_interval_bytes, y.alloc_interval_bytes);
+  EXPECT_EQ(x.alloc_samples, y.alloc_samples);
+  EXPECT_EQ(x.alloc_peak_live_bytes, y.alloc_peak_live_bytes);
+  EXPECT_EQ(x.alloc_peak_at_ns, y.alloc_peak_at_ns);
+  ASSERT_EQ(x.unavailable.size(), y.unavailable.size());
+  for (std::size_t i = 0; i < x.unavailable.size(); ++i) {
+    EXPECT_EQ(x.unavailable[i].what, y.unavailable[i].what);
+    EXPECT_EQ(x.unavailable[i].reason, y.unavailable[i].reason);
+  }
+  const SampleProfile &p = a.profile, &q = b.profile;
+  ASSERT_EQ(p.operations.size(), q.operations.size());
+  for (std::size_t i = 0; i < p.operations.size(); ++i) {
+    EXPECT_EQ(p.operations[i].id, q.operations[i].id);
+    EXPECT_EQ(p.operations[i].name, q.operations[i].name);
+    EXPECT_EQ(p.operations[i].category, q.operations[i].category);
+  }
+  EXPECT_EQ(p.frames, q.frames);
+  ASSERT_EQ(p.stacks.size(), q.stacks.size());
+  for (std::size_t i = 0; i < p.stacks.size(); ++i) {
+    EXPECT_EQ(p.stacks[i].frames, q.stacks[i].frames);
+    EXPECT_EQ(p.stacks[i].operations, q.stacks[i].operations);
+    EXPECT_EQ(p.stacks[i].thread, q.stacks[i].thread);
+    EXPECT_EQ(p.stacks[i].cpu_samples, q.stacks[i].cpu_samples);
+    EXPECT_EQ(p.stacks[i].alloc_samples, q.stacks[i].alloc_samples);
+    EXPECT_EQ(p.stacks[i].alloc_bytes, q.stacks[i].alloc_bytes);
+    EXPECT_EQ(p.stacks[i].live_bytes, q.stacks[i].live_bytes);
   }
 }
 
@@ -142,6 +200,7 @@ inline void expect_same_snapshot(const Snapshot& a, const Snapshot& b) {
   EXPECT_EQ(a.events_recorded_total, b.events_recorded_total);
   EXPECT_EQ(a.events_dropped_total, b.events_dropped_total);
   EXPECT_EQ(a.trace_events_dropped, b.trace_events_dropped);
+  expect_same_sampling(a, b);
 }
 
 inline void expect_same_findings(const Findings& a, const Findings& b) {

@@ -178,6 +178,32 @@ TEST(ReportReader, WrongTypesNameTheKeyPathAndTheExpectation) {
   EXPECT_EQ(error_of(j.dump()), "bad.json: run: expected an object, got number 5");
 }
 
+TEST(ReportReader, SampledProfileIsChecked) {
+  auto j = sample_json();
+  j["profile"]["stacks"][1]["frames"][0] = 5;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: profile.stacks[1].frames[0]: expected an index into profile.frames (below 5), got number 5");
+
+  j = sample_json();
+  j["profile"]["stacks"][0]["operations"][1] = 4;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: profile.stacks[0].operations[1]: expected the id of an operation in profile.operations[], got number 4");
+
+  j = sample_json();
+  j["operations"][2]["hot_lines"][0]["samples"] = -1;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: operations[2].hot_lines[0].samples: expected a non-negative integer, got number -1");
+
+  j = sample_json();
+  j["sampling"]["sources"][0].erase("name");
+  EXPECT_EQ(error_of(j.dump()), "bad.json: sampling.sources[0].name: expected this key (it is required)");
+
+  // Reports written before sampling existed read back with an empty profile.
+  j = sample_json();
+  j.erase("profile");
+  j.erase("sampling");
+  const Snapshot old = io::parse_json_report(j.dump());
+  EXPECT_TRUE(old.profile.empty());
+  EXPECT_FALSE(old.sampling.enabled);
+}
+
 TEST(ReportReader, VersionsAndOtherFormats) {
   auto j = sample_json();
   j["schema_version"] = 2;

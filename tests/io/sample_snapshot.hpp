@@ -40,6 +40,39 @@ inline OperationStats make_operation(std::uint32_t id, std::string name, Categor
   return op;
 }
 
+// A profile with native and Python frames, inlined frames, a stack outside every operation, an
+// operation still open (in the profile only) and allocation counts.
+inline void add_sampling(Snapshot& s) {
+  SamplingInfo& info = s.sampling;
+  info.enabled = true;
+  info.unwinder = "libunwind";
+  info.sources = {{"perf_event", 999.0, 2, 1200, 3}, {"python", 100.0, 1, 40, 0}};
+  info.samples = 1240;
+  info.dropped = 3;
+  info.alloc_interval_bytes = 524'288;
+  info.alloc_samples = 17;
+  info.alloc_peak_live_bytes = 9'437'184;
+  info.alloc_peak_at_ns = 2'500'000'001;
+  info.unavailable = {{"sampling_symbols", "/usr/lib/libfoo.so.1 has no debug information: lines unknown"}};
+  SampleProfile& p = s.profile;
+  p.operations = {{0, "train_step", Category::TrainingLoop}, {2, "tokenize, \"fast\"\nv2", Category::Preprocessing},
+                  {9, "still_open", Category::Custom}};
+  p.frames = {{"count_tokens(std::string_view)", "/src/tok.cpp", 88, "/app/train", true},
+              {"tokenize(std::vector<std::string> const&)", "/src/tok.cpp", 120, "/app/train", false},
+              {"main", "/src/main.cpp", 12, "/app/train", false},
+              {"[libfoo.so.1+0x1f30]", "", 0, "/usr/lib/libfoo.so.1", false},
+              {"encode", "/app/tok.py", 31, "python", false}};
+  p.stacks = {{{0, 1, 2}, {2, 0}, 4250, 900, 0, 0, 0},
+              {{1, 2}, {2, 0}, 4250, 300, 12, 6'291'456, 2'097'152},
+              {{3, 2}, {}, 4242, 0, 5, 2'621'440, 0},
+              {{4}, {9}, 4251, 40, 0, 0, 0}};
+  OperationStats& tok = s.operations[2];
+  tok.cpu_samples = 1200;
+  tok.hot_functions = {{"count_tokens(std::string_view)", "/src/tok.cpp", 88, 900, 0.75},
+                       {"tokenize(std::vector<std::string> const&)", "/src/tok.cpp", 120, 300, 0.25}};
+  tok.hot_lines = tok.hot_functions;
+}
+
 inline Snapshot sample_snapshot() {
   Snapshot s;
   RunInfo& run = s.run;
@@ -104,6 +137,7 @@ inline Snapshot sample_snapshot() {
   s.events_recorded_total = 5000;
   s.events_dropped_total = 9;
   s.trace_events_dropped = 11;
+  add_sampling(s);
   return s;
 }
 

@@ -502,7 +502,8 @@ TEST(Exports, DefaultNamesFollowTheSeed) {
   std::strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &tm);
   EXPECT_EQ(io::default_file_name("json", ns), std::string("profiling_report_") + stamp + ".json");
   EXPECT_EQ(io::default_file_name("html", ns), std::string("profiling_report_") + stamp + ".html");
-  EXPECT_EQ(io::export_format_names(), (std::vector<std::string>{"json", "chrome", "csv", "prometheus", "html"}));
+  EXPECT_EQ(io::export_format_names(),
+            (std::vector<std::string>{"json", "chrome", "csv", "prometheus", "html", "pprof", "folded"}));
   EXPECT_THROW(io::default_file_name("xml", ns), io::WriteError);
 }
 
@@ -528,7 +529,7 @@ TEST(Exports, DirectoryOrEmptyPathGetsATimestampedFile) {
     io::write_export("yaml", dir.path().string(), s, f);
     FAIL();
   } catch (const io::WriteError& e) {
-    EXPECT_STREQ(e.what(), "unknown export format 'yaml': expected one of json, chrome, csv, prometheus, html");
+    EXPECT_STREQ(e.what(), "unknown export format 'yaml': expected one of json, chrome, csv, prometheus, html, pprof, folded");
   }
 }
 

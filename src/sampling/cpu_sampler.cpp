@@ -1,0 +1,510 @@
+#include "sampling/cpu_sampler.hpp"
+
+#define UNW_LOCAL_ONLY
+#include <dirent.h>
+#include <fcntl.h>
+#include <libunwind.h>
+#include <linux/perf_event.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+#include "sampling/open_operations.hpp"
+#include "sampling/sample_ring.hpp"
+#include "sampling/symbolizer.hpp"
+
+namespace codeprof::sampling {
+namespace {
+
+constexpr int kSignal = SIGPROF;
+constexpr int kMaxOperations = 32;
+constexpr int kMaxFramesLimit = 256;
+constexpr std::size_t kSlots = 4096;  // threads sampled at once, at most
+constexpr pid_t kTombstone = -1;
+
+pid_t current_tid() noexcept { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+// ---- state shared with the signal handler. Only atomics; nothing here is ever freed.
+
+struct ThreadState;
+
+// Open addressing by thread id. A handler compares tids only (never dereferences another
+// thread's state) and marks its slot busy while it uses the state, so the sampler's thread can
+// take a state away safely: clear the pointer, wait until the slot is not busy, free.
+struct Slot {
+  std::atomic<pid_t> tid{0};
+  std::atomic<ThreadState*> state{nullptr};
+  std::atomic<int> busy{0};
+};
+Slot g_slots[kSlots];
+
+std::atomic<const detail::RecorderState*> g_recorder{nullptr};
+std::atomic<bool> g_all_threads{false};
+std::atomic<int> g_max_frames{64};
+
+std::size_t slot_start(pid_t tid) noexcept { return (static_cast<std::size_t>(tid) * 2654435761u) % kSlots; }
+
+Slot* find_slot(pid_t tid) noexcept {
+  for (std::size_t i = 0, at = slot_start(tid); i < kSlots; ++i, at = (at + 1) % kSlots) {
+    const pid_t t = g_slots[at].tid.load(std::memory_order_acquire);
+    if (t == tid) return &g_slots[at];
+    if (t == 0) return nullptr;
+  }
+  return nullptr;
+}
+
+// The sampler's thread only (one writer).
+Slot* insert_slot(pid_t tid, ThreadState* st) noexcept {
+  Slot* reuse = nullptr;
+  for (std::size_t i = 0, at = slot_start(tid); i < kSlots; ++i, at = (at + 1) % kSlots) {
+    const pid_t t = g_slots[at].tid.load(std::memory_order_relaxed);
+    if (t == kTombstone && !reuse) reuse = &g_slots[at];
+    if (t == 0) {
+      if (!reuse) reuse = &g_slots[at];
+      break;
+    }
+  }
+  if (!reuse) return nullptr;
+  reuse->state.store(st, std::memory_order_seq_cst);
+  reuse->tid.store(tid, std::memory_order_seq_cst);
+  return reuse;
+}
+
+void remove_slot(Slot* slot) noexcept {
+  slot->state.store(nullptr, std::memory_order_seq_cst);
+  while (slot->busy.load(std::memory_order_seq_cst) != 0) sched_yield();
+  slot->tid.store(kTombstone, std::memory_order_seq_cst);
+}
+
+struct ThreadState {
+  ThreadState(pid_t t, std::uint64_t start, std::uint32_t words) : tid(t), start_time(start), ring(words) {}
+  pid_t tid;
+  std::uint64_t start_time;  // from /proc: tells a reused thread id from the thread that had it
+  SampleRing ring;
+  Slot* slot = nullptr;
+  int perf_fd = -1;
+  timer_t timer{};
+  bool has_timer = false;
+  std::string mechanism;
+  std::uint64_t dropped_seen = 0;
+};
+
+int unwind(void* ucontext, std::uintptr_t* pcs, int max) noexcept {
+  unw_cursor_t cursor;
+  if (unw_init_local2(&cursor, static_cast<unw_context_t*>(ucontext), UNW_INIT_SIGNAL_FRAME) < 0) return 0;
+  int n = 0;
+  do {
+    unw_word_t ip = 0;
+    if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
+    pcs[n++] = static_cast<std::uintptr_t>(ip);
+  } while (n < max && unw_step(&cursor) > 0);
+  return n;
+}
+
+void on_signal(int, siginfo_t* info, void* ucontext) {
+  const int saved_errno = errno;
+  const pid_t tid = current_tid();
+  if (Slot* slot = find_slot(tid)) {
+    slot->busy.store(1, std::memory_order_seq_cst);
+    ThreadState* st = slot->state.load(std::memory_order_seq_cst);
+    const detail::RecorderState* recorder = g_recorder.load(std::memory_order_acquire);
+    if (st && recorder) {
+      std::uint32_t ops[kMaxOperations];
+      int n_ops = read_open_operations(*recorder, ops, kMaxOperations);
+      if (n_ops >= 0 || g_all_threads.load(std::memory_order_relaxed)) {
+        std::uintptr_t pcs[kMaxFramesLimit];
+        const int n = unwind(ucontext, pcs, g_max_frames.load(std::memory_order_relaxed));
+        // A CPU-clock POSIX timer is checked at scheduler ticks: expirations between two ticks
+        // arrive as one signal with an overrun count. The sample stands for all of them.
+        const std::uint32_t weight =
+            info && info->si_code == SI_TIMER && info->si_overrun > 0 ? 1u + static_cast<std::uint32_t>(info->si_overrun) : 1u;
+        st->ring.push({ops, static_cast<std::size_t>(n_ops < 0 ? 0 : n_ops)}, {pcs, static_cast<std::size_t>(n)}, weight);
+      }
+    }
+    slot->busy.store(0, std::memory_order_release);
+  }
+  errno = saved_errno;
+}
+
+// In a forked child only the forking thread exists: the parent's sampler thread is gone, its
+// locks may be held for ever, and inherited perf event descriptors belong to the parent's
+// threads. The child is not sampled; its copy of the sampler does nothing from then on.
+std::atomic<pid_t> g_owner_pid{0};
+
+void in_forked_child() {
+  for (Slot& slot : g_slots) {
+    ThreadState* st = slot.state.load(std::memory_order_relaxed);
+    if (st && st->perf_fd >= 0) close(st->perf_fd);
+    slot.state.store(nullptr, std::memory_order_relaxed);
+    slot.tid.store(0, std::memory_order_relaxed);
+  }
+  g_recorder.store(nullptr);
+}
+
+std::uint64_t thread_start_time(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream fields(text.substr(paren + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i)
+    if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
+  return 0;
+}
+
+std::vector<pid_t> process_threads() {
+  std::vector<pid_t> tids;
+  if (DIR* dir = opendir("/proc/self/task")) {
+    while (const dirent* e = readdir(dir))
+      if (e->d_name[0] >= '0' && e->d_name[0] <= '9') tids.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
+    closedir(dir);
+  }
+  return tids;
+}
+
+std::string perf_paranoid() {
+  std::ifstream in("/proc/sys/kernel/perf_event_paranoid");
+  std::string v;
+  in >> v;
+  return v.empty() ? "?" : v;
+}
+
+}  // namespace
+
+struct CpuSampler::Impl {
+  Impl(const Config& c, const detail::RecorderState& rec, SampleStore& s)
+      : recorder(rec),
+        store(s),
+        frequency_hz(c.sampling.frequency_hz),
+        all_threads(c.sampling.all_threads),
+        mechanism(c.sampling_mechanism),
+        max_frames(static_cast<int>(std::min<std::uint32_t>(c.sampling.max_frames, kMaxFramesLimit))),
+        ring_words(c.sampling.buffer_samples * (1 + kMaxOperations / 4 + c.sampling.max_frames)) {}
+
+  const detail::RecorderState& recorder;
+  SampleStore& store;
+  const std::uint32_t frequency_hz;
+  const bool all_threads;
+  const std::string mechanism;  // requested: auto, perf_event, timer
+  const int max_frames;
+  const std::uint32_t ring_words;
+
+  mutable std::mutex notes_mutex;
+  std::vector<Unavailable> notes;
+  bool perf_denied = false;  // auto: perf_event failed once, use the timer from then on
+
+  std::mutex drain_mutex;  // threads, the symboliser, the pc cache
+  std::unordered_map<pid_t, std::unique_ptr<ThreadState>> threads;
+  Symbolizer symbolizer;
+  std::unordered_map<std::uintptr_t, std::vector<std::uint32_t>> frame_ids;  // pc -> store frame ids
+  pid_t own_tid = 0;
+
+  std::mutex wake_mutex;
+  std::condition_variable wake;
+  bool stop_requested = false;
+  std::thread worker;
+
+  void note(std::string what, std::string reason) {
+    std::lock_guard lock(notes_mutex);
+    for (const auto& n : notes)
+      if (n.what == what && n.reason == reason) return;
+    notes.push_back({std::move(what), std::move(reason)});
+  }
+
+  bool forked() const noexcept { return g_owner_pid.load() != getpid(); }
+
+  bool arm_perf(ThreadState& st) {
+    perf_event_attr attr{};
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    attr.sample_period = 1'000'000'000ull / frequency_hz;  // cpu-clock counts nanoseconds
+    attr.disabled = 1;
+    attr.exclude_kernel = 1;
+    attr.exclude_hv = 1;
+    const int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, st.tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
+    if (fd < 0) {
+      const int err = errno;
+      if (err == ESRCH) return false;  // the thread is gone
+      note("sampling_perf_event", std::string("perf_event_open (software cpu-clock, user space) failed: ") + std::strerror(err) +
+                                      " (kernel.perf_event_paranoid = " + perf_paranoid() + ")");
+      if (mechanism == "auto") perf_denied = true;
+      return false;
+    }
+    f_owner_ex owner{F_OWNER_TID, st.tid};
+    if (fcntl(fd, F_SETFL, O_ASYNC) != 0 || fcntl(fd, F_SETSIG, kSignal) != 0 || fcntl(fd, F_SETOWN_EX, &owner) != 0 ||
+        ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
+      note("sampling_perf_event", std::string("cannot route perf events to a signal: ") + std::strerror(errno));
+      close(fd);
+      if (mechanism == "auto") perf_denied = true;
+      return false;
+    }
+    st.perf_fd = fd;
+    st.mechanism = "perf_event";
+    return true;
+  }
+
+  bool arm_timer(ThreadState& st) {
+    // The thread's CPU clock, as pthread_getcpuclockid builds it from a thread id.
+    const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(st.tid) << 3) | 6u);
+    sigevent ev{};
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = kSignal;
+    ev._sigev_un._tid = st.tid;  // sigev_notify_thread_id (glibc does not name it)
+    if (timer_create(clock, &ev, &st.timer) != 0) {
+      if (errno != EINVAL && errno != ESRCH)
+        note("sampling_timer", std::string("timer_create on the thread CPU clock failed: ") + std::strerror(errno));
+      return false;
+    }
+    const long period = static_cast<long>(1'000'000'000ull / frequency_hz);
+    itimerspec spec{{period / 1'000'000'000, period % 1'000'000'000}, {period / 1'000'000'000, period % 1'000'000'000}};
+    if (timer_settime(st.timer, 0, &spec, nullptr) != 0) {
+      note("sampling_timer", std::string("timer_settime failed: ") + std::strerror(errno));
+      timer_delete(st.timer);
+      return false;
+    }
+    st.has_timer = true;
+    st.mechanism = "timer";
+    return true;
+  }
+
+  void arm(pid_t tid) {
+    auto st = std::make_unique<ThreadState>(tid, thread_start_time(tid), ring_words);
+    st->slot = insert_slot(tid, st.get());
+    if (!st->slot) {
+      note("sampling_threads", "more than " + std::to_string(kSlots) + " threads: the others are not sampled");
+      return;
+    }
+    bool armed = false;
+    if (mechanism == "perf_event" || (mechanism == "auto" && !perf_denied)) armed = arm_perf(*st);
+    if (!armed && (mechanism == "timer" || mechanism == "auto")) armed = arm_timer(*st);
+    if (!armed) {
+      remove_slot(st->slot);
+      return;
+    }
+    threads.emplace(tid, std::move(st));
+  }
+
+  // Disarms, waits for a handler that may be running on the thread, drains, frees.
+  void retire(std::unordered_map<pid_t, std::unique_ptr<ThreadState>>::iterator it, bool keep_samples) {
+    ThreadState& st = *it->second;
+    if (st.perf_fd >= 0) close(st.perf_fd);
+    if (st.has_timer) timer_delete(st.timer);
+    remove_slot(st.slot);
+    drain_thread(st, keep_samples);
+    threads.erase(it);
+  }
+
+  // Arms new threads, retires those that exited. drain_mutex held.
+  void rescan() {
+    const std::vector<pid_t> now = process_threads();
+    for (auto it = threads.begin(); it != threads.end();) {
+      const bool alive = std::find(now.begin(), now.end(), it->first) != now.end() &&
+                         thread_start_time(it->first) == it->second->start_time;
+      if (alive) ++it;
+      else {
+        auto next = std::next(it);
+        retire(it, true);
+        it = next;
+      }
+    }
+    for (const pid_t tid : now)
+      if (tid != own_tid && !threads.count(tid)) arm(tid);
+  }
+
+  struct Pending {
+    std::vector<std::uint32_t> ops;
+    std::vector<std::uintptr_t> pcs;
+    std::uint32_t weight;
+    pid_t tid;
+    const std::string* mechanism;
+  };
+  std::vector<Pending> pending;
+
+  void drain_thread(ThreadState& st, bool keep) {
+    st.ring.drain([&](std::span<const std::uint32_t> ops, std::span<const std::uintptr_t> pcs, std::uint32_t weight) {
+      if (keep) pending.push_back({{ops.begin(), ops.end()}, {pcs.begin(), pcs.end()}, weight, st.tid, &st.mechanism});
+    });
+    const std::uint64_t dropped = st.ring.dropped();
+    if (dropped != st.dropped_seen && keep) {
+      store.writer().add_dropped(st.mechanism, dropped - st.dropped_seen);
+    }
+    st.dropped_seen = dropped;
+    if (keep) publish();
+  }
+
+  // Symbolises what was drained (outside the store's lock: a new module can take tens of
+  // milliseconds), then adds it to the store under one lock.
+  void publish() {
+    if (pending.empty()) return;
+    for (const Pending& p : pending)
+      for (std::size_t i = 0; i < p.pcs.size(); ++i) {
+        const std::uintptr_t pc = i == 0 ? p.pcs[i] : p.pcs[i] - 1;  // return address -> the call
+        if (!frame_ids.count(pc)) frame_ids.emplace(pc, std::vector<std::uint32_t>{});
+      }
+    std::vector<std::pair<std::uintptr_t, const std::vector<ProfileFrame>*>> fresh;
+    for (auto& [pc, ids] : frame_ids)
+      if (ids.empty()) fresh.emplace_back(pc, &symbolizer.frames(pc));
+    for (auto& n : symbolizer.take_notes()) note(n.what, n.reason);
+    auto w = store.writer();
+    for (const auto& [pc, frames] : fresh) {
+      auto& ids = frame_ids[pc];
+      for (const ProfileFrame& f : *frames) ids.push_back(w.intern(f));
+    }
+    std::vector<std::uint32_t> stack;
+    for (const Pending& p : pending) {
+      stack.clear();
+      for (std::size_t i = 0; i < p.pcs.size(); ++i) {
+        const auto& ids = frame_ids[i == 0 ? p.pcs[i] : p.pcs[i] - 1];
+        stack.insert(stack.end(), ids.begin(), ids.end());
+      }
+      w.add_cpu(*p.mechanism, stack, p.ops, static_cast<std::uint64_t>(p.tid), p.weight);
+    }
+    pending.clear();
+  }
+
+  void drain_all(bool keep) {
+    for (auto& [tid, st] : threads) {
+      st->ring.drain([&](std::span<const std::uint32_t> ops, std::span<const std::uintptr_t> pcs, std::uint32_t weight) {
+        if (keep) pending.push_back({{ops.begin(), ops.end()}, {pcs.begin(), pcs.end()}, weight, tid, &st->mechanism});
+      });
+      const std::uint64_t dropped = st->ring.dropped();
+      if (dropped != st->dropped_seen && keep) store.writer().add_dropped(st->mechanism, dropped - st->dropped_seen);
+      st->dropped_seen = dropped;
+    }
+    if (keep) publish();
+  }
+
+  void note_sources() {
+    auto w = store.writer();
+    for (auto& [tid, st] : threads) w.note_source(st->mechanism, frequency_hz);
+  }
+
+  void run() {
+    own_tid = current_tid();
+    pthread_setname_np(pthread_self(), "codeprof-stacks");
+    for (unsigned tick = 1;; ++tick) {
+      {
+        std::unique_lock lock(wake_mutex);
+        if (wake.wait_for(lock, std::chrono::milliseconds(20), [&] { return stop_requested; })) return;
+      }
+      std::lock_guard lock(drain_mutex);
+      drain_all(true);
+      if (tick % 5 == 0) {
+        rescan();
+        note_sources();
+      }
+    }
+  }
+};
+
+CpuSampler::CpuSampler(const Config& config, const detail::RecorderState& recorder, SampleStore& store)
+    : impl_(std::make_unique<Impl>(config, recorder, store)) {}
+
+CpuSampler::~CpuSampler() { stop(); }
+
+namespace {
+std::mutex g_owner_mutex;
+CpuSampler::Impl* g_owner = nullptr;
+}  // namespace
+
+void CpuSampler::start() {
+  Impl& im = *impl_;
+  {
+    std::lock_guard lock(g_owner_mutex);
+    if (g_owner) {
+      im.note("sampling", "another profiler in this process samples already (one SIGPROF handler per process)");
+      return;
+    }
+    struct sigaction old {};
+    sigaction(kSignal, nullptr, &old);
+    const bool ours = (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_signal;
+    if (!ours && old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
+      im.note("sampling", "SIGPROF already has a handler (another profiler?): not sampling");
+      return;
+    }
+    if (!ours) {
+      // Installed once and never removed: a SIGPROF still pending after stop() must not kill the
+      // process (the default action of SIGPROF is to terminate).
+      struct sigaction sa {};
+      sa.sa_sigaction = on_signal;
+      sa.sa_flags = SA_SIGINFO | SA_RESTART;
+      sigemptyset(&sa.sa_mask);
+      if (sigaction(kSignal, &sa, nullptr) != 0) {
+        im.note("sampling", std::string("cannot install the SIGPROF handler: ") + std::strerror(errno));
+        return;
+      }
+      static std::once_flag atfork;
+      std::call_once(atfork, [] { pthread_atfork(nullptr, nullptr, in_forked_child); });
+    }
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    g_owner = impl_.get();
+    g_owner_pid.store(getpid());
+    g_recorder.store(&im.recorder, std::memory_order_release);
+    g_all_threads.store(im.all_threads);
+    g_max_frames.store(im.max_frames);
+  }
+  {
+    std::lock_guard lock(im.drain_mutex);
+    im.rescan();
+    im.note_sources();
+  }
+  im.stop_requested = false;
+  im.worker = std::thread([&im] { im.run(); });
+  running_ = true;
+}
+
+void CpuSampler::stop() {
+  if (!running_) return;
+  running_ = false;
+  Impl& im = *impl_;
+  if (im.forked()) {
+    im.worker.detach();  // it exists only in the parent
+    return;
+  }
+  {
+    std::lock_guard lock(im.wake_mutex);
+    im.stop_requested = true;
+  }
+  im.wake.notify_all();
+  im.worker.join();
+  {
+    std::lock_guard lock(im.drain_mutex);
+    while (!im.threads.empty()) im.retire(im.threads.begin(), true);
+  }
+  std::lock_guard lock(g_owner_mutex);
+  g_recorder.store(nullptr);
+  g_owner = nullptr;
+}
+
+void CpuSampler::flush() {
+  if (!running_ || impl_->forked()) return;
+  std::lock_guard lock(impl_->drain_mutex);
+  impl_->drain_all(true);
+}
+
+void CpuSampler::discard_pending() {
+  if (!running_ || impl_->forked()) return;
+  std::lock_guard lock(impl_->drain_mutex);
+  impl_->drain_all(false);
+  impl_->note_sources();
+}
+
+std::vector<Unavailable> CpuSampler::unavailable() const {
+  std::lock_guard lock(impl_->notes_mutex);
+  return impl_->notes;
+}
+
+}  // namespace codeprof::sampling

@@ -1,0 +1,80 @@
+#pragma once
+// The aggregate of symbolised samples: distinct frames, distinct (stack, open operations, thread)
+// with their counts, and what each sampling mechanism took or lost. Native samples (after
+// symbolisation) and samples handed in by other samplers (Profiler::add_samples) both end here,
+// so they are counted the same way. Thread-safe: one mutex, taken once per batch.
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "codeprof/call_site.hpp"
+#include "codeprof/samples.hpp"
+#include "codeprof/snapshot.hpp"
+
+namespace codeprof::sampling {
+
+class SampleStore {
+ public:
+  explicit SampleStore(std::uint32_t max_stacks);
+
+  // Holds the store's lock while one batch of samples is added.
+  class Writer {
+   public:
+    // The id of a frame; equal frames get the same id (ids survive reset()).
+    std::uint32_t intern(const ProfileFrame& frame);
+    // Adds `count` CPU samples of one stack taken by `source`. False when the stack is new and the
+    // table is full: the samples are counted as dropped instead.
+    bool add_cpu(std::string_view source, std::span<const std::uint32_t> frames, std::span<const std::uint32_t> operations,
+                 std::uint64_t thread, std::uint64_t count);
+    // Samples `source` could not take or keep.
+    void add_dropped(std::string_view source, std::uint64_t count);
+    // Declares a mechanism that runs (shown even before its first sample).
+    void note_source(std::string_view source, double frequency_hz);
+
+   private:
+    friend class SampleStore;
+    explicit Writer(SampleStore& store) : store_(store), lock_(store.mutex_) {}
+    SampleStore& store_;
+    std::unique_lock<std::mutex> lock_;
+  };
+  Writer writer() { return Writer(*this); }
+
+  // Samples from another sampler, already symbolised (Profiler::add_samples).
+  void add_external(const SampleBatch& batch);
+
+  // Fills s.profile (operation names from `sites`), s.sampling's sources and totals, and each
+  // operation's cpu_samples / hot_functions / hot_lines.
+  void fill(Snapshot& s, const std::vector<SiteInfo>& sites) const;
+
+  // Forgets every sample (frames stay interned).
+  void reset();
+
+ private:
+  struct Source {
+    std::string name;
+    double frequency_hz = 0.0;
+    std::uint64_t samples = 0;
+    std::uint64_t dropped = 0;
+    std::vector<std::uint64_t> threads;  // distinct OS thread ids, sorted
+  };
+  struct FrameKeyHash {
+    std::size_t operator()(const ProfileFrame& f) const noexcept;
+  };
+
+  Source& source(std::string_view name);
+  static void note_thread(Source& src, std::uint64_t tid);
+
+  const std::uint32_t max_stacks_;
+  mutable std::mutex mutex_;
+  std::vector<ProfileFrame> frames_;
+  std::unordered_map<ProfileFrame, std::uint32_t, FrameKeyHash> frame_ids_;
+  std::vector<ProfileStack> stacks_;
+  std::unordered_map<std::string, std::uint32_t> stack_ids_;  // key: frames, operations, thread as bytes
+  std::vector<Source> sources_;
+};
+
+}  // namespace codeprof::sampling

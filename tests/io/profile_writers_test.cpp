@@ -1,0 +1,95 @@
+// The sampled profile as pprof (read back by the real pprof tool from Debian's Go toolchain, and
+// decoded with the .proto) and as folded stacks.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <fstream>
+
+#include "codeprof/exporters.hpp"
+#include "io/profile.pb.h"
+#include "io/run_command.hpp"
+#include "io/sample_snapshot.hpp"
+
+namespace codeprof {
+namespace {
+
+std::string gunzip(const std::string& gz) {
+  z_stream z{};
+  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  std::string out;
+  char buf[65536];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  z.avail_in = static_cast<uInt>(gz.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+  }
+  inflateEnd(&z);
+  EXPECT_EQ(rc, Z_STREAM_END);
+  return out;
+}
+
+TEST(Pprof, DecodesWithTheProtoAndKeepsStacksLabelsAndInlinedLines) {
+  const Snapshot s = test::sample_snapshot();
+  perftools::profiles::Profile p;
+  ASSERT_TRUE(p.ParseFromString(gunzip(io::to_pprof(s))));
+  const auto str = [&](std::int64_t i) { return p.string_table(static_cast<int>(i)); };
+  EXPECT_EQ(p.string_table(0), "");
+  ASSERT_EQ(p.sample_type_size(), 5);  // allocation samples exist in the sample snapshot
+  EXPECT_EQ(str(p.sample_type(0).type()), "samples");
+  EXPECT_EQ(str(p.sample_type(1).type()), "cpu");
+  EXPECT_EQ(str(p.sample_type(4).type()), "inuse_space");
+  EXPECT_EQ(p.period(), static_cast<std::int64_t>(1e9 / 999.0));
+  ASSERT_EQ(p.sample_size(), static_cast<int>(s.profile.stacks.size()));
+  const auto& first = p.sample(0);
+  EXPECT_EQ(first.value(0), 900);
+  // Frames 0 (inlined) and 1 share one location: two lines, inlined first.
+  ASSERT_EQ(first.location_id_size(), 2);
+  const auto& loc = p.location(static_cast<int>(first.location_id(0) - 1));
+  ASSERT_EQ(loc.line_size(), 2);
+  EXPECT_EQ(loc.line(0).line(), 88);
+  EXPECT_EQ(str(p.function(static_cast<int>(loc.line(0).function_id() - 1)).name()), "count_tokens(std::string_view)");
+  bool has_operation = false;
+  for (const auto& l : first.label())
+    if (str(l.key()) == "operation") has_operation = str(l.str()) == s.profile.operations[1].name;
+  EXPECT_TRUE(has_operation);
+}
+
+TEST(Pprof, TheRealPprofToolReadsIt) {
+  if (std::string(CODEPROF_PPROF).empty()) GTEST_SKIP() << "pprof not found (Debian golang-1.19-go ships it)";
+  test::TempDir dir("pprof");
+  const std::string path = dir.file("cpu.pb.gz");
+  io::write_export("pprof", path, test::sample_snapshot(), {});
+  const auto top = test::run_command(std::string(CODEPROF_PPROF) + " -top -sample_index=samples " + test::shell_quote(path));
+  ASSERT_EQ(top.exit_code, 0) << top.output;
+  EXPECT_NE(top.output.find("count_tokens"), std::string::npos) << top.output;
+  EXPECT_NE(top.output.find("1240 total"), std::string::npos) << top.output;  // every sample
+  // The operation label filters: only the tokenizer's 1200 samples.
+  const auto focus = test::run_command(std::string(CODEPROF_PPROF) + " -top -sample_index=samples -tagfocus=operation=tokenize " +
+                                       test::shell_quote(path));
+  ASSERT_EQ(focus.exit_code, 0) << focus.output;
+  EXPECT_NE(focus.output.find("Showing nodes accounting for 1200, "), std::string::npos) << focus.output;
+  EXPECT_NE(focus.output.find("count_tokens (inline)"), std::string::npos) << focus.output;
+  const auto lines = test::run_command(std::string(CODEPROF_PPROF) + " -top -lines -sample_index=samples " + test::shell_quote(path));
+  EXPECT_NE(lines.output.find("tok.cpp:88"), std::string::npos) << lines.output;
+}
+
+TEST(Folded, OperationsAreRootFramesAndCountsAddUp) {
+  const std::string folded = io::to_folded(test::sample_snapshot());
+  EXPECT_NE(folded.find("operation:train_step;operation:tokenize, \"fast\" v2;main;tokenize(std::vector<std::string> const&);"
+                        "count_tokens(std::string_view) 900\n"),
+            std::string::npos)
+      << folded;
+  EXPECT_NE(folded.find("operation:still_open;encode 40\n"), std::string::npos) << folded;
+  std::uint64_t total = 0;
+  std::istringstream in(folded);
+  for (std::string line; std::getline(in, line);) total += std::stoull(line.substr(line.rfind(' ') + 1));
+  EXPECT_EQ(total, 1240u);  // the stack with allocations only has no CPU samples
+  EXPECT_EQ(io::to_folded(Snapshot{}), "");
+}
+
+}  // namespace
+}  // namespace codeprof

@@ -1,0 +1,236 @@
+// Native CPU sampling through a real Profiler: both mechanisms, the planted line found with the
+// right share, inlined frames, threads that run scopes vs all threads, host I/O without EINTR,
+// fork, reset and shutdown while threads burn CPU.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "codeprof/profiler.hpp"
+#include "sampling/planted_workload.hpp"
+
+namespace codeprof {
+namespace {
+
+Config sampling_config(const char* mechanism, bool all_threads = false) {
+  Config c;
+  c.sampler_enabled = false;
+  c.sampling.enabled = true;
+  c.sampling.all_threads = all_threads;
+  c.sampling_mechanism = mechanism;
+  return c;
+}
+
+double thread_cpu_s() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+void burn(double cpu_seconds) {
+  volatile double x = 1;
+  const double until = thread_cpu_s() + cpu_seconds;
+  while (thread_cpu_s() < until)
+    for (int i = 0; i < 100000; ++i) x = x * 1.0000001 + 1e-9;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+const SamplingSource* source(const Snapshot& s, const std::string& name) {
+  for (const auto& src : s.sampling.sources)
+    if (src.name == name && src.samples > 0) return &src;
+  return nullptr;
+}
+
+class Mechanism : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(Mechanism, PlantedLineComesFirstWithItsShare) {
+  Profiler p(sampling_config(GetParam()));
+  const SiteId planted = register_site("planted_op", Category::Preprocessing);
+  test::PlantedTimes t;
+  {
+    auto scope = p.scope(planted);
+    t = test::run_planted_work(0.6);
+  }
+  const Snapshot s = p.snapshot();
+  for (const auto& u : s.sampling.unavailable) std::printf("unavailable: %s: %s\n", u.what.c_str(), u.reason.c_str());
+  ASSERT_NE(source(s, GetParam()), nullptr) << "no samples from " << GetParam();
+  EXPECT_EQ(s.sampling.unwinder, "libunwind");
+  const OperationStats* op = s.find("planted_op");
+  ASSERT_NE(op, nullptr);
+  ASSERT_GT(op->cpu_samples, 200u);
+  ASSERT_FALSE(op->hot_lines.empty());
+  const HotSpot& first = op->hot_lines[0];
+  const double truth = t.hot_s / (t.hot_s + t.helper_s);
+  std::printf("%s: %llu samples; first line %s %s:%u share %.3f (truth %.3f)\n", GetParam(),
+              static_cast<unsigned long long>(op->cpu_samples), first.function.c_str(), first.file.c_str(), first.line,
+              first.share, truth);
+  EXPECT_TRUE(ends_with(first.file, test::kPlantedFile)) << first.file;
+  EXPECT_EQ(first.line, test::kHotLine);
+  EXPECT_NE(first.function.find("planted_round"), std::string::npos) << first.function;
+  EXPECT_NEAR(first.share, truth, 0.10);
+
+  // The helper is inlined: it is its own frame, and its caller is the call line.
+  bool helper_seen = false;
+  for (const auto& h : op->hot_functions)
+    if (h.function.find("inlined_helper") != std::string::npos) helper_seen = true;
+  EXPECT_TRUE(helper_seen);
+  bool call_line_seen = false;
+  for (const auto& st : s.profile.stacks) {
+    if (st.frames.size() < 2) continue;
+    const ProfileFrame& leaf = s.profile.frames[st.frames[0]];
+    const ProfileFrame& caller = s.profile.frames[st.frames[1]];
+    if (leaf.inlined && leaf.function.find("inlined_helper") != std::string::npos &&
+        caller.function.find("planted_round") != std::string::npos && caller.line == test::kHelperCallLine)
+      call_line_seen = true;
+  }
+  EXPECT_TRUE(call_line_seen);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sampling, Mechanism, ::testing::Values("perf_event", "timer"));
+
+TEST(CpuSampler, OnlyThreadsThatRunScopesUnlessAllThreads) {
+  for (const bool all : {false, true}) {
+    Profiler p(sampling_config("auto", all));
+    std::atomic<long> tid{0};
+    std::thread quiet([&] {
+      tid = static_cast<long>(gettid());
+      burn(0.12);  // never runs a scope
+    });
+    {
+      auto scope = p.profile_operation("busy_op", Category::Cpu);
+      burn(0.12);
+    }
+    quiet.join();
+    const Snapshot s = p.snapshot();
+    std::uint64_t quiet_samples = 0;
+    for (const auto& st : s.profile.stacks)
+      if (st.thread == static_cast<std::uint64_t>(tid.load())) quiet_samples += st.cpu_samples;
+    ASSERT_NE(s.find("busy_op"), nullptr);
+    EXPECT_GT(s.find("busy_op")->cpu_samples, 30u);
+    if (all) EXPECT_GT(quiet_samples, 30u);
+    else EXPECT_EQ(quiet_samples, 0u);
+  }
+}
+
+// A host program doing blocking I/O while sampled: every byte arrives, no call fails with EINTR.
+void blocking_io(int read_fd, int write_fd, Profiler& p, std::atomic<int>& eintr, std::uint64_t& checksum_in,
+                 std::uint64_t& checksum_out) {
+  constexpr int kBytes = 1 << 20;
+  std::thread writer([&] {
+    auto scope = p.profile_operation("io_writer", Category::Io);
+    unsigned char buf[4096];
+    for (int sent = 0; sent < kBytes;) {
+      for (int i = 0; i < 4096; ++i) buf[i] = static_cast<unsigned char>((sent + i) * 131 % 251);
+      for (int i = 0; i < 4096; ++i) checksum_out += buf[i] * static_cast<std::uint64_t>(sent + i + 1);
+      int off = 0;
+      while (off < 4096) {
+        const ssize_t n = write(write_fd, buf + off, 4096 - off);
+        if (n < 0) {
+          if (errno == EINTR) ++eintr;
+          else return;
+        } else off += static_cast<int>(n);
+      }
+      sent += 4096;
+    }
+  });
+  {
+    auto scope = p.profile_operation("io_reader", Category::Io);
+    unsigned char buf[97];  // odd sizes: many calls, some that block
+    for (std::uint64_t got = 0; got < static_cast<std::uint64_t>(kBytes);) {
+      const ssize_t n = read(read_fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) ++eintr;
+        else break;
+        continue;
+      }
+      if (n == 0) break;
+      for (ssize_t i = 0; i < n; ++i) checksum_in += buf[i] * (got + static_cast<std::uint64_t>(i) + 1);
+      got += static_cast<std::uint64_t>(n);
+    }
+  }
+  writer.join();
+}
+
+TEST_P(Mechanism, BlockingIoLosesNothingAndSeesNoEintr) {
+  Profiler p(sampling_config(GetParam(), true));
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  int sock[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sock), 0);
+  std::atomic<int> eintr{0};
+  std::uint64_t in1 = 0, out1 = 0, in2 = 0, out2 = 0;
+  blocking_io(pipe_fds[0], pipe_fds[1], p, eintr, in1, out1);
+  blocking_io(sock[0], sock[1], p, eintr, in2, out2);
+  for (int fd : {pipe_fds[0], pipe_fds[1], sock[0], sock[1]}) close(fd);
+  EXPECT_EQ(eintr.load(), 0);
+  EXPECT_EQ(in1, out1);
+  EXPECT_EQ(in2, out2);
+  EXPECT_GT(p.snapshot().sampling.samples, 0u);
+}
+
+TEST(CpuSampler, ForkedChildRunsAndExitsNormally) {
+  Profiler p(sampling_config("auto"));
+  {
+    auto scope = p.profile_operation("before_fork", Category::Cpu);
+    burn(0.05);
+  }
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // CPU work and scopes in the child: no timer of the parent's fires here, no SIGPROF kills it.
+    // (A snapshot in the child is the recorder's business: its collector stays in the parent.)
+    {
+      auto scope = p.profile_operation("in_child", Category::Cpu);
+      burn(0.2);
+    }
+    _exit(7);
+  }
+  {
+    auto scope = p.profile_operation("parent_after_fork", Category::Cpu);
+    burn(0.1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), 7);
+  EXPECT_GT(p.snapshot().find("parent_after_fork")->cpu_samples, 0u);
+}
+
+TEST(CpuSampler, ResetAndShutdownWhileThreadsBurnCpu) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  {
+    Profiler p(sampling_config("auto", true));
+    for (int i = 0; i < 3; ++i)
+      workers.emplace_back([&] {
+        while (!stop) {
+          auto scope = p.profile_operation("worker_op", Category::Cpu);
+          burn(0.005);
+        }
+      });
+    burn(0.05);
+    p.reset();
+    const Snapshot fresh = p.snapshot();
+    burn(0.05);
+    const Snapshot later = p.snapshot();
+    EXPECT_GE(later.sampling.samples, fresh.sampling.samples);
+    stop = true;
+    for (auto& w : workers) w.join();
+  }  // the profiler goes while nothing runs
+  // The handler stays installed: a late SIGPROF must not kill the process.
+  raise(SIGPROF);
+  burn(0.05);
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace codeprof
