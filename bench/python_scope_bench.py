@@ -105,7 +105,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args(argv)
 
-    profiler = codeprof.CodeProfiler(codeprof.Config(sampler_enabled=False))
+    # Rings large enough that no block is dropped while the collector shares the CPU with the loop.
+    profiler = codeprof.CodeProfiler(codeprof.Config(sampler_enabled=False, buffer_events_per_thread=1 << 22))
     off = codeprof.CodeProfiler(codeprof.Config(sampler_enabled=False))
     off.disable()
     pure = PurePythonProfiler()

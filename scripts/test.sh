@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs every test: the release build (unit, integration, browser, demo end-to-end,
+# Builds and runs every test: the release build (unit, integration, browser, demo end-to-end, the
+# Python package's pytest files as CTest tests,
 # install/consumer tests), then ASan+UBSan, then TSan over the concurrent core.
 # The sanitizer trees build at -O1 -g1 (ASan's recommended level; line tables are enough for reports):
 # half the compile time of -O2 -g. Usage: scripts/test.sh   (installs what is missing first; safe to re-run)
