@@ -443,6 +443,23 @@
     }
   }
 
+  // ---------------------------------------------------------------- flame graph (web/flamegraph.js)
+  let flame = null, flameAt = 0, flameBusy = false;
+  async function refreshFlameGraph() {
+    if (flameBusy || Date.now() - flameAt < 3000) return;  // a profile can be large: every 3 s at most
+    flameBusy = true;
+    try {
+      const profile = await getJson('/api/profile');
+      if (flame) flame.update(profile);
+      else flame = window.codeprofFlameGraph.mount($('#flame-root'), profile);
+      flameAt = Date.now();
+    } catch (e) {
+      $('#flame-root').textContent = 'profile: ' + e.message;
+    } finally {
+      flameBusy = false;
+    }
+  }
+
   // ---------------------------------------------------------------- state
   function render(state) {
     view.state = state;
@@ -453,6 +470,7 @@
     renderClassification(state.classification, state.trends);
     renderTimelines(state.timelines);
     refreshOperationChart();
+    refreshFlameGraph();
     document.body.dataset.generation = String(state.status.generation || Date.now());
   }
 

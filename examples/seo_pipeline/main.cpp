@@ -8,10 +8,12 @@
 //   seo_pipeline                           a reasonable pipeline (about a minute on 2 cores)
 //   seo_pipeline --plant no-workers,leak   the same with known problems planted
 //   seo_pipeline --serve                   with the live dashboard
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -61,6 +63,12 @@ codeprof::Config profiler_config(const seo::PipelineOptions& o) {
   cfg.metrics.memory = false;
   cfg.metrics.categories[codeprof::index_of(Category::Preprocessing)] = false;
   cfg.metrics.categories[codeprof::index_of(Category::Cpu)] = false;
+  // Line-level sampling (999 Hz of CPU time per thread): the report names the hot function and
+  // line inside each operation, e.g. the per-character loop of --plant slow-tokenizer.
+  if (!std::getenv("CODEPROF_SAMPLING_ENABLED")) cfg.sampling.enabled = true;
+  for (const char* format : {"pprof", "folded"})
+    if (std::find(cfg.export_formats.begin(), cfg.export_formats.end(), format) == cfg.export_formats.end())
+      cfg.export_formats.push_back(format);
   cfg.validate();
   return cfg;
 }

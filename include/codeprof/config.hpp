@@ -55,7 +55,7 @@ struct Config {
   std::uint32_t sampler_interval_ms = 100;
   std::uint32_t timeline_capacity = 3000;  // samples kept per series (ring)
 
-  // --- line-level sampling: CPU-time stack samples (and allocation samples) attributed to the
+  // --- line-level sampling: CPU-time stack samples attributed to the
   // open operations (docs/PROBES.md "Line-level sampling"). Fixed when the profiler is constructed.
   struct Sampling {
     bool enabled = false;                 // sample native stacks on CPU time
@@ -65,8 +65,6 @@ struct Config {
     std::uint32_t buffer_samples = 256;   // per-thread ring, in full-depth samples
     std::uint32_t max_stacks = 100'000;   // distinct stacks kept; more are counted as dropped
     std::uint32_t python_frequency_hz = 100;  // the Python package's sampler thread
-    bool allocations = false;             // sample allocations (needs codeprof::alloc)
-    std::uint64_t alloc_interval_bytes = 512 * 1024;  // mean bytes between allocation samples
     bool operator==(const Sampling&) const = default;
   } sampling;
   // "auto" (perf_event, else timer), "perf_event" or "timer" (key sampling.mechanism). Kept outside

@@ -2,6 +2,7 @@
 #include "analysis/analyze.hpp"
 
 #include "analysis/facts.hpp"
+#include "analysis/hot_code.hpp"
 #include "analysis/rules.hpp"
 
 namespace codeprof::analysis {
@@ -13,6 +14,7 @@ Findings analyze(const Snapshot& snapshot, const Config& config) {
   out.bottlenecks = std::move(facts.bottlenecks);
   out.classification = std::move(facts.classification);
   out.trends = std::move(facts.trends);
+  cite_hot_code(snapshot, out);
   return out;
 }
 

@@ -122,7 +122,7 @@ int run_analyze(const AnalyzeOptions& options) {
     text += " files\n\n";
     text += comparison_text(job);
     for (const auto& run : runs) {
-      text += "\n" + std::string(78, '=') + "\n";
+      text.append(1, '\n').append(78, '=').append(1, '\n');  // g++ 12 -Wrestrict misfires on "\n" + string
       text += summary_text(run.input.snapshot, run.findings, std::min<std::size_t>(options.top, 5));
     }
     emit(text, options.output);

@@ -50,7 +50,7 @@ std::string gzip(const std::string& data) {
 std::string operation_name(const SampleProfile& p, std::uint32_t id) {
   for (const auto& o : p.operations)
     if (o.id == id) return o.name;
-  return "operation#" + std::to_string(id);
+  return std::string("operation#").append(std::to_string(id));
 }
 
 double sampling_period_ns(const Snapshot& s) {
@@ -179,7 +179,7 @@ std::string to_folded(const Snapshot& s) {
       if (!key.empty()) key += ';';
       for (const char c : name) key += (c == ';' || c == '\n' || c == '\r') ? ' ' : c;  // separators of the format
     };
-    for (auto it = st.operations.rbegin(); it != st.operations.rend(); ++it) add("operation:" + operation_name(prof, *it));
+    for (auto it = st.operations.rbegin(); it != st.operations.rend(); ++it) add(std::string("operation:").append(operation_name(prof, *it)));
     for (auto it = st.frames.rbegin(); it != st.frames.rend(); ++it) add(prof.frames[*it].function);
     if (st.frames.empty()) add("[unknown]");
     lines[key] += st.cpu_samples;

@@ -308,11 +308,16 @@ struct CpuSampler::Impl {
   }
 
   // Arms new threads, retires those that exited. drain_mutex held.
+  std::uint64_t scans = 0;
   void rescan() {
+    ++scans;
     const std::vector<pid_t> now = process_threads();
     for (auto it = threads.begin(); it != threads.end();) {
-      const bool alive = std::find(now.begin(), now.end(), it->first) != now.end() &&
-                         thread_start_time(it->first) == it->second->start_time;
+      // A thread id that vanished and came back between two scans (20 ms) would be taken for the
+      // same thread; its start time is compared only every 50th scan, which keeps a scan to one
+      // directory listing.
+      const bool listed = std::find(now.begin(), now.end(), it->first) != now.end();
+      const bool alive = listed && (scans % 50 != 0 || thread_start_time(it->first) == it->second->start_time);
       if (alive) ++it;
       else {
         auto next = std::next(it);
@@ -402,10 +407,8 @@ struct CpuSampler::Impl {
       }
       std::lock_guard lock(drain_mutex);
       drain_all(true);
-      if (tick % 5 == 0) {
-        rescan();
-        note_sources();
-      }
+      rescan();  // new threads are armed within a tick
+      if (tick % 5 == 0) note_sources();
     }
   }
 };

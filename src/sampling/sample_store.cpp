@@ -125,7 +125,7 @@ void SampleStore::fill(Snapshot& s, const std::vector<SiteInfo>& sites) const {
   op_ids.erase(std::unique(op_ids.begin(), op_ids.end()), op_ids.end());
   for (const std::uint32_t id : op_ids) {
     if (id < sites.size()) p.operations.push_back({id, sites[id].name, sites[id].category});
-    else p.operations.push_back({id, "operation#" + std::to_string(id), Category::Custom});
+    else p.operations.push_back({id, std::string("operation#").append(std::to_string(id)), Category::Custom});
   }
 
   s.sampling.sources.clear();

@@ -7,6 +7,8 @@
 #include "api/dashboard_hook.hpp"
 #include "codeprof/dashboard.hpp"
 #include "codeprof/profiler.hpp"
+#include "io/flame_graph_assets.hpp"
+#include "server/web_assets.hpp"
 
 namespace {
 
@@ -16,8 +18,23 @@ std::shared_ptr<void> start_with_profiler(codeprof::Profiler& profiler) {
   return dashboard;
 }
 
+// The HTML report's flame graph: the same bundled scripts as the dashboard page.
+const codeprof::io::FlameGraphAssets& flame_graph_assets() {
+  static const codeprof::io::FlameGraphAssets assets = [] {
+    const auto body = [](std::string_view path) {
+      const codeprof::server::WebAsset* a = codeprof::server::find_web_asset(path);
+      return a ? std::string(a->body) : std::string();
+    };
+    return codeprof::io::FlameGraphAssets{
+        body("/vendor/d3.min.js") + "\n" + body("/vendor/d3-flamegraph.min.js") + "\n" + body("/flamegraph.js"),
+        body("/vendor/d3-flamegraph.css")};
+  }();
+  return assets;
+}
+
 const bool registered = [] {
   codeprof::detail::register_dashboard_starter(&start_with_profiler);
+  codeprof::io::register_flame_graph_assets(&flame_graph_assets);
   return true;
 }();
 

@@ -12,6 +12,7 @@
 #include "analysis/analyze.hpp"
 #include "codeprof/exporters.hpp"
 #include "codeprof/profiler.hpp"
+#include "io/profile_view.hpp"
 #include "server/api_json.hpp"
 #include "server/config_patch.hpp"
 #include "server/request_guard.hpp"
@@ -26,8 +27,11 @@ using server::Json;
 constexpr const char* kJsonType = "application/json; charset=utf-8";
 // The page loads only its own files; uPlot styles its elements through the CSSOM, which
 // style-src does not restrict.
+// The hash admits the one <style> element d3-flame-graph 5.0.0 inserts itself (its default look);
+// no other inline style runs.
 constexpr const char* kPagePolicy =
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'sha256-PjPkXjWPssRCMzB6p5SnF25xrwIH7ThbVHWlE+SG1DE='; "
+    "img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 // Strings from traces may hold invalid UTF-8: replace it rather than fail the response.
@@ -220,6 +224,9 @@ void Dashboard::Impl::add_routes() {
       if (!only) return send_error(res, 400, "unknown category '" + name + "': expected one of " + category_list());
     }
     send_json(res, server::operations_json(cache->get()->snapshot, only));
+  });
+  http.Get("/api/profile", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(io::profile_view_json(cache->get()->snapshot), "application/json; charset=utf-8");
   });
   http.Get("/api/series", [this](const httplib::Request& req, httplib::Response& res) {
     if (!req.has_param("operation"))

@@ -194,6 +194,31 @@ describe('dashboard in chromium', { concurrency: false }, () => {
     assert.deepEqual(consoleErrors, []);
   });
 
+  test('flame graph: filter by operation, search, zoom and hot lines', async () => {
+    await page.waitForSelector('#flame-root .flame-graph svg rect', { timeout: 20000 });
+    const total = Number(await page.getAttribute('#flame-root .flame-graph', 'data-total'));
+    assert.ok(total > 0, 'the flame graph holds samples');
+    // Filter by operation: the graph is rooted at it and holds fewer samples.
+    await page.selectOption('#flame-root select.flame-operation', 'tokenize');
+    await page.waitForFunction((all) => Number(document.querySelector('#flame-root .flame-graph').dataset.total) < all,
+                               total, { timeout: 15000 });
+    await page.waitForSelector('#flame-root g.frame[name="operation:tokenize"]', { timeout: 10000 });
+    assert.ok((await page.locator('#flame-root table.flame-hot-lines tbody tr').count()) > 0, 'hot lines of tokenize');
+    // Search marks the matching frames and says how much of the samples they hold.
+    await page.fill('#flame-root input.flame-search', 'spin');
+    await page.waitForFunction(() => /frames, .* of the samples/.test(document.querySelector('#flame-root .flame-matches').textContent),
+                               null, { timeout: 10000 });
+    // Zoom: click the widest frame under the root, then reset.
+    const frames = page.locator('#flame-root .flame-graph svg g.frame');
+    const before = await frames.count();
+    await frames.nth(1).click();
+    await page.waitForTimeout(400);  // the zoom transition
+    await page.screenshot({ path: path.join(artifacts, 'flame-graph.png'), fullPage: true });
+    await page.click('#flame-root button.flame-reset');
+    assert.ok(before > 1, 'frames drawn');
+    assert.deepEqual(consoleErrors, []);
+  });
+
   test('reset empties the tables', async () => {
     await page.uncheck('#enabled-switch');  // pause first, or the workload refills them at once
     await page.waitForFunction(() => document.querySelector('#state-pill').textContent === 'paused',

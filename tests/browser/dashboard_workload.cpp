@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   config.sampler_interval_ms = 100;
   config.trace_enabled = true;  // the Chrome trace export then holds real events
   config.trace_budget_events = 200'000;
+  config.sampling.enabled = true;  // the flame graph
   codeprof::Profiler profiler(config);
   codeprof::DashboardOptions options;
   options.port = 0;

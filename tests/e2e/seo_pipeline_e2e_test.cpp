@@ -236,6 +236,24 @@ TEST(SeoPipelineE2E, PlantedSlowTokenizerIsNamed) {
   const DemoRun run = run_demo("slow_tokenizer", "--plant slow-tokenizer");
   expect_complete_run(run);
   expect_planted_named(run, {"preprocessing-vectorize"}, "tokenize");
+  // Line-level sampling names the slow loop: the hot code of tokenize is in tokenize_slow, in
+  // tokenizer.cpp, and a recommendation or the bottleneck about tokenize cites that file.
+  const json* tok = operation(run.report, "tokenize");
+  ASSERT_NE(tok, nullptr);
+  ASSERT_GT((*tok)["cpu_samples"].get<std::uint64_t>(), 20u) << findings_text(run);
+  bool slow_loop = false;
+  for (const auto& h : (*tok)["hot_functions"]) slow_loop |= h["function"].get<std::string>().find("tokenize_slow") != std::string::npos;
+  for (const auto& st : run.report["profile"]["stacks"]) {
+    if (st["operations"].empty() || st["operations"][0] != (*tok)["id"]) continue;
+    for (const auto& f : st["frames"])
+      slow_loop |= run.report["profile"]["frames"][f.get<std::size_t>()]["function"].get<std::string>().find("tokenize_slow") !=
+                   std::string::npos;
+  }
+  EXPECT_TRUE(slow_loop) << (*tok)["hot_functions"].dump(1);
+  bool cited = false;
+  for (const auto& r : run.report["recommendations"]) cited |= r["evidence_text"].get<std::string>().find("tokenizer.cpp:") != std::string::npos;
+  for (const auto& b : run.report["bottlenecks"]) cited |= b["reason"].get<std::string>().find("tokenizer.cpp:") != std::string::npos;
+  EXPECT_TRUE(cited) << findings_text(run);
 }
 
 TEST(SeoPipelineE2E, PlantedLeakIsNamed) {

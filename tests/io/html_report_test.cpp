@@ -56,7 +56,7 @@ TEST(HtmlReport, SelfContainedAndEscaped) {
                            "Raise DataLoader num_workers to 8 and enable pin_memory.", "input_share = 62.5 %", "mean_duration_s = 25.0 ms (load_batch)",
                            "no NVIDIA driver: libnvidia-ml.so.1 not found", "load_batch got 1.8x slower"})
     EXPECT_NE(html.find(text), std::string::npos) << text;
-  EXPECT_EQ(count_of(html, "<tr>"), 2u + 1 + 6 + 1 + 2 + 1) << "bottleneck, operation and trend rows with headers";
+  EXPECT_EQ(count_of(html, "<tr>"), 2u + 1 + 6 + 1 + 2 + 1 + 1 + 2) << "bottleneck, operation and trend rows with headers";
 }
 
 TEST(HtmlReport, RendersInHeadlessChromiumWithoutErrorsOrNetwork) {

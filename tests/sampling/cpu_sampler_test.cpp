@@ -55,8 +55,10 @@ class Mechanism : public ::testing::TestWithParam<const char*> {};
 TEST_P(Mechanism, PlantedLineComesFirstWithItsShare) {
   Profiler p(sampling_config(GetParam()));
   const SiteId planted = register_site("planted_op", Category::Preprocessing);
+  const SiteId parent = register_site("planted_parent", Category::TrainingLoop);
   test::PlantedTimes t;
   {
+    auto outer = p.scope(parent);
     auto scope = p.scope(planted);
     t = test::run_planted_work(0.6);
   }
@@ -85,6 +87,9 @@ TEST_P(Mechanism, PlantedLineComesFirstWithItsShare) {
   EXPECT_TRUE(helper_seen);
   bool call_line_seen = false;
   for (const auto& st : s.profile.stacks) {
+    if (!st.operations.empty() && st.operations[0] == planted.id) {
+      EXPECT_EQ(st.operations, (std::vector<std::uint32_t>{planted.id, parent.id}));  // innermost first
+    }
     if (st.frames.size() < 2) continue;
     const ProfileFrame& leaf = s.profile.frames[st.frames[0]];
     const ProfileFrame& caller = s.profile.frames[st.frames[1]];
@@ -103,7 +108,7 @@ TEST(CpuSampler, OnlyThreadsThatRunScopesUnlessAllThreads) {
     std::atomic<long> tid{0};
     std::thread quiet([&] {
       tid = static_cast<long>(gettid());
-      burn(0.12);  // never runs a scope
+      burn(0.2);  // never runs a scope
     });
     {
       auto scope = p.profile_operation("busy_op", Category::Cpu);
@@ -187,12 +192,13 @@ TEST(CpuSampler, ForkedChildRunsAndExitsNormally) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     // CPU work and scopes in the child: no timer of the parent's fires here, no SIGPROF kills it.
-    // (A snapshot in the child is the recorder's business: its collector stays in the parent.)
     {
       auto scope = p.profile_operation("in_child", Category::Cpu);
       burn(0.2);
     }
-    _exit(7);
+    const Snapshot s = p.snapshot();
+    const OperationStats* op = s.find("in_child");
+    _exit(op && op->count == 1 ? 7 : 8);
   }
   {
     auto scope = p.profile_operation("parent_after_fork", Category::Cpu);

@@ -1,0 +1,142 @@
+// Line-level sampling, measured:
+//   sampling_bench run none|off|on [s]  CPU-bound work in scopes: no profiler, a profiler with
+//                                       sampling off, at 999 Hz; process CPU per unit of work
+//                                       (bench/sampling_overhead.sh alternates them and runs
+//                                       `none` under `perf record -F 999 -g` as the peer)
+//   sampling_bench symbolize [count]    resolves `count` distinct code addresses of this process
+//                                       (default 100,000): time and memory
+// Prints one line per result; the script computes the ratios of one run.
+#include <sys/resource.h>
+#include <time.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "codeprof/profiler.hpp"
+#include "sampling/symbolizer.hpp"
+
+namespace {
+
+double thread_cpu_s() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+double process_cpu_s() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// CPU-bound: a hash chain, the same amount of work every call (seeded so calls cannot be merged).
+[[gnu::noinline]] std::uint64_t work_unit(std::uint64_t seed) {
+  std::uint64_t x = 88172645463325252ull ^ seed;
+  for (int i = 0; i < 2'000'000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+  }
+  return x;
+}
+
+// Process CPU seconds (every thread: the sampler's own thread included) per work unit, after a
+// warm-up that pays the one-time costs (the symboliser loading debug information).
+int run(const std::string& mode, double seconds) {
+  std::unique_ptr<codeprof::Profiler> p;
+  if (mode != "none") {
+    codeprof::Config c;
+    c.sampler_enabled = false;
+    c.sampling.enabled = mode == "on";  // 999 Hz, auto mechanism
+    p = std::make_unique<codeprof::Profiler>(c);
+  }
+  std::uint64_t sink = 0, seed = 0;
+  const auto unit = [&] {
+    if (p) {
+      auto scope = p->profile_operation("work_unit", codeprof::Category::Cpu);
+      sink += work_unit(++seed);
+    } else {
+      sink += work_unit(++seed);
+    }
+  };
+  for (const double warm_until = process_cpu_s() + 0.5; process_cpu_s() < warm_until;) unit();
+  if (p) p->flush();
+  int units = 0;
+  const double t0 = process_cpu_s();
+  while (process_cpu_s() - t0 < seconds) {
+    unit();
+    ++units;
+  }
+  const double per_unit = (process_cpu_s() - t0) / units;
+  std::string extra;
+  if (p && mode == "on") {
+    const auto s = p->snapshot();
+    for (const auto& src : s.sampling.sources)
+      if (src.samples) extra = " (" + src.name + " at 999 Hz, " + std::to_string(src.samples) + " samples, " + std::to_string(src.dropped) + " dropped)";
+  }
+  std::printf("%s %.5f ms CPU per unit, %d units%s\n", mode.c_str(), per_unit * 1e3, units, extra.c_str());
+  std::fprintf(stderr, "checksum %llu\n", static_cast<unsigned long long>(sink));  // keeps the work
+  return 0;
+}
+
+long rss_kib() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  return 0;
+}
+
+int symbolize(std::size_t count) {
+  // Executable code of this process: the r-xp mappings.
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> text;
+  std::uintptr_t total = 0;
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    std::istringstream f(line);
+    std::string range, perms;
+    f >> range >> perms;
+    if (perms != "r-xp" || line.find('/') == std::string::npos) continue;
+    const auto dash = range.find('-');
+    const auto lo = std::stoull(range.substr(0, dash), nullptr, 16), hi = std::stoull(range.substr(dash + 1), nullptr, 16);
+    text.emplace_back(lo, hi);
+    total += hi - lo;
+  }
+  std::vector<std::uintptr_t> addresses;
+  const std::uintptr_t step = std::max<std::uintptr_t>(1, total / count);
+  for (const auto& [lo, hi] : text)
+    for (std::uintptr_t a = lo; a < hi && addresses.size() < count; a += step) addresses.push_back(a);
+  const long rss0 = rss_kib();
+  const double t0 = thread_cpu_s();
+  codeprof::sampling::Symbolizer sym;
+  std::size_t with_line = 0, first_frames = 0;
+  const double t_first0 = thread_cpu_s();
+  first_frames = sym.frames(addresses.front()).size();
+  const double first_s = thread_cpu_s() - t_first0;
+  for (const auto a : addresses) with_line += sym.frames(a).front().line != 0;
+  const double all_s = thread_cpu_s() - t0;
+  const long rss1 = rss_kib();
+  const double t1 = thread_cpu_s();
+  for (const auto a : addresses) first_frames += sym.frames(a).size();  // cached
+  const double cached_s = thread_cpu_s() - t1;
+  std::printf("symbolised %zu distinct addresses in %zu modules: %.2f s CPU (%.1f us each; first one %.1f ms); "
+              "%zu with a line; RSS +%.1f MiB (%.0f bytes each); cached lookups %.3f us each\n",
+              addresses.size(), text.size(), all_s, all_s / static_cast<double>(addresses.size()) * 1e6, first_s * 1e3, with_line,
+              static_cast<double>(rss1 - rss0) / 1024.0, static_cast<double>(rss1 - rss0) * 1024.0 / static_cast<double>(addresses.size()),
+              cached_s / static_cast<double>(addresses.size()) * 1e6);
+  return first_frames == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "run";
+  if (mode == "run" && argc > 2) return run(argv[2], argc > 3 ? std::atof(argv[3]) : 3.0);
+  if (mode == "symbolize") return symbolize(argc > 2 ? static_cast<std::size_t>(std::atol(argv[2])) : 100'000);
+  std::fprintf(stderr, "sampling_bench: expected 'run none|off|on [seconds]' or 'symbolize [count]', got '%s'\n", mode.c_str());
+  return 2;
+}

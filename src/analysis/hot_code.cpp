@@ -1,0 +1,96 @@
+#include "analysis/hot_code.hpp"
+
+#include <map>
+#include <tuple>
+
+#include "analysis/text_format.hpp"
+
+namespace codeprof::analysis {
+namespace {
+
+// Code the user wrote, as opposed to the C++ standard library, system headers, shared libraries
+// of the system and Python's own library (Python frames carry absolute file names).
+bool is_user_code(const ProfileFrame& f) {
+  if (f.file.empty() || f.line == 0) return false;
+  // Shared libraries of the system (glibc's debug information names its sources relatively, e.g.
+  // ../sysdeps/nptl/libc_start_call_main.h).
+  if (f.module.starts_with("/usr/lib/") || f.module.starts_with("/lib/") || f.file.front() != '/') return false;
+  for (const char* system : {"/usr/include/", "/usr/lib/", "/usr/local/include/", "/lib/", "<frozen "})
+    if (f.file.starts_with(system)) return false;
+  return f.file.find("/include/c++/") == std::string::npos && f.file.find("site-packages/") == std::string::npos &&
+         f.file.find("dist-packages/") == std::string::npos;
+}
+
+std::string base_name(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// "file.cpp:88", "file.cpp" without a line.
+std::string place(const std::string& file, std::uint32_t line) {
+  std::string p = file;
+  if (line) p.append(1, ':').append(std::to_string(line));
+  return p;
+}
+
+}  // namespace
+
+std::string HotCode::text() const {
+  std::string t = format_percent(share);
+  t.append(" of its CPU samples in ").append(function);
+  if (!file.empty()) t.append(" (").append(place(base_name(file), line)).append(")");
+  return t;
+}
+
+std::optional<HotCode> hottest_code(const Snapshot& s, std::uint32_t operation_id) {
+  const OperationStats* op = s.find(operation_id);
+  if (!op || op->cpu_samples < kMinSamplesToCite) return std::nullopt;
+  const SampleProfile& p = s.profile;
+  std::map<std::tuple<std::string, std::string, std::uint32_t>, std::uint64_t> counts;
+  for (const ProfileStack& st : p.stacks) {
+    if (st.cpu_samples == 0 || st.operations.empty() || st.operations.front() != operation_id || st.frames.empty()) continue;
+    const ProfileFrame& leaf = p.frames[st.frames.front()];
+    const ProfileFrame* user = nullptr;
+    for (const std::uint32_t f : st.frames)
+      if (is_user_code(p.frames[f])) {
+        user = &p.frames[f];
+        break;
+      }
+    counts[{leaf.function, user ? user->file : leaf.file, user ? user->line : leaf.line}] += st.cpu_samples;
+  }
+  if (counts.empty()) return std::nullopt;
+  auto best = counts.begin();
+  for (auto it = counts.begin(); it != counts.end(); ++it)
+    if (it->second > best->second) best = it;
+  const auto& [function, file, line] = best->first;
+  return HotCode{function, file, line, best->second, static_cast<double>(best->second) / static_cast<double>(op->cpu_samples)};
+}
+
+void cite_hot_code(const Snapshot& s, Findings& findings) {
+  if (s.profile.empty()) return;
+  for (Recommendation& r : findings.recommendations) {
+    std::string name;
+    for (const Evidence& e : r.evidence)
+      if (!e.operation.empty()) {
+        name = e.operation;
+        break;
+      }
+    const OperationStats* op = name.empty() ? nullptr : s.find(name);
+    if (!op) continue;
+    const auto hot = hottest_code(s, op->id);
+    if (!hot) continue;
+    r.evidence.push_back({"hot_code_share", hot->share, "ratio", op->name});
+    if (!r.evidence_text.empty()) r.evidence_text.append("; ");
+    r.evidence_text.append(op->name).append(": ").append(hot->text());
+    r.action.append(" Start with ").append(hot->function);
+    if (!hot->file.empty()) r.action.append(" at ").append(place(hot->file, hot->line));
+    r.action.append(" (").append(format_percent(hot->share)).append(" of ").append(op->name).append("'s CPU samples).");
+  }
+  for (Bottleneck& b : findings.bottlenecks) {
+    const OperationStats* op = s.find(b.operation);
+    if (!op) continue;
+    if (const auto hot = hottest_code(s, op->id)) b.reason.append("; ").append(hot->text());
+  }
+}
+
+}  // namespace codeprof::analysis

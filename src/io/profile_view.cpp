@@ -1,0 +1,84 @@
+#include "io/profile_view.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <numeric>
+
+namespace codeprof::io {
+namespace {
+
+using Json = nlohmann::json;
+
+Json hot_spots(const std::vector<HotSpot>& spots) {
+  Json a = Json::array();
+  for (const auto& h : spots)
+    a.push_back({{"function", h.function}, {"file", h.file}, {"line", h.line}, {"samples", h.samples}, {"share", h.share}});
+  return a;
+}
+
+}  // namespace
+
+std::string profile_view_json(const Snapshot& s, std::size_t max_stacks) {
+  const SampleProfile& p = s.profile;
+  Json sources = Json::array();
+  for (const auto& src : s.sampling.sources)
+    sources.push_back({{"name", src.name},
+                       {"frequency_hz", src.frequency_hz},
+                       {"threads", src.threads},
+                       {"samples", src.samples},
+                       {"dropped", src.dropped}});
+  Json unavailable = Json::array();
+  for (const auto& u : s.sampling.unavailable) unavailable.push_back({{"what", u.what}, {"reason", u.reason}});
+
+  Json operations = Json::array();
+  for (const auto& op : s.operations)
+    if (op.cpu_samples > 0)
+      operations.push_back({{"id", op.id},
+                            {"name", op.name},
+                            {"type", to_string(op.category)},
+                            {"cpu_samples", op.cpu_samples},
+                            {"hot_functions", hot_spots(op.hot_functions)},
+                            {"hot_lines", hot_spots(op.hot_lines)}});
+
+  // Stacks outermost first, as the flame graph builds its tree from the root.
+  std::vector<std::size_t> order(p.stacks.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return p.stacks[a].cpu_samples > p.stacks[b].cpu_samples; });
+  const auto op_name = [&](std::uint32_t id) {
+    for (const auto& o : p.operations)
+      if (o.id == id) return o.name;
+    return std::string("operation#").append(std::to_string(id));
+  };
+  Json frames = Json::array();
+  for (const auto& f : p.frames) frames.push_back(f.function);
+  Json stacks = Json::array();
+  std::uint64_t omitted = 0;
+  for (const std::size_t i : order) {
+    const ProfileStack& st = p.stacks[i];
+    if (st.cpu_samples == 0) continue;
+    if (stacks.size() >= max_stacks) {
+      omitted += st.cpu_samples;
+      continue;
+    }
+    Json ops = Json::array();
+    for (auto it = st.operations.rbegin(); it != st.operations.rend(); ++it) ops.push_back(op_name(*it));
+    Json fr = Json::array();
+    for (auto it = st.frames.rbegin(); it != st.frames.rend(); ++it) fr.push_back(*it);
+    stacks.push_back({{"ops", std::move(ops)}, {"frames", std::move(fr)}, {"value", st.cpu_samples}});
+  }
+  const Json out = {{"sampling",
+           {{"enabled", s.sampling.enabled},
+            {"sources", std::move(sources)},
+            {"samples", s.sampling.samples},
+            {"dropped", s.sampling.dropped},
+            {"unavailable", std::move(unavailable)}}},
+          {"operations", std::move(operations)},
+          {"frames", std::move(frames)},
+          {"stacks", std::move(stacks)},
+          {"omitted", omitted}};
+  return out.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace codeprof::io
