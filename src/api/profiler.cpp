@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -73,7 +74,9 @@ struct Profiler::Impl {
   metrics::SystemSampler sampler;
   std::string command;
   std::string host;
-  std::vector<Unavailable> unavailable;  // facade-level (e.g. the dashboard)
+  mutable std::mutex notes_mutex;        // guards the two below
+  std::vector<Unavailable> unavailable;  // facade-level (the dashboard) and the program's own notes
+  std::map<std::string, std::string> metadata;  // the program's facts about the run
   std::shared_ptr<void> dashboard;       // destroyed first (declared last)
 };
 
@@ -91,11 +94,10 @@ Profiler::Profiler(Config config) {
       try {
         impl_->dashboard = start(*this);
       } catch (const std::exception& e) {
-        impl_->unavailable.push_back({"dashboard", e.what()});
+        add_unavailable("dashboard", e.what());
       }
     } else {
-      impl_->unavailable.push_back(
-          {"dashboard", "dashboard.port is set but codeprof::dashboard is not linked into this program"});
+      add_unavailable("dashboard", "dashboard.port is set but codeprof::dashboard is not linked into this program");
     }
   }
 }
@@ -158,7 +160,23 @@ Config Profiler::config() const {
 
 void Profiler::set_thread_name(std::string name) { impl_->recorder.set_thread_name(std::move(name)); }
 
+void Profiler::add_unavailable(std::string what, std::string reason) {
+  std::lock_guard lock(impl_->notes_mutex);
+  for (Unavailable& u : impl_->unavailable)
+    if (u.what == what) {
+      u.reason = std::move(reason);
+      return;
+    }
+  impl_->unavailable.push_back({std::move(what), std::move(reason)});
+}
+
+void Profiler::set_metadata(std::string key, std::string value) {
+  std::lock_guard lock(impl_->notes_mutex);
+  impl_->metadata[std::move(key)] = std::move(value);
+}
+
 Snapshot Profiler::snapshot() const {
+  impl_->sampler.sample_now();  // the timelines reach the snapshot, however short the run
   Snapshot s;
   impl_->recorder.fill(s);
   const Config cfg = config();
@@ -174,7 +192,9 @@ Snapshot Profiler::snapshot() const {
   s.run.gpus = impl_->sampler.gpus();
   s.run.unavailable = impl_->probes.unavailable();
   for (auto& u : impl_->sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
+  std::lock_guard lock(impl_->notes_mutex);
   for (const auto& u : impl_->unavailable) s.run.unavailable.push_back(u);
+  for (const auto& [key, value] : impl_->metadata) s.run.metadata[key] = value;
   return s;
 }
 
