@@ -196,7 +196,10 @@
     const stateName = status.read_only ? 'read-only' : (status.enabled ? 'recording' : 'paused');
     pill.dataset.state = stateName;
     pill.textContent = stateName;
-    $('#uptime').textContent = fmtUptime(status.uptime_s);
+    // After a reset the statistics (and the uptime) start later than the charts' time axis, which
+    // counts from the start of the run: say where they start.
+    const since = status.statistics_since_s || 0;
+    $('#uptime').textContent = fmtUptime(status.uptime_s) + (since > 0 ? ` (since t = ${fmtUptime(since)})` : '');
     $('#events').textContent = fmtCount(status.events_recorded);
     $('#dropped').textContent = fmtCount(status.events_dropped);
     $('#op-count').textContent = fmtCount(status.operation_count);
@@ -214,6 +217,8 @@
       ['trace events over budget', fmtCount(status.trace_events_dropped)],
       ['hardware threads', fmtCount(status.hardware_threads)],
       ['GPUs', status.gpus.length ? status.gpus.map((g) => `${g.index}: ${g.name} (${fmtBytes(g.memory_total_bytes)})`).join(', ') : 'none'],
+      // The program's own facts about the run (Profiler::set_metadata), e.g. batch_size.
+      ...Object.entries(status.metadata || {}).filter(([k]) => k !== 'wall_since_ns').sort(([a], [b]) => (a < b ? -1 : 1)),
     ];
     $('#run-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
 
@@ -231,6 +236,13 @@
       const sw = $('#enabled-switch');
       if (document.activeElement !== sw) sw.checked = status.enabled;
     }
+  }
+
+  function renderInconclusive(items) {
+    const list = $('#inconclusive-list');
+    if (!items || !items.length) list.replaceChildren(el('li', { text: 'Every check had what it needs.' }));
+    else list.replaceChildren(...items.map((i) =>
+      el('li', { 'data-check': i.check }, el('strong', { text: i.check }), `needs ${i.needs}; had ${i.had}`)));
   }
 
   function renderClassification(cls, trends) {
@@ -468,6 +480,7 @@
     renderBottlenecks(state.bottlenecks);
     renderRecommendations(state.recommendations);
     renderClassification(state.classification, state.trends);
+    renderInconclusive(state.inconclusive);
     renderTimelines(state.timelines);
     refreshOperationChart();
     refreshFlameGraph();

@@ -96,13 +96,11 @@ void write_predictions(const std::string& path, const std::vector<seo::Predictio
 }
 
 // Writes every configured report format. The run's own facts (what was unavailable here and why,
-// the model's results) travel in the snapshot's run metadata.
+// the model's results) were handed to the profiler, so they are in the snapshot (and on the live
+// dashboard).
 std::vector<std::string> export_reports(const codeprof::Profiler& profiler, const codeprof::Findings& findings,
-                                        const std::vector<seo::Note>& notes,
-                                        const std::map<std::string, std::string>& metadata, const std::string& dir) {
-  codeprof::Snapshot snapshot = profiler.snapshot();
-  for (const auto& n : notes) snapshot.run.unavailable.push_back({n.what, n.reason});
-  for (const auto& [k, v] : metadata) snapshot.run.metadata[k] = v;
+                                        const std::string& dir) {
+  const codeprof::Snapshot snapshot = profiler.snapshot();
   std::vector<std::string> paths;
   for (const auto& format : profiler.config().export_formats)
     paths.push_back(codeprof::io::write_export(format, dir, snapshot, findings));
@@ -118,6 +116,15 @@ std::string fixed(double v, int digits) {
 int run(const seo::PipelineOptions& o) {
   codeprof::Profiler profiler(profiler_config(o));
   profiler.set_thread_name("main");
+  // The run's settings, in every snapshot from the start (the live dashboard shows them; the
+  // analysis reads batch_size).
+  std::string plants;
+  for (const auto& p : o.plants) plants += (plants.empty() ? "" : ",") + p;
+  profiler.set_metadata("pipeline", "seo_pipeline");
+  profiler.set_metadata("plants", plants.empty() ? "none" : plants);
+  profiler.set_metadata("loader.workers", std::to_string(o.workers));
+  profiler.set_metadata("loader.prefetch", std::to_string(o.prefetch));
+  profiler.set_metadata("batch_size", std::to_string(o.batch_size));
   seo::ProgressBar progress(stderr, o.progress);
 
 #if defined(SEO_HAVE_DASHBOARD)
@@ -206,16 +213,10 @@ int run(const seo::PipelineOptions& o) {
     for (const auto& n : result.notes) std::printf("  %s: %s\n", n.what.c_str(), n.reason.c_str());
   }
 
-  // ---- profile
-  const codeprof::Findings findings = profiler.analyze();
-  seo::print_findings(stdout, findings);
-  std::map<std::string, std::string> metadata = {
-      {"pipeline", "seo_pipeline"},
-      {"plants", [&] {
-         std::string s;
-         for (const auto& p : o.plants) s += (s.empty() ? "" : ",") + p;
-         return s.empty() ? std::string("none") : s;
-       }()},
+  // ---- profile: the model's results join the run's facts (set at the start), so the
+  // reports and the dashboard show them.
+  for (const auto& n : result.notes) profiler.add_unavailable(n.what, n.reason);
+  const std::map<std::string, std::string> metadata = {
       {"model.precision", result.precision},
       {"model.precision_reason", result.precision_reason},
       {"model.epochs", std::to_string(result.epochs_run)},
@@ -224,11 +225,11 @@ int run(const seo::PipelineOptions& o) {
       {"inference.pages_per_second", fixed(result.pages_per_second, 1)},
       {"inference.mae", fixed(result.mae, 5)},
       {"inference.correlation", fixed(result.correlation, 4)},
-      {"loader.workers", std::to_string(o.workers)},
-      {"loader.prefetch", std::to_string(o.prefetch)},
-      {"batch_size", std::to_string(o.batch_size)},  // the key analysis reads
   };
-  std::vector<std::string> paths = export_reports(profiler, findings, result.notes, metadata, o.output_dir);
+  for (const auto& [key, value] : metadata) profiler.set_metadata(key, value);
+  const codeprof::Findings findings = profiler.analyze();
+  seo::print_findings(stdout, findings);
+  std::vector<std::string> paths = export_reports(profiler, findings, o.output_dir);
   paths.push_back(o.output_dir + "/predictions.csv");
   seo::print_paths(stdout, paths);
   std::fflush(stdout);

@@ -31,10 +31,15 @@ void print_findings(std::FILE* out, const codeprof::Findings& f, SummaryLimits l
                  b.reason.c_str());
   }
 
+  // One format: the parts of the classification, each with its numbers (the one-line summary in
+  // the reports says the same).
   const auto& c = f.classification;
-  std::fprintf(out, "\n== Classification\n  %s\n", c.summary.c_str());
-  std::fprintf(out, "  input pipeline: %s input-bound (%.1f%% of %llu steps' time in data loading + preprocessing)\n",
-               c.input.level.c_str(), 100.0 * c.input.input_share, static_cast<unsigned long long>(c.input.steps));
+  std::fprintf(out, "\n== Classification\n");
+  if (c.input.level == "unknown")
+    std::fprintf(out, "  input pipeline: unknown (no steps found)\n");
+  else
+    std::fprintf(out, "  input pipeline: %s input-bound (%.1f%% of %llu steps' time in data loading + preprocessing)\n",
+                 c.input.level.c_str(), 100.0 * c.input.input_share, static_cast<unsigned long long>(c.input.steps));
   if (c.gpu.available) {
     std::fprintf(out, "  gpu: idle %.1f%%, mean utilisation %.1f%%\n", 100.0 * c.gpu.idle_share, c.gpu.mean_utilization);
   } else {
@@ -47,6 +52,11 @@ void print_findings(std::FILE* out, const codeprof::Findings& f, SummaryLimits l
   if (!f.trends.empty()) {
     std::fprintf(out, "\n== Trends\n");
     for (const auto& t : f.trends) std::fprintf(out, "  [%s] %s\n", t.kind.c_str(), t.description.c_str());
+  }
+  if (!f.inconclusive.empty()) {
+    std::fprintf(out, "\n== Not concluded\n");
+    for (const auto& i : f.inconclusive)
+      std::fprintf(out, "  %s: needs %s; had %s\n", i.check.c_str(), i.needs.c_str(), i.had.c_str());
   }
 
   std::fprintf(out, "\n== Recommendations\n");

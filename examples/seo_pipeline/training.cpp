@@ -226,6 +226,8 @@ ModelRun train_and_score(const TrainingSetup& setup, codeprof::Profiler& profile
                  static_cast<std::int64_t>(o.hidden));
   const bool bf16 = choose_bf16(o, model, first_batch(*setup.eval_dataset, setup.val_pages, o.batch_size), profiler,
                                 run.notes, run.precision, run.precision_reason);
+  // Known now: on the live dashboard from here on, not only in the reports at the end.
+  for (const Note& n : run.notes) profiler.add_unavailable(n.what, n.reason);
 
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(o.lr));
   torch::optim::StepLR scheduler(optimizer, static_cast<unsigned>(o.lr_step), o.lr_gamma);

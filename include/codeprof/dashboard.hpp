@@ -43,8 +43,15 @@ struct DashboardOptions {
   // Server-Sent Events period (the page's live updates).
   std::chrono::milliseconds event_interval{1000};
   // Worker threads of the HTTP server, and how many of them event streams may hold at once.
+  // Workers only ever answer requests that have fully arrived: connections wait for theirs on one
+  // polling thread, so slow or idle clients hold no worker.
   std::size_t threads = 8;
   std::size_t max_event_streams = 4;
+  // A request's head and body must arrive within this (else 408 and the connection closes); an
+  // idle kept-alive connection is closed after it too.
+  std::chrono::milliseconds request_timeout{5000};
+  // Connections waiting for a complete request at once; beyond, the oldest waiting one is closed.
+  std::size_t max_waiting_connections = 256;
 
   // The options the configuration asks for (dashboard_host, dashboard_port, dashboard_token).
   static DashboardOptions from_config(const Config& config);

@@ -78,11 +78,21 @@ struct Recommendation {
   std::string action;         // what to change, concretely
 };
 
+// A check that could not conclude on this run, and why: what it needs and what the run had. A
+// short run (a CI job, one stage of a pipeline) is a normal case, and "nothing found" there must
+// not read as "nothing wrong".
+struct Inconclusive {
+  std::string check;  // e.g. "memory_growth", "slowdown", "input_bound", "batch-size-small"
+  std::string needs;  // one line, e.g. "8 rss_bytes samples after the first quarter of the run"
+  std::string had;    // one line, e.g. "5 samples over 0.44 s"
+};
+
 struct Findings {
   std::vector<Bottleneck> bottlenecks;  // most important first
   Classification classification;
   std::vector<Trend> trends;
   std::vector<Recommendation> recommendations;  // most important first
+  std::vector<Inconclusive> inconclusive;       // checks that could not conclude
 };
 
 }  // namespace codeprof

@@ -60,6 +60,14 @@ class Profiler {
   // per batch. Kept whether or not sampling.enabled is on; reset() forgets them.
   void add_samples(const SampleBatch& batch);
 
+  // ---- notes about the run, carried by every snapshot from now on (so they reach the reports
+  // and the live dashboard, not just a report written at the end)
+  // Something that could not run here and why, e.g. ("multi_gpu", "one GPU visible"). A second
+  // note about the same `what` replaces the first.
+  void add_unavailable(std::string what, std::string reason);
+  // A fact about the run, e.g. ("batch_size", "32"): the analysis reads "batch_size".
+  void set_metadata(std::string key, std::string value);
+
   // ---- results
   Snapshot snapshot() const;  // consistent, immutable copy; flushes pending events first
   Findings analyze() const;   // analysis of snapshot()

@@ -48,6 +48,11 @@ struct TraceReadOptions {
   std::string temp_directory;
   // A single event (or top-level value other than traceEvents) larger than this is an error.
   std::uint64_t max_value_bytes = 64ull << 20;
+  // Distinct operations (name and category) kept apart; the calls of any further names are counted
+  // together in one operation per category, "(other operations: names beyond the first N)", and
+  // RunInfo::unavailable says so. Each operation's statistics take a few kilobytes, so a trace
+  // with a fresh name per event (400,000 of them) would otherwise need gigabytes. 0: no limit.
+  std::uint64_t max_operations = 20'000;
   // Called about every few megabytes: bytes consumed from the file so far and its size (both
   // compressed for .gz files). For progress display.
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;

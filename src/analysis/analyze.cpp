@@ -14,6 +14,8 @@ Findings analyze(const Snapshot& snapshot, const Config& config) {
   out.bottlenecks = std::move(facts.bottlenecks);
   out.classification = std::move(facts.classification);
   out.trends = std::move(facts.trends);
+  out.inconclusive = std::move(facts.inconclusive);
+  for (Inconclusive& i : undecided_rules(facts)) out.inconclusive.push_back(std::move(i));
   cite_hot_code(snapshot, out);
   return out;
 }

@@ -66,7 +66,15 @@ Facts build_facts(const Snapshot& snapshot, const Config& config) {
   f.classification.gpu = classify_gpu(f.gpus);
   f.classification.cpu = classify_cpu(snapshot, f.operations, f.contended);
   f.classification.summary = summarize(f.classification);
-  f.trends = find_trends(snapshot, f.operations, f.steps);
+  f.trends = find_trends(snapshot, f.operations, f.steps, &f.inconclusive);
+  if (f.classification.input.level == "unknown")
+    f.inconclusive.push_back({"input_bound",
+                              "steps: ProfilerStep# spans in a trace, the operation analysis.step_operation names, or "
+                              "a training_loop scope",
+                              f.steps.source.empty() ? "none found" : "steps with no time (" + f.steps.source + ")"});
+  if (f.classification.cpu.mean_efficiency < 0.0)
+    f.inconclusive.push_back({"cpu_efficiency", "thread CPU time measured in the scopes (metrics.cpu)",
+                              "no operation measured it"});
   f.bottlenecks = find_bottlenecks(snapshot, config, 0.0);
   f.inference_outside_steps_s = time_outside_steps(snapshot, f.steps, Category::ModelInference);
   return f;

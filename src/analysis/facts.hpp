@@ -24,6 +24,7 @@ struct Facts {
   std::vector<Trend> trends;
   std::vector<Bottleneck> bottlenecks;
   double inference_outside_steps_s = 0.0;  // model_inference time that is not a training forward pass
+  std::vector<Inconclusive> inconclusive;  // checks that could not conclude, and why
 
   const OperationFacts* operation(std::uint32_t id) const;
   const OperationFacts* operation(std::string_view name) const;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "analysis/call_tree.hpp"
 #include "analysis/priority.hpp"
 #include "analysis/text_format.hpp"
 
@@ -27,8 +28,12 @@ constexpr double kLargeShare = 0.20;            // "a large share of the run"
 constexpr double kNoticeableShare = 0.10;
 constexpr double kSmallShare = 0.05;
 constexpr std::uint64_t kManyCalls = 100;
-constexpr double kSmallStepS = 2e-3;            // steps dominated by fixed per-step cost
-constexpr double kTargetStepS = 10e-3;
+// Batch size: a step's cost is work that grows with the batch plus work that does not (the
+// optimizer update, the scheduler, the loop's own code). With a share f of the latter, a k times
+// larger batch cuts the time per sample by f * (1 - 1/k). The rule fires when a 4x larger batch
+// would save a noticeable share (10 %, kNoticeableShare), i.e. f >= 0.10 / (1 - 1/4) = 13.3 %, and
+// suggests the factor that brings f down to 5 % (kSmallShare).
+constexpr double kBatchFactorProbe = 4.0;
 constexpr double kSmallInferenceS = 10e-3;
 constexpr double kTinyStageS = 100e-6;
 constexpr std::uint64_t kTinyStageCalls = 1000;
@@ -310,23 +315,83 @@ std::optional<RuleFiring> data_loading_cache(const Facts& f) {
   return r;
 }
 
+// Work in the steps whose cost does not grow with the batch: the optimizer update (category
+// gradient_accumulation, or PyTorch's "Optimizer.step#Adam.step" / "Optimizer.zero_grad#..."),
+// the learning-rate scheduler, and (with a step operation) the step's own code between the
+// operations it calls.
+bool batch_independent(const OperationStats& op) {
+  return op.category == Category::GradientAccumulation || op.category == Category::LrScheduling ||
+         op.name.starts_with("Optimizer.");
+}
+
+struct StepFixedWork {
+  double seconds = 0.0;            // over all steps
+  std::vector<std::string> parts;  // what it is made of, largest first
+  bool measured = false;           // an optimizer (or scheduler) operation was seen in the steps
+};
+
+StepFixedWork step_fixed_work(const Facts& f) {
+  StepFixedWork w;
+  std::vector<std::pair<double, std::string>> parts;
+  if (f.steps.step_operation) {
+    const CallTree tree(f.snapshot);
+    const auto is_fixed = [&](std::uint32_t id) {
+      const OperationStats* op = operation_by_id(f.snapshot, id);
+      return op && batch_independent(*op);
+    };
+    for (const auto& [id, ns] : tree.time_under(*f.steps.step_operation, is_fixed))
+      if (is_fixed(id) && ns > 0.0) parts.emplace_back(ns_to_s(ns), operation_by_id(f.snapshot, id)->name);
+    w.measured = !parts.empty();
+    if (const OperationStats* step = operation_by_id(f.snapshot, *f.steps.step_operation); step && step->self_ns > 0)
+      parts.emplace_back(ns_to_s(static_cast<double>(step->self_ns)), "the step's own code");
+  } else {
+    // Step spans from a trace: its optimizer operations run inside the steps.
+    for (const auto& op : f.snapshot.operations)
+      if (batch_independent(op) && op.total_ns > 0) parts.emplace_back(ns_to_s(static_cast<double>(op.total_ns)), op.name);
+    w.measured = !parts.empty();
+  }
+  std::sort(parts.begin(), parts.end(), std::greater<>());
+  for (const auto& [seconds, name] : parts) {
+    w.seconds += seconds;
+    w.parts.push_back(name + " " + format_seconds(seconds));
+  }
+  w.seconds = std::min(w.seconds, f.steps.step_time_s);
+  return w;
+}
+
 std::optional<RuleFiring> batch_size_small(const Facts& f) {
-  if (f.steps.count < kManyCalls || f.steps.median_step_s <= 0.0 || f.steps.median_step_s >= kSmallStepS)
-    return std::nullopt;
-  const double factor = std::min(64.0, std::pow(2.0, std::ceil(std::log2(kTargetStepS / f.steps.median_step_s))));
+  if (f.steps.count < kManyCalls || f.steps.step_time_s <= 0.0) return std::nullopt;
+  const StepFixedWork fixed = step_fixed_work(f);
+  if (!fixed.measured) return std::nullopt;
+  const double share = fixed.seconds / f.steps.step_time_s;
+  const double min_share = kNoticeableShare / (1.0 - 1.0 / kBatchFactorProbe);
+  if (share < min_share) return std::nullopt;
+  // The factor that brings the fixed share to kSmallShare: k = f (1 - t) / (t (1 - f)).
+  const double wanted = share * (1.0 - kSmallShare) / (kSmallShare * std::max(1.0 - share, 0.01));
+  const double factor = std::clamp(std::pow(2.0, std::ceil(std::log2(wanted))), 2.0, 64.0);
   RuleFiring r;
-  r.impact = 1.0 - f.steps.median_step_s / kSmallStepS;
-  r.evidence = {ev("steps", static_cast<double>(f.steps.count), "count"),
-                ev("median_step_time", f.steps.median_step_s, "s"),
-                ev("steps_per_second", f.steps.step_time_s > 0 ? static_cast<double>(f.steps.count) / f.steps.step_time_s : 0.0, "per_s")};
+  r.impact = share * (1.0 - 1.0 / factor);  // the share of the time per sample a factor-x batch saves
+  r.evidence = {ev("fixed_work_share_of_step", share, "ratio"),
+                ev("fixed_work_per_step", fixed.seconds / static_cast<double>(f.steps.count), "s"),
+                ev("steps", static_cast<double>(f.steps.count), "count"),
+                ev("median_step_time", f.steps.median_step_s, "s")};
+  std::string batch;
   if (const auto it = f.snapshot.run.metadata.find("batch_size"); it != f.snapshot.run.metadata.end()) {
     try {
-      r.evidence.push_back(ev("batch_size", std::stod(it->second), "count"));
+      const double b = std::stod(it->second);
+      r.evidence.push_back(ev("batch_size", b, "count"));
+      batch = " (from " + format_number(b, 0) + " to about " + format_number(b * factor, 0) + ")";
     } catch (const std::exception&) {
     }
   }
+  std::string parts;
+  for (std::size_t i = 0; i < fixed.parts.size() && i < 3; ++i) parts += (i ? ", " : "") + fixed.parts[i];
   r.values = {{"steps", format_count(f.steps.count)},
               {"median", format_seconds(f.steps.median_step_s)},
+              {"share", format_percent(share)},
+              {"parts", parts},
+              {"batch", batch},
+              {"saving", format_percent(share * (1.0 - 1.0 / factor))},
               {"factor", format_number(factor, 0)}};
   return r;
 }
@@ -852,12 +917,14 @@ const std::vector<Rule> kRules = {
      "Keep the parsed examples in memory when they fit, or write them once to a fast local cache (tf.data "
      ".cache(), a memory-mapped tensor file).",
      data_loading_cache},
-    {"batch-size-small", "data_loading", "medium", "Steps are tiny: raise the batch size",
-     "steps under 2 ms are dominated by fixed per-step cost (dispatch, optimizer step, loader call); PyTorch "
-     "performance tuning guide",
-     "Raise the batch size about {factor}x so each step does enough work to amortise its fixed cost: {steps} steps "
-     "took a median {median} each. Scale the learning rate with the batch (linear scaling rule) or keep the "
-     "effective batch with gradient accumulation.",
+    {"batch-size-small", "data_loading", "medium", "Steps are dominated by per-step work: raise the batch size",
+     "work that does not grow with the batch takes >= 13.3 % of the steps, so a 4x larger batch cuts the time per "
+     "sample by >= 10 % (the rules' noticeable share); PyTorch performance tuning guide: use the largest batch "
+     "that fits",
+     "Raise the batch size about {factor}x{batch}: {share} of the step time ({steps} steps, median {median}) is "
+     "work that does not grow with the batch ({parts}), so a {factor}x batch spreads it over {factor}x the samples "
+     "and saves about {saving} of the time per sample. Scale the learning rate with the batch (linear scaling "
+     "rule) or keep the effective batch with gradient accumulation.",
      batch_size_small},
     // preprocessing
     {"preprocessing-vectorize", "preprocessing", "medium", "{op} takes {share} of the run: vectorise it",
@@ -1028,6 +1095,20 @@ std::string evidence_line(const std::vector<Evidence>& evidence) {
     else v = format_number(e.value, 3) + (e.unit.empty() ? "" : " " + e.unit);
     out += (out.empty() ? "" : "; ") + e.metric + " = " + v + (e.operation.empty() ? "" : " (" + e.operation + ")");
   }
+  return out;
+}
+
+std::vector<Inconclusive> undecided_rules(const Facts& facts) {
+  std::vector<Inconclusive> out;
+  // batch-size-small, once there are steps at all (without steps, input_bound says so).
+  if (facts.steps.count > 0 && facts.steps.count < kManyCalls)
+    out.push_back({"batch-size-small", ">= " + std::to_string(kManyCalls) + " steps",
+                   format_count(facts.steps.count) + " steps"});
+  else if (facts.steps.count > 0 && !step_fixed_work(facts).measured)
+    out.push_back({"batch-size-small",
+                   "the optimizer's time in the steps (an operation of category gradient_accumulation or "
+                   "lr_scheduling, or PyTorch's Optimizer.step#...)",
+                   "none inside the " + format_count(facts.steps.count) + " steps"});
   return out;
 }
 

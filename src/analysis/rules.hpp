@@ -36,6 +36,9 @@ const std::vector<Rule>& rule_catalogue();
 // The rules that fire, most important first (priority, then impact, then catalogue order).
 std::vector<Recommendation> evaluate_rules(const Facts& facts);
 
+// Rules that could not decide on this run (their data is partly there): what each needs and had.
+std::vector<Inconclusive> undecided_rules(const Facts& facts);
+
 // "metric = value unit (operation); ..." with units formatted for reading.
 std::string evidence_line(const std::vector<Evidence>& evidence);
 

@@ -125,6 +125,22 @@ void steps_from_spans(const Snapshot& s, const CallTree& tree, StepFacts& f) {
   }
 }
 
+// An operation's call time that falls in [from, to], from its time windows (calls spread evenly
+// inside a window); without windows, from its first and last call.
+double time_within(const OperationStats& op, std::int64_t from, std::int64_t to) {
+  if (to <= from) return 0.0;
+  const auto overlap_share = [&](std::int64_t a, std::int64_t b) {
+    if (b <= a) return a >= from && a <= to ? 1.0 : 0.0;
+    const std::int64_t lo = std::max(a, from), hi = std::min(b, to);
+    return hi > lo ? static_cast<double>(hi - lo) / static_cast<double>(b - a) : 0.0;
+  };
+  if (op.series.empty()) return static_cast<double>(op.total_ns) * overlap_share(op.first_seen_ns, op.last_seen_ns);
+  double t = 0.0;
+  for (const DurationWindow& w : op.series)
+    t += static_cast<double>(w.total_ns) * overlap_share(w.start_ns, w.start_ns + w.width_ns);
+  return t;
+}
+
 void steps_from_operation(const Snapshot& s, const CallTree& tree, std::uint32_t step_id, StepFacts& f) {
   const OperationStats* step = operation_by_id(s, step_id);
   f.step_operation = step_id;
@@ -152,19 +168,37 @@ void steps_from_operation(const Snapshot& s, const CallTree& tree, std::uint32_t
 
   const auto under = tree.time_under(step_id, [&](std::uint32_t id) { return is_input(s, id); });
   const ThreadTimes thread_times(s);
+  // Input outside the steps stalls them only when it runs where the steps run: called at the
+  // steps' own level (by the epoch loop, or at the top level when the steps are), on the steps'
+  // threads, while the steps run. Input for validation or scoring (called inside those), or to
+  // prepare before the first step, is other work, not waiting between steps.
+  std::vector<std::uint32_t> step_callers;
+  for (const CallEdge* e : tree.parents(step_id))
+    if (e->parent_id != step_id) step_callers.push_back(e->parent_id);
+  if (step_callers.empty()) step_callers.push_back(kRootOperation);
+  const auto at_step_level = [&](std::uint32_t parent) {
+    return std::find(step_callers.begin(), step_callers.end(), parent) != step_callers.end();
+  };
   for (const auto& op : s.operations) {
     if (!is_input_category(op.category) || op.id == step_id) continue;
     const auto it = under.find(op.id);
     const double in_ns = it == under.end() ? 0.0 : std::min(it->second, static_cast<double>(op.total_ns));
     f.input_in_steps_s += ns_to_s(in_ns);
-    // The rest of its top-level time, as far as it ran on the steps' threads, stalls the steps too.
-    const double outside_ns = std::max(0.0, top_level_input_ns(s, tree, op) - in_ns);
+    const auto& parents = tree.parents(op.id);
+    double level_ns = 0.0;
+    if (parents.empty()) {
+      level_ns = static_cast<double>(op.total_ns) - in_ns;  // no call tree: every call outside
+    } else {
+      for (const CallEdge* e : parents)
+        if (at_step_level(e->parent_id)) level_ns += static_cast<double>(e->total_ns);
+    }
     double between_ns = 0.0;
-    if (outside_ns > 0.0) {
+    const double rest_total = static_cast<double>(op.total_ns) - in_ns;
+    if (level_ns > 0.0 && rest_total > 0.0) {
       const double on_step_threads = thread_times.fraction_on(op.id, f.step_threads) * static_cast<double>(op.total_ns);
-      const double rest_total = static_cast<double>(op.total_ns) - in_ns;
-      const double frac = rest_total > 0.0 ? std::clamp((on_step_threads - in_ns) / rest_total, 0.0, 1.0) : 0.0;
-      between_ns = outside_ns * frac;
+      const double on_threads = std::clamp((on_step_threads - in_ns) / rest_total, 0.0, 1.0);
+      const double in_span = std::clamp((time_within(op, f.first_start_ns, f.last_end_ns) - in_ns) / rest_total, 0.0, 1.0);
+      between_ns = std::min(level_ns, rest_total) * on_threads * in_span;
       f.input_between_steps_s += ns_to_s(between_ns);
     }
     if (in_ns + between_ns > 0.0) f.input_by_operation[op.id] = ns_to_s(in_ns + between_ns);

@@ -27,7 +27,9 @@ struct StepFacts {
   double mean_step_s = 0.0;
   double median_step_s = 0.0;
   double input_in_steps_s = 0.0;       // data_loading + preprocessing inside steps
-  double input_between_steps_s = 0.0;  // same, on the steps' threads but outside the steps
+  // Same, outside the steps but where they wait for it: called at the steps' level (the epoch
+  // loop or the top level), on the steps' threads, between the first step's start and the last's end.
+  double input_between_steps_s = 0.0;
   std::string source;                  // how steps were found; empty when none
   std::optional<std::uint32_t> step_operation;  // the operation whose calls are the steps
   std::vector<std::uint32_t> step_threads;      // threads that ran steps (live)

@@ -14,6 +14,10 @@ std::string format_bytes(double bytes);           // "512 B", "1.5 MiB" (sign ke
 std::string format_number(double value, int decimals = 1);
 std::string format_count(std::uint64_t count);
 
+// A message kept on one line: control bytes (newlines, tabs, escape sequences a terminal would
+// act on) written as \n, \r, \t or \xNN.
+std::string one_line(std::string_view text);
+
 // Replaces every {name} in `text` with values.at(name). A name without a value is kept as
 // "{name}", so a missing value shows in the text instead of silently vanishing.
 std::string render(std::string_view text, const std::map<std::string, std::string>& values);

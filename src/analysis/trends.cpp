@@ -10,23 +10,23 @@
 namespace codeprof::analysis {
 namespace {
 
-constexpr std::size_t kMinWindows = 8;        // windows needed to compare early and late calls
+constexpr std::size_t kMinWindows = kSlowdownMinWindows;  // windows needed to compare early and late calls
 constexpr double kSlowdownMinRatio = 1.25;    // late/early median of the windows' fastest calls
-constexpr std::uint64_t kMinCalls = 20;
+constexpr std::uint64_t kMinCalls = kSlowdownMinCalls;
 constexpr double kMinSlowdownS = 100e-6;      // ignore slow-downs of a few microseconds
 constexpr double kSteadyShare = 0.75;         // share of late windows that must be slower
-constexpr std::uint64_t kMinSpikeCalls = 50;  // below this, p99 is one of the few slowest calls
+constexpr std::uint64_t kMinSpikeCalls = kSpikeMinCalls;  // below this, p99 is one of the few slowest calls
 constexpr double kMinSpikeExcessS = 1e-3;
 // Operations whose p99 is under 100 us are left out: on a busy machine any call can be preempted
 // for a few milliseconds, which makes a 3 us operation look 1000x slower once (seen on every
 // libtorch operator in the demo's runs).
-constexpr double kMinSpikeP99S = 100e-6;
+constexpr double kMinSpikeP99S = kSpikeMinP99S;
 constexpr std::size_t kSpikesPerOperation = 3;
 constexpr std::size_t kMaxSpikes = 20;
 
 // Memory growth: RSS after the first quarter of the run (warm-up allocates model and caches).
 constexpr double kWarmupShare = 0.25;
-constexpr std::size_t kMinRssSamples = 8;
+constexpr std::size_t kMinRssSamples = kMemoryGrowthMinSamples;
 constexpr double kMinKendallTau = 0.6;      // steady: most pairs of samples rise with time
 constexpr double kMinRssGrowthBytes = 16.0 * 1024 * 1024;
 constexpr double kMinRssGrowthShare = 0.05;
@@ -82,22 +82,53 @@ double half_rise(const std::vector<double>& x, const std::vector<double>& y, dou
          median(std::vector<double>(part.begin(), part.begin() + static_cast<std::ptrdiff_t>(fifth)));
 }
 
+// Names as the findings show them: an operation whose name another operation shares (the same
+// name in another category, or from another call site) is told apart by its category and site.
+class DisplayNames {
+ public:
+  explicit DisplayNames(const Snapshot& s) : s_(s) {
+    for (const auto& op : s.operations) ++count_[op.name];
+  }
+  std::string operator()(const OperationStats& op) const {
+    if (count_.at(op.name) < 2) return op.name;
+    std::size_t same_category = 0;
+    for (const auto& other : s_.operations) same_category += other.name == op.name && other.category == op.category;
+    std::string out = op.name + " [" + std::string(to_string(op.category));
+    if (same_category > 1 && !op.file.empty()) out += " at " + op.file + ":" + std::to_string(op.line);
+    return out + "]";
+  }
+
+ private:
+  const Snapshot& s_;
+  std::map<std::string, std::size_t> count_;
+};
+
 const char* const kSlowdownMethod =
     "median of window means, first vs last quarter of the operation's time windows (fastest calls slower too)";
 
 }  // namespace
 
-std::vector<Trend> find_slowdowns(const Snapshot& s) {
+std::vector<Trend> find_slowdowns(const Snapshot& s, std::vector<Inconclusive>* inconclusive) {
   std::vector<Trend> out;
+  const DisplayNames shown(s);
+  bool looked = false;
+  const OperationStats* busiest = nullptr;  // for "had": the operation closest to qualifying
+  std::size_t busiest_windows = 0;
   for (const auto& op : s.operations) {
-    if (op.count < kMinCalls || op.series.size() < kMinWindows) continue;
+    std::size_t windows = 0;
+    for (const DurationWindow& w : op.series) windows += w.count > 0;
+    if (!busiest || op.count > busiest->count) {
+      busiest = &op;
+      busiest_windows = windows;
+    }
+    if (op.count < kMinCalls || windows < kMinWindows) continue;
+    looked = true;
     std::vector<double> means, mins;
     for (const DurationWindow& w : op.series)
       if (w.count) {
         means.push_back(ns_to_s(static_cast<double>(w.total_ns) / static_cast<double>(w.count)));
         mins.push_back(ns_to_s(static_cast<double>(w.min_ns)));
       }
-    if (means.size() < kMinWindows) continue;
     const std::size_t q = std::max<std::size_t>(2, means.size() / 4);
     auto first_quarter = [&](const std::vector<double>& v) {
       return median(std::vector<double>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(q)));
@@ -138,15 +169,24 @@ std::vector<Trend> find_slowdowns(const Snapshot& s) {
     t.magnitude = late / early;
     t.at_s = ns_to_s(static_cast<double>(onset_ns));
     t.method = kSlowdownMethod;
-    t.description = op.name + " slowed down " + format_number(t.magnitude, 2) + "x: median window mean " +
+    t.description = shown(op) + " slowed down " + format_number(t.magnitude, 2) + "x: median window mean " +
                     format_seconds(early) + " early vs " + format_seconds(late) + " late (" +
                     std::to_string(means.size()) + " windows), from about " + format_seconds(t.at_s) + " into the run";
     out.push_back(std::move(t));
   }
+  if (!looked && inconclusive)
+    inconclusive->push_back(
+        {"slowdown",
+         "an operation with >= " + std::to_string(kMinCalls) + " calls spread over >= " + std::to_string(kMinWindows) +
+             " time windows",
+         busiest ? "the busiest operation, " + busiest->name + ", has " + format_count(busiest->count) + " calls in " +
+                       std::to_string(busiest_windows) + " windows"
+                 : "no operations"});
   return out;
 }
 
-std::vector<Trend> find_memory_growth(const Snapshot& s, const std::vector<OperationFacts>& ops, const StepFacts& steps) {
+std::vector<Trend> find_memory_growth(const Snapshot& s, const std::vector<OperationFacts>& ops, const StepFacts& steps,
+                                      std::vector<Inconclusive>* inconclusive) {
   std::vector<Trend> out;
 
   // Operations that keep memory call after call. With allocation hooks: the allocation balance,
@@ -187,6 +227,11 @@ std::vector<Trend> find_memory_growth(const Snapshot& s, const std::vector<Opera
     }
     return found;
   };
+  if (inconclusive && std::none_of(ops.begin(), ops.end(), [](const OperationFacts& f) {
+        return f.alloc_balance_bytes.has_value() || f.rss_delta_bytes.has_value();
+      }))
+    inconclusive->push_back({"memory_growth_per_operation",
+                             "allocation or RSS-delta probes on the operations (metrics.memory)", "none measured"});
   std::vector<Candidate> candidates = alloc_candidates();
   const bool by_alloc = !candidates.empty();
   if (!by_alloc) candidates = rss_candidates();
@@ -201,6 +246,9 @@ std::vector<Trend> find_memory_growth(const Snapshot& s, const std::vector<Opera
   }
   std::string leaking_op;
   double leaking_retained = 0.0;
+  std::size_t threads_with_events = 0;
+  for (const ThreadStats& th : s.threads) threads_with_events += th.events > 0;
+  const std::size_t other_threads = threads_with_events > 1 ? threads_with_events - 1 : 0;
   for (const Candidate& c : leaking) {
     const OperationStats& op = *c.f->op;
     Trend t;
@@ -208,12 +256,19 @@ std::vector<Trend> find_memory_growth(const Snapshot& s, const std::vector<Opera
     t.operation = op.name;
     t.magnitude = steps.count > 0 ? c.retained / static_cast<double>(steps.count) : c.per_call;
     t.at_s = ns_to_s(static_cast<double>(op.first_seen_ns));
-    t.method = std::string(by_alloc ? "allocation balance (allocated - freed)" : "sum of per-call RSS deltas") +
+    t.method = std::string(by_alloc ? "allocation balance (allocated - freed)"
+                                    : "sum of per-call RSS deltas (process-wide: memory other threads touch during "
+                                      "the call counts too)") +
                " of the operation" + (steps.count > 0 ? ", per step" : ", per call (no steps)");
     t.description = op.name + (by_alloc ? " keeps " : " raises RSS by ") + format_bytes(c.per_call) + " per call (" +
                     format_bytes(c.retained) + (by_alloc ? " allocated and not freed" : " in all") + " over " +
                     format_count(op.count) + " calls" +
                     (steps.count > 0 ? ", " + format_bytes(t.magnitude) + " per step" : "") + ")";
+    // An RSS delta is the whole process's: with other threads running, part of it may be theirs.
+    if (!by_alloc && other_threads > 0)
+      t.description += "; RSS is process-wide and " + std::to_string(other_threads) +
+                       " other thread" + (other_threads > 1 ? "s" : "") +
+                       " recorded meanwhile, so part of it may be theirs (link codeprof::alloc for per-call allocations)";
     if (c.retained > leaking_retained) {
       leaking_retained = c.retained;
       leaking_op = op.name;
@@ -224,8 +279,22 @@ std::vector<Trend> find_memory_growth(const Snapshot& s, const std::vector<Opera
   // The process: a steady rise of RSS after warm-up (Theil-Sen slope, Kendall's tau-b), against
   // the number of steps done when steps are known (a thread preempted for a while then adds no
   // flat stretch, and the slope is directly bytes per step), else against time.
-  if (const TimelineSeries* rss = s.timeline("rss_bytes");
-      rss && rss->values.size() >= kMinRssSamples && rss->t_ns.size() == rss->values.size()) {
+  const TimelineSeries* rss = s.timeline("rss_bytes");
+  const auto need = [&](const std::string& had) {
+    if (inconclusive)
+      inconclusive->push_back({"memory_growth",
+                               std::to_string(kMinRssSamples) +
+                                   " rss_bytes samples after the first quarter of the run (the system sampler's timeline)",
+                               had});
+  };
+  if (!rss || rss->t_ns.size() != rss->values.size()) {
+    need(rss ? "an rss_bytes series whose times and values differ in number"
+             : "no rss_bytes timeline (" + (s.run.source == "live" ? std::string("sampler.enabled is off")
+                                                                   : "a " + s.run.source + " input has none") + ")");
+  } else if (rss->values.size() < kMinRssSamples) {
+    need(std::to_string(rss->values.size()) + " samples in all");
+  }
+  if (rss && rss->values.size() >= kMinRssSamples && rss->t_ns.size() == rss->values.size()) {
     const StepClock clock(s, steps);
     std::vector<double> x, y, t_s;
     const std::int64_t t0 = rss->t_ns.front(), t1 = rss->t_ns.back();
@@ -238,6 +307,10 @@ std::vector<Trend> find_memory_growth(const Snapshot& s, const std::vector<Opera
       y.push_back(rss->values[i]);
       t_s.push_back(ns_to_s(static_cast<double>(rss->t_ns[i])));
     }
+    if (x.size() < kMinRssSamples || !(x.back() > x.front()))
+      need(std::to_string(x.size()) + " after the first quarter (" + std::to_string(rss->values.size()) + " in all over " +
+           format_seconds(ns_to_s(static_cast<double>(t1 - t0))) + (clock.known() ? ", counted against steps done" : "") +
+           ")");
     if (x.size() >= kMinRssSamples && x.back() > x.front()) {
       std::vector<double> xs, ys;
       for (std::size_t i : even_subsample(x.size(), kMaxPairwisePoints)) {
@@ -278,28 +351,78 @@ std::vector<Trend> find_memory_growth(const Snapshot& s, const std::vector<Opera
   return out;
 }
 
-std::vector<Trend> find_spikes(const Snapshot& s) {
-  std::vector<Trend> out;
+std::vector<Trend> find_spikes(const Snapshot& s, std::vector<Inconclusive>* inconclusive) {
+  struct Found {
+    Trend trend;
+    std::string name;  // as shown
+    std::uint32_t thread;
+    std::int64_t start_ns, end_ns;
+  };
+  std::vector<Found> found;
+  const DisplayNames shown(s);
+  bool looked = false;
+  std::uint64_t most_calls = 0;
   for (const auto& op : s.operations) {
+    most_calls = std::max(most_calls, op.count);
     if (op.count < kMinSpikeCalls || op.p99_ns == 0) continue;
+    looked = true;
     const double p99 = ns_to_s(static_cast<double>(op.p99_ns));
     if (p99 < kMinSpikeP99S) continue;
-    std::size_t kept = 0;
+    std::vector<const SlowCall*> kept;
     for (const SlowCall& c : op.slowest) {  // slowest first
       const double d = ns_to_s(static_cast<double>(c.duration_ns));
-      if (d < kSpikeOverP99 * p99 || d - p99 < kMinSpikeExcessS || kept == kSpikesPerOperation) break;
-      ++kept;
-      Trend t;
+      if (d < kSpikeOverP99 * p99 || d - p99 < kMinSpikeExcessS || kept.size() == kSpikesPerOperation) break;
+      // A call inside a slow call already reported is the same spike: the operation called itself
+      // (e.g. aten::addmm under autocast dispatching to aten::addmm).
+      const bool nested = std::any_of(kept.begin(), kept.end(), [&](const SlowCall* k) {
+        return k->thread_index == c.thread_index && c.start_ns >= k->start_ns &&
+               c.start_ns + static_cast<std::int64_t>(c.duration_ns) <= k->start_ns + static_cast<std::int64_t>(k->duration_ns);
+      });
+      if (nested) continue;
+      kept.push_back(&c);
+      Found f{{}, shown(op), c.thread_index, c.start_ns, c.start_ns + static_cast<std::int64_t>(c.duration_ns)};
+      Trend& t = f.trend;
       t.kind = "spike";
       t.operation = op.name;
       t.magnitude = d / p99;
       t.at_s = ns_to_s(static_cast<double>(c.start_ns));
       t.method = "call duration / p99 of the operation (spike: >= 3x and >= 1 ms above; p99 >= 100 us)";
-      t.description = op.name + " call at " + format_seconds(t.at_s) + " took " + format_seconds(d) + " = " +
+      t.description = f.name + " call at " + format_seconds(t.at_s) + " took " + format_seconds(d) + " = " +
                       format_number(t.magnitude, 1) + "x its p99 (" + format_seconds(p99) + ") on thread " +
                       std::to_string(c.thread_index);
-      out.push_back(std::move(t));
+      found.push_back(std::move(f));
     }
+  }
+  // One stall shows in every operation that was open during it (aten::zero_ and the aten::fill_
+  // it calls): a spike that holds another one for at least 90 % of its time is the same stall,
+  // reported once, at the innermost operation, naming its callers.
+  std::vector<bool> outer(found.size(), false);
+  for (std::size_t i = 0; i < found.size(); ++i)
+    for (std::size_t j = 0; j < found.size(); ++j) {
+      if (i == j || found[i].thread != found[j].thread) continue;
+      const Found& a = found[i];
+      const Found& b = found[j];
+      const bool inside = b.start_ns >= a.start_ns && b.end_ns <= a.end_ns && !(b.start_ns == a.start_ns && b.end_ns == a.end_ns && j > i);
+      if (inside && static_cast<double>(b.end_ns - b.start_ns) >= 0.9 * static_cast<double>(a.end_ns - a.start_ns))
+        outer[i] = true;
+    }
+  std::vector<Trend> out;
+  for (std::size_t j = 0; j < found.size(); ++j) {
+    if (outer[j]) continue;
+    Trend t = found[j].trend;
+    std::vector<std::string> callers;
+    for (std::size_t i = 0; i < found.size(); ++i)
+      if (outer[i] && found[i].thread == found[j].thread && found[j].start_ns >= found[i].start_ns &&
+          found[j].end_ns <= found[i].end_ns && found[i].name != found[j].name &&
+          std::find(callers.begin(), callers.end(), found[i].name) == callers.end())
+        callers.push_back(found[i].name);
+    if (!callers.empty()) {
+      t.description += " (the same stall shows in its caller";
+      t.description += callers.size() > 1 ? "s " : " ";
+      for (std::size_t k = 0; k < callers.size(); ++k) t.description += (k ? ", " : "") + callers[k];
+      t.description += ")";
+    }
+    out.push_back(std::move(t));
   }
   std::sort(out.begin(), out.end(), [](const Trend& a, const Trend& b) {
     if (a.magnitude != b.magnitude) return a.magnitude > b.magnitude;
@@ -307,13 +430,18 @@ std::vector<Trend> find_spikes(const Snapshot& s) {
     return a.operation < b.operation;
   });
   if (out.size() > kMaxSpikes) out.resize(kMaxSpikes);
+  if (!looked && inconclusive)
+    inconclusive->push_back({"spike", "an operation with >= " + std::to_string(kMinSpikeCalls) +
+                                          " calls (so that its p99 is not one of its few slowest calls)",
+                             "at most " + format_count(most_calls) + " calls per operation"});
   return out;
 }
 
-std::vector<Trend> find_trends(const Snapshot& s, const std::vector<OperationFacts>& ops, const StepFacts& steps) {
-  std::vector<Trend> memory = find_memory_growth(s, ops, steps);
-  std::vector<Trend> slow = find_slowdowns(s);
-  std::vector<Trend> spikes = find_spikes(s);
+std::vector<Trend> find_trends(const Snapshot& s, const std::vector<OperationFacts>& ops, const StepFacts& steps,
+                               std::vector<Inconclusive>* inconclusive) {
+  std::vector<Trend> memory = find_memory_growth(s, ops, steps, inconclusive);
+  std::vector<Trend> slow = find_slowdowns(s, inconclusive);
+  std::vector<Trend> spikes = find_spikes(s, inconclusive);
   auto by_magnitude = [](const Trend& a, const Trend& b) {
     if (a.magnitude != b.magnitude) return a.magnitude > b.magnitude;
     return a.operation < b.operation;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -78,14 +79,17 @@ struct Profiler::Impl final : core::ForkAware {
   ~Impl() { core::unregister_fork_aware(this); }
   void before_fork() noexcept override {
     config_mutex.lock();
+    notes_mutex.lock();
     parts_mutex.lock();
   }
   void after_fork_parent() noexcept override {
     parts_mutex.unlock();
+    notes_mutex.unlock();
     config_mutex.unlock();
   }
   void after_fork_child() noexcept override {
     parts_mutex.unlock();
+    notes_mutex.unlock();
     config_mutex.unlock();
   }
 
@@ -98,7 +102,9 @@ struct Profiler::Impl final : core::ForkAware {
   std::unique_ptr<sampling::CpuSampler> cpu_sampler;  // when sampling.enabled
   std::string command;
   std::string host;
-  std::vector<Unavailable> unavailable;  // facade-level (e.g. the dashboard)
+  mutable std::mutex notes_mutex;        // guards the two below
+  std::vector<Unavailable> unavailable;  // facade-level (the dashboard) and the program's own notes
+  std::map<std::string, std::string> metadata;  // the program's facts about the run
   std::mutex parts_mutex;                          // creating `parts`
   std::unique_ptr<detail::ProcessPartsHub> parts;  // other processes' statistics (process_channel())
   std::atomic<detail::ProcessPartsHub*> parts_ready{nullptr};  // read without the lock (fork-safe)
@@ -131,11 +137,10 @@ Profiler::Profiler(Config config) {
       try {
         impl_->dashboard = start(*this);
       } catch (const std::exception& e) {
-        impl_->unavailable.push_back({"dashboard", e.what()});
+        add_unavailable("dashboard", e.what());
       }
     } else {
-      impl_->unavailable.push_back(
-          {"dashboard", "dashboard.port is set but codeprof::dashboard is not linked into this program"});
+      add_unavailable("dashboard", "dashboard.port is set but codeprof::dashboard is not linked into this program");
     }
   }
 }
@@ -201,7 +206,23 @@ Config Profiler::config() const {
 
 void Profiler::set_thread_name(std::string name) { impl_->recorder.set_thread_name(std::move(name)); }
 
+void Profiler::add_unavailable(std::string what, std::string reason) {
+  std::lock_guard lock(impl_->notes_mutex);
+  for (Unavailable& u : impl_->unavailable)
+    if (u.what == what) {
+      u.reason = std::move(reason);
+      return;
+    }
+  impl_->unavailable.push_back({std::move(what), std::move(reason)});
+}
+
+void Profiler::set_metadata(std::string key, std::string value) {
+  std::lock_guard lock(impl_->notes_mutex);
+  impl_->metadata[std::move(key)] = std::move(value);
+}
+
 Snapshot Profiler::snapshot() const {
+  impl_->sampler.sample_now();  // the timelines reach the snapshot, however short the run
   Snapshot s;
   impl_->recorder.fill(s);
   const Config cfg = config();
@@ -217,7 +238,9 @@ Snapshot Profiler::snapshot() const {
   s.run.gpus = impl_->sampler.gpus();
   s.run.unavailable = impl_->probes.unavailable();
   for (auto& u : impl_->sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
+  std::lock_guard lock(impl_->notes_mutex);
   for (const auto& u : impl_->unavailable) s.run.unavailable.push_back(u);
+  for (const auto& [key, value] : impl_->metadata) s.run.metadata[key] = value;
   if (impl_->cpu_sampler) {
     impl_->cpu_sampler->flush();
     s.sampling.unavailable = impl_->cpu_sampler->unavailable();

@@ -1,7 +1,10 @@
 #include "cli/commands.hpp"
 
+#include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -14,6 +17,7 @@
 #include "codeprof/config.hpp"
 #include "codeprof/dashboard.hpp"
 #include "codeprof/exporters.hpp"
+#include "server/request_guard.hpp"
 
 namespace codeprof::cli {
 namespace {
@@ -24,11 +28,15 @@ Config load_config(const std::string& path) {
   return Config::load(path);
 }
 
-// stdout, or the file (written atomically) with a note on stderr.
+// stdout, or the file (written atomically) with a note on stderr. A write to stdout that fails
+// (a full disk, /dev/full, a closed pipe) is an error: the output is incomplete.
 void emit(const std::string& content, const std::string& output) {
   if (output.empty()) {
-    std::fwrite(content.data(), 1, content.size(), stdout);
-    std::fflush(stdout);
+    errno = 0;
+    const std::size_t written = std::fwrite(content.data(), 1, content.size(), stdout);
+    if (written != content.size() || std::fflush(stdout) != 0)
+      throw std::runtime_error(std::string("cannot write the output to standard output: ") +
+                               (errno ? std::strerror(errno) : "write error") + " (the output is incomplete)");
     return;
   }
   io::write_file_atomic(output, content);
@@ -131,6 +139,11 @@ int run_analyze(const AnalyzeOptions& options) {
 }
 
 int run_diff(const DiffOptionsCli& options) {
+  if (options.max_regression_pct && !(std::isfinite(*options.max_regression_pct) && *options.max_regression_pct >= 0))
+    throw UsageError("diff --max-regression: expected a finite, non-negative percentage, got " +
+                     std::to_string(*options.max_regression_pct));
+  if (!(std::isfinite(options.min_duration_s) && options.min_duration_s >= 0))
+    throw UsageError("diff --min-duration: expected finite, non-negative seconds");
   const Input base = load_input(options.base);
   const Input next = load_input(options.next);
   DiffOptions diff_options;
@@ -153,6 +166,19 @@ int run_serve(const ServeOptions& options) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // Said with the flags that fix it (the library's message names its own options).
+  if (options.token.empty() && !server::is_loopback_host(options.host))
+    throw UsageError("serve --host " + options.host +
+                     " is reachable from other machines: add --token TOKEN (at least 8 letters, digits or - _ . ~) "
+                     "or leave out --host to listen on 127.0.0.1 only");
+  if (!options.token.empty()) {
+    try {
+      server::validate_token(options.token);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("serve --token: ") + e.what());
+    }
+  }
 
   const Config config = load_config(options.config_path);
   Input input = load_input(options.file);

@@ -1,56 +1,86 @@
 #include "cli/input_files.hpp"
 
-#include <filesystem>
-#include <fstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "analysis/text_format.hpp"
 #include "cli/progress.hpp"
 #include "codeprof/trace_reader.hpp"
 #include "io/report_reader.hpp"
+#include "io/trace_input.hpp"
+#include "io/trace_source_reader.hpp"
 
 namespace codeprof::cli {
 namespace {
 
-std::string head_of(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path + ": cannot open the file for reading");
-  std::string head(4096, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<std::size_t>(in.gcount()));
-  return head;
+// Enough of the start to tell a report from a trace (the trace reader's detection reads as much).
+constexpr std::size_t kHeadBytes = 64 * 1024;
+
+// Why open() failed, naming the real cause.
+std::string open_problem(int error) {
+  switch (error) {
+    case ENOENT:
+      return "no such file";
+    case ELOOP:
+      return "too many levels of symbolic links (a symbolic link loop?)";
+    case EACCES:
+      return "permission denied";
+    case ENOTDIR:
+      return "a part of the path is not a directory";
+    default:
+      return std::string("cannot open it: ") + std::strerror(error);
+  }
 }
 
 }  // namespace
 
 Input load_input(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const auto status = fs::status(path, ec);
-  if (!fs::exists(status)) throw InputError(path + ": no such file");
-  if (fs::is_directory(status)) throw InputError(path + ": is a directory, expected a report or trace file");
-  const auto size = fs::file_size(path, ec);
-  if (!ec && size == 0) throw InputError(path + ": the file is empty, expected a codeprof report or a trace");
+  // Opened once and read from the start to the end: a FIFO, a pipe or a process substitution
+  // (<(zcat r.json.gz)) would not survive being opened twice. The format is told from the first
+  // bytes read, which the reader then gets back.
+  int fd = -1;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) throw InputError(path + ": " + open_problem(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw InputError(path + ": is a directory, expected a report or trace file");
+  }
+  const bool regular = S_ISREG(st.st_mode);
 
   Input input;
   input.path = path;
-  SlowTaskNotice notice("reading " + path + " (" + analysis::format_bytes(static_cast<double>(ec ? 0 : size)) + ")");
+  // Sizes of pipes and of /proc files are unknown (0): the notice then says how much was read.
+  SlowTaskNotice notice("reading " + path +
+                        (regular && st.st_size > 0 ? " (" + analysis::format_bytes(static_cast<double>(st.st_size)) + ")" : ""));
   try {
+    std::unique_ptr<io::trace::ByteSource> source = io::trace::open_descriptor_source(fd, path);
+    std::string head = io::trace::read_head(*source, kHeadBytes);
+    if (head.empty()) throw InputError(path + ": the file is empty, expected a codeprof report or a trace");
     // Reports start with "schema_version"; one whose keys were reordered (jq -S) still names it
     // early unless its operations come first. Everything else goes to the trace reader, whose
     // errors say at which byte and event a file stopped making sense.
-    const io::TraceFormat format = io::detect_trace_format(path);
-    if (format == io::TraceFormat::CodeprofReport ||
-        (format == io::TraceFormat::Unknown && head_of(path).find("\"schema_version\"") != std::string::npos)) {
+    const io::TraceFormat format = io::detect_trace_format_of(head);
+    const bool report = format == io::TraceFormat::CodeprofReport ||
+                        (format == io::TraceFormat::Unknown && head.find("\"schema_version\"") != std::string::npos);
+    source = io::trace::with_head(std::move(head), std::move(source));
+    if (report) {
       input.kind = "codeprof report";
-      io::Report report = io::read_report(path);
-      input.snapshot = std::move(report.snapshot);
-      input.saved_findings = std::move(report.findings);
+      io::Report r = io::read_report_source(*source, path);
+      input.snapshot = std::move(r.snapshot);
+      input.saved_findings = std::move(r.findings);
       return input;
     }
     input.kind = "trace";
     io::TraceReadOptions options;
     options.progress = [&notice](std::uint64_t done, std::uint64_t total) { notice.update(done, total); };
-    input.snapshot = io::read_trace_file(path, options);
+    input.snapshot = io::trace::read_trace_source(*source, path, options);
     return input;
   } catch (const io::ReportError& e) {
     throw InputError(e.what());

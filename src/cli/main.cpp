@@ -2,10 +2,13 @@
 // Exit codes: 0 success, 1 `diff` found a regression beyond --max-regression, 2 any error (one
 // line on stderr that names the file or option and what was wrong).
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <new>
 
+#include "analysis/text_format.hpp"
 #include "cli/commands.hpp"
 #include "codeprof/version.hpp"
 
@@ -17,8 +20,22 @@ std::string strip_percent(std::string s) {
   return s;
 }
 
+// CLI11's number checks let "nan" and "inf" through (every comparison with NaN is false), and a
+// NaN limit would turn a gate off: numbers must be finite.
+const CLI::Validator kFinite(
+    [](std::string& text) -> std::string {
+      char* end = nullptr;
+      const double v = std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v))
+        return "expected a finite number, got '" + text + "'";
+      return {};
+    },
+    "FINITE");
+
+// One line whatever the message holds (file names and values from files may carry newlines or
+// terminal escape sequences).
 int fail(const std::string& message) {
-  std::fprintf(stderr, "codeprof: %s\n", message.c_str());
+  std::fprintf(stderr, "codeprof: %s\n", codeprof::analysis::one_line(message).c_str());
   return 2;
 }
 
@@ -48,6 +65,7 @@ int main(int argc, char** argv) {
       ->add_option("--straggler-threshold", analyze.straggler_threshold_pct,
                    "percent by which a rank must differ from the others to be a straggler (default 10)")
       ->transform(strip_percent)
+      ->check(kFinite)
       ->check(CLI::Range(0.0, 1000.0));
 
   DiffOptionsCli diff;
@@ -60,11 +78,13 @@ int main(int argc, char** argv) {
   CLI::Option* max_regression_opt =
       diff_cmd->add_option("--max-regression", max_regression, "largest allowed slowdown in percent, e.g. 10")
           ->transform(strip_percent)
+          ->check(kFinite)
           ->check(CLI::NonNegativeNumber);
   diff_cmd->add_option("--metric", diff.metric, "what must not regress: mean (default), p95 or total")
       ->check(CLI::IsMember({"mean", "p95", "total"}));
   diff_cmd->add_option("--min-duration", diff.min_duration_s,
                        "seconds: operations faster than this in both runs never count as regressed (default 0)")
+      ->check(kFinite)
       ->check(CLI::NonNegativeNumber);
   diff_cmd->add_option("--top", diff.top,
                        "text: operations in both runs to list, largest change first (default 20, 0 = all; "

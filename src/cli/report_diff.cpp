@@ -78,7 +78,9 @@ DiffResult diff_snapshots(const Snapshot& base, const Snapshot& next, const Diff
     c.total_change = change(fa.total_s, fb.total_s);
     const auto moved = metric_change(c, options.metric);
     const bool big_enough = std::max(metric_of(fa, options.metric), metric_of(fb, options.metric)) >= options.min_duration_s;
-    c.regressed = options.max_regression && moved && *moved > *options.max_regression && big_enough;
+    // From nothing to something is an unbounded slowdown: no percentage can allow it.
+    const bool from_zero = !(metric_of(fa, options.metric) > 0.0) && metric_of(fb, options.metric) > 0.0;
+    c.regressed = options.max_regression && (from_zero || (moved && *moved > *options.max_regression)) && big_enough;
     if (c.regressed) ++result.regressions;
     common.push_back(std::move(c));
   }

@@ -136,6 +136,10 @@ std::string summary_text(const Snapshot& s, const Findings& f, std::size_t top) 
     out += "\nTrends\n";
     for (const auto& t : f.trends) out += "  - " + t.kind + (t.operation.empty() ? "" : " " + t.operation) + ": " + t.description + "\n";
   }
+  if (!f.inconclusive.empty()) {
+    out += "\nNot concluded (this run is too short or lacks the data)\n";
+    for (const auto& i : f.inconclusive) out += "  - " + i.check + ": needs " + i.needs + "; had " + i.had + "\n";
+  }
   if (!s.run.unavailable.empty()) {
     out += "\nUnavailable\n";
     for (const auto& u : s.run.unavailable) out += "  - " + u.what + ": " + u.reason + "\n";

@@ -279,6 +279,9 @@ std::string to_json_report(const Snapshot& s, const Findings& f) {
   j["recommendations"] = array_of(f.recommendations, recommendation_json);
   j["classification"] = classification_json(f.classification);
   j["trends"] = array_of(f.trends, trend_json);
+  j["inconclusive"] = array_of(f.inconclusive, [](const Inconclusive& i) {
+    return Json{{"check", i.check}, {"needs", i.needs}, {"had", i.had}};
+  });
   j["timeline"] = array_of(s.timelines, timeline_json);
   j["call_tree"] = array_of(s.call_tree, call_edge_json);
   j["threads"] = array_of(s.threads, thread_json);

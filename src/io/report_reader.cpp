@@ -1,17 +1,31 @@
 // Reads the JSON report back into a Snapshot and Findings. Every value is checked for its type
 // and range; the first problem becomes one ReportError line naming the file, the key path and
 // what was expected. Keys the reader does not know are ignored (newer minor additions).
+//
+// The document is streamed (nlohmann's SAX parser over the byte source; .json.gz inflates on the
+// way): each element of the large top-level arrays (operations, timeline, call_tree, ...) becomes
+// a small JSON value of its own, is read, and is dropped, and unknown keys are skipped without
+// being kept, so memory follows what the report holds, not how its text is laid out. Nesting
+// deeper than 1024 levels (the trace reader's limit; a report needs 5) and duplicate keys are
+// refused.
 #include "io/report_reader.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
-#include <fstream>
+#include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
+#include <streambuf>
 
+#include "analysis/text_format.hpp"
+#include "codeprof/trace_reader.hpp"
 #include "io/report_schema.hpp"
+#include "io/trace_input.hpp"
 
 namespace codeprof::io {
 namespace {
@@ -36,13 +50,13 @@ class Parser {
       msg += ", got ";
       msg += got->type_name();
       // Only scalars are shown: dumping a deeply nested value would recurse as deep as it goes.
-      if (!got->is_structured()) {
+      if (!got->is_structured() && !got->is_null()) {
         std::string shown = got->dump(-1, ' ', false, Json::error_handler_t::replace);
         if (shown.size() > 40) shown = shown.substr(0, 37) + "...";
         msg += " " + shown;
       }
     }
-    throw ReportError(msg);
+    throw ReportError(analysis::one_line(msg));
   }
 
   // ---- shape
@@ -118,15 +132,19 @@ class Parser {
     return v->get<bool>();
   }
 
-  // ---- seconds in the report, nanoseconds in the Snapshot
+  // ---- seconds in the report, nanoseconds in the Snapshot. null (a value that was not a number)
+  // cannot be held in whole nanoseconds: in an optional key it reads as unknown, like an absent
+  // key (0); a required key refuses it.
   std::int64_t ns(const Node& n, std::string_view key, bool required = false) const {
     const double s = seconds(n, key, required);
+    if (std::isnan(s)) return 0;
     const double v = std::round(s * 1e9);
     if (!(std::fabs(v) < 9.2e18)) fail(n.join(key), "seconds within +-9.2e9", member(n, key, false));
     return static_cast<std::int64_t>(v);
   }
   std::uint64_t uns(const Node& n, std::string_view key, bool required = false) const {
     const double s = seconds(n, key, required);
+    if (std::isnan(s)) return 0;
     const double v = std::round(s * 1e9);
     constexpr double kTwoTo64 = 18446744073709551616.0;
     if (v < 0 || v > kTwoTo64 * (1 + 1e-12))
@@ -135,7 +153,9 @@ class Parser {
   }
   // A resource value scaled back to its raw integer unit.
   std::int64_t raw(const Node& n, std::string_view key, double scale) const {
-    const double v = std::round(real(n, key, true) / scale);
+    const double r = real(n, key, true);
+    if (std::isnan(r)) return 0;  // not known (null)
+    const double v = std::round(r / scale);
     if (!(std::fabs(v) < 9.2e18)) fail(n.join(key), "a value within 64 bits", member(n, key, false));
     return static_cast<std::int64_t>(v);
   }
@@ -152,7 +172,8 @@ class Parser {
   double seconds(const Node& n, std::string_view key, bool required) const {
     const Json* v = member(n, key, required);
     if (!v) return 0.0;
-    if (!v->is_number()) fail(n.join(key), "a number of seconds", v);
+    if (v->is_null() && !required) return std::numeric_limits<double>::quiet_NaN();
+    if (!v->is_number()) fail(n.join(key), required ? "a number of seconds (required: null is not enough)" : "a number of seconds", v);
     return v->get<double>();
   }
   const std::string& name_;
@@ -168,6 +189,7 @@ RunInfo read_run(const Parser& p, const Node& n) {
   run.world_size = p.i32(n, "world_size", false, -1);
   run.start_unix_ns = p.i64(n, "start_unix_ns");
   run.wall_ns = p.ns(n, "wall_time");
+  if (run.wall_ns < 0) p.fail(n.join("wall_time"), "non-negative seconds", p.member(n, "wall_time", false));
   run.version = p.str(n, "version");
   run.enabled = p.boolean(n, "enabled", true);
   if (p.member(n, "categories_enabled", false)) {
@@ -297,6 +319,9 @@ OperationStats read_operation(const Parser& p, const Node& n) {
   op.p90_ns = p.uns(n, "p90_duration");
   op.p95_ns = p.uns(n, "p95_duration");
   op.p99_ns = p.uns(n, "p99_duration");
+  if (op.count > 0 && op.min_ns > op.max_ns && p.member(n, "max_duration", false))
+    p.fail(n.join("min_duration"), "at most max_duration (" + analysis::format_seconds(op.max_ns / 1e9) + ")",
+           p.member(n, "min_duration", false));
   op.first_seen_ns = p.ns(n, "first_seen");
   op.last_seen_ns = p.ns(n, "last_seen");
   p.each(n, "histogram", false, [&](const Node& b) {
@@ -327,142 +352,446 @@ OperationStats read_operation(const Parser& p, const Node& n) {
   return op;
 }
 
-void read_findings(const Parser& p, const Node& top, Findings& f) {
-  p.each(top, "bottlenecks", false, [&](const Node& n) {
-    Bottleneck b;
-    b.operation = p.str(n, "operation", true);
-    b.type = p.str(n, "type", true);
-    b.avg_duration = p.real(n, "avg_duration", true);
-    b.optimization_priority = p.str(n, "optimization_priority", true);
-    b.severity = p.str(n, "severity");
-    b.p95_duration = p.real(n, "p95_duration");
-    b.calls = p.u64(n, "calls");
-    b.total_time = p.real(n, "total_time");
-    b.self_time = p.real(n, "self_time");
-    b.share_of_wall = p.real(n, "share_of_wall");
-    b.reason = p.str(n, "reason");
-    f.bottlenecks.push_back(std::move(b));
-  });
-  p.each(top, "recommendations", false, [&](const Node& n) {
-    Recommendation r;
-    r.id = p.str(n, "id", true);
-    r.type = p.str(n, "type");
-    r.priority = p.str(n, "priority", true);
-    r.title = p.str(n, "title", true);
-    p.each(n, "evidence", false, [&](const Node& e) {
-      r.evidence.push_back({p.str(e, "metric", true), p.real(e, "value", true), p.str(e, "unit"), p.str(e, "operation")});
-    });
-    r.evidence_text = p.str(n, "evidence_text");
-    r.action = p.str(n, "action");
-    f.recommendations.push_back(std::move(r));
-  });
-  if (const Json* c = p.member(top, "classification", false)) {
-    const Node cn{*c, "classification"};
-    Classification& cl = f.classification;
-    cl.summary = p.str(cn, "summary");
-    if (const Json* in = p.member(cn, "input", false)) {
-      const Node n{*in, cn.join("input")};
-      cl.input.level = p.str(n, "level");
-      cl.input.input_share = p.real(n, "input_share");
-      cl.input.steps = p.u64(n, "steps");
-      cl.input.step_time = p.real(n, "step_time");
-      cl.input.step_source = p.str(n, "step_source");
-    }
-    if (const Json* gpu = p.member(cn, "gpu", false)) {
-      const Node n{*gpu, cn.join("gpu")};
-      cl.gpu.available = p.boolean(n, "available", false);
-      cl.gpu.idle_share = p.real(n, "idle_share");
-      cl.gpu.mean_utilization = p.real(n, "mean_utilization");
-      cl.gpu.peak_memory_fraction = p.real(n, "peak_memory_fraction");
-      cl.gpu.source = p.str(n, "source");
-    }
-    if (const Json* cpu = p.member(cn, "cpu", false)) {
-      const Node n{*cpu, cn.join("cpu")};
-      cl.cpu.mean_efficiency = p.real(n, "mean_efficiency");
-      cl.cpu.involuntary_switches_per_s = p.real(n, "involuntary_switches_per_s");
-      cl.cpu.contention_suspected = p.boolean(n, "contention_suspected", false);
-      p.each(n, "waiting_operations", false, [&](const Node& w) {
-        if (!w.value.is_string()) p.fail(w.path, "an operation name", &w.value);
-        cl.cpu.waiting_operations.push_back(w.value.get<std::string>());
-      });
-    }
-  }
-  p.each(top, "trends", false, [&](const Node& n) {
-    f.trends.push_back({p.str(n, "kind", true), p.str(n, "operation"), p.str(n, "description"),
-                        p.real(n, "magnitude"), p.real(n, "at"), p.str(n, "method")});
-  });
+
+// ---------------------------------------------------------------- per element of the top-level arrays
+
+Bottleneck read_bottleneck(const Parser& p, const Node& n) {
+  Bottleneck b;
+  b.operation = p.str(n, "operation", true);
+  b.type = p.str(n, "type", true);
+  b.avg_duration = p.real(n, "avg_duration", true);
+  b.optimization_priority = p.str(n, "optimization_priority", true);
+  b.severity = p.str(n, "severity");
+  b.p95_duration = p.real(n, "p95_duration");
+  b.calls = p.u64(n, "calls");
+  b.total_time = p.real(n, "total_time");
+  b.self_time = p.real(n, "self_time");
+  b.share_of_wall = p.real(n, "share_of_wall");
+  b.reason = p.str(n, "reason");
+  return b;
 }
 
-void read_snapshot_parts(const Parser& p, const Node& top, Snapshot& s) {
-  std::set<std::uint32_t> ids;
-  p.each(top, "operations", true, [&](const Node& n) {
-    s.operations.push_back(read_operation(p, n));
-    if (!ids.insert(s.operations.back().id).second) p.fail(n.join("id"), "an id not used by another operation", &n.value.at("id"));
+Recommendation read_recommendation(const Parser& p, const Node& n) {
+  Recommendation r;
+  r.id = p.str(n, "id", true);
+  r.type = p.str(n, "type");
+  r.priority = p.str(n, "priority", true);
+  r.title = p.str(n, "title", true);
+  p.each(n, "evidence", false, [&](const Node& e) {
+    r.evidence.push_back({p.str(e, "metric", true), p.real(e, "value", true), p.str(e, "unit"), p.str(e, "operation")});
   });
-  std::sort(s.operations.begin(), s.operations.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-  const auto known = [&](const Node& n, std::string_view key) {
-    const std::uint32_t id = p.u32(n, key, true);
-    if (!ids.count(id)) p.fail(n.join(key), "the id of an operation in operations[]", &n.value.at(std::string(key)));
-    return id;
+  r.evidence_text = p.str(n, "evidence_text");
+  r.action = p.str(n, "action");
+  return r;
+}
+
+Trend read_trend(const Parser& p, const Node& n) {
+  return {p.str(n, "kind", true), p.str(n, "operation"), p.str(n, "description"),
+          p.real(n, "magnitude"),  p.real(n, "at"),        p.str(n, "method")};
+}
+
+void read_classification(const Parser& p, const Node& cn, Classification& cl) {
+  p.expect_object(cn);
+  cl.summary = p.str(cn, "summary");
+  if (const Json* in = p.member(cn, "input", false)) {
+    const Node n{*in, cn.join("input")};
+    cl.input.level = p.str(n, "level");
+    cl.input.input_share = p.real(n, "input_share");
+    cl.input.steps = p.u64(n, "steps");
+    cl.input.step_time = p.real(n, "step_time");
+    cl.input.step_source = p.str(n, "step_source");
+  }
+  if (const Json* gpu = p.member(cn, "gpu", false)) {
+    const Node n{*gpu, cn.join("gpu")};
+    cl.gpu.available = p.boolean(n, "available", false);
+    cl.gpu.idle_share = p.real(n, "idle_share");
+    cl.gpu.mean_utilization = p.real(n, "mean_utilization");
+    cl.gpu.peak_memory_fraction = p.real(n, "peak_memory_fraction");
+    cl.gpu.source = p.str(n, "source");
+  }
+  if (const Json* cpu = p.member(cn, "cpu", false)) {
+    const Node n{*cpu, cn.join("cpu")};
+    cl.cpu.mean_efficiency = p.real(n, "mean_efficiency");
+    cl.cpu.involuntary_switches_per_s = p.real(n, "involuntary_switches_per_s");
+    cl.cpu.contention_suspected = p.boolean(n, "contention_suspected", false);
+    p.each(n, "waiting_operations", false, [&](const Node& w) {
+      if (!w.value.is_string()) p.fail(w.path, "an operation name", &w.value);
+      cl.cpu.waiting_operations.push_back(w.value.get<std::string>());
+    });
+  }
+}
+
+TimelineSeries read_timeline(const Parser& p, const Node& n) {
+  TimelineSeries series;
+  series.name = p.str(n, "name", true);
+  series.unit = p.str(n, "unit");
+  p.each(n, "t", true, [&](const Node& t) {
+    if (!t.value.is_number()) p.fail(t.path, "a number of seconds", &t.value);
+    const double v = std::round(t.value.get<double>() * 1e9);
+    if (!(std::fabs(v) < 9.2e18)) p.fail(t.path, "seconds within +-9.2e9", &t.value);
+    series.t_ns.push_back(static_cast<std::int64_t>(v));
+  });
+  p.each(n, "values", true, [&](const Node& v) {
+    if (v.value.is_null()) series.values.push_back(std::numeric_limits<double>::quiet_NaN());
+    else if (v.value.is_number()) series.values.push_back(v.value.get<double>());
+    else p.fail(v.path, "a number", &v.value);
+  });
+  if (series.t_ns.size() != series.values.size())
+    p.fail(n.join("values"), "as many values as times (" + std::to_string(series.t_ns.size()) + ")", nullptr);
+  return series;
+}
+
+// Operation ids are checked once all operations are known (a report's keys may come in any order).
+CallEdge read_call_edge(const Parser& p, const Node& n) {
+  CallEdge e;
+  const Json* parent = p.member(n, "parent", true);
+  e.parent_id = parent->is_null() ? kRootOperation : p.u32(n, "parent", true);
+  e.child_id = p.u32(n, "child", true);
+  e.count = p.u64(n, "count", true);
+  e.total_ns = p.uns(n, "total_time");
+  return e;
+}
+
+ThreadStats read_thread(const Parser& p, const Node& n) {
+  ThreadStats t;
+  t.index = p.u32(n, "index", true);
+  t.os_tid = p.u64(n, "os_tid");
+  t.name = p.str(n, "name");
+  t.events = p.u64(n, "events");
+  t.dropped = p.u64(n, "dropped");
+  t.top_level_ns = p.uns(n, "busy_time");
+  p.each(n, "operations", false, [&](const Node& o) {
+    t.operations.push_back({p.u32(o, "id", true), p.u64(o, "count", true), p.uns(o, "total_time"), p.uns(o, "self_time")});
+  });
+  return t;
+}
+
+StepSpan read_step(const Parser& p, const Node& n) {
+  StepSpan st{p.i64(n, "index", true), p.ns(n, "start", true), p.ns(n, "end", true)};
+  if (st.end_ns < st.start_ns) p.fail(n.join("end"), "a time at or after start", p.member(n, "end", false));
+  return st;
+}
+
+DeviceActivity read_device(const Parser& p, const Node& n) {
+  DeviceActivity d;
+  d.device = p.i32(n, "device", true);
+  d.stream = p.i32(n, "stream", false, -1);
+  d.busy_ns = p.ns(n, "busy_time");
+  d.kernel_ns = p.ns(n, "kernel_time");
+  d.memcpy_ns = p.ns(n, "memcpy_time");
+  d.memset_ns = p.ns(n, "memset_time");
+  d.memcpy_bytes = p.u64(n, "memcpy_bytes");
+  d.kernels = p.u64(n, "kernels");
+  d.busy_in_steps_ns = p.ns(n, "busy_in_steps_time");
+  return d;
+}
+
+// ---------------------------------------------------------------- streaming
+
+// The byte source as a std::streambuf, for nlohmann's stream input.
+class SourceBuffer final : public std::streambuf {
+ public:
+  explicit SourceBuffer(trace::ByteSource& source) : source_(source) {}
+  std::uint64_t consumed() const noexcept { return consumed_; }
+  bool at_end() const noexcept { return at_end_; }
+
+ private:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    const std::size_t got = source_.read(buffer_, sizeof buffer_);
+    if (got == 0) {
+      at_end_ = true;
+      return traits_type::eof();
+    }
+    consumed_ += got;
+    setg(buffer_, buffer_, buffer_ + got);
+    return traits_type::to_int_type(*gptr());
+  }
+
+  trace::ByteSource& source_;
+  char buffer_[64 * 1024];
+  std::uint64_t consumed_ = 0;
+  bool at_end_ = false;
+};
+
+// What the report's top level holds, gathered while it streams past.
+struct Gathered {
+  Json top = Json::object();  // the small top-level values (run, classification, ...), kept whole
+  Report report;
+  std::set<std::uint32_t> ids;
+  bool has_schema_version = false;
+  bool has_operations = false;
+};
+
+// The arrays read element by element, and what to do with each element.
+enum class TopArray {
+  None, Operations, Timeline, CallTree, Threads, Steps, Devices, Bottlenecks, Recommendations, Trends, Inconclusive
+};
+
+TopArray top_array(std::string_view key) {
+  static constexpr std::pair<std::string_view, TopArray> kArrays[] = {
+      {"operations", TopArray::Operations},   {"timeline", TopArray::Timeline},
+      {"call_tree", TopArray::CallTree},       {"threads", TopArray::Threads},
+      {"steps", TopArray::Steps},              {"devices", TopArray::Devices},
+      {"bottlenecks", TopArray::Bottlenecks},  {"recommendations", TopArray::Recommendations},
+      {"trends", TopArray::Trends},            {"inconclusive", TopArray::Inconclusive}};
+  for (const auto& [name, kind] : kArrays)
+    if (name == key) return kind;
+  return TopArray::None;
+}
+
+bool kept_at_top(std::string_view key) {
+  for (std::string_view k : {"schema_version", "generated_at", "run", "classification", "event_counts", "sync_time",
+                             "dropped_events"})
+    if (k == key) return true;
+  return false;
+}
+
+// nlohmann SAX handler. Frames: the open objects and arrays. A frame either builds a JSON value
+// (`target`), collects the elements of a top-level array, or skips what it holds.
+class ReportSax {
+ public:
+  static constexpr std::size_t kMaxDepth = 1024;
+
+  ReportSax(const Parser& parser, const std::string& name, Gathered& out, const SourceBuffer& input)
+      : p_(parser), name_(name), out_(out), input_(input) {}
+
+  bool null() { return scalar(Json(nullptr)); }
+  bool boolean(bool v) { return scalar(Json(v)); }
+  bool number_integer(std::int64_t v) { return scalar(Json(v)); }
+  bool number_unsigned(std::uint64_t v) { return scalar(Json(v)); }
+  bool number_float(double v, const std::string&) { return scalar(Json(v)); }
+  bool string(std::string& v) { return scalar(Json(std::move(v))); }
+  bool binary(Json::binary_t&) { return scalar(Json(nullptr)); }  // not produced by JSON text
+
+  bool start_object(std::size_t) { return open(true); }
+  bool start_array(std::size_t) { return open(false); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+
+  bool key(std::string& k) {
+    Frame& f = frames_.back();
+    if (f.role == Role::Top) {
+      if (!top_keys_.insert(k).second) fail(k, "one '" + k + "' key, found it twice (duplicate key)");
+      if (k == "traceEvents" && !out_.has_schema_version)
+        throw ReportError(name_ + ": expected a codeprof report (key schema_version), found a Chrome trace "
+                                  "(key traceEvents): read it as a trace");
+      if (k == "schema_version") out_.has_schema_version = true;
+      if (k == "operations") out_.has_operations = true;
+    } else if (f.target && f.target->is_object() && f.target->contains(k)) {
+      fail(path_of(frames_.size() - 1, k), "each key once, found '" + analysis::one_line(k) + "' twice (duplicate key)");
+    }
+    f.key = std::move(k);
+    return true;
+  }
+
+  bool parse_error(std::size_t position, const std::string& last_token, const nlohmann::detail::exception& e) {
+    const std::size_t offset = position > 0 ? position - 1 : 0;
+    std::string what;
+    if (e.id == 406) what = "a number too large for a double";
+    else if (input_.at_end()) what = "the text ends early (a truncated file?)";
+    else what = "unexpected '" + analysis::one_line(last_token.substr(0, 24)) + "'";
+    throw ReportError(name_ + ": not valid JSON at byte " + std::to_string(offset) + ": " + what);
+  }
+
+ private:
+  enum class Role { Top, Collect, Build, Skip };
+  struct Frame {
+    Role role;
+    bool object = true;
+    Json* target = nullptr;  // Build: the object or array being filled
+    TopArray array = TopArray::None;  // Collect
+    std::string key;         // objects: the key whose value comes next
+    std::size_t index = 0;   // arrays: the next element's index
+    std::string name;        // how the path names this frame ("operations", "[3]", ".run", ...)
   };
 
-  p.each(top, "timeline", false, [&](const Node& n) {
-    TimelineSeries series;
-    series.name = p.str(n, "name", true);
-    series.unit = p.str(n, "unit");
-    p.each(n, "t", true, [&](const Node& t) {
-      if (!t.value.is_number()) p.fail(t.path, "a number of seconds", &t.value);
-      const double v = std::round(t.value.get<double>() * 1e9);
-      if (!(std::fabs(v) < 9.2e18)) p.fail(t.path, "seconds within +-9.2e9", &t.value);
-      series.t_ns.push_back(static_cast<std::int64_t>(v));
-    });
-    p.each(n, "values", true, [&](const Node& v) {
-      if (v.value.is_null()) series.values.push_back(std::numeric_limits<double>::quiet_NaN());
-      else if (v.value.is_number()) series.values.push_back(v.value.get<double>());
-      else p.fail(v.path, "a number", &v.value);
-    });
-    if (series.t_ns.size() != series.values.size())
-      p.fail(n.join("values"), "as many values as times (" + std::to_string(series.t_ns.size()) + ")", nullptr);
-    s.timelines.push_back(std::move(series));
-  });
-  p.each(top, "call_tree", false, [&](const Node& n) {
-    CallEdge e;
-    const Json* parent = p.member(n, "parent", true);
-    e.parent_id = parent->is_null() ? kRootOperation : known(n, "parent");
-    e.child_id = known(n, "child");
-    e.count = p.u64(n, "count", true);
-    e.total_ns = p.uns(n, "total_time");
-    s.call_tree.push_back(e);
-  });
-  p.each(top, "threads", false, [&](const Node& n) {
-    ThreadStats t;
-    t.index = p.u32(n, "index", true);
-    t.os_tid = p.u64(n, "os_tid");
-    t.name = p.str(n, "name");
-    t.events = p.u64(n, "events");
-    t.dropped = p.u64(n, "dropped");
-    t.top_level_ns = p.uns(n, "busy_time");
-    p.each(n, "operations", false, [&](const Node& o) {
-      t.operations.push_back({known(o, "id"), p.u64(o, "count", true), p.uns(o, "total_time"), p.uns(o, "self_time")});
-    });
-    s.threads.push_back(std::move(t));
-  });
-  p.each(top, "steps", false, [&](const Node& n) {
-    s.steps.push_back({p.i64(n, "index", true), p.ns(n, "start", true), p.ns(n, "end", true)});
-  });
-  p.each(top, "devices", false, [&](const Node& n) {
-    DeviceActivity d;
-    d.device = p.i32(n, "device", true);
-    d.stream = p.i32(n, "stream", false, -1);
-    d.busy_ns = p.ns(n, "busy_time");
-    d.kernel_ns = p.ns(n, "kernel_time");
-    d.memcpy_ns = p.ns(n, "memcpy_time");
-    d.memset_ns = p.ns(n, "memset_time");
-    d.memcpy_bytes = p.u64(n, "memcpy_bytes");
-    d.kernels = p.u64(n, "kernels");
-    d.busy_in_steps_ns = p.ns(n, "busy_in_steps_time");
-    s.devices.push_back(d);
-  });
+  [[noreturn]] void fail(const std::string& path, const std::string& expected) const {
+    throw ReportError(analysis::one_line(name_ + ": " + path + ": expected " + expected));
+  }
+
+  // The key path to a frame; a deep one keeps its first and last steps ("x[0][0] ... 1019 levels
+  // ... [0][0]") so that the message stays short.
+  std::string path_of(std::size_t frame, const std::string& key = {}) const {
+    std::string path;
+    const std::size_t last = std::min(frame, frames_.size() - 1);
+    for (std::size_t i = 1; i <= last; ++i) {
+      if (last > 8 && i == 4) {
+        path += " ... " + std::to_string(last - 5) + " levels ... ";
+        i = last - 2;
+      }
+      path += frames_[i].name;
+    }
+    if (!key.empty()) path += (path.empty() ? "" : ".") + key;
+    return path.empty() ? "top level" : path;
+  }
+
+  // The name of the value about to start inside the innermost frame.
+  std::string next_name() const {
+    const Frame& f = frames_.back();
+    if (f.role == Role::Top) return f.key;
+    return f.object ? "." + f.key : "[" + std::to_string(f.index) + "]";
+  }
+
+  bool open(bool object) {
+    if (frames_.size() >= kMaxDepth)
+      fail(path_of(frames_.size() - 1), "at most " + std::to_string(kMaxDepth) +
+                                            " levels of nested objects and arrays (a codeprof report needs 5), found deeper nesting");
+    if (frames_.empty()) {
+      if (!object) p_.fail("", "a JSON object (a codeprof report)", &kArrayShown);
+      frames_.push_back(Frame{Role::Top, true, nullptr, TopArray::None, {}, 0, {}});
+      return true;
+    }
+    Frame& parent = frames_.back();
+    Frame f{Role::Skip, object, nullptr, TopArray::None, {}, 0, {}};
+    f.name = next_name();
+    switch (parent.role) {
+      case Role::Top:
+        if (const TopArray kind = top_array(parent.key); kind != TopArray::None) {
+          if (!object) {
+            f.role = Role::Collect;
+            f.array = kind;
+          } else {
+            p_.fail(parent.key, "an array", &kObjectShown);
+          }
+        } else if (kept_at_top(parent.key)) {
+          f.role = Role::Build;
+          f.target = &(out_.top[parent.key] = object ? Json::object() : Json::array());
+        }
+        break;
+      case Role::Collect:
+        f.role = Role::Build;
+        element_ = object ? Json::object() : Json::array();
+        f.target = &element_;
+        break;
+      case Role::Build:
+        f.role = Role::Build;
+        f.target = &insert(parent, object ? Json::object() : Json::array());
+        break;
+      case Role::Skip:
+        break;
+    }
+    frames_.push_back(std::move(f));
+    return true;
+  }
+
+  bool close() {
+    const Frame done = std::move(frames_.back());
+    frames_.pop_back();
+    if (frames_.empty()) return true;
+    Frame& parent = frames_.back();
+    if (parent.role == Role::Collect) {
+      deliver(parent, element_);
+      element_ = Json();
+    }
+    if (!parent.object) ++parent.index;
+    return true;
+  }
+
+  bool scalar(Json v) {
+    if (frames_.empty()) p_.fail("", "a JSON object (a codeprof report)", &v);
+    Frame& f = frames_.back();
+    switch (f.role) {
+      case Role::Top:
+        if (top_array(f.key) != TopArray::None) p_.fail(f.key, "an array", &v);
+        if (kept_at_top(f.key)) out_.top[f.key] = std::move(v);
+        break;
+      case Role::Collect:
+        deliver(f, v);
+        break;
+      case Role::Build:
+        insert(f, std::move(v));
+        break;
+      case Role::Skip:
+        break;
+    }
+    if (!f.object) ++f.index;
+    return true;
+  }
+
+  Json& insert(Frame& f, Json v) {
+    if (f.target->is_object()) return (*f.target)[f.key] = std::move(v);
+    f.target->push_back(std::move(v));
+    return f.target->back();
+  }
+
+  // One element of a top-level array, read into the report and then dropped.
+  void deliver(const Frame& f, const Json& value) {
+    const Node n{value, path_of(frames_.size() - 1) + "[" + std::to_string(f.index) + "]"};
+    Report& r = out_.report;
+    Snapshot& s = r.snapshot;
+    switch (f.array) {
+      case TopArray::Operations:
+        s.operations.push_back(read_operation(p_, n));
+        if (!out_.ids.insert(s.operations.back().id).second)
+          p_.fail(n.join("id"), "an id not used by another operation", &value.at("id"));
+        break;
+      case TopArray::Timeline: s.timelines.push_back(read_timeline(p_, n)); break;
+      case TopArray::CallTree: s.call_tree.push_back(read_call_edge(p_, n)); break;
+      case TopArray::Threads: s.threads.push_back(read_thread(p_, n)); break;
+      case TopArray::Steps: s.steps.push_back(read_step(p_, n)); break;
+      case TopArray::Devices: s.devices.push_back(read_device(p_, n)); break;
+      case TopArray::Bottlenecks: r.findings.bottlenecks.push_back(read_bottleneck(p_, n)); break;
+      case TopArray::Recommendations: r.findings.recommendations.push_back(read_recommendation(p_, n)); break;
+      case TopArray::Trends: r.findings.trends.push_back(read_trend(p_, n)); break;
+      case TopArray::Inconclusive:
+        r.findings.inconclusive.push_back({p_.str(n, "check", true), p_.str(n, "needs"), p_.str(n, "had")});
+        break;
+      case TopArray::None: break;
+    }
+  }
+
+  static inline const Json kArrayShown = Json::array();
+  static inline const Json kObjectShown = Json::object();
+
+  const Parser& p_;
+  const std::string& name_;
+  Gathered& out_;
+  const SourceBuffer& input_;
+  std::vector<Frame> frames_;
+  std::set<std::string> top_keys_;
+  Json element_;  // the top-level array element being built
+};
+
+// Checks that need the whole report: required keys, the version, references between parts.
+Report finish(const Parser& p, const std::string& name, Gathered& g) {
+  const Node top{g.top, ""};
+  if (!g.has_schema_version) p.fail("schema_version", "this key (a codeprof report starts with it)", nullptr);
+  Report report = std::move(g.report);
+  report.schema_version = p.i32(top, "schema_version", true);
+  if (report.schema_version < 1 || report.schema_version > kReportSchemaVersion)
+    p.fail("schema_version", "a version from 1 to " + std::to_string(kReportSchemaVersion) +
+                                 " (a newer codeprof wrote this report?)",
+           &g.top.at("schema_version"));
+  report.generated_at = p.str(top, "generated_at");
+
+  Snapshot& s = report.snapshot;
+  const Node run{*p.member(top, "run", true), "run"};
+  s.run = read_run(p, run);
+  const std::string original_source = p.str(run, "source");
+  s.run.source = "codeprof-report";
+  s.run.source_path = name;
+  if (!original_source.empty()) s.run.metadata.emplace("report_source", original_source);
+  if (!report.generated_at.empty()) s.run.metadata.emplace("report_generated_at", report.generated_at);
+  if (!g.has_operations) p.fail("operations", "this key (it is required)", nullptr);
+  std::sort(s.operations.begin(), s.operations.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+
+  const auto unknown = [&](const std::string& path, std::uint32_t id) {
+    const Json shown(id);
+    p.fail(path, "the id of an operation in operations[]", &shown);
+  };
+  for (std::size_t i = 0; i < s.call_tree.size(); ++i) {
+    const CallEdge& e = s.call_tree[i];
+    if (e.parent_id != kRootOperation && !g.ids.count(e.parent_id))
+      unknown("call_tree[" + std::to_string(i) + "].parent", e.parent_id);
+    if (!g.ids.count(e.child_id)) unknown("call_tree[" + std::to_string(i) + "].child", e.child_id);
+  }
+  for (std::size_t i = 0; i < s.threads.size(); ++i)
+    for (std::size_t k = 0; k < s.threads[i].operations.size(); ++k)
+      if (!g.ids.count(s.threads[i].operations[k].operation_id))
+        unknown("threads[" + std::to_string(i) + "].operations[" + std::to_string(k) + "].id",
+                s.threads[i].operations[k].operation_id);
+
   s.sync_ns = p.ns(top, "sync_time");
   if (const Json* counts = p.member(top, "event_counts", false)) {
     const Node n{*counts, "event_counts"};
@@ -476,15 +805,37 @@ void read_snapshot_parts(const Parser& p, const Node& top, Snapshot& s) {
   if (p.member(top, "dropped_events", false)) s.events_dropped = p.u64(top, "dropped_events");
   read_sampling(p, top, s.sampling);
   read_profile(p, top, s.profile);
+  if (const Json* c = p.member(top, "classification", false)) read_classification(p, Node{*c, "classification"}, report.findings.classification);
+  return report;
 }
 
-std::string strip_nlohmann_prefix(std::string msg) {
-  // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." -> "parse error at ..."
-  if (!msg.empty() && msg.front() == '[') {
-    const auto end = msg.find("] ");
-    if (end != std::string::npos) msg.erase(0, end + 2);
+Report read_source(trace::ByteSource& source, const std::string& name) {
+  const Parser p(name);
+  Gathered gathered;
+  SourceBuffer buffer(source);
+  std::istream in(&buffer);
+  ReportSax sax(p, name, gathered, buffer);
+  try {
+    Json::sax_parse(in, &sax, Json::input_format_t::json, true, false);
+  } catch (const ReportError&) {
+    throw;
+  } catch (const TraceReadError& e) {  // from the byte source: a read or gzip error
+    throw ReportError(e.what());
+  } catch (const std::bad_alloc&) {
+    throw ReportError(name + ": not enough memory to read the report");
   }
-  return msg;
+  return finish(p, name, gathered);
+}
+
+// Why open() failed, in words that name the real cause.
+std::string open_problem(int error) {
+  switch (error) {
+    case ENOENT: return "no such file";
+    case ELOOP: return "too many levels of symbolic links (a symbolic link loop?)";
+    case EACCES: return "permission denied";
+    case ENOTDIR: return "a part of the path is not a directory";
+    default: return std::strerror(error);
+  }
 }
 
 }  // namespace
@@ -502,56 +853,28 @@ bool looks_like_json_report(std::string_view head) noexcept {
   return head.substr(i, 16) == "\"schema_version\"";
 }
 
-Report parse_report(std::string_view text, const std::string& name) {
-  const Parser p(name);
-  Json doc;
-  try {
-    doc = Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    // nlohmann counts bytes from 1; offsets here count from 0 (the byte where parsing stopped).
-    const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
-    throw ReportError(name + ": not valid JSON at byte " + std::to_string(offset) + ": " +
-                      strip_nlohmann_prefix(e.what()));
-  }
-  const Node top{doc, ""};
-  if (!doc.is_object()) p.fail("", "a JSON object (a codeprof report)", &doc);
-  if (!doc.contains("schema_version")) {
-    if (doc.contains("traceEvents"))
-      throw ReportError(name + ": expected a codeprof report (key schema_version), found a Chrome trace "
-                               "(key traceEvents): read it as a trace");
-    p.fail("schema_version", "this key (a codeprof report starts with it)", nullptr);
-  }
-  Report report;
-  report.schema_version = p.i32(top, "schema_version", true);
-  if (report.schema_version < 1 || report.schema_version > kReportSchemaVersion)
-    p.fail("schema_version", "a version from 1 to " + std::to_string(kReportSchemaVersion) +
-                                 " (a newer codeprof wrote this report?)",
-           &doc.at("schema_version"));
-  report.generated_at = p.str(top, "generated_at");
+Report read_report_source(trace::ByteSource& source, const std::string& name) { return read_source(source, name); }
 
-  Snapshot& s = report.snapshot;
-  const Node run{*p.member(top, "run", true), "run"};
-  s.run = read_run(p, run);
-  const std::string original_source = p.str(run, "source");
-  s.run.source = "codeprof-report";
-  s.run.source_path = name;
-  if (!original_source.empty()) s.run.metadata.emplace("report_source", original_source);
-  if (!report.generated_at.empty()) s.run.metadata.emplace("report_generated_at", report.generated_at);
-  read_snapshot_parts(p, top, s);
-  read_findings(p, top, report.findings);
-  return report;
+Report parse_report(std::string_view text, const std::string& name) {
+  std::unique_ptr<trace::ByteSource> source;
+  try {
+    source = trace::open_memory_source(text, name);
+  } catch (const TraceReadError& e) {
+    throw ReportError(e.what());
+  }
+  return read_source(*source, name);
 }
 
 Report read_report(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ReportError(path + ": cannot open the file for reading");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw ReportError(path + ": read error");
-  const std::string text = std::move(buffer).str();
-  if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f && static_cast<unsigned char>(text[1]) == 0x8b)
-    throw ReportError(path + ": byte 0: expected a plain JSON codeprof report, found gzip data (a compressed trace?)");
-  return parse_report(text, path);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw ReportError(path + ": cannot open the file for reading: " + open_problem(errno));
+  std::unique_ptr<trace::ByteSource> source;
+  try {
+    source = trace::open_descriptor_source(fd, path);  // .json.gz inflates
+  } catch (const TraceReadError& e) {
+    throw ReportError(e.what());
+  }
+  return read_source(*source, path);
 }
 
 Snapshot read_json_report(const std::string& path) { return read_report(path).snapshot; }

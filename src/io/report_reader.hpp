@@ -11,6 +11,10 @@
 
 namespace codeprof::io {
 
+namespace trace {
+class ByteSource;
+}
+
 // A file that is not a readable codeprof report. The message is one line: the file name, where
 // (a byte offset or the key path, e.g. operations[3].count) and what was expected.
 class ReportError : public std::runtime_error {
@@ -25,9 +29,14 @@ struct Report {
   Findings findings;  // as written; re-run analysis for findings under other thresholds
 };
 
+// Reads a report file, plain or gzip-compressed (.json.gz), as a stream: memory follows what the
+// report holds, nesting deeper than 1024 levels and duplicate keys are refused.
 Report read_report(const std::string& path);
 // `name` is used in error messages and as run.source_path.
 Report parse_report(std::string_view text, const std::string& name);
+// From a byte source already open (io/trace_input.hpp), e.g. a pipe whose first bytes were read
+// to tell its format.
+Report read_report_source(trace::ByteSource& source, const std::string& name);
 
 Snapshot read_json_report(const std::string& path);
 Snapshot parse_json_report(std::string_view text, const std::string& name = "<string>");

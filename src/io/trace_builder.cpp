@@ -6,6 +6,7 @@
 #include "core/aggregator.hpp"
 #include "io/trace_call_nesting.hpp"
 #include "io/trace_gpu_activity.hpp"
+#include "io/trace_json_errors.hpp"
 #include "io/trace_json_scanner.hpp"
 
 namespace codeprof::io::trace {
@@ -51,7 +52,7 @@ void for_each_field(ondemand::object& o, const char* what, F&& f) {
   for (auto result : o) {
     ondemand::field field;
     if (auto err = std::move(result).get(field))
-      throw ValueProblem(std::string("expected valid JSON in ") + what + ": " + simdjson::error_message(err));
+      throw ValueProblem(std::string("expected valid JSON in ") + what + ": " + json_error_text(err));
     std::string_view key;
     if (field.unescaped_key().get(key)) throw ValueProblem(std::string("expected valid keys in ") + what);
     f(key, field.value());
@@ -69,7 +70,9 @@ TraceBuilder::TraceBuilder(std::string source_path, const TraceReadOptions& opti
       options_(options),
       by_correlation_(static_cast<std::size_t>(options.sort_memory_bytes / 2 / sizeof(ActivityRecord)),
                       options.temp_directory),
-      by_start_(static_cast<std::size_t>(options.sort_memory_bytes / 2 / sizeof(ActivityRecord)), options.temp_directory) {}
+      by_start_(static_cast<std::size_t>(options.sort_memory_bytes / 2 / sizeof(ActivityRecord)), options.temp_directory) {
+  over_limit_.fill(UINT32_MAX);
+}
 
 // ------------------------------------------------------------------ interning
 
@@ -87,10 +90,26 @@ std::uint32_t TraceBuilder::intern(std::string_view name, Category category) {
   key += static_cast<char>('A' + static_cast<int>(category));
   key += name;
   if (auto it = by_name_.find(key); it != by_name_.end()) return it->second;
+  if (options_.max_operations && sites_.size() >= options_.max_operations) return over_limit(category);
   const auto id = static_cast<std::uint32_t>(sites_.size());
   sites_.push_back({std::string(name), category, "", 0});
   by_name_.emplace(std::move(key), id);
   return id;
+}
+
+std::uint32_t TraceBuilder::over_limit(Category category) {
+  std::uint32_t& id = over_limit_[index_of(category)];
+  if (id == UINT32_MAX) {
+    id = static_cast<std::uint32_t>(sites_.size());
+    sites_.push_back(
+        {"(other operations: names beyond the first " + std::to_string(options_.max_operations) + ")", category, "", 0});
+  }
+  ++over_limit_calls_;
+  return id;
+}
+
+bool TraceBuilder::is_over_limit(std::uint32_t id) const noexcept {
+  return std::find(over_limit_.begin(), over_limit_.end(), id) != over_limit_.end();
 }
 
 std::uint32_t TraceBuilder::operation(const CategoryClass& cls, std::string_view name, NamedOperation* named) {
@@ -112,7 +131,8 @@ std::uint32_t TraceBuilder::operation(const CategoryClass& cls, std::string_view
     op.category = Category::Gpu;
   }
   const std::uint32_t id = intern(op.name, op.category);
-  by_name.emplace(std::string(name), id);
+  // Names beyond the limit are not remembered (that is the memory the limit saves).
+  if (!is_over_limit(id)) by_name.emplace(std::string(name), id);
   return id;
 }
 
@@ -420,7 +440,7 @@ void TraceBuilder::read_device_properties(ondemand::value& v) {
   for (auto element : devices) {
     ondemand::value d;
     if (auto err = element.get(d))
-      throw ValueProblem(std::string("expected valid JSON in \"deviceProperties\": ") + simdjson::error_message(err));
+      throw ValueProblem(std::string("expected valid JSON in \"deviceProperties\": ") + json_error_text(err));
     const std::string what = "deviceProperties[" + std::to_string(i) + "]";
     ondemand::object o = object_of(d, what.c_str());
     GpuDeviceInfo gpu;
@@ -616,6 +636,14 @@ Snapshot TraceBuilder::finish(std::uint64_t trace_events) {
   for (const auto& stack : open_) unclosed += stack.size();
   if (unclosed) meta["unclosed_begin_events"] = std::to_string(unclosed);
   if (counters_dropped_) meta["counter_series_dropped"] = std::to_string(counters_dropped_);
+  if (over_limit_calls_) {
+    meta["operation_calls_over_limit"] = std::to_string(over_limit_calls_);
+    run.unavailable.push_back(
+        {"operations", "more than " + std::to_string(options_.max_operations) +
+                           " distinct operation names: the calls of the names beyond them (" +
+                           std::to_string(over_limit_calls_) +
+                           ") are counted together as \"(other operations: ...)\" (TraceReadOptions::max_operations)"});
+  }
   return s;
 }
 

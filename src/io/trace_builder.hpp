@@ -94,6 +94,8 @@ class TraceBuilder final : public TraceStreamHandler {
   const CategoryClass& classify(std::string_view cat);
   std::uint32_t operation(const CategoryClass& cls, std::string_view name, NamedOperation* named);
   std::uint32_t intern(std::string_view name, Category category);
+  std::uint32_t over_limit(Category category);
+  bool is_over_limit(std::uint32_t id) const noexcept;
   std::uint32_t cpu_thread(std::string_view pid, std::string_view tid);
   std::uint32_t gpu_lane(int device, int stream);
 
@@ -117,6 +119,10 @@ class TraceBuilder final : public TraceStreamHandler {
   NameMap by_name_;  // category letter + display name -> id
   std::vector<SiteInfo> sites_;
   std::uint32_t step_operation_ = UINT32_MAX;
+  // Per category: the operation that takes the names beyond options.max_operations (UINT32_MAX:
+  // none yet), and how many calls went there.
+  std::array<std::uint32_t, kCategoryCount> over_limit_;
+  std::uint64_t over_limit_calls_ = 0;
 
   std::string last_cat_ = "\x01";
   CategoryClass last_class_;

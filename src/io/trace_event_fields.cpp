@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "io/trace_json_errors.hpp"
 #include "io/trace_json_scanner.hpp"
 
 namespace codeprof::io::trace {
@@ -74,7 +75,7 @@ void read_args(ondemand::value& value, EventFields& out, ArgsWanted wanted) {
   for (auto result : args) {
     ondemand::field field;
     if (auto err = std::move(result).get(field))
-      throw ValueProblem(std::string("expected valid JSON in \"args\": ") + simdjson::error_message(err));
+      throw ValueProblem(std::string("expected valid JSON in \"args\": ") + json_error_text(err));
     std::string_view key;
     if (field.unescaped_key().get(key)) throw ValueProblem("expected valid keys in \"args\"");
     ondemand::value& v = field.value();
@@ -172,7 +173,7 @@ void read_event_fields(ondemand::object& event, EventFields& out, ArgsPolicy pol
   for (auto result : event) {
     ondemand::field field;
     if (auto err = std::move(result).get(field))
-      throw ValueProblem(std::string("expected valid JSON in the event: ") + simdjson::error_message(err));
+      throw ValueProblem(std::string("expected valid JSON in the event: ") + json_error_text(err));
     const ondemand::raw_json_string key = field.key();
     ondemand::value& v = field.value();
     switch (key.raw()[0]) {

@@ -25,22 +25,31 @@ class FileSource final : public ByteSource {
   explicit FileSource(const std::string& path) : path_(path) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw TraceReadError(path, kNo, kNo, std::string("expected a readable file: ") + std::strerror(errno));
+    describe();
+  }
+  FileSource(int fd, const std::string& name) : path_(name), fd_(fd) { describe(); }
+  ~FileSource() override { ::close(fd_); }
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+
+ private:
+  // Size for progress display; refuses a directory (closing the descriptor: the destructor of a
+  // constructor that throws does not run).
+  void describe() {
     struct stat st {};
     if (::fstat(fd_, &st) == 0) {
       if (S_ISDIR(st.st_mode)) {
         ::close(fd_);
-        throw TraceReadError(path, kNo, kNo, "expected a file, found a directory");
+        throw TraceReadError(path_, kNo, kNo, "expected a file, found a directory");
       }
-      total_ = static_cast<std::uint64_t>(st.st_size);
+      if (S_ISREG(st.st_mode)) total_ = static_cast<std::uint64_t>(st.st_size);  // pipes: unknown
     }
 #ifdef POSIX_FADV_SEQUENTIAL
     ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
   }
-  ~FileSource() override { ::close(fd_); }
-  FileSource(const FileSource&) = delete;
-  FileSource& operator=(const FileSource&) = delete;
 
+ public:
   std::size_t read(char* dst, std::size_t n) override {
     for (;;) {
       const ssize_t got = ::read(fd_, dst, n);
@@ -317,8 +326,28 @@ std::unique_ptr<ByteSource> open_file_source(const std::string& path) {
   return maybe_gunzip(std::make_unique<FileSource>(path), path);
 }
 
+std::unique_ptr<ByteSource> open_descriptor_source(int fd, const std::string& name) {
+  return maybe_gunzip(std::make_unique<FileSource>(fd, name), name);
+}
+
 std::unique_ptr<ByteSource> open_memory_source(std::string_view bytes, const std::string& name) {
   return maybe_gunzip(std::make_unique<MemorySource>(bytes), name);
+}
+
+std::string read_head(ByteSource& source, std::size_t n) {
+  std::string head(n, '\0');
+  std::size_t got = 0;
+  while (got < n) {
+    const std::size_t k = source.read(head.data() + got, n - got);
+    if (k == 0) break;
+    got += k;
+  }
+  head.resize(got);
+  return head;
+}
+
+std::unique_ptr<ByteSource> with_head(std::string head, std::unique_ptr<ByteSource> rest) {
+  return std::make_unique<PeekedSource>(std::move(rest), std::move(head));
 }
 
 }  // namespace codeprof::io::trace

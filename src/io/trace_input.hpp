@@ -29,7 +29,16 @@ inline constexpr std::uint64_t kReadAheadFrom = std::uint64_t{256} << 10;
 
 // Opens `path`; gzip data is inflated transparently. `name` appears in errors.
 std::unique_ptr<ByteSource> open_file_source(const std::string& path);
+// The same over a file descriptor already open (any kind: regular file, FIFO, pipe, terminal);
+// the source owns it and closes it. Nothing is ever opened twice, so a pipe or a process
+// substitution (<(cat r.json)) reads like a file.
+std::unique_ptr<ByteSource> open_descriptor_source(int fd, const std::string& name);
 // Reads from memory (not copied: `bytes` must outlive the source); gzip data is inflated.
 std::unique_ptr<ByteSource> open_memory_source(std::string_view bytes, const std::string& name);
+
+// Reads up to `n` bytes from the start of a source (fewer at its end), to tell its format.
+std::string read_head(ByteSource& source, std::size_t n);
+// A source that yields `head` and then the rest of `rest`: the head read above, put back.
+std::unique_ptr<ByteSource> with_head(std::string head, std::unique_ptr<ByteSource> rest);
 
 }  // namespace codeprof::io::trace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "io/trace_json_errors.hpp"
 #include "io/trace_json_scanner.hpp"
 
 namespace codeprof::io::trace {
@@ -143,7 +144,7 @@ void TraceJsonStream::top_level_value(TraceStreamHandler& h, const std::string& 
   simdjson::padded_string padded(text);
   // Top-level values are small and rare: validate them fully (On Demand checks only what it reads).
   if (auto err = validator_.parse(padded).error())
-    fail(begin, kNo, "expected valid JSON for key \"" + key + "\": " + simdjson::error_message(err));
+    fail(begin, kNo, "expected valid JSON for key \"" + key + "\": " + json_error_text(err));
   auto where = [&](ondemand::document& d) {
     auto loc = d.current_location();
     if (loc.error()) return begin;
@@ -152,15 +153,15 @@ void TraceJsonStream::top_level_value(TraceStreamHandler& h, const std::string& 
   };
   ondemand::document doc;
   if (auto err = value_parser_.iterate(padded).get(doc))
-    fail(begin, kNo, "expected valid JSON for key \"" + key + "\": " + simdjson::error_message(err));
+    fail(begin, kNo, "expected valid JSON for key \"" + key + "\": " + json_error_text(err));
   try {
     ondemand::array arr;
     if (auto err = doc.get_array().get(arr))
-      fail(begin, kNo, "expected valid JSON for key \"" + key + "\": " + simdjson::error_message(err));
+      fail(begin, kNo, "expected valid JSON for key \"" + key + "\": " + json_error_text(err));
     for (auto element : arr) {
       ondemand::value v;
       if (auto err = element.get(v))
-        fail(where(doc), kNo, "expected valid JSON for key \"" + key + "\": " + simdjson::error_message(err));
+        fail(where(doc), kNo, "expected valid JSON for key \"" + key + "\": " + json_error_text(err));
       h.on_top_level(key, v);
       break;
     }
@@ -282,7 +283,7 @@ void TraceJsonStream::parse_batch(TraceStreamHandler& h, std::uint64_t begin, st
     for (auto element : events) {
       ondemand::value v;
       if (auto err = element.get(v))
-        fail(where(), first_index + k, std::string("expected valid JSON: ") + simdjson::error_message(err));
+        fail(where(), first_index + k, std::string("expected valid JSON: ") + json_error_text(err));
       ondemand::object event;
       if (v.get_object().get(event)) fail(where(), first_index + k, "expected an event object");
       h.on_event(event, first_index + k);
@@ -327,10 +328,10 @@ void TraceJsonStream::locate_batch_error(std::uint64_t begin, std::uint64_t end,
         }
       }
     }
-    if (err) fail(p, first_index + i, std::string("expected valid JSON: ") + simdjson::error_message(err));
+    if (err) fail(p, first_index + i, std::string("expected valid JSON: ") + json_error_text(err));
     p = e;
   }
-  fail(begin, first_index, std::string("expected valid JSON: ") + simdjson::error_message(batch_error));
+  fail(begin, first_index, std::string("expected valid JSON: ") + json_error_text(batch_error));
 }
 
 }  // namespace codeprof::io::trace

@@ -7,10 +7,12 @@
 #include <cstring>
 #include <new>
 
+#include "analysis/text_format.hpp"
 #include "io/trace_builder.hpp"
 #include "io/trace_input.hpp"
 #include "io/trace_json_scanner.hpp"
 #include "io/trace_json_stream.hpp"
+#include "io/trace_source_reader.hpp"
 
 namespace codeprof::io {
 namespace {
@@ -18,33 +20,12 @@ namespace {
 constexpr std::uint64_t kNo = TraceReadError::kNoPosition;
 constexpr std::size_t kDetectBytes = 64 * 1024;
 
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
-}
-
 std::string message(const std::string& file, std::uint64_t offset, std::uint64_t event, const std::string& problem) {
   std::string m = file + ": ";
   if (offset != kNo) m += "byte offset " + std::to_string(offset);
   if (event != kNo) m += (offset != kNo ? " (event " : "event ") + std::to_string(event) + (offset != kNo ? ")" : "");
   if (offset != kNo || event != kNo) m += ": ";
-  return one_line(m + problem);
-}
-
-Snapshot read_from(trace::ByteSource& source, const std::string& name, const TraceReadOptions& options) {
-  try {
-    trace::TraceBuilder builder(name, options);
-    trace::TraceJsonStream stream(source, name, options);
-    stream.run(builder);
-    return builder.finish(stream.events());
-  } catch (const TraceReadError&) {
-    throw;
-  } catch (const std::bad_alloc&) {
-    throw TraceReadError(name, kNo, kNo, "expected enough memory to read the trace");
-  } catch (const std::exception& e) {
-    throw TraceReadError(name, kNo, kNo, e.what());
-  }
+  return analysis::one_line(m + problem);
 }
 
 bool contains(std::string_view text, std::string_view needle) noexcept { return text.find(needle) != std::string_view::npos; }
@@ -59,6 +40,25 @@ bool has_kineto_signs(std::string_view t) noexcept {
 }
 
 }  // namespace
+
+namespace trace {
+
+Snapshot read_trace_source(ByteSource& source, const std::string& name, const TraceReadOptions& options) {
+  try {
+    TraceBuilder builder(name, options);
+    TraceJsonStream stream(source, name, options);
+    stream.run(builder);
+    return builder.finish(stream.events());
+  } catch (const TraceReadError&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw TraceReadError(name, kNo, kNo, "expected enough memory to read the trace");
+  } catch (const std::exception& e) {
+    throw TraceReadError(name, kNo, kNo, e.what());
+  }
+}
+
+}  // namespace trace
 
 TraceReadError::TraceReadError(std::string file, std::uint64_t byte_offset, std::uint64_t event_index,
                                const std::string& problem)
@@ -142,12 +142,12 @@ Snapshot read_trace_file(const std::string& path, const TraceReadOptions& option
   } catch (const std::exception& e) {
     throw TraceReadError(path, kNo, kNo, e.what());
   }
-  return read_from(*source, path, options);
+  return trace::read_trace_source(*source, path, options);
 }
 
 Snapshot read_trace_bytes(std::string_view bytes, const std::string& name, const TraceReadOptions& options) {
   auto source = trace::open_memory_source(bytes, name);
-  return read_from(*source, name, options);
+  return trace::read_trace_source(*source, name, options);
 }
 
 }  // namespace codeprof::io

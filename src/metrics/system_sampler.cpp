@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -17,6 +18,21 @@
 
 namespace codeprof::metrics {
 namespace {
+
+// Early in a run the sampler samples every 1/32 of the time elapsed (never more often than every
+// 10 ms), until that reaches the configured interval: a run of a third of a second still gets
+// about 32 samples, 8 of them after its first quarter, which is what the memory-growth
+// detector's Theil-Sen slope and Kendall tau need (docs/RULES.md, memory-leak-suspected). From
+// 3.2 s on (at 100 ms) the configured interval alone applies.
+constexpr std::int64_t kEarlyFraction = 32;
+constexpr std::int64_t kMinIntervalNs = 10'000'000;
+// A sample asked for at a snapshot is skipped when the last one is this recent.
+constexpr std::int64_t kMinOnDemandGapNs = 5'000'000;
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 double per_second(std::int64_t delta, std::int64_t dt_ns) noexcept {
   return dt_ns > 0 ? static_cast<double>(delta) * 1e9 / static_cast<double>(dt_ns) : 0.0;
@@ -88,6 +104,7 @@ struct SystemSampler::Impl final : core::ForkAware {
   }
 
   Config cfg;
+  std::mutex sample_mutex;   // one sample at a time (the thread's, or one asked for by a snapshot)
   mutable std::mutex mutex;  // guards everything below
   std::condition_variable wake;
   bool stop_requested = false;
@@ -101,6 +118,8 @@ struct SystemSampler::Impl final : core::ForkAware {
   std::vector<GpuDeviceInfo> gpus;
   std::int64_t own_cpu_ns = 0;
   std::int64_t samples_taken = 0;
+  std::int64_t cadence_origin_ns = 0;  // steady time of start() or the last reset(): early cadence
+  std::int64_t last_sample_ns = 0;     // steady time of the last sample
 
   std::unique_ptr<ProcessReader> reader;  // created by start(): a sampler never started opens nothing
   ProcessReading previous;
@@ -143,8 +162,26 @@ struct SystemSampler::Impl final : core::ForkAware {
     }
   }
 
+  // Levels only (RSS, VM, open fds, threads): rates need an interval. Taken at start and reset,
+  // so that even the shortest run has a first point. Called with `mutex` held.
+  void push_levels(const ProcessReading& r) {
+    const std::int64_t t = r.steady_ns - origin_ns;
+    if (present[kRss]) series[kRss].push(t, static_cast<double>(r.rss_bytes));
+    if (present[kVm]) series[kVm].push(t, static_cast<double>(r.vm_bytes));
+    if (present[kOpenFds]) series[kOpenFds].push(t, static_cast<double>(r.open_fds));
+    if (present[kThreads]) series[kThreads].push(t, static_cast<double>(r.threads));
+    last_sample_ns = r.steady_ns;
+  }
+
+  std::chrono::nanoseconds next_interval(std::int64_t now_ns) const {
+    const std::int64_t configured = std::int64_t{cfg.sampler_interval_ms > 0 ? cfg.sampler_interval_ms : 1} * 1'000'000;
+    const std::int64_t early = (now_ns - cadence_origin_ns) / kEarlyFraction;
+    return std::chrono::nanoseconds(std::clamp(early, std::min(kMinIntervalNs, configured), configured));
+  }
+
   // One sample: read outside the lock, then push under it.
   void sample() {
+    std::lock_guard one_at_a_time(sample_mutex);
     const std::int64_t own_start = thread_cpu_ns();
     const ProcessReading now = reader->read();
     const ProcessReading& before = previous;
@@ -188,14 +225,14 @@ struct SystemSampler::Impl final : core::ForkAware {
       if (g.power >= 0 && r.has_power) series[static_cast<std::size_t>(g.power)].push(t, r.power_watts);
     }
     previous = now;
+    last_sample_ns = now.steady_ns;
     own_cpu_ns += thread_cpu_ns() - own_start;
     ++samples_taken;
   }
 
   void run() {
-    const auto interval = std::chrono::milliseconds(cfg.sampler_interval_ms > 0 ? cfg.sampler_interval_ms : 1);
-    auto next = std::chrono::steady_clock::now() + interval;
     std::unique_lock lock(mutex);
+    auto next = std::chrono::steady_clock::now() + next_interval(steady_now_ns());
     for (;;) {
       if (wake.wait_until(lock, next, [this] { return stop_requested; })) return;
       lock.unlock();
@@ -205,7 +242,8 @@ struct SystemSampler::Impl final : core::ForkAware {
         // Out of memory while growing a ring: skip this sample, keep the thread alive.
       }
       lock.lock();
-      // Fixed cadence; after a stall, skip the missed ticks instead of sampling in a burst.
+      // Steady cadence; after a stall, skip the missed ticks instead of sampling in a burst.
+      const auto interval = next_interval(steady_now_ns());
       next += interval;
       const auto now = std::chrono::steady_clock::now();
       if (next <= now) next = now + interval;
@@ -225,7 +263,17 @@ void SystemSampler::start() {
     impl_->setup_once();
     impl_->started_once = true;
   }
-  impl_->previous = impl_->reader->read();  // baseline for the first rates
+  lock.unlock();  // the lock order is sample_mutex, then mutex (as in sample())
+  ProcessReading first;
+  {
+    std::lock_guard one_at_a_time(impl_->sample_mutex);
+    impl_->previous = impl_->reader->read();  // baseline for the first rates
+    first = impl_->previous;
+  }
+  lock.lock();
+  if (impl_->thread.joinable()) return;
+  impl_->cadence_origin_ns = first.steady_ns;
+  impl_->push_levels(first);
   impl_->stop_requested = false;
   impl_->thread = std::thread([impl = impl_.get()] {
     ::pthread_setname_np(::pthread_self(), "codeprof-sample");
@@ -245,9 +293,32 @@ void SystemSampler::stop() {
 }
 
 void SystemSampler::reset(std::int64_t origin_steady_ns) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->origin_ns = origin_steady_ns;
+    for (auto& s : impl_->series) s.clear();
+    if (!impl_->thread.joinable()) return;
+    impl_->cadence_origin_ns = steady_now_ns();  // the statistics start again: so does the early cadence
+  }
+  ProcessReading levels;
+  {
+    std::lock_guard one_at_a_time(impl_->sample_mutex);
+    levels = impl_->reader->read();
+  }
   std::lock_guard lock(impl_->mutex);
-  impl_->origin_ns = origin_steady_ns;
-  for (auto& s : impl_->series) s.clear();
+  impl_->push_levels(levels);
+}
+
+void SystemSampler::sample_now() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->thread.joinable() || steady_now_ns() - impl_->last_sample_ns < kMinOnDemandGapNs) return;
+  }
+  try {
+    impl_->sample();
+  } catch (...) {
+    // Out of memory while growing a ring: the snapshot goes without this sample.
+  }
 }
 
 std::vector<TimelineSeries> SystemSampler::series() const {

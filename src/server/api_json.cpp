@@ -1,6 +1,7 @@
 #include "server/api_json.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 
 namespace codeprof::server {
@@ -15,6 +16,18 @@ Json category_switches(std::uint32_t mask) {
   for (std::size_t i = 0; i < kCategoryCount; ++i)
     out[std::string(kCategoryNames[i])] = (mask & category_bit(static_cast<Category>(i))) != 0;
   return out;
+}
+
+// Where the statistics start on the run's time axis: after a reset, later than its origin (the
+// recorder notes the reset point in the metadata).
+double statistics_since_s(const RunInfo& run) {
+  const auto it = run.metadata.find("wall_since_ns");
+  if (it == run.metadata.end()) return 0.0;
+  try {
+    return std::max(0.0, std::stod(it->second) * 1e-9);
+  } catch (const std::exception&) {
+    return 0.0;
+  }
 }
 
 Json evidence_json(const Evidence& e) {
@@ -44,6 +57,7 @@ Json status_json(const Snapshot& s, bool read_only) {
       {"categories", category_switches(run.category_mask)},
       {"start_unix_ns", run.start_unix_ns},
       {"uptime_s", seconds(run.wall_ns)},
+      {"statistics_since_s", statistics_since_s(run)},
       {"events_recorded", s.events_recorded},
       {"events_dropped", s.events_dropped},
       {"events_recorded_total", s.events_recorded_total},
@@ -155,7 +169,10 @@ Json classification_json(const Findings& f) {
                       {"at_s", t.at_s},
                       {"method", t.method}});
   }
+  Json inconclusive = Json::array();
+  for (const auto& i : f.inconclusive) inconclusive.push_back({{"check", i.check}, {"needs", i.needs}, {"had", i.had}});
   return {
+      {"inconclusive", std::move(inconclusive)},
       {"classification",
        {{"summary", c.summary},
         {"input",

@@ -15,6 +15,7 @@
 #include "io/profile_view.hpp"
 #include "server/api_json.hpp"
 #include "server/config_patch.hpp"
+#include "server/gated_server.hpp"
 #include "server/request_guard.hpp"
 #include "server/view_cache.hpp"
 #include "server/web_assets.hpp"
@@ -70,6 +71,26 @@ std::string render_export(std::string_view format, const server::View& v) {
   return io::to_prometheus(v.snapshot, v.findings);
 }
 
+// What httplib's own refusals mean, said to the client (httplib leaves the body empty).
+std::string error_message(int status, const httplib::Request& req, std::size_t max_body_bytes) {
+  switch (status) {
+    case 400:
+      return "malformed request: expected 'METHOD /path HTTP/1.1' and header lines 'Name: value'";
+    case 404:
+      return "no such endpoint: " + req.method + " " + req.path;
+    case 413:
+      return "request body too large: at most " + std::to_string(max_body_bytes) + " bytes";
+    case 414:
+      return "request URI too long: at most 8192 bytes";
+    case 416:
+      return "Range header '" + req.get_header_value("Range") + "' cannot be satisfied: ask for the whole resource";
+    case 417:
+      return "Expect header not supported: send the body without 'Expect'";
+    default:
+      return "HTTP " + std::to_string(status) + " for " + req.method + " " + req.path;
+  }
+}
+
 std::string category_list() {
   std::string out;
   for (const auto name : kCategoryNames) {
@@ -94,7 +115,8 @@ struct Dashboard::Impl {
   Profiler* profiler = nullptr;  // null: read-only over a saved run
   Config saved_config;           // read-only: what the findings were computed with
   std::unique_ptr<server::ViewCache> cache;
-  httplib::Server http;
+  std::unique_ptr<server::GatedServer> server;  // created by start(), with the options
+  httplib::Server& http() { return *server; }
   std::thread listener;
   std::atomic<bool> listener_done{false};
   socket_t listen_socket = -1;
@@ -129,9 +151,17 @@ bool Dashboard::Impl::guard(const httplib::Request& req, httplib::Response& res)
   const std::string authorization = req.get_header_value("Authorization");
   const std::string token_param = req.get_param_value("token");
   const std::string cookie = req.get_header_value("Cookie");
-  const server::RequestFacts facts{req.method,  host,   origin,
-                                   authorization, token_param, cookie,
-                                   req.has_header(std::string(server::kRequestHeader).c_str())};
+  const std::string request_header = req.get_header_value(std::string(server::kRequestHeader).c_str());
+  server::RequestFacts facts;
+  facts.method = req.method;
+  facts.host = host;
+  facts.origin = origin;
+  facts.authorization = authorization;
+  facts.token_param = token_param;
+  facts.cookie = cookie;
+  facts.has_request_header = req.has_header(std::string(server::kRequestHeader).c_str());
+  facts.request_header_value = request_header;
+  facts.port = port;
   const server::GuardDecision decision = server::check_request(options.token, facts);
   if (decision.refusal) {
     send_error(res, decision.refusal->status, decision.refusal->message);
@@ -174,6 +204,7 @@ void Dashboard::Impl::serve_events(httplib::Response& res) {
     std::atomic<std::size_t>& count_;
   };
   auto slot = std::make_shared<Slot>(streams);
+  server::keep_response_open();  // the stream lasts as long as the tab is open
   res.set_header("X-Accel-Buffering", "no");
   std::uint64_t seen_seq = 0;
   bool first = true;
@@ -203,10 +234,10 @@ void Dashboard::Impl::serve_events(httplib::Response& res) {
 }
 
 void Dashboard::Impl::add_routes() {
-  http.Get("/api/state", [this](const httplib::Request&, httplib::Response& res) {
+  http().Get("/api/state", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(cache->get()->state_json, kJsonType);
   });
-  http.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
+  http().Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
     const auto view = cache->get();
     Json status = server::status_json(view->snapshot, read_only());
     status["generation"] = view->generation;
@@ -216,7 +247,7 @@ void Dashboard::Impl::add_routes() {
                            {"cache_ttl_ms", options.cache_ttl.count()}};
     send_json(res, status);
   });
-  http.Get("/api/operations", [this](const httplib::Request& req, httplib::Response& res) {
+  http().Get("/api/operations", [this](const httplib::Request& req, httplib::Response& res) {
     std::optional<Category> only;
     if (req.has_param("category")) {
       const std::string name = req.get_param_value("category");
@@ -225,10 +256,10 @@ void Dashboard::Impl::add_routes() {
     }
     send_json(res, server::operations_json(cache->get()->snapshot, only));
   });
-  http.Get("/api/profile", [this](const httplib::Request&, httplib::Response& res) {
+  http().Get("/api/profile", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(io::profile_view_json(cache->get()->snapshot), "application/json; charset=utf-8");
   });
-  http.Get("/api/series", [this](const httplib::Request& req, httplib::Response& res) {
+  http().Get("/api/series", [this](const httplib::Request& req, httplib::Response& res) {
     if (!req.has_param("operation"))
       return send_error(res, 400, "missing parameter 'operation': expected /api/series?operation=<name>");
     const std::string name = req.get_param_value("operation");
@@ -241,16 +272,16 @@ void Dashboard::Impl::add_routes() {
     series["recorded"] = true;
     send_json(res, series);
   });
-  http.Get("/api/bottlenecks", [this](const httplib::Request&, httplib::Response& res) {
+  http().Get("/api/bottlenecks", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, server::bottlenecks_json(cache->get()->findings));
   });
-  http.Get("/api/recommendations", [this](const httplib::Request&, httplib::Response& res) {
+  http().Get("/api/recommendations", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, server::recommendations_json(cache->get()->findings));
   });
-  http.Get("/api/classification", [this](const httplib::Request&, httplib::Response& res) {
+  http().Get("/api/classification", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, server::classification_json(cache->get()->findings));
   });
-  http.Get("/api/timelines", [this](const httplib::Request& req, httplib::Response& res) {
+  http().Get("/api/timelines", [this](const httplib::Request& req, httplib::Response& res) {
     std::size_t max_points = server::kDefaultTimelinePoints;
     if (req.has_param("max_points")) {
       const std::string text = req.get_param_value("max_points");
@@ -260,11 +291,11 @@ void Dashboard::Impl::add_routes() {
     }
     send_json(res, server::timelines_json(cache->get()->snapshot, max_points));
   });
-  http.Get("/api/config", [this](const httplib::Request&, httplib::Response& res) {
+  http().Get("/api/config", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, server::config_json(current_config(), read_only()));
   });
-  http.Get("/api/events", [this](const httplib::Request&, httplib::Response& res) { serve_events(res); });
-  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+  http().Get("/api/events", [this](const httplib::Request&, httplib::Response& res) { serve_events(res); });
+  http().Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     const auto view = cache->get();
     res.set_content(io::to_prometheus(view->snapshot, view->findings), export_content_type("prometheus"));
   });
@@ -272,7 +303,7 @@ void Dashboard::Impl::add_routes() {
   add_state_changing_routes();
 
   // The page. Anything else under /api/ is an unknown endpoint.
-  http.Get(R"(/.*)", [](const httplib::Request& req, httplib::Response& res) {
+  http().Get(R"(/.*)", [](const httplib::Request& req, httplib::Response& res) {
     const server::WebAsset* asset = server::find_web_asset(req.path);
     if (!asset) return send_error(res, 404, "no such page or endpoint: " + req.path);
     if (asset->content_type.starts_with("text/html")) res.set_header("Content-Security-Policy", kPagePolicy);
@@ -281,7 +312,7 @@ void Dashboard::Impl::add_routes() {
 }
 
 void Dashboard::Impl::add_export_routes() {
-  http.Get(R"(/api/export/([a-z]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  http().Get(R"(/api/export/([a-z]+))", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string format = req.matches[1];
     const auto& formats = io::export_format_names();
     if (std::find(formats.begin(), formats.end(), format) == formats.end()) {
@@ -297,7 +328,7 @@ void Dashboard::Impl::add_export_routes() {
 }
 
 void Dashboard::Impl::add_state_changing_routes() {
-  http.Post("/api/config", [this](const httplib::Request& req, httplib::Response& res) {
+  http().Post("/api/config", [this](const httplib::Request& req, httplib::Response& res) {
     if (read_only()) return send_error(res, 409, "read-only dashboard (a saved run): the configuration cannot change");
     Config next;
     {
@@ -313,7 +344,7 @@ void Dashboard::Impl::add_state_changing_routes() {
     notify_streams();
     send_json(res, server::config_json(profiler->config(), false));
   });
-  http.Post("/api/reset", [this](const httplib::Request&, httplib::Response& res) {
+  http().Post("/api/reset", [this](const httplib::Request&, httplib::Response& res) {
     if (read_only()) return send_error(res, 409, "read-only dashboard (a saved run): nothing to reset");
     {
       std::lock_guard lock(write_mutex);
@@ -342,26 +373,29 @@ void Dashboard::Impl::start() {
     throw DashboardError("dashboard max_event_streams must be below threads, so event streams leave workers free");
   if (options.cache_ttl.count() < 0 || options.event_interval.count() <= 0)
     throw DashboardError("dashboard cache_ttl must be >= 0 ms and event_interval > 0 ms");
+  if (options.request_timeout.count() <= 0 || options.max_waiting_connections == 0)
+    throw DashboardError("dashboard request_timeout must be > 0 ms and max_waiting_connections >= 1");
 
-  const std::size_t threads = options.threads;
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server::GateOptions gate;
+  gate.workers = options.threads;
+  gate.request_timeout = options.request_timeout;
+  gate.max_waiting = options.max_waiting_connections;
+  gate.max_body_bytes = options.max_body_bytes;
+  server = std::make_unique<server::GatedServer>(gate);
   // httplib's default also sets SO_REUSEPORT, which would let a second server share the port.
   // The socket is remembered to raise its listen backlog after binding (see below).
-  http.set_socket_options([this](socket_t sock) {
+  http().set_socket_options([this](socket_t sock) {
     const int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     listen_socket = sock;
   });
-  http.set_payload_max_length(options.max_body_bytes);
-  http.set_keep_alive_timeout(1);  // an idle keep-alive connection holds a worker thread
-  http.set_keep_alive_max_count(100);
-  http.set_read_timeout(5, 0);
-  http.set_write_timeout(5, 0);
-  http.set_default_headers({{"Cache-Control", "no-store"},
+  http().set_payload_max_length(options.max_body_bytes);
+  http().set_keep_alive_max_count(100);
+  http().set_default_headers({{"Cache-Control", "no-store"},
                             {"X-Content-Type-Options", "nosniff"},
                             {"X-Frame-Options", "DENY"},
                             {"Referrer-Policy", "no-referrer"}});
-  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+  http().set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!guard(req, res)) return httplib::Server::HandlerResponse::Handled;
     if (req.method == "GET" && req.path == "/" && req.has_param("token")) {
       res.set_redirect("/", 303);  // the cookie set by guard() carries the token from now on
@@ -369,7 +403,7 @@ void Dashboard::Impl::start() {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+  http().set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     std::string message = "internal error";
     try {
       std::rethrow_exception(ep);
@@ -379,20 +413,18 @@ void Dashboard::Impl::start() {
     }
     send_error(res, 500, message);
   });
-  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  http().set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    if (res.status == 413) return send_error(res, 413, "request body too large");
-    if (res.status == 404) return send_error(res, 404, "no such endpoint: " + req.method + " " + req.path);
-    send_error(res, res.status, "request failed");
+    send_error(res, res.status, error_message(res.status, req, options.max_body_bytes));
   });
   add_routes();
 
   if (options.port == 0) {
-    const int bound = http.bind_to_any_port(options.host);
+    const int bound = http().bind_to_any_port(options.host);
     if (bound <= 0) throw DashboardError("dashboard cannot listen on " + options.host + " (any port)");
     port = static_cast<std::uint16_t>(bound);
   } else {
-    if (!http.bind_to_port(options.host, options.port))
+    if (!http().bind_to_port(options.host, options.port))
       throw DashboardError("dashboard cannot listen on " + options.host + ":" + std::to_string(options.port) +
                            " (port in use or address not available)");
     port = options.port;
@@ -401,12 +433,12 @@ void Dashboard::Impl::start() {
   // for TCP retransmissions (seconds). listen() again on the bound socket raises it.
   ::listen(listen_socket, SOMAXCONN);
   listener = std::thread([this] {
-    http.listen_after_bind();
+    http().listen_after_bind();
     listener_done = true;
   });
   // httplib's stop() does nothing until the accept loop runs: wait for it, so that a dashboard
   // stopped right after it started does not leave the loop blocked in accept().
-  while (!http.is_running() && !listener_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!http().is_running() && !listener_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void Dashboard::Impl::stop() {
@@ -416,7 +448,7 @@ void Dashboard::Impl::stop() {
     stopping = true;
   }
   wake.notify_all();
-  http.stop();
+  if (server) server->shutdown();  // closes every connection, finished requests or not
   if (listener.joinable()) listener.join();
 }
 

@@ -20,6 +20,17 @@ std::string_view strip_port(std::string_view host) {
   return host;
 }
 
+// The port a Host header names: "127.0.0.1:8765" -> "8765", "[::1]:80" -> "80"; "" when none.
+std::string_view port_of(std::string_view host) {
+  if (host.starts_with('[')) {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos || close + 1 >= host.size() || host[close + 1] != ':') return {};
+    return host.substr(close + 2);
+  }
+  if (std::count(host.begin(), host.end(), ':') == 1) return host.substr(host.find(':') + 1);
+  return {};
+}
+
 bool is_ipv4_loopback(std::string_view h) {
   // Four decimal octets, the first 127.
   int parts = 0;
@@ -128,6 +139,12 @@ GuardDecision check_request(std::string_view token, const RequestFacts& r) {
     return refuse(403, "Host '" + std::string(r.host) +
                            "' is not a loopback address; without a token the dashboard answers only "
                            "requests addressed to 127.0.0.1, localhost or [::1]");
+  } else if (const std::string_view port = port_of(trim(r.host)); !port.empty() && r.port != 0 &&
+                                                                 port != std::to_string(r.port)) {
+    // The request was addressed to another port than this one: something between the client and
+    // the dashboard (a forwarder, a rebinding page) changed where it goes.
+    return refuse(403, "Host '" + std::string(r.host) + "' names port " + std::string(port) +
+                           ", but the dashboard listens on port " + std::to_string(r.port));
   }
 
   if (is_state_changing(r.method)) {
@@ -136,6 +153,9 @@ GuardDecision check_request(std::string_view token, const RequestFacts& r) {
     if (decision.token_source != TokenSource::Bearer && !r.has_request_header)
       return refuse(403, "state-changing requests need the header '" + std::string(kRequestHeader) +
                              ": 1' (or 'Authorization: Bearer <token>'), which other sites cannot send");
+    if (r.has_request_header && trim(r.request_header_value) != "1")
+      return refuse(403, "header '" + std::string(kRequestHeader) + ": " + std::string(r.request_header_value.substr(0, 40)) +
+                             "': expected the value 1");
   }
   return decision;
 }

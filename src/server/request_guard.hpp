@@ -1,6 +1,7 @@
 #pragma once
 // Who may talk to the dashboard: the token, DNS-rebinding and CSRF rules of docs/HTTP_API.md, as a
 // pure function of the request's facts so that it is tested without sockets.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,8 @@ struct RequestFacts {
   std::string_view token_param;    // ?token=
   std::string_view cookie;         // Cookie header
   bool has_request_header = false; // X-Codeprof-Request present
+  std::string_view request_header_value;  // its value ("1" is the documented one)
+  std::uint16_t port = 0;          // the port the dashboard listens on (0: not checked)
 };
 
 struct Refusal {
@@ -34,7 +37,8 @@ struct GuardDecision {
   TokenSource token_source = TokenSource::None;  // how a valid token came (Query: set the cookie)
 };
 
-// `token` empty: loopback-only mode (the Host header must name a loopback address).
+// `token` empty: loopback-only mode (the Host header must name a loopback address and, when it
+// names a port, the port the dashboard listens on).
 GuardDecision check_request(std::string_view token, const RequestFacts& request);
 
 // True for 127.0.0.0/8, ::1 and localhost (with or without a port, IPv6 in brackets or not).

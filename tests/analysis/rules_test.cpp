@@ -147,19 +147,30 @@ std::vector<RuleCase> cases() {
                [=] { return io_timeline(true).build(); }});
   v.push_back({"cache_io_stops_after_first_pass", "data-loading-cache", false, "", "",
                [=] { return io_timeline(false).build(); }});
-  v.push_back({"batch_tiny_steps", "batch-size-small", true, "medium", "about 32x", [] {
+  // Steps whose optimizer update (cost independent of the batch) takes `optimizer_share` of them.
+  auto optimizer_steps = [](std::uint64_t steps, double step_s, double optimizer_share) {
+    SnapshotBuilder b(static_cast<double>(steps) * step_s);
+    const auto step = b.op("train_step", Category::TrainingLoop, steps, step_s);
+    b.top(step);
+    const auto forward = b.op("forward_backward", Category::TrainingLoop, steps, step_s * (1.0 - optimizer_share));
+    b.child(step, forward);
+    const auto optimizer = b.op("optimizer_step", Category::GradientAccumulation, steps, step_s * optimizer_share);
+    b.child(step, optimizer);
+    b.snapshot().run.metadata["batch_size"] = "1";
+    return b;
+  };
+  v.push_back({"batch_optimizer_dominated", "batch-size-small", true, "medium", "about 16x (from 1 to about 16)",
+               [=] { return optimizer_steps(1000, 0.0005, 0.30).build(); }});
+  // The same share with long steps: no absolute step time is involved.
+  v.push_back({"batch_optimizer_dominated_long_steps", "batch-size-small", true, "medium", "30.0 % of the step time",
+               [=] { return optimizer_steps(200, 0.2, 0.30).build(); }});
+  v.push_back({"batch_optimizer_small_share", "batch-size-small", false, "", "",
+               [=] { return optimizer_steps(1000, 0.0005, 0.06).build(); }});
+  v.push_back({"batch_few_steps", "batch-size-small", false, "", "",
+               [=] { return optimizer_steps(50, 0.0005, 0.5).build(); }});
+  v.push_back({"batch_no_optimizer_seen", "batch-size-small", false, "", "", [] {
                  SnapshotBuilder b(0.5);
                  b.top(b.op("train_step", Category::TrainingLoop, 1000, 0.0005));
-                 return b.build();
-               }});
-  v.push_back({"batch_normal_steps", "batch-size-small", false, "", "", [] {
-                 SnapshotBuilder b(5.0);
-                 b.top(b.op("train_step", Category::TrainingLoop, 1000, 0.005));
-                 return b.build();
-               }});
-  v.push_back({"batch_few_steps", "batch-size-small", false, "", "", [] {
-                 SnapshotBuilder b(0.025);
-                 b.top(b.op("train_step", Category::TrainingLoop, 50, 0.0005));
                  return b.build();
                }});
   // ---- preprocessing
@@ -455,6 +466,28 @@ TEST_P(RuleTable, FiresOnlyWithItsEvidence) {
 
 INSTANTIATE_TEST_SUITE_P(Catalogue, RuleTable, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<RuleCase>& i) { return i.param.name; });
+
+// batch-size-small does not decide without enough steps or without the optimizer's time, and says so.
+TEST(RuleUndecided, BatchSizeSaysWhatItNeeds) {
+  const auto note = [](const Findings& f) -> const Inconclusive* {
+    for (const auto& i : f.inconclusive)
+      if (i.check == "batch-size-small") return &i;
+    return nullptr;
+  };
+  SnapshotBuilder few(0.025);
+  few.top(few.op("train_step", Category::TrainingLoop, 50, 0.0005));
+  const Findings a = analysis::analyze(few.build(), Config{});
+  ASSERT_NE(note(a), nullptr);
+  EXPECT_EQ(note(a)->needs, ">= 100 steps");
+  EXPECT_EQ(note(a)->had, "50 steps");
+
+  SnapshotBuilder no_optimizer(0.5);
+  no_optimizer.top(no_optimizer.op("train_step", Category::TrainingLoop, 1000, 0.0005));
+  const Findings b = analysis::analyze(no_optimizer.build(), Config{});
+  ASSERT_NE(note(b), nullptr);
+  EXPECT_NE(note(b)->needs.find("gradient_accumulation"), std::string::npos) << note(b)->needs;
+  EXPECT_NE(note(b)->had.find("1000 steps"), std::string::npos) << note(b)->had;
+}
 
 // Every rule of the catalogue has a firing and a silent case above.
 TEST(RuleCatalogue, EveryRuleHasBothTableCases) {

@@ -2,6 +2,8 @@
 // Theil-Sen over the RSS timeline) and spikes over p99; plus the robust statistics they rest on.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "analysis/analyze.hpp"
 #include "analysis/robust_stats.hpp"
 #include "analysis/snapshot_builder.hpp"
@@ -125,6 +127,43 @@ TEST(Spikes, CallsFarAbovePercentile99WithTheirTime) {
   few.top(f);
   few.at(f).slowest = {{ns(1.0), static_cast<std::uint64_t>(ns(0.1)), 0}};
   EXPECT_TRUE(trends_of(few.build(), "spike").empty());
+}
+
+TEST(Spikes, OneStallIsReportedOnceAtTheInnermostOperation) {
+  SnapshotBuilder b(10.0);
+  // aten::zero_ calls aten::fill_: a 16 ms stall shows in both.
+  const auto zero = b.op("aten::zero_", Category::Cpu, 1000, 0.0002);
+  const auto fill = b.op("aten::fill_", Category::Cpu, 1000, 0.0002);
+  b.top(zero);
+  b.child(zero, fill);
+  b.at(zero).slowest = {{ns(1.0), static_cast<std::uint64_t>(ns(0.0161)), 0}};
+  b.at(fill).slowest = {{ns(1.00005), static_cast<std::uint64_t>(ns(0.0160)), 0}};
+  // aten::addmm re-dispatches to aten::addmm (autocast): its two slowest calls are one, nested.
+  const auto addmm = b.op("aten::addmm", Category::Cpu, 1000, 0.0002);
+  b.top(addmm);
+  b.at(addmm).slowest = {{ns(5.0), static_cast<std::uint64_t>(ns(0.0110)), 0},
+                         {ns(5.00001), static_cast<std::uint64_t>(ns(0.0109)), 0}};
+  const auto t = trends_of(b.build(), "spike");
+  ASSERT_EQ(t.size(), 2u) << (t.empty() ? "" : t[0].description);
+  for (const auto& x : t) EXPECT_NE(x.operation, "aten::zero_") << x.description;
+  const auto fill_spike = std::find_if(t.begin(), t.end(), [](const Trend& x) { return x.operation == "aten::fill_"; });
+  ASSERT_NE(fill_spike, t.end());
+  EXPECT_NE(fill_spike->description.find("the same stall shows in its caller aten::zero_"), std::string::npos)
+      << fill_spike->description;
+}
+
+TEST(Spikes, OperationsThatShareANameAreToldApart) {
+  SnapshotBuilder b(10.0);
+  const auto a = b.op("aten::addmm", Category::ModelInference, 1000, 0.0002);
+  const auto c = b.op("aten::addmm", Category::TrainingLoop, 1000, 0.0002);
+  b.top(a);
+  b.top(c);
+  b.at(a).slowest = {{ns(1.0), static_cast<std::uint64_t>(ns(0.011)), 0}};
+  b.at(c).slowest = {{ns(2.0), static_cast<std::uint64_t>(ns(0.011)), 0}};
+  const auto t = trends_of(b.build(), "spike");
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_NE(t[0].description.find("aten::addmm [model_inference]"), std::string::npos) << t[0].description;
+  EXPECT_NE(t[1].description.find("aten::addmm [training_loop]"), std::string::npos) << t[1].description;
 }
 
 TEST(MemoryGrowth, RssSlopeIsReportedPerStep) {

@@ -116,6 +116,14 @@ describe('dashboard in chromium', { concurrency: false }, () => {
     assert.deepEqual(consoleErrors, []);
   });
 
+  test('the program\'s own notes and facts reach the live page', async () => {
+    await page.waitForSelector('#unavailable-list li[data-probe="multi_gpu"]', { timeout: 15000 });
+    assert.match(await page.textContent('#unavailable-list li[data-probe="multi_gpu"]'), /2 or more CUDA devices/);
+    const facts = await page.textContent('#run-facts');
+    assert.ok(facts.includes('batch_size') && facts.includes('16'), `run facts: ${facts}`);
+    assert.ok((await page.locator('#inconclusive-list li').count()) >= 1, 'the checks that could not conclude are listed');
+  });
+
   test('operation table updates live while the workload runs', async () => {
     const first = await tableCount(page, 'load_batch');
     assert.ok(first > 0);
@@ -231,6 +239,8 @@ describe('dashboard in chromium', { concurrency: false }, () => {
     assert.equal(await page.locator('#bottlenecks-table tbody tr').count(), 0);
     assert.equal(await page.isVisible('#operations-empty'), true);
     assert.equal((await page.textContent('#events')).trim(), '0');
+    // The uptime now counts from the reset; it says where that is on the charts' time axis.
+    assert.match(await page.textContent('#uptime'), /since t = /);
     await page.screenshot({ path: path.join(artifacts, 'after-reset.png'), fullPage: true });
 
     await page.check('#enabled-switch');

@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
   config.trace_budget_events = 200'000;
   config.sampling.enabled = true;  // the flame graph
   codeprof::Profiler profiler(config);
+  // The program's own notes, as the demo hands them over: they must reach the live page.
+  profiler.add_unavailable("multi_gpu", "skipped: data-parallel training needs 2 or more CUDA devices, found 0");
+  profiler.set_metadata("batch_size", "16");
   codeprof::DashboardOptions options;
   options.port = 0;
   codeprof::Dashboard dashboard(profiler, options);

@@ -87,6 +87,75 @@ TEST(ReportRoundTrip, NonFiniteValuesAreWrittenAsNullAndReadAsNaN) {
   EXPECT_TRUE(std::isnan(io::parse_report(text, "x").findings.classification.gpu.idle_share));
 }
 
+TEST(ReportReaderValidation, NullStandsForNaNWhereverTheSchemaHasANumber) {
+  auto j = sample_json();
+  j["operations"][1]["avg_duration"] = nullptr;     // a double: NaN
+  j["operations"][1]["stddev_duration"] = nullptr;
+  j["operations"][1]["p95_duration"] = nullptr;     // whole nanoseconds: unknown, like an absent key
+  j["operations"][1]["first_seen"] = nullptr;
+  j["run"]["wall_time"] = nullptr;
+  j["timeline"][0]["values"][0] = nullptr;
+  j["bottlenecks"][0]["share_of_wall"] = nullptr;
+  const io::Report r = io::parse_report(j.dump(), "nulls.json");
+  EXPECT_TRUE(std::isnan(r.snapshot.operations[1].mean_ns));
+  EXPECT_TRUE(std::isnan(r.snapshot.operations[1].stddev_ns));
+  EXPECT_EQ(r.snapshot.operations[1].p95_ns, 0u);
+  EXPECT_EQ(r.snapshot.operations[1].first_seen_ns, 0);
+  EXPECT_EQ(r.snapshot.run.wall_ns, 0);
+  EXPECT_TRUE(std::isnan(r.snapshot.timelines[0].values[0]));
+  EXPECT_TRUE(std::isnan(r.findings.bottlenecks[0].share_of_wall));
+  // A required time cannot be unknown; integers are never null.
+  j = sample_json();
+  j["operations"][0]["total_time"] = nullptr;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: operations[0].total_time: expected a number of seconds (required: null is not enough), got null");
+  j = sample_json();
+  j["operations"][0]["count"] = nullptr;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: operations[0].count: expected a non-negative integer, got null");
+}
+
+TEST(ReportReaderValidation, ImpossibleValuesAreRefused) {
+  auto j = sample_json();
+  j["run"]["wall_time"] = -1.5;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: run.wall_time: expected non-negative seconds, got number -1.5");
+  j = sample_json();
+  j["operations"][1]["min_duration"] = 0.5;
+  j["operations"][1]["max_duration"] = 0.25;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: operations[1].min_duration: expected at most max_duration (250.0 ms), got number 0.5");
+  j = sample_json();
+  j["steps"] = nlohmann::json::array({{{"index", 1}, {"start", 2.0}, {"end", 1.0}}});
+  EXPECT_EQ(error_of(j.dump()), "bad.json: steps[0].end: expected a time at or after start, got number 1.0");
+}
+
+TEST(ReportReaderValidation, DuplicateKeysAreRefusedNamingThePath) {
+  EXPECT_EQ(error_of(R"({"schema_version": 1, "run": {}, "operations": [], "operations": []})"),
+            "bad.json: operations: expected one 'operations' key, found it twice (duplicate key)");
+  EXPECT_EQ(error_of(R"({"schema_version": 1, "run": {"host": "a", "host": "b"}, "operations": []})"),
+            "bad.json: run.host: expected each key once, found 'host' twice (duplicate key)");
+  EXPECT_EQ(error_of(R"({"schema_version": 1, "run": {}, "operations": [)"
+                     R"({"id": 1, "name": "a", "type": "io", "count": 1, "count": 2, "total_time": 1}]})"),
+            "bad.json: operations[0].count: expected each key once, found 'count' twice (duplicate key)");
+}
+
+TEST(ReportReaderValidation, NestingIsLimitedTo1024Levels) {
+  const auto nested = [](std::size_t levels) {
+    return R"({"schema_version": 1, "run": {}, "operations": [], "x": )" + std::string(levels - 1, '[') +
+           std::string(levels - 1, ']') + "}";
+  };
+  EXPECT_NO_THROW(io::parse_report(nested(1024), "deep.json"));
+  const std::string error = error_of(nested(1025));
+  EXPECT_NE(error.find("expected at most 1024 levels of nested objects and arrays"), std::string::npos) << error;
+  EXPECT_EQ(error.rfind("bad.json: x", 0), 0u) << error;
+}
+
+TEST(ReportReaderValidation, LibraryWordingStaysOut) {
+  const std::string truncated = error_of(R"({"schema_version": 1, "run": {)");
+  EXPECT_EQ(truncated, "bad.json: not valid JSON at byte 30: the text ends early (a truncated file?)");
+  const std::string bad = error_of(R"({"schema_version": 1, "run": nope})");
+  EXPECT_EQ(bad.find("json.exception"), std::string::npos) << bad;
+  EXPECT_EQ(bad.find("syntax error"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("not valid JSON at byte"), std::string::npos) << bad;
+}
+
 TEST(ReportWriter, SeedKeysAndUnits) {
   const auto j = sample_json();
   // First, so readers can sniff the format.
@@ -223,15 +292,16 @@ TEST(ReportReader, FilesThatCannotBeRead) {
     io::read_json_report("/nonexistent/dir/report.json");
     FAIL() << "expected an error";
   } catch (const io::ReportError& e) {
-    EXPECT_STREQ(e.what(), "/nonexistent/dir/report.json: cannot open the file for reading");
+    EXPECT_STREQ(e.what(), "/nonexistent/dir/report.json: cannot open the file for reading: no such file");
   }
   const auto path = std::filesystem::temp_directory_path() / ("codeprof_gz_" + std::to_string(::getpid()) + ".json");
+  // Broken gzip data: reports may be gzip-compressed, so it is read as such and refused as broken.
   std::ofstream(path, std::ios::binary) << "\x1f\x8b\x08\x00rest";
   try {
     io::read_json_report(path.string());
     FAIL() << "expected an error";
   } catch (const io::ReportError& e) {
-    EXPECT_NE(std::string(e.what()).find("found gzip data"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("gzip data"), std::string::npos) << e.what();
   }
   std::filesystem::remove(path);
 }

@@ -89,7 +89,9 @@ TEST(SystemSampler, SeriesHaveTheExpectedNamesUnitsAndLength) {
     const TimelineSeries* t = find(all, name);
     ASSERT_NE(t, nullptr) << name;
     EXPECT_EQ(t->unit, unit) << name;
-    ASSERT_EQ(t->values.size(), static_cast<std::size_t>(taken)) << name;
+    // Levels also have the point taken at start (rates need an interval, so they do not).
+    const bool level = name == "rss_bytes" || name == "vm_bytes" || name == "open_fds" || name == "threads";
+    ASSERT_EQ(t->values.size(), static_cast<std::size_t>(taken) + (level ? 1 : 0)) << name;
     ASSERT_EQ(t->t_ns.size(), t->values.size()) << name;
     for (std::size_t i = 1; i < t->t_ns.size(); ++i) {
       EXPECT_GT(t->t_ns[i] - t->t_ns[i - 1], interval_ms * 1'000'000 / 2) << name;
@@ -99,7 +101,7 @@ TEST(SystemSampler, SeriesHaveTheExpectedNamesUnitsAndLength) {
   }
   EXPECT_GT(find(all, "rss_bytes")->values.back(), 1e6);
   EXPECT_GE(find(all, "vm_bytes")->values.back(), find(all, "rss_bytes")->values.back());
-  EXPECT_GE(find(all, "threads")->values.front(), 2.0);  // this thread and the sampler
+  EXPECT_GE(find(all, "threads")->values.back(), 2.0);  // this thread and the sampler (not yet at the start point)
   EXPECT_GE(find(all, "open_fds")->values.back(), 3.0);  // stdin/out/err at least
   for (double v : find(all, "system_cpu_percent")->values) EXPECT_LE(v, 100.0);
 }
@@ -128,8 +130,37 @@ TEST(SystemSampler, StopsPromptlyEvenWithALongInterval) {
   s.stop();
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(ms, 5'000.0);  // a 60 s sleep would blow this; the condition variable wakes at once
-  EXPECT_EQ(s.samples_taken(), 0);
+  // Only the early cadence's ticks (at least 10 ms apart) came in those 20 ms, not a 60 s one.
+  EXPECT_LE(s.samples_taken(), 3);
   s.stop();  // idempotent
+}
+
+TEST(SystemSampler, EarlyInARunItSamplesOftenEvenWithALongInterval) {
+  // A 1 s interval alone would take 8 s for these 8 samples: the early cadence takes them in the
+  // first few hundred milliseconds, so that a short run has a timeline.
+  metrics::SystemSampler s(sampler_config(1000, 100), steady_now_ns());
+  s.start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  while (s.samples_taken() < 8 && std::chrono::steady_clock::now() < deadline) sleep_ms(5);
+  s.stop();
+  EXPECT_GE(s.samples_taken(), 8);
+}
+
+TEST(SystemSampler, SampleNowAddsAPointForASnapshot) {
+  metrics::SystemSampler s(sampler_config(60'000, 100), steady_now_ns());
+  s.sample_now();  // not started: nothing
+  EXPECT_EQ(s.samples_taken(), 0);
+  s.start();
+  const auto rss_points = [&] {
+    const auto all = s.series();
+    return find(all, "rss_bytes")->values.size();
+  };
+  EXPECT_EQ(rss_points(), 1u);  // the start
+  sleep_ms(6);
+  const std::int64_t before = s.samples_taken();
+  s.sample_now();
+  EXPECT_EQ(s.samples_taken(), before + 1);
+  s.stop();
 }
 
 TEST(SystemSampler, ResetDropsSamplesAndMovesTheOrigin) {
@@ -139,7 +170,14 @@ TEST(SystemSampler, ResetDropsSamplesAndMovesTheOrigin) {
   const std::int64_t new_origin = steady_now_ns();
   s.reset(new_origin);
   const std::int64_t after_reset = s.samples_taken();
-  for (const auto& t : s.series()) EXPECT_TRUE(t.values.empty()) << t.name;
+  // Only the levels taken at the reset itself remain: one point each, at or after the new origin.
+  for (const auto& t : s.series()) {
+    const bool level = t.name == "rss_bytes" || t.name == "vm_bytes" || t.name == "open_fds" || t.name == "threads";
+    EXPECT_LE(t.values.size(), level ? 1u : 0u) << t.name;
+    if (level && !t.t_ns.empty()) {
+      EXPECT_GE(t.t_ns.front(), 0) << t.name;
+    }
+  }
   ASSERT_TRUE(wait_for_samples(s, after_reset + 2));
   s.stop();
   const auto all = s.series();

@@ -43,6 +43,7 @@ TEST(RequestGuard, PostWithoutCustomHeaderIsRefusedAsPossibleCsrf) {
   EXPECT_EQ(d.refusal->status, 403);
   EXPECT_NE(d.refusal->message.find("X-Codeprof-Request"), std::string::npos);
   r.has_request_header = true;
+  r.request_header_value = "1";
   EXPECT_FALSE(check_request("", r).refusal);
 }
 
@@ -50,11 +51,42 @@ TEST(RequestGuard, PostFromAnotherOriginIsRefusedEvenWithTheHeader) {
   RequestFacts r = get("127.0.0.1:8765");
   r.method = "POST";
   r.has_request_header = true;
+  r.request_header_value = "1";
   r.origin = "http://evil.example";
   const GuardDecision d = check_request("", r);
   ASSERT_TRUE(d.refusal);
   EXPECT_EQ(d.refusal->status, 403);
   r.origin = "http://127.0.0.1:8765";
+  EXPECT_FALSE(check_request("", r).refusal);
+}
+
+TEST(RequestGuard, WithoutTokenTheHostPortMustBeTheListeningPort) {
+  RequestFacts r = get("127.0.0.1:9999");
+  r.port = 8765;
+  const GuardDecision d = check_request("", r);
+  ASSERT_TRUE(d.refusal);
+  EXPECT_EQ(d.refusal->status, 403);
+  EXPECT_NE(d.refusal->message.find("names port 9999, but the dashboard listens on port 8765"), std::string::npos)
+      << d.refusal->message;
+  for (const char* ok : {"127.0.0.1:8765", "[::1]:8765", "localhost:8765", "127.0.0.1"}) {
+    r.host = ok;
+    EXPECT_FALSE(check_request("", r).refusal) << ok;
+  }
+  r.host = "[::1]:80";
+  EXPECT_TRUE(check_request("", r).refusal);
+}
+
+TEST(RequestGuard, TheRequestHeaderMustCarryTheDocumentedValue) {
+  RequestFacts r = get("127.0.0.1:8765");
+  r.method = "POST";
+  r.has_request_header = true;
+  for (const char* bad : {"0", "", "yes", "11"}) {
+    r.request_header_value = bad;
+    const GuardDecision d = check_request("", r);
+    ASSERT_TRUE(d.refusal) << bad;
+    EXPECT_NE(d.refusal->message.find("expected the value 1"), std::string::npos) << d.refusal->message;
+  }
+  r.request_header_value = "1";
   EXPECT_FALSE(check_request("", r).refusal);
 }
 
@@ -91,6 +123,7 @@ TEST(RequestGuard, CookieTokenAloneDoesNotAuthoriseAPost) {
   ASSERT_TRUE(d.refusal);
   EXPECT_EQ(d.refusal->status, 403);
   r.has_request_header = true;
+  r.request_header_value = "1";
   EXPECT_FALSE(check_request("s3cret-token", r).refusal);
   r.has_request_header = false;
   r.authorization = "bearer s3cret-token";  // scheme is case-insensitive
