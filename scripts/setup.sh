@@ -7,12 +7,13 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
-  clang libclang-rt-14-dev prometheus)
+  clang libclang-rt-14-dev prometheus
+  protobuf-compiler libprotobuf-dev)
 # Node.js may come from elsewhere (with its own npm); ask apt only when it is absent.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 for arg in "$@"; do
   case "$arg" in
-    --with-torch) packages+=(libtorch-dev) ;;
+    --with-torch) packages+=(libtorch-dev libgloo-dev) ;;
     --with-browser) packages+=(chromium) ;;
     *) echo "setup.sh: unknown option '$arg' (expected --with-torch or --with-browser)" >&2; exit 2 ;;
   esac

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "analysis/analyze.hpp"
+#include "api/alert_monitor.hpp"
 #include "api/dashboard_hook.hpp"
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
@@ -74,6 +75,7 @@ struct Profiler::Impl {
   std::string command;
   std::string host;
   std::vector<Unavailable> unavailable;  // facade-level (e.g. the dashboard)
+  std::unique_ptr<detail::AlertMonitor> alerts;  // reads snapshots: stopped before the parts above go
   std::shared_ptr<void> dashboard;       // destroyed first (declared last)
 };
 
@@ -86,6 +88,22 @@ Profiler::Profiler(Config config) {
     impl_->recorder.set_probe_categories(probe_categories(impl_->config));
   }
   if (impl_->config.sampler_enabled) impl_->sampler.start();
+  if (impl_->config.alerts.enabled) {
+    std::unique_ptr<detail::AlertSink> sink;
+    if (!impl_->config.alerts.webhook_url.empty()) {
+      if (auto make = detail::alert_sink_factory()) {
+        try {
+          sink = make(impl_->config);
+        } catch (const std::exception& e) {
+          impl_->unavailable.push_back({"alerts_webhook", e.what()});
+        }
+      } else {
+        impl_->unavailable.push_back(
+            {"alerts_webhook", "alerts.webhook.url is set but codeprof::dashboard (which sends it) is not linked into this program"});
+      }
+    }
+    impl_->alerts = std::make_unique<detail::AlertMonitor>(*this, std::move(sink));
+  }
   if (impl_->config.dashboard_port != 0) {
     if (auto start = detail::dashboard_starter()) {
       try {
@@ -98,10 +116,12 @@ Profiler::Profiler(Config config) {
           {"dashboard", "dashboard.port is set but codeprof::dashboard is not linked into this program"});
     }
   }
+  if (impl_->alerts) impl_->alerts->start();
 }
 
 Profiler::~Profiler() {
   impl_->dashboard.reset();
+  impl_->alerts.reset();
   impl_->sampler.stop();
   // Members are destroyed in reverse order; the recorder's destructor drains every event.
 }
@@ -143,6 +163,16 @@ void Profiler::update_config(const Config& config) {
   next.dashboard_host = old.dashboard_host;
   next.dashboard_port = old.dashboard_port;
   next.dashboard_token = old.dashboard_token;
+  next.alerts.enabled = old.alerts.enabled;
+  next.alerts.interval_ms = old.alerts.interval_ms;
+  next.alerts.webhook_url = old.alerts.webhook_url;
+  next.alerts.webhook_format = old.alerts.webhook_format;
+  next.alerts.webhook_queue = old.alerts.webhook_queue;
+  next.alerts.webhook_timeout_ms = old.alerts.webhook_timeout_ms;
+  next.alerts.webhook_retries = old.alerts.webhook_retries;
+  next.alerts.webhook_backoff_ms = old.alerts.webhook_backoff_ms;
+  next.local_rank = old.local_rank;
+  next.job_name = old.job_name;
   impl_->config = next;
   impl_->recorder.set_enabled(next.enabled);
   for (std::size_t i = 0; i < kCategoryCount; ++i)
@@ -168,6 +198,8 @@ Snapshot Profiler::snapshot() const {
   s.run.command = impl_->command;
   s.run.rank = cfg.rank;
   s.run.world_size = cfg.world_size;
+  s.run.local_rank = cfg.local_rank;
+  s.run.job_name = cfg.job_name;
   s.run.version = kVersion;
   s.run.hardware_threads = static_cast<int>(std::thread::hardware_concurrency());
   s.timelines = impl_->sampler.series();
@@ -175,6 +207,10 @@ Snapshot Profiler::snapshot() const {
   s.run.unavailable = impl_->probes.unavailable();
   for (auto& u : impl_->sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
   for (const auto& u : impl_->unavailable) s.run.unavailable.push_back(u);
+  if (impl_->alerts) {
+    s.alerts = impl_->alerts->alerts();
+    s.alert_delivery = impl_->alerts->delivery();
+  }
   return s;
 }
 
@@ -208,5 +244,9 @@ void Profiler::reset() {
 }
 
 void Profiler::flush() const { impl_->recorder.flush(); }
+
+void detail::stop_alert_monitor(Profiler& profiler) {
+  if (profiler.impl().alerts) profiler.impl().alerts->stop();
+}
 
 }  // namespace codeprof

@@ -22,7 +22,9 @@ std::string head_of(const std::string& path) {
 
 }  // namespace
 
-Input load_input(const std::string& path) {
+Input load_input(const std::string& path) { return load_input(path, io::TraceReadOptions{}.trace_event_budget); }
+
+Input load_input(const std::string& path, std::uint64_t trace_event_budget) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const auto status = fs::status(path, ec);
@@ -49,6 +51,7 @@ Input load_input(const std::string& path) {
     }
     input.kind = "trace";
     io::TraceReadOptions options;
+    options.trace_event_budget = trace_event_budget;
     options.progress = [&notice](std::uint64_t done, std::uint64_t total) { notice.update(done, total); };
     input.snapshot = io::read_trace_file(path, options);
     return input;

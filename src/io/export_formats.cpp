@@ -21,6 +21,7 @@ constexpr FormatInfo kFormats[] = {
     {"csv", "profiling_operations_", ".csv"},
     {"prometheus", "profiling_metrics_", ".prom"},
     {"html", "profiling_report_", ".html"},
+    {"perfetto", "profiling_trace_", ".pftrace"},
 };
 
 const FormatInfo& format_info(std::string_view format) {
@@ -36,6 +37,7 @@ std::string render(std::string_view format, const Snapshot& snapshot, const Find
   if (format == "chrome") return to_chrome_trace(snapshot);
   if (format == "csv") return to_csv(snapshot);
   if (format == "prometheus") return to_prometheus(snapshot, findings);
+  if (format == "perfetto") return to_perfetto_trace(snapshot);
   return to_html_report(snapshot, findings);
 }
 

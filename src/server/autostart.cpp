@@ -4,9 +4,11 @@
 // codeprof::dashboard even though nothing calls into it.
 #include <cstdio>
 
+#include "api/alert_sink.hpp"
 #include "api/dashboard_hook.hpp"
 #include "codeprof/dashboard.hpp"
 #include "codeprof/profiler.hpp"
+#include "server/alert_webhook.hpp"
 
 namespace {
 
@@ -18,6 +20,8 @@ std::shared_ptr<void> start_with_profiler(codeprof::Profiler& profiler) {
 
 const bool registered = [] {
   codeprof::detail::register_dashboard_starter(&start_with_profiler);
+  // The alert webhook needs this library's HTTP client (src/api/alert_sink.hpp).
+  codeprof::detail::register_alert_sink_factory(&codeprof::server::make_alert_webhook);
   return true;
 }();
 

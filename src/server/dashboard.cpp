@@ -51,6 +51,7 @@ const char* export_content_type(std::string_view format) {
   if (format == "json" || format == "chrome") return "application/json; charset=utf-8";
   if (format == "csv") return "text/csv; charset=utf-8";
   if (format == "html") return "text/html; charset=utf-8";
+  if (format == "perfetto") return "application/octet-stream";
   return "text/plain; version=0.0.4; charset=utf-8";  // prometheus
 }
 
@@ -59,6 +60,7 @@ std::string render_export(std::string_view format, const server::View& v) {
   if (format == "chrome") return io::to_chrome_trace(v.snapshot);
   if (format == "csv") return io::to_csv(v.snapshot);
   if (format == "html") return io::to_html_report(v.snapshot, v.findings);
+  if (format == "perfetto") return io::to_perfetto_trace(v.snapshot);
   return io::to_prometheus(v.snapshot, v.findings);
 }
 
