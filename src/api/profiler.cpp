@@ -121,6 +121,8 @@ Profiler::Profiler(Config config) {
 
 Profiler::~Profiler() {
   impl_->dashboard.reset();
+  // Join the monitor before the pointer changes: its thread reads impl_->alerts through snapshot().
+  if (impl_->alerts) impl_->alerts->stop();
   impl_->alerts.reset();
   impl_->sampler.stop();
   // Members are destroyed in reverse order; the recorder's destructor drains every event.
