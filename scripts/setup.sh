@@ -14,7 +14,7 @@ packages=(build-essential cmake ninja-build pkg-config git
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 for arg in "$@"; do
   case "$arg" in
-    --with-torch) packages+=(libtorch-dev python3-torch) ;;
+    --with-torch) packages+=(libtorch-dev python3-torch libgloo-dev) ;;
     --with-browser) packages+=(chromium) ;;
     *) echo "setup.sh: unknown option '$arg' (expected --with-torch or --with-browser)" >&2; exit 2 ;;
   esac

@@ -204,14 +204,18 @@
     $('#dropped').textContent = fmtCount(status.events_dropped);
     $('#op-count').textContent = fmtCount(status.operation_count);
     $('#thread-count').textContent = fmtCount(status.thread_count);
-    $('#source').textContent = [status.source, status.source_path, status.host, status.pid ? 'pid ' + status.pid : '']
+    $('#source').textContent = [status.job_name ? 'job ' + status.job_name : '',
+      status.rank >= 0 ? 'rank ' + status.rank : '', status.source, status.source_path, status.host,
+      status.pid ? 'pid ' + status.pid : '']
       .filter(Boolean).join(' · ');
     $('#version').textContent = status.version || '';
     if (!view.readOnly && status.read_only) view.readOnly = true;
 
     const facts = [
       ['command', status.command || '–'],
+      ['job', status.job_name || '–'],
       ['rank', status.rank >= 0 ? `${status.rank} of ${status.world_size}` : '–'],
+      ['local rank', status.local_rank >= 0 ? String(status.local_rank) : '–'],
       ['events (total)', fmtCount(status.events_recorded_total)],
       ['dropped (total)', fmtCount(status.events_dropped_total)],
       ['trace events over budget', fmtCount(status.trace_events_dropped)],
@@ -221,6 +225,8 @@
       ...Object.entries(status.metadata || {}).filter(([k]) => k !== 'wall_since_ns').sort(([a], [b]) => (a < b ? -1 : 1)),
     ];
     $('#run-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
+
+    renderAlerts(status.alerts || [], status.alert_delivery);
 
     const list = $('#unavailable-list');
     if (!status.unavailable.length) list.replaceChildren(el('li', { text: 'All probes available.' }));
@@ -243,6 +249,20 @@
     if (!items || !items.length) list.replaceChildren(el('li', { text: 'Every check had what it needs.' }));
     else list.replaceChildren(...items.map((i) =>
       el('li', { 'data-check': i.check }, el('strong', { text: i.check }), `needs ${i.needs}; had ${i.had}`)));
+  }
+
+  // The profiler's own alert rules (docs/ALERTS.md): firing first, then pending, then resolved.
+  function renderAlerts(alerts, delivery) {
+    const items = alerts.map((a) => el('li', { class: 'alert', 'data-state': a.state, 'data-alert': a.name },
+      el('strong', { text: `${a.name} ${a.state}` }), ' ', a.summary,
+      a.source ? el('span', { class: 'hint', text: ` (threshold: ${a.source})` }) : null));
+    if (!items.length) items.push(el('li', { text: 'No alert.' }));
+    if (delivery && delivery.target) {
+      items.push(el('li', { class: 'hint', text: `webhook ${delivery.target}: ${fmtCount(delivery.sent)} sent, ` +
+        `${fmtCount(delivery.failed)} failed, ${fmtCount(delivery.dropped)} dropped` +
+        (delivery.last_error ? ` (last error: ${delivery.last_error})` : '') }));
+    }
+    $('#alert-list').replaceChildren(...items);
   }
 
   function renderClassification(cls, trends) {

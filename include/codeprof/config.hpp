@@ -92,6 +92,35 @@ struct Config {
   // --- run metadata (distributed jobs)
   int rank = -1;
   int world_size = -1;
+  int local_rank = -1;   // rank on this node (LOCAL_RANK, as torchrun sets it)
+  std::string job_name;  // names the job in metrics, reports and traces (job.name)
+
+  // --- alert rules evaluated inside the profiler (docs/ALERTS.md). A threshold of 0 turns a rule off.
+  struct Alerts {
+    bool enabled = true;
+    std::uint32_t interval_ms = 1000;   // evaluation period
+    double window_s = 60.0;             // rates (input share, drops, step time) over this window
+    double keep_firing_for_s = 30.0;    // a firing alert resolves after its condition was false this long
+    bool log = true;                    // one line on stderr when an alert fires or resolves
+    double input_bound_share = 0.20;    // input share of the iteration
+    double input_bound_for_s = 300.0;
+    double gpu_idle_share = 0.30;       // share of GPU samples under 5 % utilisation
+    double gpu_idle_for_s = 600.0;
+    double events_dropped_share = 0.01; // dropped / made
+    double events_dropped_for_s = 60.0;
+    double memory_growth_mib = 16.0;    // RSS growth over memory_growth_window_s, MiB
+    double memory_growth_window_s = 1800.0;
+    double memory_growth_for_s = 0.0;
+    double step_time_s = 0.0;           // mean step time (off by default: no universal value)
+    double step_time_for_s = 60.0;
+    std::string webhook_url;            // POST alerts here (http:// or https://); empty: none
+    std::string webhook_format = "webhook";  // "webhook" (Alertmanager's receiver payload) or "alertmanager" (its API)
+    std::uint32_t webhook_queue = 64;   // notifications waiting at most; more are dropped and counted
+    std::uint32_t webhook_timeout_ms = 2000;
+    std::uint32_t webhook_retries = 3;
+    std::uint32_t webhook_backoff_ms = 500;  // first retry delay, doubled each retry
+    bool operator==(const Alerts&) const = default;
+  } alerts;
 
   // Defaults, then the TOML file, then the environment.
   static Config load(const std::string& toml_path);

@@ -24,11 +24,24 @@ std::string to_prometheus(const Snapshot& snapshot, const Findings& findings);  
 std::string to_html_report(const Snapshot& snapshot, const Findings& findings); // self-contained page
 std::string to_pprof(const Snapshot& snapshot);   // sampled profile: pprof profile.proto, gzip (binary)
 std::string to_folded(const Snapshot& snapshot);  // sampled profile: folded stacks (flamegraph.pl)
+std::string to_perfetto_trace(const Snapshot& snapshot);                        // Perfetto protobuf (.pftrace)
+
+// One process of a timeline that shows several (the ranks of a distributed job). Each snapshot's
+// times are placed on one clock through its RunInfo::start_unix_ns, the wall-clock time of its
+// origin, so events that happened at the same moment on different hosts line up.
+struct TimelineProcess {
+  const Snapshot* snapshot = nullptr;
+  std::string name;       // shown for the process; empty: "rank R · host · pid P" (or the command)
+  std::int64_t pid = -1;  // process id in the file; -1: the rank when every rank is known and distinct, else 1, 2, ...
+};
+// Several processes on one timeline (`codeprof merge`): one process each, steps on a "steps" track.
+std::string to_chrome_trace(const std::vector<TimelineProcess>& processes);
+std::string to_perfetto_trace(const std::vector<TimelineProcess>& processes);
 
 // Writes `content` to `path` atomically; creates missing parent directories. Throws WriteError.
 void write_file_atomic(const std::string& path, std::string_view content);
 
-// The formats: "json", "chrome", "csv", "prometheus", "html", "pprof", "folded".
+// The formats: "json", "chrome", "csv", "prometheus", "html", "pprof", "folded", "perfetto".
 const std::vector<std::string>& export_format_names();
 // Default file name of a format, e.g. "profiling_report_20261124_093000.json" for json.
 std::string default_file_name(std::string_view format, std::int64_t unix_ns);

@@ -87,9 +87,20 @@ struct Inconclusive {
   std::string had;    // one line, e.g. "5 samples over 0.44 s"
 };
 
+// Where the steps' time went, in seconds since the start (or the last reset): what the Prometheus
+// counters, the live alerts and the comparison of the ranks of a distributed job read.
+struct StepTiming {
+  std::uint64_t steps = 0;
+  double step_time = 0.0;        // inside the steps
+  double input_time = 0.0;       // data_loading + preprocessing on the steps' threads, in and between steps
+  double iteration_time = 0.0;   // step time + input between steps: input_time / iteration_time is the input share
+  double collective_time = 0.0;  // in collective communication (outermost calls)
+};
+
 struct Findings {
   std::vector<Bottleneck> bottlenecks;  // most important first
   Classification classification;
+  StepTiming step_timing;
   std::vector<Trend> trends;
   std::vector<Recommendation> recommendations;  // most important first
   std::vector<Inconclusive> inconclusive;       // checks that could not conclude

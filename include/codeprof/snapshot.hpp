@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "codeprof/alerts.hpp"
 #include "codeprof/category.hpp"
 #include "codeprof/probe_metrics.hpp"
 
@@ -243,6 +244,8 @@ struct RunInfo {
   std::string command;
   int rank = -1;        // distributed rank when known
   int world_size = -1;
+  int local_rank = -1;  // rank on its node when known
+  std::string job_name; // the job the process belongs to (job.name), empty when not set
   std::int64_t start_unix_ns = 0;  // wall-clock time of the run's origin
   std::int64_t wall_ns = 0;        // how long the run has been profiled (since origin or last reset)
   std::string version;             // codeprof version that produced it
@@ -275,6 +278,9 @@ struct Snapshot {
   // Scopes (since the last reset) that ended while not the innermost open scope of their thread,
   // or after an enclosing scope had ended (interleaved asyncio tasks); they count normally.
   std::uint64_t events_misnested = 0;
+
+  std::vector<Alert> alerts;     // live alerts: pending, firing and recently resolved (docs/ALERTS.md)
+  AlertDelivery alert_delivery;  // the alert webhook's counters
 
   const OperationStats* find(std::string_view name) const noexcept {
     for (const auto& op : operations)

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "api/alert_monitor.hpp"
 #include "codeprof/profiler.hpp"
 
 namespace codeprof {
@@ -16,6 +17,8 @@ Profiler* g_default = nullptr;
 
 void finish_default() {
   if (!g_default) return;
+  // The alert thread reads snapshots: stop it before other static destructors run.
+  detail::stop_alert_monitor(*g_default);
   try {
     g_default->flush();
     if (g_default->config().export_on_exit) {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "analysis/analyze.hpp"
+#include "api/alert_monitor.hpp"
 #include "api/dashboard_hook.hpp"
 #include "api/process_parts_hub.hpp"
 #include "codeprof/exporters.hpp"
@@ -108,6 +109,7 @@ struct Profiler::Impl final : core::ForkAware {
   std::mutex parts_mutex;                          // creating `parts`
   std::unique_ptr<detail::ProcessPartsHub> parts;  // other processes' statistics (process_channel())
   std::atomic<detail::ProcessPartsHub*> parts_ready{nullptr};  // read without the lock (fork-safe)
+  std::unique_ptr<detail::AlertMonitor> alerts;  // reads snapshots: stopped before the parts above go
   std::shared_ptr<void> dashboard;       // destroyed first (declared last)
 };
 
@@ -132,6 +134,22 @@ Profiler::Profiler(Config config) {
     impl_->cpu_sampler = std::make_unique<sampling::CpuSampler>(impl_->config, *state_, impl_->samples);
     impl_->cpu_sampler->start();
   }
+  if (impl_->config.alerts.enabled) {
+    std::unique_ptr<detail::AlertSink> sink;
+    if (!impl_->config.alerts.webhook_url.empty()) {
+      if (auto make = detail::alert_sink_factory()) {
+        try {
+          sink = make(impl_->config);
+        } catch (const std::exception& e) {
+          impl_->unavailable.push_back({"alerts_webhook", e.what()});
+        }
+      } else {
+        impl_->unavailable.push_back(
+            {"alerts_webhook", "alerts.webhook.url is set but codeprof::dashboard (which sends it) is not linked into this program"});
+      }
+    }
+    impl_->alerts = std::make_unique<detail::AlertMonitor>(*this, std::move(sink));
+  }
   if (impl_->config.dashboard_port != 0) {
     if (auto start = detail::dashboard_starter()) {
       try {
@@ -143,10 +161,14 @@ Profiler::Profiler(Config config) {
       add_unavailable("dashboard", "dashboard.port is set but codeprof::dashboard is not linked into this program");
     }
   }
+  if (impl_->alerts) impl_->alerts->start();
 }
 
 Profiler::~Profiler() {
   impl_->dashboard.reset();
+  // Join the monitor before the pointer changes: its thread reads impl_->alerts through snapshot().
+  if (impl_->alerts) impl_->alerts->stop();
+  impl_->alerts.reset();
   if (impl_->cpu_sampler) impl_->cpu_sampler->stop();  // before the recorder its handler reads
   impl_->sampler.stop();
   // Members are destroyed in reverse order; the recorder's destructor drains every event.
@@ -191,6 +213,16 @@ void Profiler::update_config(const Config& config) {
   next.dashboard_host = old.dashboard_host;
   next.dashboard_port = old.dashboard_port;
   next.dashboard_token = old.dashboard_token;
+  next.alerts.enabled = old.alerts.enabled;
+  next.alerts.interval_ms = old.alerts.interval_ms;
+  next.alerts.webhook_url = old.alerts.webhook_url;
+  next.alerts.webhook_format = old.alerts.webhook_format;
+  next.alerts.webhook_queue = old.alerts.webhook_queue;
+  next.alerts.webhook_timeout_ms = old.alerts.webhook_timeout_ms;
+  next.alerts.webhook_retries = old.alerts.webhook_retries;
+  next.alerts.webhook_backoff_ms = old.alerts.webhook_backoff_ms;
+  next.local_rank = old.local_rank;
+  next.job_name = old.job_name;
   impl_->config = next;
   impl_->recorder.set_enabled(next.enabled);
   for (std::size_t i = 0; i < kCategoryCount; ++i)
@@ -232,6 +264,8 @@ Snapshot Profiler::snapshot() const {
   s.run.command = impl_->command;
   s.run.rank = cfg.rank;
   s.run.world_size = cfg.world_size;
+  s.run.local_rank = cfg.local_rank;
+  s.run.job_name = cfg.job_name;
   s.run.version = kVersion;
   s.run.hardware_threads = static_cast<int>(std::thread::hardware_concurrency());
   s.timelines = impl_->sampler.series();
@@ -250,6 +284,10 @@ Snapshot Profiler::snapshot() const {
   s.sampling.enabled = cfg.sampling.enabled;
   for (const auto& u : s.sampling.unavailable) s.run.unavailable.push_back(u);
   if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->merge_into(s);
+  if (impl_->alerts) {
+    s.alerts = impl_->alerts->alerts();
+    s.alert_delivery = impl_->alerts->delivery();
+  }
   return s;
 }
 
@@ -316,5 +354,9 @@ namespace detail {
 void stop_sampler_at_exit(Profiler& profiler);
 void stop_sampler_at_exit(Profiler& profiler) { profiler.impl().sampler.stop(); }
 }  // namespace detail
+
+void detail::stop_alert_monitor(Profiler& profiler) {
+  if (profiler.impl().alerts) profiler.impl().alerts->stop();
+}
 
 }  // namespace codeprof

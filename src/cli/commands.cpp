@@ -10,13 +10,16 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/analyze.hpp"
+#include "analysis/text_format.hpp"
 #include "cli/input_files.hpp"
+#include "cli/job_view.hpp"
 #include "cli/rank_comparison.hpp"
 #include "cli/report_diff.hpp"
 #include "cli/summary_text.hpp"
 #include "codeprof/config.hpp"
 #include "codeprof/dashboard.hpp"
 #include "codeprof/exporters.hpp"
+#include "io/timeline_model.hpp"
 #include "server/request_guard.hpp"
 
 namespace codeprof::cli {
@@ -48,11 +51,14 @@ struct Analysed {
   Findings findings;
 };
 
-std::string job_json(const JobComparison& job, const std::vector<Analysed>& runs) {
+std::string job_json(const JobComparison& job, const StepSkew& skew, const std::vector<Analysed>& runs) {
   using Json = nlohmann::ordered_json;
   Json ranks = Json::array();
   for (const auto& r : job.ranks)
     ranks.push_back({{"rank", r.rank >= 0 ? Json(r.rank) : Json(nullptr)},
+                     {"host", r.host},
+                     {"local_rank", r.local_rank >= 0 ? Json(r.local_rank) : Json(nullptr)},
+                     {"job_name", r.job_name},
                      {"file", r.path},
                      {"steps", r.steps},
                      {"step_time", r.step_time_s},
@@ -72,6 +78,17 @@ std::string job_json(const JobComparison& job, const std::vector<Analysed>& runs
                           {"others_median", s.others_median_s},
                           {"difference", s.difference},
                           {"description", s.description}});
+  Json intervals = Json::array();
+  for (const auto& interval : skew.intervals) {
+    Json cells = Json::array();
+    for (const auto& c : interval.ranks)
+      cells.push_back({{"rank", c.rank},
+                       {"measured", c.measured},
+                       {"steps", c.steps},
+                       {"compute_per_step", c.compute_per_step_s},
+                       {"skew", c.skew}});
+    intervals.push_back({{"start", interval.start_s}, {"end", interval.end_s}, {"ranks", std::move(cells)}});
+  }
   Json reports = Json::array();
   for (const auto& run : runs)
     reports.push_back(Json::parse(io::to_json_report(run.input.snapshot, run.findings)));
@@ -83,6 +100,7 @@ std::string job_json(const JobComparison& job, const std::vector<Analysed>& runs
             {"note", job.note},
             {"ranks", std::move(ranks)},
             {"stragglers", std::move(stragglers)},
+            {"skew", {{"available", skew.available}, {"note", skew.note}, {"intervals", std::move(intervals)}}},
             {"reports", std::move(reports)}};
   return j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
@@ -110,9 +128,10 @@ int run_analyze(const AnalyzeOptions& options) {
   std::vector<RankInput> ranks;
   for (const auto& run : runs) ranks.push_back({run.input.path, &run.input.snapshot, &run.findings});
   const JobComparison job = compare_ranks(ranks, options.straggler_threshold_pct / 100.0);
+  const StepSkew skew = job.one_job ? step_skew(ranks, config) : StepSkew{false, job.note, {}};
 
   if (options.format == "json") {
-    emit(job_json(job, runs), options.output);
+    emit(job_json(job, skew, runs), options.output);
   } else if (options.format == "html") {
     // One page per file, into the directory -o names; the comparison goes to stdout.
     if (options.output.empty())
@@ -123,18 +142,67 @@ int run_analyze(const AnalyzeOptions& options) {
       io::write_file_atomic(path, io::to_html_report(run.input.snapshot, run.findings));
       std::fprintf(stderr, "codeprof: wrote %s\n", path.c_str());
     }
-    emit(comparison_text(job), "");
+    emit(comparison_text(job) + (job.one_job ? "\n" + skew_text(skew) : std::string()), "");
   } else {
     std::string text = "codeprof analyze: ";
     text += std::to_string(runs.size());
     text += " files\n\n";
     text += comparison_text(job);
+    if (job.one_job) text += "\n" + skew_text(skew);
     for (const auto& run : runs) {
       text.append(1, '\n').append(78, '=').append(1, '\n');  // g++ 12 -Wrestrict misfires on "\n" + string
       text += summary_text(run.input.snapshot, run.findings, std::min<std::size_t>(options.top, 5));
     }
     emit(text, options.output);
   }
+  return 0;
+}
+
+int run_merge(const MergeOptions& options) {
+  if (options.files.empty()) throw UsageError("merge: give the reports or traces of the ranks to merge");
+  if (options.output.empty())
+    throw UsageError("merge: -o FILE is required (.json: a Chrome trace; .pftrace: a Perfetto trace)");
+  std::string format = options.format;
+  if (format.empty()) {
+    const std::string ext = std::filesystem::path(options.output).extension().string();
+    format = ext == ".pftrace" || ext == ".perfetto-trace" ? "perfetto" : "chrome";
+  }
+  if (format != "chrome" && format != "perfetto")
+    throw UsageError("merge: --format '" + format + "': expected chrome or perfetto");
+  const Config config = load_config(options.config_path);
+  std::vector<Analysed> runs;
+  for (const auto& path : options.files) {
+    Analysed a{load_input(path, options.max_events), {}};
+    a.findings = analysis::analyze(a.input.snapshot, config);
+    runs.push_back(std::move(a));
+  }
+  std::vector<RankInput> ranks;
+  for (const auto& run : runs) ranks.push_back({run.input.path, &run.input.snapshot, &run.findings});
+  const JobComparison job = compare_ranks(ranks, options.straggler_threshold_pct / 100.0);
+
+  // A straggler says so in its process name, where a timeline viewer shows it next to its tracks.
+  std::vector<io::TimelineProcess> processes;
+  for (const auto& run : runs) {
+    io::TimelineProcess p;
+    p.snapshot = &run.input.snapshot;
+    p.name = io::default_process_name(run.input.snapshot.run);
+    for (const auto& st : job.stragglers)
+      if (st.path == run.input.path) {
+        p.name += " · straggler: " + st.description.substr(st.description.find(' ', 5) + 1);
+        break;
+      }
+    processes.push_back(std::move(p));
+  }
+  const std::string content = format == "perfetto" ? io::to_perfetto_trace(processes) : io::to_chrome_trace(processes);
+  io::write_file_atomic(options.output, content);
+  std::string summary = "codeprof: merged " + std::to_string(runs.size()) + " file" + (runs.size() == 1 ? "" : "s") +
+                        " into " + options.output + " (" + (format == "perfetto" ? "Perfetto protobuf" : "Chrome trace JSON") +
+                        ", " + analysis::format_bytes(static_cast<double>(content.size())) + ")\n";
+  if (job.one_job) {
+    if (job.stragglers.empty()) summary += "codeprof: no straggler (" + job.note + ")\n";
+    for (const auto& st : job.stragglers) summary += "codeprof: straggler: " + st.description + "\n";
+  }
+  std::fputs(summary.c_str(), stderr);
   return 0;
 }
 
@@ -193,6 +261,32 @@ int run_serve(const ServeOptions& options) {
   int signal = 0;
   sigwait(&stop_signals, &signal);
   dashboard.stop();
+  std::fprintf(stderr, "codeprof: stopped (%s)\n", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  return 0;
+}
+
+int run_serve_ranks(const ServeRanksOptions& options) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  JobViewOptions job;
+  job.ranks = rank_endpoints(options.ranks);
+  const std::size_t count = job.ranks.size();
+  job.host = options.host;
+  job.port = options.port;
+  job.token = options.token;
+  job.config = load_config(options.config_path);
+  job.straggler_threshold = options.straggler_threshold_pct / 100.0;
+  job.poll_interval = std::chrono::milliseconds(static_cast<std::int64_t>(options.poll_interval_s * 1000));
+  JobView view(std::move(job));
+  std::printf("codeprof: job view of %zu ranks at %s (Ctrl-C stops)\n", count, view.url().c_str());
+  std::fflush(stdout);
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  view.stop();
   std::fprintf(stderr, "codeprof: stopped (%s)\n", signal == SIGINT ? "SIGINT" : "SIGTERM");
   return 0;
 }

@@ -41,6 +41,28 @@ struct ServeOptions {
 };
 int run_serve(const ServeOptions& options);
 
+struct MergeOptions {
+  std::vector<std::string> files;
+  std::string output;             // required
+  std::string format;             // chrome | perfetto; "" = from the output's extension (.pftrace: perfetto)
+  std::string config_path;
+  double straggler_threshold_pct = 10.0;
+  std::uint64_t max_events = 2'000'000;  // raw events kept per trace file
+};
+int run_merge(const MergeOptions& options);
+
+// `codeprof serve --ranks`: the live dashboards of a job's ranks as one view.
+struct ServeRanksOptions {
+  std::vector<std::string> ranks;  // URLs (with ?token=... when a rank needs one), or @FILE
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8765;
+  std::string token;
+  std::string config_path;
+  double straggler_threshold_pct = 10.0;
+  double poll_interval_s = 2.0;
+};
+int run_serve_ranks(const ServeRanksOptions& options);
+
 // The same errors as the CLI reports them, for callers that parse arguments themselves.
 class UsageError : public std::runtime_error {
  public:

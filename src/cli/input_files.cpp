@@ -38,7 +38,9 @@ std::string open_problem(int error) {
 
 }  // namespace
 
-Input load_input(const std::string& path) {
+Input load_input(const std::string& path) { return load_input(path, io::TraceReadOptions{}.trace_event_budget); }
+
+Input load_input(const std::string& path, std::uint64_t trace_event_budget) {
   // Opened once and read from the start to the end: a FIFO, a pipe or a process substitution
   // (<(zcat r.json.gz)) would not survive being opened twice. The format is told from the first
   // bytes read, which the reader then gets back.
@@ -79,6 +81,7 @@ Input load_input(const std::string& path) {
     }
     input.kind = "trace";
     io::TraceReadOptions options;
+    options.trace_event_budget = trace_event_budget;
     options.progress = [&notice](std::uint64_t done, std::uint64_t total) { notice.update(done, total); };
     input.snapshot = io::trace::read_trace_source(*source, path, options);
     return input;

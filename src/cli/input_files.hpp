@@ -1,6 +1,7 @@
 #pragma once
 // Opens what the user passes to `codeprof analyze/diff/serve`: a codeprof JSON report, or a
 // Chrome / PyTorch (Kineto) trace, plain or gzip-compressed. The kind is told from the first bytes.
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -25,5 +26,8 @@ struct Input {
 
 // Reads one file; prints progress to stderr when that takes over a second. Throws InputError.
 Input load_input(const std::string& path);
+// The same, keeping up to `trace_event_budget` raw events of a trace (a timeline needs them; the
+// statistics do not).
+Input load_input(const std::string& path, std::uint64_t trace_event_budget);
 
 }  // namespace codeprof::cli

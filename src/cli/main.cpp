@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <exception>
 #include <new>
+#include <string>
+#include <vector>
 
 #include "analysis/text_format.hpp"
 #include "cli/commands.hpp"
@@ -34,6 +36,26 @@ const CLI::Validator kFinite(
 
 // One line whatever the message holds (file names and values from files may carry newlines or
 // terminal escape sequences).
+// "--ranks a,b" or "--ranks @file" (one URL a line; blank lines and # comments skipped).
+std::vector<std::string> split_ranks(const std::string& text) {
+  std::vector<std::string> out;
+  if (!text.empty() && text.front() == '@') {
+    out.push_back(text);  // read by run_serve_ranks, which reports a missing file in its own words
+    return out;
+  }
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
 int fail(const std::string& message) {
   std::fprintf(stderr, "codeprof: %s\n", codeprof::analysis::one_line(message).c_str());
   return 2;
@@ -93,17 +115,44 @@ int main(int argc, char** argv) {
   diff_cmd->add_option("-o,--output", diff.output, "write to this file instead of stdout");
 
   ServeOptions serve;
-  CLI::App* serve_cmd = app.add_subcommand("serve", "Serve the dashboard over a saved report or trace (read-only).");
-  serve_cmd->add_option("FILE", serve.file, "a codeprof report or a trace")->required();
+  std::string serve_ranks;
+  double poll_interval_s = 2.0;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve", "Serve the dashboard over a saved report or trace (read-only), or with --ranks the live dashboards of a "
+               "job's ranks as one job view.");
+  serve_cmd->add_option("FILE", serve.file, "a codeprof report or a trace");
+  CLI::Option* ranks_opt = serve_cmd->add_option(
+      "--ranks", serve_ranks,
+      "the ranks' dashboard URLs, comma-separated (with ?token=T for a rank that needs one), or @FILE with one per line");
   serve_cmd->add_option("--host", serve.host, "address to listen on (default 127.0.0.1; others need --token)");
   serve_cmd->add_option("--port", serve.port, "port (default 8765; 0 picks a free one)");
   serve_cmd->add_option("--token", serve.token, "require this token on every request");
   serve_cmd->add_option("--config", serve.config_path, "TOML file with thresholds (docs/CONFIG.md)");
+  serve_cmd->add_option("--poll-interval", poll_interval_s, "--ranks: seconds between polls of the ranks (default 2)")
+      ->check(CLI::Range(0.1, 3600.0));
+
+  MergeOptions merge;
+  CLI::App* merge_cmd = app.add_subcommand(
+      "merge", "Merge the reports or traces of a job's ranks into one timeline (one process per rank, clocks aligned on "
+               "each rank's start time) for Perfetto or chrome://tracing.");
+  merge_cmd->add_option("FILE", merge.files, "codeprof reports or Chrome/Kineto traces, one per rank")->required();
+  merge_cmd->add_option("-o,--output", merge.output, "the merged trace: .json (Chrome trace) or .pftrace (Perfetto)")
+      ->required();
+  merge_cmd->add_option("--format", merge.format, "chrome or perfetto (default: from the output's extension)")
+      ->check(CLI::IsMember({"chrome", "perfetto"}));
+  merge_cmd->add_option("--config", merge.config_path, "TOML file with thresholds (docs/CONFIG.md)");
+  merge_cmd
+      ->add_option("--straggler-threshold", merge.straggler_threshold_pct,
+                   "percent by which a rank must differ from the others to be named a straggler (default 10)")
+      ->transform(strip_percent)
+      ->check(CLI::Range(0.0, 1000.0));
+  merge_cmd->add_option("--max-events", merge.max_events, "raw events kept per trace file (default 2000000)")
+      ->check(CLI::PositiveNumber);
 
   // CLI11 would only say that a subcommand is required; name the word it did not know.
   const auto known = app.get_subcommands([&](CLI::App* sub) { return argc > 1 && sub->check_name(argv[1]); });
   if (argc > 1 && argv[1][0] != '-' && known.empty())
-    return fail(std::string("unknown command '") + argv[1] + "': expected analyze, diff or serve (see codeprof --help)");
+    return fail(std::string("unknown command '") + argv[1] + "': expected analyze, diff, merge or serve (see codeprof --help)");
 
   try {
     app.parse(argc, argv);
@@ -119,6 +168,19 @@ int main(int argc, char** argv) {
       if (max_regression_opt->count()) diff.max_regression_pct = max_regression;
       return run_diff(diff);
     }
+    if (merge_cmd->parsed()) return run_merge(merge);
+    if (ranks_opt->count()) {
+      if (!serve.file.empty()) return fail("serve: give either FILE or --ranks, not both (see codeprof serve --help)");
+      ServeRanksOptions job;
+      job.ranks = split_ranks(serve_ranks);
+      job.host = serve.host;
+      job.port = serve.port;
+      job.token = serve.token;
+      job.config_path = serve.config_path;
+      job.poll_interval_s = poll_interval_s;
+      return run_serve_ranks(job);
+    }
+    if (serve.file.empty()) return fail("serve: give a report or trace FILE, or --ranks URL[,URL...] (see codeprof serve --help)");
     return run_serve(serve);
   } catch (const std::bad_alloc&) {
     return fail("out of memory");

@@ -1,27 +1,18 @@
 #include "cli/rank_comparison.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <climits>
 #include <set>
 #include <unordered_set>
 
+#include "analysis/steps.hpp"
 #include "analysis/text_format.hpp"
 #include "cli/text_table.hpp"
 
 namespace codeprof::cli {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool is_nccl_kernel(const std::string& lowered) {
-  return lowered.rfind("ncclkernel", 0) == 0 || lowered.rfind("nccldevkernel", 0) == 0;
-}
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0.0;
@@ -38,34 +29,6 @@ std::string signed_percent(double ratio) {
 
 }  // namespace
 
-bool is_collective(const OperationStats& op) {
-  if (op.category == Category::MultiGpu) return true;
-  const std::string n = lower(op.name);
-  if (n.rfind("nccl:", 0) == 0 || n.rfind("gloo:", 0) == 0 || n.rfind("c10d::", 0) == 0 || is_nccl_kernel(n))
-    return true;
-  static constexpr std::string_view kWords[] = {"allreduce", "all_reduce", "allgather", "all_gather", "reduce_scatter",
-                                                "reducescatter", "alltoall", "all_to_all", "broadcast", "barrier"};
-  return std::any_of(std::begin(kWords), std::end(kWords), [&](std::string_view w) { return n.find(w) != std::string::npos; });
-}
-
-double collective_seconds(const Snapshot& s) {
-  std::unordered_set<std::uint32_t> cpu_side;
-  double kernels_ns = 0;
-  for (const auto& op : s.operations) {
-    if (!is_collective(op)) continue;
-    if (is_nccl_kernel(lower(op.name))) kernels_ns += static_cast<double>(op.total_ns);
-    else cpu_side.insert(op.id);
-  }
-  double cpu_ns = 0;
-  for (const auto& op : s.operations)
-    if (cpu_side.count(op.id)) cpu_ns += static_cast<double>(op.total_ns);
-  // Calls of a collective made inside another collective are already in the outer one's time.
-  for (const auto& edge : s.call_tree)
-    if (edge.parent_id != kRootOperation && cpu_side.count(edge.parent_id) && cpu_side.count(edge.child_id))
-      cpu_ns -= static_cast<double>(edge.total_ns);
-  return std::max(0.0, cpu_ns > 0 ? cpu_ns : kernels_ns) / 1e9;
-}
-
 JobComparison compare_ranks(const std::vector<RankInput>& inputs, double threshold) {
   JobComparison job;
   job.threshold = threshold;
@@ -73,6 +36,9 @@ JobComparison compare_ranks(const std::vector<RankInput>& inputs, double thresho
     RankFacts r;
     r.path = in.path;
     r.rank = in.snapshot->run.rank;
+    r.local_rank = in.snapshot->run.local_rank;
+    r.host = in.snapshot->run.host;
+    r.job_name = in.snapshot->run.job_name;
     r.steps = in.findings->classification.input.steps;
     r.step_time_s = in.findings->classification.input.step_time;
     r.wall_s = static_cast<double>(in.snapshot->run.wall_ns) / 1e9;
@@ -156,6 +122,7 @@ JobComparison compare_ranks(const std::vector<RankInput>& inputs, double thresho
 std::string comparison_text(const JobComparison& job) {
   std::string out = "Ranks\n";
   TextTable table({{"Rank", Align::Right},
+                   {"Host", Align::Left},
                    {"File", Align::Left},
                    {"Steps", Align::Right},
                    {job.per_step ? "Mean step" : "Wall", Align::Right},
@@ -163,7 +130,7 @@ std::string comparison_text(const JobComparison& job) {
                    {"Collectives", Align::Right},
                    {"Most self time", Align::Left}});
   for (const auto& r : job.ranks)
-    table.add({r.rank >= 0 ? std::to_string(r.rank) : "?", truncate(std::filesystem::path(r.path).filename().string(), 48), analysis::format_count(r.steps),
+    table.add({r.rank >= 0 ? std::to_string(r.rank) : "?", truncate(r.host.empty() ? "-" : r.host, 24), truncate(std::filesystem::path(r.path).filename().string(), 48), analysis::format_count(r.steps),
                analysis::format_seconds(r.step_s), analysis::format_seconds(r.compute_s), analysis::format_seconds(r.collective_per_s),
                r.top_operation.empty() ? "-" : truncate(r.top_operation, 40) + " (" + analysis::format_seconds(r.top_operation_s) + ")"});
   out += table.render("  ");
@@ -174,6 +141,148 @@ std::string comparison_text(const JobComparison& job) {
     return out;
   }
   for (const auto& s : job.stragglers) out += "  - " + s.description + "\n";
+  return out;
+}
+
+}  // namespace codeprof::cli
+
+namespace codeprof::cli {
+namespace {
+
+// Time spent in some activity, spread over [start, start + width) on the job's clock.
+struct Spread {
+  std::int64_t start_ns = 0;
+  std::int64_t width_ns = 0;
+  double count = 0.0;  // calls (steps) in it
+  double total_ns = 0.0;
+};
+
+// The share of [a, a + w) that falls into [lo, hi); a zero-width span counts where it starts.
+double overlap_share(std::int64_t a, std::int64_t w, std::int64_t lo, std::int64_t hi) {
+  if (w <= 0) return a >= lo && a < hi ? 1.0 : 0.0;
+  const std::int64_t from = std::max(a, lo), to = std::min(a + w, hi);
+  return to > from ? static_cast<double>(to - from) / static_cast<double>(w) : 0.0;
+}
+
+struct RankTimeline {
+  std::vector<Spread> steps;
+  std::vector<Spread> collectives;
+};
+
+// Steps from the snapshot's step spans when it has them (traces), else from the step operation's
+// time windows (live runs and their reports); collectives from their operations' time windows.
+RankTimeline rank_timeline(const Snapshot& s, const Config& config) {
+  RankTimeline t;
+  const std::int64_t origin = s.run.start_unix_ns;
+  if (!s.steps.empty()) {
+    for (const auto& st : s.steps)
+      t.steps.push_back({origin + st.start_ns, st.end_ns - st.start_ns, 1.0, static_cast<double>(st.end_ns - st.start_ns)});
+  } else if (const auto facts = analysis::detect_steps(s, config); facts.step_operation) {
+    if (const OperationStats* op = s.find(*facts.step_operation))
+      for (const auto& w : op->series)
+        t.steps.push_back({origin + w.start_ns, w.width_ns, static_cast<double>(w.count), static_cast<double>(w.total_ns)});
+  }
+  std::unordered_set<std::uint32_t> collective_ids;
+  for (const auto& op : s.operations)
+    if (is_collective(op)) collective_ids.insert(op.id);
+  std::unordered_set<std::uint32_t> nested;  // called from another collective: already in its time
+  for (const auto& e : s.call_tree)
+    if (e.parent_id != kRootOperation && collective_ids.count(e.parent_id) && collective_ids.count(e.child_id))
+      nested.insert(e.child_id);
+  for (const auto& op : s.operations) {
+    if (!collective_ids.count(op.id) || nested.count(op.id)) continue;
+    for (const auto& w : op.series)
+      t.collectives.push_back({origin + w.start_ns, w.width_ns, static_cast<double>(w.count), static_cast<double>(w.total_ns)});
+  }
+  return t;
+}
+
+}  // namespace
+
+StepSkew step_skew(const std::vector<RankInput>& inputs, const Config& config, std::size_t intervals) {
+  StepSkew out;
+  std::vector<std::pair<int, RankTimeline>> ranks;
+  for (const auto& in : inputs) ranks.emplace_back(in.snapshot->run.rank, rank_timeline(*in.snapshot, config));
+  std::stable_sort(ranks.begin(), ranks.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (ranks.size() < 2) {
+    out.note = "one rank: nothing to compare";
+    return out;
+  }
+  std::int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (const auto& [rank, t] : ranks) {
+    if (t.steps.empty()) {
+      out.note = "rank " + std::to_string(rank) + " has no steps, so step-time skew over time was not measured";
+      return out;
+    }
+    for (const auto& sp : t.steps) {
+      lo = std::min(lo, sp.start_ns);
+      hi = std::max(hi, sp.start_ns + std::max<std::int64_t>(sp.width_ns, 1));
+    }
+  }
+  // At least about five steps per interval, so that one step's edge does not make the skew.
+  double fewest_steps = 1e300;
+  for (const auto& [rank, t] : ranks) {
+    double n = 0;
+    for (const auto& sp : t.steps) n += sp.count;
+    fewest_steps = std::min(fewest_steps, n);
+  }
+  intervals = std::clamp<std::size_t>(static_cast<std::size_t>(fewest_steps / 5), 1, std::max<std::size_t>(intervals, 1));
+  const double width = static_cast<double>(hi - lo) / static_cast<double>(intervals);
+  for (std::size_t i = 0; i < intervals; ++i) {
+    const auto a = lo + static_cast<std::int64_t>(width * static_cast<double>(i));
+    const auto b = i + 1 == intervals ? hi : lo + static_cast<std::int64_t>(width * static_cast<double>(i + 1));
+    SkewInterval interval;
+    interval.start_s = static_cast<double>(a - lo) / 1e9;
+    interval.end_s = static_cast<double>(b - lo) / 1e9;
+    for (const auto& [rank, t] : ranks) {
+      SkewCell cell;
+      cell.rank = rank;
+      double step_ns = 0, collective_ns = 0;
+      for (const auto& sp : t.steps) {
+        const double share = overlap_share(sp.start_ns, sp.width_ns, a, b);
+        cell.steps += share * sp.count;
+        step_ns += share * sp.total_ns;
+      }
+      for (const auto& sp : t.collectives) collective_ns += overlap_share(sp.start_ns, sp.width_ns, a, b) * sp.total_ns;
+      // Under half a step is an edge effect, not a measurement.
+      if (cell.steps >= 0.5) {
+        cell.measured = true;
+        cell.compute_per_step_s = std::max(0.0, step_ns - collective_ns) / cell.steps / 1e9;
+      }
+      interval.ranks.push_back(cell);
+    }
+    for (auto& cell : interval.ranks) {
+      if (!cell.measured) continue;
+      std::vector<double> others;
+      for (const auto& o : interval.ranks)
+        if (o.measured && o.rank != cell.rank) others.push_back(o.compute_per_step_s);
+      const double m = median(others);
+      cell.skew = m > 0 ? (cell.compute_per_step_s - m) / m : 0.0;
+    }
+    out.intervals.push_back(std::move(interval));
+  }
+  out.available = true;
+  out.note = "compute per step (step minus collectives) vs the other ranks' median; " + std::to_string(intervals) +
+             (intervals == 1 ? " interval of " : " intervals of ") + analysis::format_seconds(width / 1e9) +
+             ", ranks aligned on their start times";
+  return out;
+}
+
+std::string skew_text(const StepSkew& skew) {
+  std::string out = "Step-time skew over time (" + skew.note + ")\n";
+  if (!skew.available) return out;
+  std::vector<Column> columns = {{"From", Align::Right}, {"To", Align::Right}};
+  for (const auto& cell : skew.intervals.front().ranks)
+    columns.push_back({"rank " + (cell.rank >= 0 ? std::to_string(cell.rank) : std::string("?")), Align::Right});
+  TextTable table(columns);
+  for (const auto& interval : skew.intervals) {
+    std::vector<std::string> row = {analysis::format_seconds(interval.start_s), analysis::format_seconds(interval.end_s)};
+    for (const auto& cell : interval.ranks)
+      row.push_back(cell.measured ? signed_percent(cell.skew) + " (" + analysis::format_seconds(cell.compute_per_step_s) + ")"
+                                  : "-");
+    table.add(row);
+  }
+  out += table.render("  ");
   return out;
 }
 

@@ -10,22 +10,23 @@
 #include <string>
 #include <vector>
 
+#include "analysis/collectives.hpp"
+#include "codeprof/config.hpp"
 #include "codeprof/findings.hpp"
 #include "codeprof/snapshot.hpp"
 
 namespace codeprof::cli {
 
-// Collective communication, by name (nccl:/gloo:/c10d:: annotations, NCCL kernels, all_reduce,
-// all_gather, reduce_scatter, all_to_all, broadcast, barrier) or by the multi_gpu category.
-bool is_collective(const OperationStats& op);
-
-// Time in collectives: outermost collective calls (time a collective spends inside another one is
-// not counted twice); NCCL kernels count only when no CPU-side collective was recorded.
-double collective_seconds(const Snapshot& snapshot);
+// Collectives are recognised by the analysis layer (src/analysis/collectives.hpp).
+using analysis::collective_seconds;
+using analysis::is_collective;
 
 struct RankFacts {
   std::string path;
   int rank = -1;
+  int local_rank = -1;
+  std::string host;
+  std::string job_name;
   std::uint64_t steps = 0;
   double step_time_s = 0.0;   // total time in steps
   double wall_s = 0.0;
@@ -65,6 +66,30 @@ struct RankInput {
 };
 
 JobComparison compare_ranks(const std::vector<RankInput>& inputs, double threshold = 0.10);
+
+// Step-time skew over time: the job's common span (wall clock, each rank aligned on its
+// start_unix_ns) cut into intervals; in each, every rank's compute time per step (step time minus
+// collectives) against the median of the other ranks. A straggler shows as a column that stays
+// high; one that turns slow mid-run shows from the interval where it started.
+struct SkewCell {
+  int rank = -1;
+  double steps = 0.0;             // steps in the interval (fractions where a time window straddles it)
+  double compute_per_step_s = 0.0;
+  double skew = 0.0;              // (value - others' median) / others' median
+  bool measured = false;          // false: no steps of this rank in the interval
+};
+struct SkewInterval {
+  double start_s = 0.0;  // since the job's first step
+  double end_s = 0.0;
+  std::vector<SkewCell> ranks;  // in the order of JobComparison::ranks
+};
+struct StepSkew {
+  bool available = false;
+  std::string note;  // what was measured, or why nothing was
+  std::vector<SkewInterval> intervals;
+};
+StepSkew step_skew(const std::vector<RankInput>& inputs, const Config& config, std::size_t intervals = 8);
+std::string skew_text(const StepSkew& skew);
 
 std::string comparison_text(const JobComparison& job);
 

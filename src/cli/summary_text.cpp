@@ -27,6 +27,8 @@ std::string run_line(const Snapshot& s) {
   if (run.rank >= 0)
     where += (where.empty() ? "" : ", ") + std::string("rank ") + std::to_string(run.rank) +
              (run.world_size > 0 ? " of " + std::to_string(run.world_size) : "");
+  if (run.local_rank >= 0) where += (where.empty() ? "" : ", ") + std::string("local rank ") + std::to_string(run.local_rank);
+  if (!run.job_name.empty()) where += (where.empty() ? "" : ", ") + std::string("job ") + run.job_name;
   if (!where.empty()) line += " (" + where + ")";
   return line;
 }

@@ -49,7 +49,7 @@ std::string format_double(double v) {
   return os.str();
 }
 
-const std::vector<std::string> kFormats = {"json", "chrome", "csv", "prometheus", "html", "pprof", "folded"};
+const std::vector<std::string> kFormats = {"json", "chrome", "csv", "prometheus", "html", "pprof", "folded", "perfetto"};
 
 std::vector<std::string> split_list(std::string_view text) {
   std::vector<std::string> out;
@@ -101,6 +101,53 @@ KeyDef string_key(std::string name, std::string desc, Get ref) {
   return {std::move(name), Kind::String, std::move(desc), 0, 0,
           [ref](Config& c, const std::string& t) { ref(c) = t; },
           [ref](const Config& c) { return ref(const_cast<Config&>(c)); }};
+}
+
+// The alert rules' keys (docs/ALERTS.md gives each threshold's source).
+void add_alert_keys(std::vector<KeyDef>& k) {
+  using A = Config::Alerts;
+  const auto alert_float = [&](std::string name, std::string desc, double min, double max, double A::*field) {
+    k.push_back(float_key("alerts." + std::move(name), std::move(desc), min, max,
+                          [field](Config& c) -> double& { return c.alerts.*field; }));
+  };
+  k.push_back(bool_key("alerts.enabled", "Evaluate the alert rules inside the profiler (a background thread).",
+                       [](Config& c) -> bool& { return c.alerts.enabled; }));
+  k.push_back(int_key("alerts.interval_ms", "How often the alert rules are evaluated (milliseconds).", 50, 3'600'000,
+                      [](Config& c) -> std::uint32_t& { return c.alerts.interval_ms; }));
+  alert_float("window_s", "Seconds over which rates (input share, drops, step time) are measured.", 0.1, 86400, &A::window_s);
+  alert_float("keep_firing_for_s", "Seconds an alert's condition must stay false before it resolves.", 0, 86400,
+              &A::keep_firing_for_s);
+  k.push_back(bool_key("alerts.log", "Write one line on standard error when an alert fires or resolves.",
+                       [](Config& c) -> bool& { return c.alerts.log; }));
+  alert_float("input_bound.threshold", "Input share of the iteration (0..1) above which InputBound fires (0: off).", 0, 1,
+              &A::input_bound_share);
+  alert_float("input_bound.for_s", "Seconds the input share must stay above its threshold.", 0, 86400, &A::input_bound_for_s);
+  alert_float("gpu_idle.threshold", "Share of a GPU's samples under 5 % utilisation (0..1) above which GpuIdle fires (0: off).",
+              0, 1, &A::gpu_idle_share);
+  alert_float("gpu_idle.for_s", "Seconds the GPU idle share must stay above its threshold.", 0, 86400, &A::gpu_idle_for_s);
+  alert_float("events_dropped.threshold", "Share of scope events dropped (0..1) above which EventsDropped fires (0: off).", 0, 1,
+              &A::events_dropped_share);
+  alert_float("events_dropped.for_s", "Seconds the drop share must stay above its threshold.", 0, 86400, &A::events_dropped_for_s);
+  alert_float("memory_growth.threshold_mib", "RSS growth (MiB) over memory_growth.window_s above which MemoryGrowth fires (0: off).",
+              0, 1e9, &A::memory_growth_mib);
+  alert_float("memory_growth.window_s", "Seconds over which RSS growth is measured.", 1, 7 * 86400.0, &A::memory_growth_window_s);
+  alert_float("memory_growth.for_s", "Seconds the RSS growth must stay above its threshold.", 0, 86400, &A::memory_growth_for_s);
+  alert_float("step_time.threshold", "Mean step time (s) over the window above which SlowSteps fires (0: off).", 0, 1e6,
+              &A::step_time_s);
+  alert_float("step_time.for_s", "Seconds the mean step time must stay above its threshold.", 0, 86400, &A::step_time_for_s);
+  k.push_back(string_key("alerts.webhook.url", "POST alerts to this http:// or https:// URL (needs codeprof::dashboard linked; empty: none).",
+                         [](Config& c) -> std::string& { return c.alerts.webhook_url; }));
+  k.push_back(string_key("alerts.webhook.format",
+                         "webhook: Alertmanager's webhook receiver payload; alertmanager: the body of Alertmanager's POST /api/v2/alerts.",
+                         [](Config& c) -> std::string& { return c.alerts.webhook_format; }));
+  k.push_back(int_key("alerts.webhook.queue", "Notifications waiting to be sent at most; more are dropped and counted.", 1, 100000,
+                      [](Config& c) -> std::uint32_t& { return c.alerts.webhook_queue; }));
+  k.push_back(int_key("alerts.webhook.timeout_ms", "Connect, read and write timeout of one webhook request (milliseconds).", 10, 600000,
+                      [](Config& c) -> std::uint32_t& { return c.alerts.webhook_timeout_ms; }));
+  k.push_back(int_key("alerts.webhook.retries", "Retries of a failed webhook request before it is counted as failed.", 0, 100,
+                      [](Config& c) -> std::uint32_t& { return c.alerts.webhook_retries; }));
+  k.push_back(int_key("alerts.webhook.backoff_ms", "Delay before the first retry (milliseconds); doubled for each further retry.", 1,
+                      3'600'000, [](Config& c) -> std::uint32_t& { return c.alerts.webhook_backoff_ms; }));
 }
 
 std::vector<KeyDef> build_keys() {
@@ -165,7 +212,7 @@ std::vector<KeyDef> build_keys() {
   k.push_back(float_key("analysis.low_priority_share", "Share of wall time (0..1) that makes an operation a low-priority bottleneck.",
                         0, 1, [](Config& c) -> double& { return c.low_priority_share; }));
   k.push_back(string_key("output.dir", "Directory the exports are written to.", [](Config& c) -> std::string& { return c.output_dir; }));
-  k.push_back({"output.formats", Kind::List, "Formats export_all writes: json, chrome, csv, prometheus, html, pprof, folded (the last two: the sampled profile).", 0, 0,
+  k.push_back({"output.formats", Kind::List, "Formats export_all writes: json, chrome, csv, prometheus, html, pprof, folded, perfetto (pprof and folded: the sampled profile; perfetto: the Perfetto protobuf trace).", 0, 0,
                [](Config& c, const std::string& t) { c.export_formats = split_list(t); },
                [](const Config& c) { return join_list(c.export_formats); }});
   k.push_back(bool_key("output.export_on_exit", "Write every format when the default profiler ends with the process.",
@@ -180,6 +227,11 @@ std::vector<KeyDef> build_keys() {
                       [](Config& c) -> int& { return c.rank; }));
   k.push_back(int_key("run.world_size", "Processes in the distributed job (-1: not set; WORLD_SIZE is read when unset).", -1, 1'000'000,
                       [](Config& c) -> int& { return c.world_size; }));
+  k.push_back(int_key("run.local_rank", "Rank of this process on its node (-1: not set; LOCAL_RANK is read when unset).", -1, 1'000'000,
+                      [](Config& c) -> int& { return c.local_rank; }));
+  k.push_back(string_key("job.name", "Name of the job this process belongs to: a label on every metric, shown in reports and traces.",
+                         [](Config& c) -> std::string& { return c.job_name; }));
+  add_alert_keys(k);
   return k;
 }
 
@@ -211,7 +263,7 @@ std::string expectation(const KeyDef& k) {
     case Kind::Int: return "an integer in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
     case Kind::Float: return "a number in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
     case Kind::String: return "a string";
-    case Kind::List: return "a list of formats from json, chrome, csv, prometheus, html, pprof, folded";
+    case Kind::List: return "a list of formats from json, chrome, csv, prometheus, html, pprof, folded, perfetto";
   }
   return "?";
 }
@@ -370,6 +422,11 @@ void Config::validate() const {
   if (dashboard_host.empty()) throw ConfigError("config: key 'dashboard.host' expects an address, got ''");
   if (sampling_mechanism != "auto" && sampling_mechanism != "perf_event" && sampling_mechanism != "timer")
     throw ConfigError("config: key 'sampling.mechanism' expects auto, perf_event or timer, got '" + sampling_mechanism + "'");
+  const std::string& url = alerts.webhook_url;
+  if (!url.empty() && !url.starts_with("http://") && !url.starts_with("https://"))
+    throw ConfigError("config: key 'alerts.webhook.url' expects an http:// or https:// URL, got '" + url + "'");
+  if (alerts.webhook_format != "webhook" && alerts.webhook_format != "alertmanager")
+    throw ConfigError("config: key 'alerts.webhook.format' expects webhook or alertmanager, got '" + alerts.webhook_format + "'");
 }
 
 Config Config::load(const std::string& toml_path) {
@@ -423,6 +480,7 @@ void Config::apply_env() {
   };
   from_plain("RANK", copy.rank);
   from_plain("WORLD_SIZE", copy.world_size);
+  from_plain("LOCAL_RANK", copy.local_rank);
   copy.validate();
   *this = std::move(copy);
 }

@@ -17,6 +17,7 @@
 #include "codeprof/version.hpp"
 #include "io/report_schema.hpp"
 #include "io/text_output.hpp"
+#include "io/timeline_model.hpp"
 
 namespace codeprof::io {
 namespace {
@@ -46,6 +47,53 @@ void append_micros(std::string& out, std::int64_t ns) {
 class TraceBuilder {
  public:
   explicit TraceBuilder(std::int64_t pid) : pid_(std::to_string(pid)) { out_ = "{\"traceEvents\":[\n"; }
+
+  // The process the next events belong to (merged timelines hold several).
+  void set_pid(std::int64_t pid) { pid_ = std::to_string(pid); }
+  void process_sort_index(std::int64_t index) {
+    begin_event();
+    out_ += "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":" + pid_ + ",\"tid\":0,\"args\":{\"sort_index\":" +
+            std::to_string(index) + "}}";
+  }
+  // A complete event that is not an operation (a step).
+  void complete_named(std::string_view name, std::string_view category, std::int64_t tid, std::int64_t start_ns,
+                      std::int64_t duration_ns) {
+    begin_event();
+    out_ += "{\"ph\":\"X\",\"name\":";
+    append_json_string(out_, name);
+    out_ += ",\"cat\":";
+    append_json_string(out_, category);
+    out_ += ",\"ts\":";
+    append_micros(out_, start_ns);
+    out_ += ",\"dur\":";
+    append_micros(out_, duration_ns);
+    out_ += ",\"pid\":" + pid_ + ",\"tid\":";
+    append_int(out_, tid);
+    out_ += '}';
+  }
+  // The end of a merged timeline: what each process is, and the clock they share.
+  std::string finish_merged(const std::vector<TimelineProcess>& processes, const TimelineModel& model) {
+    out_ += "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":";
+    append_json_string(out_, std::string("codeprof ") + kVersion);
+    out_ += ",\"codeprof_events\":";
+    out_ += model.slowest_only ? "\"slowest calls per operation for the processes without trace recording\""
+                               : "\"all recorded calls\"";
+    out_ += ",\"clock\":\"each process aligned on the wall-clock time of its origin (start_unix_ns)\",\"processes\":[";
+    for (std::size_t i = 0; i < processes.size(); ++i) {
+      const RunInfo& run = processes[i].snapshot->run;
+      if (i) out_ += ',';
+      out_ += "{\"pid\":" + std::to_string(model.processes[i].pid) + ",\"name\":";
+      append_json_string(out_, model.processes[i].name);
+      out_ += ",\"rank\":" + std::to_string(run.rank) + ",\"host\":";
+      append_json_string(out_, run.host);
+      out_ += ",\"source_path\":";
+      append_json_string(out_, run.source_path);
+      out_ += ",\"start_unix_ns\":" + std::to_string(run.start_unix_ns) + ",\"offset_ns\":" +
+              std::to_string(run.start_unix_ns - model.base_ns) + "}";
+    }
+    out_ += "]},\"baseTimeNanoseconds\":" + std::to_string(model.base_ns) + "}\n";
+    return std::move(out_);
+  }
 
   void metadata(std::string_view name, std::uint64_t tid, std::string_view arg_key, std::string_view arg_value) {
     begin_event();
@@ -124,6 +172,12 @@ class TraceBuilder {
     append_json_string(out_, iso8601_utc(s.run.start_unix_ns));
     out_ += ",\"trace_events_dropped\":" + std::to_string(s.trace_events_dropped);
     if (s.run.rank >= 0) out_ += ",\"rank\":" + std::to_string(s.run.rank);
+    if (s.run.world_size >= 0) out_ += ",\"world_size\":" + std::to_string(s.run.world_size);
+    if (s.run.local_rank >= 0) out_ += ",\"local_rank\":" + std::to_string(s.run.local_rank);
+    if (!s.run.job_name.empty()) {
+      out_ += ",\"job_name\":";
+      append_json_string(out_, s.run.job_name);
+    }
     // Timestamps are relative to the run's origin, as in PyTorch profiler traces.
     out_ += "},\"baseTimeNanoseconds\":" + std::to_string(s.run.start_unix_ns) + "}\n";
     return std::move(out_);
@@ -178,6 +232,34 @@ std::string to_chrome_trace(const Snapshot& s) {
       if (std::isfinite(series.values[i])) trace.counter(name, series.t_ns[i], series.values[i]);
   }
   return trace.finish(s, slowest_only);
+}
+
+std::string to_chrome_trace(const std::vector<TimelineProcess>& processes) {
+  const TimelineModel model = build_timeline(processes);
+  TraceBuilder trace(0);
+  std::size_t events = 0;
+  for (const auto& p : model.processes)
+    for (const auto& t : p.threads) events += t.slices.size();
+  trace.reserve(events);
+  for (const auto& p : model.processes) {
+    trace.set_pid(p.pid);
+    trace.metadata("process_name", 0, "name", p.name);
+    trace.process_sort_index(p.sort_index);
+    for (const auto& t : p.threads) {
+      trace.metadata("thread_name", static_cast<std::uint64_t>(t.tid), "name", t.name);
+      trace.sort_index(static_cast<std::uint64_t>(t.tid), static_cast<std::uint64_t>(t.tid));
+      for (const auto& slice : t.slices) {
+        if (slice.operation || slice.label.empty())
+          trace.complete(slice.operation, static_cast<std::uint32_t>(t.tid), slice.start_ns, slice.duration_ns, slice.probes,
+                         false);
+        else
+          trace.complete_named(slice.label, "step", t.tid, slice.start_ns, slice.duration_ns);
+      }
+    }
+    for (const auto& c : p.counters)
+      for (std::size_t i = 0; i < c.t_ns.size(); ++i) trace.counter(c.name, c.t_ns[i], c.values[i]);
+  }
+  return trace.finish_merged(processes, model);
 }
 
 }  // namespace codeprof::io

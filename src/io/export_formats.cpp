@@ -23,6 +23,7 @@ constexpr FormatInfo kFormats[] = {
     {"html", "profiling_report_", ".html"},
     {"pprof", "profiling_cpu_", ".pb.gz"},
     {"folded", "profiling_stacks_", ".folded"},
+    {"perfetto", "profiling_trace_", ".pftrace"},
 };
 
 const FormatInfo& format_info(std::string_view format) {
@@ -40,6 +41,7 @@ std::string render(std::string_view format, const Snapshot& snapshot, const Find
   if (format == "prometheus") return to_prometheus(snapshot, findings);
   if (format == "pprof") return to_pprof(snapshot);
   if (format == "folded") return to_folded(snapshot);
+  if (format == "perfetto") return to_perfetto_trace(snapshot);
   return to_html_report(snapshot, findings);
 }
 

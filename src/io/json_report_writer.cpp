@@ -28,6 +28,8 @@ Json run_json(const RunInfo& run) {
   j["command"] = run.command;
   if (run.rank >= 0) j["rank"] = run.rank;
   if (run.world_size >= 0) j["world_size"] = run.world_size;
+  if (run.local_rank >= 0) j["local_rank"] = run.local_rank;
+  if (!run.job_name.empty()) j["job_name"] = run.job_name;
   j["start_time"] = iso8601_utc(run.start_unix_ns);
   j["start_unix_ns"] = run.start_unix_ns;
   j["wall_time"] = secs(static_cast<double>(run.wall_ns));
@@ -278,6 +280,11 @@ std::string to_json_report(const Snapshot& s, const Findings& f) {
   j["bottlenecks"] = array_of(f.bottlenecks, bottleneck_json);
   j["recommendations"] = array_of(f.recommendations, recommendation_json);
   j["classification"] = classification_json(f.classification);
+  j["step_timing"] = {{"steps", f.step_timing.steps},
+                      {"step_time", number(f.step_timing.step_time)},
+                      {"input_time", number(f.step_timing.input_time)},
+                      {"iteration_time", number(f.step_timing.iteration_time)},
+                      {"collective_time", number(f.step_timing.collective_time)}};
   j["trends"] = array_of(f.trends, trend_json);
   j["inconclusive"] = array_of(f.inconclusive, [](const Inconclusive& i) {
     return Json{{"check", i.check}, {"needs", i.needs}, {"had", i.had}};
@@ -301,6 +308,19 @@ std::string to_json_report(const Snapshot& s, const Findings& f) {
   j["dropped_events"] = s.events_dropped;
   j["sampling"] = sampling_json(s.sampling);
   j["profile"] = profile_json(s.profile);
+  j["alerts"] = array_of(s.alerts, [](const Alert& a) {
+    return Json{{"name", a.name},
+                {"state", a.state},
+                {"severity", a.severity},
+                {"summary", a.summary},
+                {"labels", Json(a.labels)},
+                {"value", number(a.value)},
+                {"threshold", number(a.threshold)},
+                {"source", a.source},
+                {"active_since_unix_ns", a.active_since_unix_ns},
+                {"fired_unix_ns", a.fired_unix_ns},
+                {"resolved_unix_ns", a.resolved_unix_ns}};
+  });
   return j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 

@@ -71,6 +71,10 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 
 class Exposition {
  public:
+  // Labels every sample carries first: the job identity (job_name, rank, host), so that rules can
+  // compare ranks and a server scraping many processes tells them apart.
+  explicit Exposition(Labels base) : base_(std::move(base)) {}
+
   void family(std::string_view name, std::string_view type, std::string_view help) {
     out_ += "# HELP ";
     out_ += name;
@@ -84,14 +88,18 @@ class Exposition {
   }
   void sample(std::string_view name, const Labels& labels, double value) {
     out_ += name;
-    if (!labels.empty()) {
+    if (!labels.empty() || !base_.empty()) {
       out_ += '{';
-      for (std::size_t i = 0; i < labels.size(); ++i) {
-        if (i) out_ += ',';
-        out_ += labels[i].first;
-        out_ += "=\"";
-        out_ += escape_label_value(labels[i].second);
-        out_ += '"';
+      bool first = true;
+      for (const Labels* set : std::array<const Labels*, 2>{&base_, &labels}) {
+        for (const auto& [key, label_value] : *set) {
+          if (!first) out_ += ',';
+          first = false;
+          out_ += key;
+          out_ += "=\"";
+          out_ += escape_label_value(label_value);
+          out_ += '"';
+        }
       }
       out_ += '}';
     }
@@ -100,8 +108,10 @@ class Exposition {
     out_ += '\n';
   }
   std::string take() { return std::move(out_); }
+  const Labels& base() const noexcept { return base_; }
 
  private:
+  Labels base_;
   std::string out_;
 };
 
@@ -145,18 +155,71 @@ std::map<std::pair<std::string, std::string>, OperationSeries> merge_operations(
   return ops;
 }
 
+// The job identity on every sample; an unknown part is left out (an empty label is no label).
+Labels job_labels(const RunInfo& run) {
+  Labels labels;
+  if (!run.job_name.empty()) labels.emplace_back("job_name", run.job_name);
+  if (run.rank >= 0) labels.emplace_back("rank", std::to_string(run.rank));
+  if (!run.host.empty()) labels.emplace_back("host", run.host);
+  return labels;
+}
+
+void write_alerts(Exposition& e, const Snapshot& s) {
+  e.family("codeprof_alerts", "gauge",
+           "Alerts the profiler's own rules raise (docs/ALERTS.md): 1 per pending or firing alert, like Prometheus' ALERTS.");
+  for (const Alert& a : s.alerts) {
+    if (a.state == "resolved") continue;
+    Labels labels = {{"alertname", a.name}, {"alertstate", a.state}, {"severity", a.severity}};
+    for (const auto& [key, value] : a.labels) {
+      const bool in_base = std::any_of(e.base().begin(), e.base().end(), [&](const auto& b) { return b.first == key; });
+      const bool taken = std::any_of(labels.begin(), labels.end(), [&](const auto& l) { return l.first == key; });
+      if (!in_base && !taken) labels.emplace_back(key, value);
+    }
+    e.sample("codeprof_alerts", labels, 1);
+  }
+  const AlertDelivery& d = s.alert_delivery;
+  if (d.target.empty()) return;
+  e.family("codeprof_alert_notifications_total", "counter",
+           "Alert notifications for the webhook, by what became of them: sent, failed (after the last retry) or dropped (queue full).");
+  e.sample("codeprof_alert_notifications_total", {{"result", "sent"}}, static_cast<double>(d.sent));
+  e.sample("codeprof_alert_notifications_total", {{"result", "failed"}}, static_cast<double>(d.failed));
+  e.sample("codeprof_alert_notifications_total", {{"result", "dropped"}}, static_cast<double>(d.dropped));
+  e.family("codeprof_alert_notification_retries_total", "counter", "Webhook requests repeated after a failure.");
+  e.sample("codeprof_alert_notification_retries_total", {}, static_cast<double>(d.retries));
+}
+
+void write_step_timing(Exposition& e, const StepTiming& t) {
+  e.family("codeprof_steps_total", "counter", "Training or inference steps seen.");
+  e.sample("codeprof_steps_total", {}, static_cast<double>(t.steps));
+  e.family("codeprof_step_seconds_total", "counter", "Time inside the steps.");
+  e.sample("codeprof_step_seconds_total", {}, t.step_time);
+  e.family("codeprof_step_input_seconds_total", "counter",
+           "Time the steps' threads spent loading and preprocessing input, inside and between steps.");
+  e.sample("codeprof_step_input_seconds_total", {}, t.input_time);
+  e.family("codeprof_iteration_seconds_total", "counter",
+           "Step time plus input time between steps; the input share is the rate of the input counter over this one.");
+  e.sample("codeprof_iteration_seconds_total", {}, t.iteration_time);
+  e.family("codeprof_collective_seconds_total", "counter",
+           "Time in collective communication (all-reduce, broadcast, barrier, ...): step time minus it is the time a rank needs on its own.");
+  e.sample("codeprof_collective_seconds_total", {}, t.collective_time);
+}
+
 }  // namespace
 
 std::string to_prometheus(const Snapshot& s, const Findings& f) {
-  Exposition e;
+  Exposition e(job_labels(s.run));
   const auto ops = merge_operations(s);
   const auto op_labels = [](const auto& key) { return Labels{{"operation", key.first}, {"type", key.second}}; };
 
   e.family("codeprof_info", "gauge", "Information about the profiled run; the value is always 1.");
-  e.sample("codeprof_info",
-           {{"version", s.run.version}, {"host", s.run.host}, {"source", s.run.source},
-            {"rank", s.run.rank >= 0 ? std::to_string(s.run.rank) : ""}},
-           1);
+  Labels run_info = {{"version", s.run.version}, {"source", s.run.source}, {"pid", std::to_string(s.run.pid)}};
+  if (s.run.local_rank >= 0) run_info.emplace_back("local_rank", std::to_string(s.run.local_rank));
+  if (s.run.world_size >= 0) run_info.emplace_back("world_size", std::to_string(s.run.world_size));
+  e.sample("codeprof_info", run_info, 1);
+  if (s.run.world_size >= 0) {
+    e.family("codeprof_world_size", "gauge", "Processes in the distributed job.");
+    e.sample("codeprof_world_size", {}, s.run.world_size);
+  }
   e.family("codeprof_run_wall_seconds", "gauge", "Wall time covered by these statistics.");
   e.sample("codeprof_run_wall_seconds", {}, ns_to_seconds(static_cast<double>(s.run.wall_ns)));
 
@@ -214,10 +277,7 @@ std::string to_prometheus(const Snapshot& s, const Findings& f) {
     e.sample(name, {}, series.values.back());
   }
 
-  if (!s.steps.empty()) {
-    e.family("codeprof_steps_total", "counter", "Training or inference steps seen.");
-    e.sample("codeprof_steps_total", {}, static_cast<double>(s.steps.size()));
-  }
+  write_step_timing(e, f.step_timing);
 
   // ---- what the analysis concluded
   e.family("codeprof_bottleneck_wall_share_ratio", "gauge",
@@ -242,6 +302,7 @@ std::string to_prometheus(const Snapshot& s, const Findings& f) {
                                  [&](const Recommendation& r) { return r.priority == priority; });
     e.sample("codeprof_recommendations", {{"priority", priority}}, static_cast<double>(n));
   }
+  write_alerts(e, s);
   return e.take();
 }
 

@@ -187,6 +187,8 @@ RunInfo read_run(const Parser& p, const Node& n) {
   run.command = p.str(n, "command");
   run.rank = p.i32(n, "rank", false, -1);
   run.world_size = p.i32(n, "world_size", false, -1);
+  run.local_rank = p.i32(n, "local_rank", false, -1);
+  run.job_name = p.str(n, "job_name");
   run.start_unix_ns = p.i64(n, "start_unix_ns");
   run.wall_ns = p.ns(n, "wall_time");
   if (run.wall_ns < 0) p.fail(n.join("wall_time"), "non-negative seconds", p.member(n, "wall_time", false));
@@ -542,7 +544,7 @@ TopArray top_array(std::string_view key) {
 
 bool kept_at_top(std::string_view key) {
   for (std::string_view k : {"schema_version", "generated_at", "run", "classification", "event_counts", "sync_time",
-                             "dropped_events"})
+                             "dropped_events", "sampling", "profile", "alerts", "step_timing"})
     if (k == key) return true;
   return false;
 }
@@ -801,11 +803,45 @@ Report finish(const Parser& p, const std::string& name, Gathered& g) {
     s.events_dropped_total = p.u64(n, "dropped_total");
     s.trace_events_dropped = p.u64(n, "trace_dropped");
   }
+  p.each(top, "alerts", false, [&](const Node& n) {
+    Alert a;
+    a.name = p.str(n, "name", true);
+    a.state = p.str(n, "state", true);
+    if (a.state != "pending" && a.state != "firing" && a.state != "resolved")
+      p.fail(n.join("state"), "pending, firing or resolved", &n.value.at("state"));
+    a.severity = p.str(n, "severity");
+    a.summary = p.str(n, "summary");
+    if (const Json* labels = p.member(n, "labels", false)) {
+      const Node ln{*labels, n.join("labels")};
+      p.expect_object(ln);
+      for (const auto& [key, value] : labels->items()) {
+        if (!value.is_string()) p.fail(ln.join(key), "a string", &value);
+        a.labels[key] = value.get<std::string>();
+      }
+    }
+    a.value = p.real(n, "value");
+    a.threshold = p.real(n, "threshold");
+    a.source = p.str(n, "source");
+    a.active_since_unix_ns = p.i64(n, "active_since_unix_ns");
+    a.fired_unix_ns = p.i64(n, "fired_unix_ns");
+    a.resolved_unix_ns = p.i64(n, "resolved_unix_ns");
+    s.alerts.push_back(std::move(a));
+  });
   // dropped_events is the seed's key; it wins if both are present and differ.
   if (p.member(top, "dropped_events", false)) s.events_dropped = p.u64(top, "dropped_events");
   read_sampling(p, top, s.sampling);
   read_profile(p, top, s.profile);
   if (const Json* c = p.member(top, "classification", false)) read_classification(p, Node{*c, "classification"}, report.findings.classification);
+  if (const Json* st = p.member(top, "step_timing", false)) {
+    const Node n{*st, "step_timing"};
+    p.expect_object(n);
+    StepTiming& t = report.findings.step_timing;
+    t.steps = p.u64(n, "steps");
+    t.step_time = p.real(n, "step_time");
+    t.input_time = p.real(n, "input_time");
+    t.iteration_time = p.real(n, "iteration_time");
+    t.collective_time = p.real(n, "collective_time");
+  }
   return report;
 }
 

@@ -478,6 +478,11 @@ void TraceBuilder::read_other_data(ondemand::value& v) {
     } else if (key == "rank") {
       std::int64_t r = 0;
       if (!x.get_int64().get(r) && r >= 0 && r <= kMaxRank) run_.rank = static_cast<int>(r);
+    } else if (key == "world_size" || key == "local_rank") {
+      std::int64_t r = 0;
+      if (!x.get_int64().get(r) && r >= 0 && r <= kMaxRank) (key == "world_size" ? run_.world_size : run_.local_rank) = static_cast<int>(r);
+    } else if (key == "job_name") {
+      if (!x.get_string().get(s)) run_.job_name = std::string(s);
     }
   });
 }

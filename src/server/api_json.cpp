@@ -53,6 +53,8 @@ Json status_json(const Snapshot& s, bool read_only) {
       {"command", run.command},
       {"rank", run.rank},
       {"world_size", run.world_size},
+      {"local_rank", run.local_rank},
+      {"job_name", run.job_name},
       {"enabled", run.enabled},
       {"categories", category_switches(run.category_mask)},
       {"start_unix_ns", run.start_unix_ns},
@@ -69,7 +71,33 @@ Json status_json(const Snapshot& s, bool read_only) {
       {"unavailable", std::move(unavailable)},
       {"gpus", std::move(gpus)},
       {"metadata", run.metadata},
+      {"alerts", alerts_json(s.alerts)},
+      {"alert_delivery",
+       {{"target", s.alert_delivery.target},
+        {"queued", s.alert_delivery.queued},
+        {"sent", s.alert_delivery.sent},
+        {"failed", s.alert_delivery.failed},
+        {"retries", s.alert_delivery.retries},
+        {"dropped", s.alert_delivery.dropped},
+        {"last_error", s.alert_delivery.last_error}}},
   };
+}
+
+Json alerts_json(const std::vector<Alert>& alerts) {
+  Json out = Json::array();
+  for (const Alert& a : alerts)
+    out.push_back({{"name", a.name},
+                   {"state", a.state},
+                   {"severity", a.severity},
+                   {"summary", a.summary},
+                   {"labels", a.labels},
+                   {"value", a.value},
+                   {"threshold", a.threshold},
+                   {"source", a.source},
+                   {"active_since_unix_ns", a.active_since_unix_ns},
+                   {"fired_unix_ns", a.fired_unix_ns},
+                   {"resolved_unix_ns", a.resolved_unix_ns}});
+  return out;
 }
 
 Json operation_json(const OperationStats& op, std::int64_t wall_ns) {

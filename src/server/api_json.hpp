@@ -19,6 +19,8 @@ using Json = nlohmann::json;
 inline constexpr std::size_t kDefaultTimelinePoints = 600;
 
 Json status_json(const Snapshot& snapshot, bool read_only);
+// The live alerts (docs/ALERTS.md), as in the status document.
+Json alerts_json(const std::vector<Alert>& alerts);
 Json operation_json(const OperationStats& op, std::int64_t wall_ns);
 Json operations_json(const Snapshot& snapshot, std::optional<Category> only = std::nullopt);
 // Durations over time of one operation (OperationStats::series).

@@ -4,11 +4,13 @@
 // codeprof::dashboard even though nothing calls into it.
 #include <cstdio>
 
+#include "api/alert_sink.hpp"
 #include "api/dashboard_hook.hpp"
 #include "codeprof/dashboard.hpp"
 #include "codeprof/profiler.hpp"
 #include "io/flame_graph_assets.hpp"
 #include "server/web_assets.hpp"
+#include "server/alert_webhook.hpp"
 
 namespace {
 
@@ -35,6 +37,8 @@ const codeprof::io::FlameGraphAssets& flame_graph_assets() {
 const bool registered = [] {
   codeprof::detail::register_dashboard_starter(&start_with_profiler);
   codeprof::io::register_flame_graph_assets(&flame_graph_assets);
+  // The alert webhook needs this library's HTTP client (src/api/alert_sink.hpp).
+  codeprof::detail::register_alert_sink_factory(&codeprof::server::make_alert_webhook);
   return true;
 }();
 

@@ -52,7 +52,9 @@ std::string critical_key(Category c) { return "thresholds." + std::string(to_str
 
 bool is_runtime_key(std::string_view key) {
   return key == kEnabledKey || key.starts_with("categories.") || key.starts_with("thresholds.") ||
-         key.starts_with("analysis.") || key.starts_with("trace.");
+         key.starts_with("analysis.") || key.starts_with("trace.") ||
+         (key.starts_with("alerts.") && !key.starts_with("alerts.webhook.") && key != "alerts.enabled" &&
+          key != "alerts.interval_ms");
 }
 
 Config apply_config_patch(const Config& base, std::string_view body) {

@@ -58,6 +58,7 @@ const char* export_content_type(std::string_view format) {
   if (format == "html") return "text/html; charset=utf-8";
   if (format == "pprof") return "application/gzip";
   if (format == "folded") return "text/plain; charset=utf-8";
+  if (format == "perfetto") return "application/octet-stream";
   return "text/plain; version=0.0.4; charset=utf-8";  // prometheus
 }
 
@@ -68,6 +69,7 @@ std::string render_export(std::string_view format, const server::View& v) {
   if (format == "html") return io::to_html_report(v.snapshot, v.findings);
   if (format == "pprof") return io::to_pprof(v.snapshot);
   if (format == "folded") return io::to_folded(v.snapshot);
+  if (format == "perfetto") return io::to_perfetto_trace(v.snapshot);
   return io::to_prometheus(v.snapshot, v.findings);
 }
 

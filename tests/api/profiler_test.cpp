@@ -171,3 +171,34 @@ TEST(Profiler, DashboardPortWithoutTheDashboardLibraryIsReportedNotFatal) {
   for (const auto& u : s.run.unavailable) reported |= u.what == "dashboard";
   EXPECT_TRUE(reported);
 }
+
+TEST(Profiler, AlertWebhookWithoutTheDashboardLibraryIsReportedNotFatal) {
+  Config c = quiet_config();
+  c.alerts.webhook_url = "http://127.0.0.1:9/hook";  // the sender lives in codeprof::dashboard, not linked here
+  Profiler p(c);
+  const Snapshot s = p.snapshot();
+  std::string reason;
+  for (const auto& u : s.run.unavailable)
+    if (u.what == "alerts_webhook") reason = u.reason;
+  EXPECT_EQ(reason, "alerts.webhook.url is set but codeprof::dashboard (which sends it) is not linked into this program");
+}
+
+TEST(Profiler, RankIdentityComesFromTheTorchrunVariablesAndTheJobName) {
+  ::setenv("RANK", "5", 1);
+  ::setenv("LOCAL_RANK", "1", 1);
+  ::setenv("WORLD_SIZE", "8", 1);
+  ::setenv("CODEPROF_JOB_NAME", "bert-pretrain", 1);
+  Config c = Config::from_env();
+  ::unsetenv("RANK");
+  ::unsetenv("LOCAL_RANK");
+  ::unsetenv("WORLD_SIZE");
+  ::unsetenv("CODEPROF_JOB_NAME");
+  c.sampler_enabled = false;
+  Profiler p(c);
+  const Snapshot s = p.snapshot();
+  EXPECT_EQ(s.run.rank, 5);
+  EXPECT_EQ(s.run.local_rank, 1);
+  EXPECT_EQ(s.run.world_size, 8);
+  EXPECT_EQ(s.run.job_name, "bert-pretrain");
+  EXPECT_FALSE(s.run.host.empty());
+}

@@ -92,7 +92,7 @@ TEST(Cli, AnalyzeReportPrintsTheSummary) {
   const std::string report = write_report(dir, "run.json", test::sample_snapshot());
   const auto r = cli("analyze " + report, false);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const char* text : {"codeprof analyze: train.py --epochs 3 (host worker-7, pid 4242, rank 1 of 4)",
+  for (const char* text : {"codeprof analyze: train.py --epochs 3 (host worker-7, pid 4242, rank 1 of 4, local rank 1, job nightly-bert)",
                            "Classification", "Top operations by total time", "Bottlenecks", "Recommendations",
                            "train_step", "load_batch", "data_loading", "7.50 s", "25.0 ms", "Unavailable",
                            "gpu_memory: no NVIDIA driver: libnvidia-ml.so.1 not found"})

@@ -64,7 +64,8 @@ TEST(CliTraces, TwoRanksOfOneJob) {
   EXPECT_EQ(job["reports"].size(), 2u);
 
   const auto table = cli("analyze " + kKineto + "sampled_rank-0.json.gz " + kKineto + "sampled_rank-1.json.gz");
-  EXPECT_NE(table.output.find("     0  sampled_rank-0.json.gz      2"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("     0  -     sampled_rank-0.json.gz      2"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("Step-time skew over time"), std::string::npos) << table.output;
   EXPECT_NE(table.output.find("none: every rank is within 10.0 % of the others"), std::string::npos) << table.output;
 }
 

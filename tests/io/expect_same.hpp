@@ -122,6 +122,8 @@ inline void expect_same_snapshot(const Snapshot& a, const Snapshot& b) {
   EXPECT_EQ(a.run.command, b.run.command);
   EXPECT_EQ(a.run.rank, b.run.rank);
   EXPECT_EQ(a.run.world_size, b.run.world_size);
+  EXPECT_EQ(a.run.local_rank, b.run.local_rank);
+  EXPECT_EQ(a.run.job_name, b.run.job_name);
   EXPECT_EQ(a.run.start_unix_ns, b.run.start_unix_ns);
   EXPECT_EQ(a.run.wall_ns, b.run.wall_ns);
   EXPECT_EQ(a.run.version, b.run.version);
@@ -201,6 +203,15 @@ inline void expect_same_snapshot(const Snapshot& a, const Snapshot& b) {
   EXPECT_EQ(a.events_dropped_total, b.events_dropped_total);
   EXPECT_EQ(a.trace_events_dropped, b.trace_events_dropped);
   expect_same_sampling(a, b);
+  ASSERT_EQ(a.alerts.size(), b.alerts.size());
+  for (std::size_t i = 0; i < a.alerts.size(); ++i) {
+    EXPECT_EQ(a.alerts[i].name, b.alerts[i].name);
+    EXPECT_EQ(a.alerts[i].state, b.alerts[i].state);
+    EXPECT_EQ(a.alerts[i].labels, b.alerts[i].labels);
+    EXPECT_EQ(a.alerts[i].summary, b.alerts[i].summary);
+    EXPECT_EQ(a.alerts[i].value, b.alerts[i].value);
+    EXPECT_EQ(a.alerts[i].fired_unix_ns, b.alerts[i].fired_unix_ns);
+  }
 }
 
 inline void expect_same_findings(const Findings& a, const Findings& b) {
@@ -235,6 +246,11 @@ inline void expect_same_findings(const Findings& a, const Findings& b) {
   EXPECT_EQ(c.cpu.involuntary_switches_per_s, d.cpu.involuntary_switches_per_s);
   EXPECT_EQ(c.cpu.contention_suspected, d.cpu.contention_suspected);
   EXPECT_EQ(c.cpu.waiting_operations, d.cpu.waiting_operations);
+  EXPECT_EQ(a.step_timing.steps, b.step_timing.steps);
+  EXPECT_EQ(a.step_timing.step_time, b.step_timing.step_time);
+  EXPECT_EQ(a.step_timing.input_time, b.step_timing.input_time);
+  EXPECT_EQ(a.step_timing.iteration_time, b.step_timing.iteration_time);
+  EXPECT_EQ(a.step_timing.collective_time, b.step_timing.collective_time);
   ASSERT_EQ(a.trends.size(), b.trends.size());
   for (std::size_t i = 0; i < a.trends.size(); ++i) {
     EXPECT_EQ(a.trends[i].kind, b.trends[i].kind);

@@ -105,6 +105,7 @@ TEST(ProfilerExports, FacadeWritesEveryFormatAndTheCliReadsTheReport) {
   test::TempDir dir("facade_exports");
   Config c = test_config();
   c.output_dir = dir.file("codeprof_output");  // does not exist yet
+  c.export_formats = io::export_format_names();  // every format, the Perfetto trace included
   Profiler p(c);
   run_pipeline(p);
 

@@ -82,6 +82,8 @@ inline Snapshot sample_snapshot() {
   run.command = "train.py --epochs 3";
   run.rank = 1;
   run.world_size = 4;
+  run.local_rank = 1;
+  run.job_name = "nightly-bert";
   run.start_unix_ns = 1'764'000'000'123'456'789;
   run.wall_ns = 12'345'678'901;
   run.version = "0.1.0";
@@ -138,11 +140,24 @@ inline Snapshot sample_snapshot() {
   s.events_dropped_total = 9;
   s.trace_events_dropped = 11;
   add_sampling(s);
+  Alert alert;
+  alert.name = "InputBound";
+  alert.state = "firing";
+  alert.severity = "warning";
+  alert.summary = "input-bound: input takes 45.0 % of each iteration (threshold 20.0 %)";
+  alert.labels = {{"job_name", "nightly-bert"}, {"rank", "1"}, {"host", "worker-7"}};
+  alert.value = 0.45;
+  alert.threshold = 0.2;
+  alert.source = "TensorFlow's input-pipeline analyzer";
+  alert.active_since_unix_ns = 1795000000000000000;
+  alert.fired_unix_ns = 1795000300000000000;
+  s.alerts.push_back(alert);
   return s;
 }
 
 inline Findings sample_findings() {
   Findings f;
+  f.step_timing = {300, 9.0, 3.2, 10.5, 1.25};
   Bottleneck b;
   b.operation = "load_batch";
   b.type = "data_loading";

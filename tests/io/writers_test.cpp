@@ -229,6 +229,41 @@ TEST(PrometheusWriter, CountersHistogramsAndGauges) {
   EXPECT_NE(find_sample(e, "codeprof_operation_calls_total", {{"operation", "tokenize, \"fast\"\nv2"}}), nullptr);
 }
 
+TEST(PrometheusWriter, EverySampleCarriesTheJobIdentityAndTheStepCountersFeedTheRules) {
+  const Snapshot s = test::sample_snapshot();
+  const Exposition e = parse_prometheus(io::to_prometheus(s, test::sample_findings()));
+  ASSERT_FALSE(e.samples.empty());
+  for (const auto& sample : e.samples) {
+    SCOPED_TRACE(sample.name);
+    EXPECT_EQ(sample.labels.at("job_name"), "nightly-bert");
+    EXPECT_EQ(sample.labels.at("rank"), "1");
+    EXPECT_EQ(sample.labels.at("host"), s.run.host);
+  }
+  const auto* info = find_sample(e, "codeprof_info", {});
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->labels.at("local_rank"), "1");
+  EXPECT_EQ(info->labels.at("world_size"), "4");
+  EXPECT_EQ(find_sample(e, "codeprof_world_size", {})->value, 4);
+  for (const char* counter : {"codeprof_steps_total", "codeprof_step_seconds_total", "codeprof_step_input_seconds_total",
+                              "codeprof_iteration_seconds_total", "codeprof_collective_seconds_total"})
+    EXPECT_EQ(e.types.at(counter), "counter") << counter;
+  EXPECT_EQ(find_sample(e, "codeprof_steps_total", {})->value, 300);
+  EXPECT_EQ(find_sample(e, "codeprof_step_seconds_total", {})->value, 9.0);
+  EXPECT_EQ(find_sample(e, "codeprof_step_input_seconds_total", {})->value, 3.2);
+  EXPECT_EQ(find_sample(e, "codeprof_iteration_seconds_total", {})->value, 10.5);
+  EXPECT_EQ(find_sample(e, "codeprof_collective_seconds_total", {})->value, 1.25);
+  // The firing alert, labelled like Prometheus' own ALERTS series, its identity labels not repeated.
+  const auto* alert = find_sample(e, "codeprof_alerts", {{"alertname", "InputBound"}});
+  ASSERT_NE(alert, nullptr);
+  EXPECT_EQ(alert->labels.at("alertstate"), "firing");
+  EXPECT_EQ(alert->labels.size(), 6u);  // alertname, alertstate, severity + job_name, rank, host
+
+  // Unknown parts of the identity are left out rather than written empty.
+  Snapshot anonymous;
+  const Exposition bare = parse_prometheus(io::to_prometheus(anonymous, {}));
+  for (const auto& sample : bare.samples) EXPECT_FALSE(sample.labels.count("rank") || sample.labels.count("job_name")) << sample.name;
+}
+
 TEST(PrometheusWriter, RepeatedOperationNamesAreMerged) {
   Snapshot s;
   s.operations.push_back(test::make_operation(0, "aten::mm", Category::Custom, 3, 1000));
@@ -502,8 +537,9 @@ TEST(Exports, DefaultNamesFollowTheSeed) {
   std::strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &tm);
   EXPECT_EQ(io::default_file_name("json", ns), std::string("profiling_report_") + stamp + ".json");
   EXPECT_EQ(io::default_file_name("html", ns), std::string("profiling_report_") + stamp + ".html");
+  EXPECT_EQ(io::default_file_name("perfetto", ns), std::string("profiling_trace_") + stamp + ".pftrace");
   EXPECT_EQ(io::export_format_names(),
-            (std::vector<std::string>{"json", "chrome", "csv", "prometheus", "html", "pprof", "folded"}));
+            (std::vector<std::string>{"json", "chrome", "csv", "prometheus", "html", "pprof", "folded", "perfetto"}));
   EXPECT_THROW(io::default_file_name("xml", ns), io::WriteError);
 }
 
@@ -529,7 +565,7 @@ TEST(Exports, DirectoryOrEmptyPathGetsATimestampedFile) {
     io::write_export("yaml", dir.path().string(), s, f);
     FAIL();
   } catch (const io::WriteError& e) {
-    EXPECT_STREQ(e.what(), "unknown export format 'yaml': expected one of json, chrome, csv, prometheus, html, pprof, folded");
+    EXPECT_STREQ(e.what(), "unknown export format 'yaml': expected one of json, chrome, csv, prometheus, html, pprof, folded, perfetto");
   }
 }
 

@@ -1,0 +1,123 @@
+#include "api/alert_monitor.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+
+#include "analysis/analyze.hpp"
+#include "codeprof/profiler.hpp"
+
+namespace codeprof::detail {
+namespace {
+
+std::atomic<AlertSinkFactory> g_sink_factory{nullptr};
+
+std::int64_t unix_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The job identity every alert carries, as the Prometheus metrics do.
+AlertLabels identity_labels(const RunInfo& run) {
+  AlertLabels labels;
+  if (!run.job_name.empty()) labels["job_name"] = run.job_name;
+  if (run.rank >= 0) labels["rank"] = std::to_string(run.rank);
+  if (!run.host.empty()) labels["host"] = run.host;
+  return labels;
+}
+
+std::string where(const AlertLabels& labels) {
+  std::string out;
+  for (const char* key : {"job_name", "rank", "gpu"}) {
+    auto it = labels.find(key);
+    if (it == labels.end()) continue;
+    out += out.empty() ? " (" : ", ";
+    out += std::string(key == std::string_view("job_name") ? "job" : key) + " " + it->second;
+  }
+  return out.empty() ? out : out + ")";
+}
+
+}  // namespace
+
+void register_alert_sink_factory(AlertSinkFactory factory) { g_sink_factory.store(factory); }
+AlertSinkFactory alert_sink_factory() { return g_sink_factory.load(); }
+
+AlertMonitor::AlertMonitor(Profiler& profiler, std::unique_ptr<AlertSink> sink)
+    : profiler_(profiler), sink_(std::move(sink)) {}
+
+AlertMonitor::~AlertMonitor() { stop(); }
+
+void AlertMonitor::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void AlertMonitor::stop() {
+  {
+    std::lock_guard lock(wake_mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AlertMonitor::run() {
+  for (;;) {
+    const auto interval = std::chrono::milliseconds(profiler_.config().alerts.interval_ms);
+    {
+      std::unique_lock lock(wake_mutex_);
+      if (wake_.wait_for(lock, interval, [this] { return stopping_; })) return;
+    }
+    try {
+      evaluate_once();
+    } catch (const std::exception& e) {
+      // An evaluation that fails (e.g. out of memory) must not end the program; the next one retries.
+      std::fprintf(stderr, "codeprof: alert evaluation failed: %s\n", e.what());
+    }
+  }
+}
+
+void AlertMonitor::evaluate_once() {
+  std::lock_guard lock(evaluate_mutex_);
+  const Config config = profiler_.config();
+  if (!rules_set_ || !(config.alerts == rules_config_)) {
+    engine_.set_rules(analysis::builtin_alert_rules(config.alerts));
+    metrics_.set_windows(config.alerts.window_s, config.alerts.memory_growth_window_s);
+    rules_config_ = config.alerts;
+    rules_set_ = true;
+  }
+  const Snapshot snapshot = profiler_.snapshot();
+  const Findings findings = analysis::analyze(snapshot, config);
+  const std::int64_t now = unix_now_ns();
+  metrics_.add(snapshot, findings, now);
+  std::vector<AlertSample> samples = metrics_.samples(snapshot, config.alerts);
+  const AlertLabels identity = identity_labels(snapshot.run);
+  for (auto& sample : samples) sample.labels.insert(identity.begin(), identity.end());
+
+  const std::vector<Alert> changed = engine_.evaluate(samples, now);
+  std::vector<Alert> current = engine_.alerts();
+  if (config.alerts.log) {
+    for (const Alert& a : changed) {
+      if (a.state == "firing")
+        std::fprintf(stderr, "codeprof: alert %s firing%s: %s\n", a.name.c_str(), where(a.labels).c_str(), a.summary.c_str());
+      else
+        std::fprintf(stderr, "codeprof: alert %s resolved%s\n", a.name.c_str(), where(a.labels).c_str());
+    }
+  }
+  if (sink_) {
+    std::vector<Alert> firing;
+    for (const Alert& a : current)
+      if (a.state == "firing") firing.push_back(a);
+    sink_->notify(changed, firing, now);
+  }
+  std::lock_guard alerts_lock(alerts_mutex_);
+  alerts_ = std::move(current);
+}
+
+std::vector<Alert> AlertMonitor::alerts() const {
+  std::lock_guard lock(alerts_mutex_);
+  return alerts_;
+}
+
+AlertDelivery AlertMonitor::delivery() const { return sink_ ? sink_->delivery() : AlertDelivery{}; }
+
+}  // namespace codeprof::detail

@@ -1,0 +1,62 @@
+#pragma once
+// Evaluates the alert rules inside the profiled program: a background thread takes a snapshot every
+// alerts.interval_ms, measures the alert metrics over their windows, runs the rules and logs and
+// sends (through the AlertSink) each alert that fires or resolves, once. The profiled threads never
+// wait for it: it only calls Profiler::snapshot(), as the dashboard does.
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "analysis/alert_engine.hpp"
+#include "analysis/alert_metrics.hpp"
+#include "api/alert_sink.hpp"
+#include "codeprof/alerts.hpp"
+
+namespace codeprof {
+class Profiler;
+namespace detail {
+
+class AlertMonitor {
+ public:
+  // `sink` may be null (no webhook). Does not start the thread: call start().
+  AlertMonitor(Profiler& profiler, std::unique_ptr<AlertSink> sink);
+  ~AlertMonitor();  // stops the thread
+  AlertMonitor(const AlertMonitor&) = delete;
+  AlertMonitor& operator=(const AlertMonitor&) = delete;
+
+  void start();
+  void stop();
+  // One evaluation now, on the calling thread (the monitor's thread calls it every interval).
+  void evaluate_once();
+
+  std::vector<Alert> alerts() const;
+  AlertDelivery delivery() const;
+
+ private:
+  void run();
+
+  Profiler& profiler_;
+  std::unique_ptr<AlertSink> sink_;
+  std::mutex evaluate_mutex_;  // one evaluation at a time
+  analysis::AlertEngine engine_;
+  analysis::AlertMetrics metrics_;
+  Config::Alerts rules_config_{};
+  bool rules_set_ = false;
+
+  mutable std::mutex alerts_mutex_;
+  std::vector<Alert> alerts_;
+
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Stops the profiler's alert monitor, if it has one (the default profiler at exit).
+void stop_alert_monitor(Profiler& profiler);
+
+}  // namespace detail
+}  // namespace codeprof
