@@ -242,11 +242,13 @@ struct SystemSampler::Impl final : core::ForkAware {
         // Out of memory while growing a ring: skip this sample, keep the thread alive.
       }
       lock.lock();
-      // Steady cadence; after a stall, skip the missed ticks instead of sampling in a burst.
+      // Steady cadence; after a stall, skip the missed ticks instead of sampling in a burst, and
+      // after a late wake-up keep at least half an interval to the next sample.
       const auto interval = next_interval(steady_now_ns());
       next += interval;
       const auto now = std::chrono::steady_clock::now();
       if (next <= now) next = now + interval;
+      else if (next - now < interval / 2) next = now + interval / 2;
     }
   }
 };

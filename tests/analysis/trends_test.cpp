@@ -207,7 +207,7 @@ TEST(MemoryGrowth, RssDeltasNameTheOperationWithoutAllocationHooks) {
   ASSERT_EQ(t.size(), 1u);
   EXPECT_EQ(t[0].operation, "train_step");
   EXPECT_NEAR(t[0].magnitude, 1 * MiB, 1.0);
-  EXPECT_EQ(t[0].method, "sum of per-call RSS deltas of the operation, per step");
+  EXPECT_EQ(t[0].method, "sum of per-call RSS deltas (process-wide: memory other threads touch during the call counts too) of the operation, per step");
 }
 
 TEST(MemoryGrowth, OneTimeCacheIsNotALeak) {

@@ -440,6 +440,27 @@ TEST(TraceReader, TraceEventSampleIsBounded) {
   EXPECT_EQ(no_gpu_ops.devices.size(), 2u);  // the device and its stream 7 are still measured
 }
 
+TEST(TraceReader, DistinctOperationsBeyondTheLimitAreCountedTogetherAndNoted) {
+  // One fresh name per event: beyond max_operations the calls go to one "other" operation.
+  std::string events;
+  for (int i = 0; i < 300; ++i)
+    events += std::string(i ? "," : "") + R"({"ph":"X","cat":"cpu_op","name":"op_)" + std::to_string(i) +
+              R"(","pid":1,"tid":1,"ts":)" + std::to_string(i * 10) + R"(,"dur":5})";
+  io::TraceReadOptions options;
+  options.max_operations = 100;
+  const Snapshot s = read("{\"traceEvents\":[" + events + "]}", options);
+  ASSERT_EQ(s.operations.size(), 101u);
+  const OperationStats* other = s.find("(other operations: names beyond the first 100)");
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(other->count, 200u);
+  EXPECT_EQ(s.run.metadata.at("operation_calls_over_limit"), "200");
+  bool noted = false;
+  for (const auto& u : s.run.unavailable) noted |= u.what == "operations" && u.reason.find("more than 100") != std::string::npos;
+  EXPECT_TRUE(noted);
+  options.max_operations = 0;  // no limit
+  EXPECT_EQ(read("{\"traceEvents\":[" + events + "]}", options).operations.size(), 300u);
+}
+
 TEST(TraceReader, DetectsFormats) {
   EXPECT_EQ(io::detect_trace_format_of(R"({"schema_version": 1, "operations": []})"), io::TraceFormat::CodeprofReport);
   EXPECT_EQ(io::detect_trace_format_of(R"({"traceEvents": [{"ph":"X","name":"a"}]})"), io::TraceFormat::ChromeTrace);
