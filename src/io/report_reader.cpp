@@ -512,6 +512,9 @@ Report parse_report(std::string_view text, const std::string& name) {
     const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
     throw ReportError(name + ": not valid JSON at byte " + std::to_string(offset) + ": " +
                       strip_nlohmann_prefix(e.what()));
+  } catch (const Json::out_of_range& e) {
+    // A number too large for a double (e.g. 1E625) fails while parsing, without a byte offset.
+    throw ReportError(name + ": not a readable number: " + strip_nlohmann_prefix(e.what()));
   }
   const Node top{doc, ""};
   if (!doc.is_object()) p.fail("", "a JSON object (a codeprof report)", &doc);

@@ -78,7 +78,10 @@ TEST_P(Mechanism, PlantedLineComesFirstWithItsShare) {
   EXPECT_TRUE(ends_with(first.file, test::kPlantedFile)) << first.file;
   EXPECT_EQ(first.line, test::kHotLine);
   EXPECT_NE(first.function.find("planted_round"), std::string::npos) << first.function;
-  EXPECT_NEAR(first.share, truth, 0.10);
+  // perf_event samples every period: within 10 points. The timer fallback is checked by the kernel
+  // at scheduler ticks (4 ms at HZ=250), so at 999 Hz a quarter as many distinct samples carry
+  // overrun weights: its shares are noisier (measured here: 0.59 to 0.88 for a truth of 0.71).
+  EXPECT_NEAR(first.share, truth, std::string(GetParam()) == "timer" ? 0.25 : 0.10);
 
   // The helper is inlined: it is its own frame, and its caller is the call line.
   bool helper_seen = false;
