@@ -18,6 +18,18 @@
 namespace codeprof {
 namespace {
 
+// ThreadSanitizer delivers signals late, at its next interception point, with the context saved
+// when they arrived: unwinding that context then reads a stack that has moved on. The native
+// sampler's tests run in the release and ASan builds; the sample store's concurrency is tested
+// under TSan (sample_store_test, external_samples_test).
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kUnderTsan = true;
+#else
+constexpr bool kUnderTsan = false;
+#endif
+#define SKIP_UNDER_TSAN() \
+  if (kUnderTsan) GTEST_SKIP() << "signal-driven sampling is not run under ThreadSanitizer"
+
 Config sampling_config(const char* mechanism, bool all_threads = false) {
   Config c;
   c.sampler_enabled = false;
@@ -53,6 +65,7 @@ const SamplingSource* source(const Snapshot& s, const std::string& name) {
 class Mechanism : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(Mechanism, PlantedLineComesFirstWithItsShare) {
+  SKIP_UNDER_TSAN();
   Profiler p(sampling_config(GetParam()));
   const SiteId planted = register_site("planted_op", Category::Preprocessing);
   const SiteId parent = register_site("planted_parent", Category::TrainingLoop);
@@ -78,7 +91,10 @@ TEST_P(Mechanism, PlantedLineComesFirstWithItsShare) {
   EXPECT_TRUE(ends_with(first.file, test::kPlantedFile)) << first.file;
   EXPECT_EQ(first.line, test::kHotLine);
   EXPECT_NE(first.function.find("planted_round"), std::string::npos) << first.function;
-  EXPECT_NEAR(first.share, truth, 0.10);
+  // perf_event samples every period: within 10 points. The timer fallback is checked by the kernel
+  // at scheduler ticks (4 ms at HZ=250), so at 999 Hz a quarter as many distinct samples carry
+  // overrun weights: its shares are noisier (measured here: 0.59 to 0.88 for a truth of 0.71).
+  EXPECT_NEAR(first.share, truth, std::string(GetParam()) == "timer" ? 0.25 : 0.10);
 
   // The helper is inlined: it is its own frame, and its caller is the call line.
   bool helper_seen = false;
@@ -103,6 +119,7 @@ TEST_P(Mechanism, PlantedLineComesFirstWithItsShare) {
 INSTANTIATE_TEST_SUITE_P(Sampling, Mechanism, ::testing::Values("perf_event", "timer"));
 
 TEST(CpuSampler, OnlyThreadsThatRunScopesUnlessAllThreads) {
+  SKIP_UNDER_TSAN();
   for (const bool all : {false, true}) {
     Profiler p(sampling_config("auto", all));
     std::atomic<long> tid{0};
@@ -166,6 +183,7 @@ void blocking_io(int read_fd, int write_fd, Profiler& p, std::atomic<int>& eintr
 }
 
 TEST_P(Mechanism, BlockingIoLosesNothingAndSeesNoEintr) {
+  SKIP_UNDER_TSAN();
   Profiler p(sampling_config(GetParam(), true));
   int pipe_fds[2];
   ASSERT_EQ(pipe(pipe_fds), 0);
@@ -183,6 +201,7 @@ TEST_P(Mechanism, BlockingIoLosesNothingAndSeesNoEintr) {
 }
 
 TEST(CpuSampler, ForkedChildRunsAndExitsNormally) {
+  SKIP_UNDER_TSAN();
   Profiler p(sampling_config("auto"));
   {
     auto scope = p.profile_operation("before_fork", Category::Cpu);
@@ -212,6 +231,7 @@ TEST(CpuSampler, ForkedChildRunsAndExitsNormally) {
 }
 
 TEST(CpuSampler, ResetAndShutdownWhileThreadsBurnCpu) {
+  SKIP_UNDER_TSAN();
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
   {

@@ -38,8 +38,14 @@ const std::uint32_t kHelperCallLine = __LINE__ + 10;
 PlantedTimes run_planted_work(double cpu_seconds) {
   PlantedTimes t;
   // About 70 % in the hot line here (its iterations cost ~2.4x the helper's); the truth is
-  // measured, not assumed.
-  while (t.hot_s + t.helper_s < cpu_seconds) t = planted_round(500'000, 520'000, t);
+  // measured, not assumed. Rounds vary in length (0.25x to 2x): a CPU-clock timer fires at
+  // scheduler ticks, and rounds of one fixed length would alias with them.
+  std::uint32_t rng = 12345;
+  while (t.hot_s + t.helper_s < cpu_seconds) {
+    rng = rng * 1664525u + 1013904223u;
+    const long scale = 25 + static_cast<long>((rng >> 8) % 176);  // percent
+    t = planted_round(500'000 * scale / 100, 520'000 * scale / 100, t);
+  }
   return t;
 }
 
