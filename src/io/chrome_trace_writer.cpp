@@ -123,6 +123,16 @@ class TraceBuilder {
     out_ += ",\"start_time\":";
     append_json_string(out_, iso8601_utc(s.run.start_unix_ns));
     out_ += ",\"trace_events_dropped\":" + std::to_string(s.trace_events_dropped);
+    if (!slowest_only && !s.trace_policy.empty()) {
+      // Which part of the run the events cover (trace.policy: the first or the most recent ones).
+      out_ += ",\"trace_window\":{\"policy\":";
+      append_json_string(out_, s.trace_policy);
+      out_ += ",\"start_us\":";
+      append_micros(out_, s.trace_window_start_ns);
+      out_ += ",\"end_us\":";
+      append_micros(out_, s.trace_window_end_ns);
+      out_ += ",\"events_outside\":" + std::to_string(s.trace_events_dropped) + "}";
+    }
     if (s.run.rank >= 0) out_ += ",\"rank\":" + std::to_string(s.run.rank);
     // Timestamps are relative to the run's origin, as in PyTorch profiler traces.
     out_ += "},\"baseTimeNanoseconds\":" + std::to_string(s.run.start_unix_ns) + "}\n";

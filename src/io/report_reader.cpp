@@ -427,6 +427,8 @@ Report parse_report(std::string_view text, const std::string& name) {
     const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
     throw ReportError(name + ": not valid JSON at byte " + std::to_string(offset) + ": " +
                       strip_nlohmann_prefix(e.what()));
+  } catch (const Json::out_of_range& e) {  // e.g. a number too large for a double: 1e606
+    throw ReportError(name + ": not valid JSON: " + strip_nlohmann_prefix(e.what()));
   }
   const Node top{doc, ""};
   if (!doc.is_object()) p.fail("", "a JSON object (a codeprof report)", &doc);
