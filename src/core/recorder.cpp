@@ -374,12 +374,14 @@ std::size_t Recorder::drain_locked() {
     b.tail.store(tail, std::memory_order_release);
     collect_dropped(a);
     if (closed) {
-      // The thread has exited: its statistics join the base (when they belong to this epoch).
+      // The thread had exited before we looked: its statistics join the base (when they belong
+      // to this epoch). A thread that exits meanwhile is seen by the next drain.
       merge_thread_statistics(b, epoch_, b.thread_index, state_.scale, base_);
       lifetime_retired_ += lifetime_events(b);
+      a.retire = true;
     }
   }
-  std::erase_if(attached_, [](const Attached& a) { return a.buffer->closed.load(std::memory_order_relaxed); });
+  std::erase_if(attached_, [](const Attached& a) { return a.retire; });
   return moved;
 }
 

@@ -75,6 +75,7 @@ class Recorder final : private ForkAware {
   struct Attached {
     std::shared_ptr<detail::ThreadBuffer> buffer;
     std::uint64_t dropped_seen = 0;  // trace drops already counted
+    bool retire = false;             // the thread had exited and its statistics are in base_
   };
 
   void before_fork() noexcept override;
