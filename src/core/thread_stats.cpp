@@ -14,10 +14,10 @@ namespace {
 std::int64_t floor_to(std::int64_t v, std::int64_t width) noexcept { return v - ((v % width) + width) % width; }
 
 void clear_window(SeriesWindow& w) noexcept {
-  w.count.store(0, std::memory_order_relaxed);
-  w.total_ns.store(0, std::memory_order_relaxed);
-  w.min_ns.store(UINT64_MAX, std::memory_order_relaxed);
-  w.max_ns.store(0, std::memory_order_relaxed);
+  w.count.store(0, std::memory_order_release);
+  w.total_ns.store(0, std::memory_order_release);
+  w.min_ns.store(UINT64_MAX, std::memory_order_release);
+  w.max_ns.store(0, std::memory_order_release);
 }
 
 SeriesWindow* window_chunk(Series& s, std::size_t chunk) noexcept {
@@ -58,13 +58,13 @@ void widen(Series& s) noexcept {
     SeriesWindow& w = c[k % kSeriesChunk];
     clear_window(w);
     if (merged[k].count == 0) continue;
-    w.count.store(merged[k].count, std::memory_order_relaxed);
-    w.total_ns.store(merged[k].total, std::memory_order_relaxed);
-    w.min_ns.store(merged[k].min, std::memory_order_relaxed);
-    w.max_ns.store(merged[k].max, std::memory_order_relaxed);
+    w.count.store(merged[k].count, std::memory_order_release);
+    w.total_ns.store(merged[k].total, std::memory_order_release);
+    w.min_ns.store(merged[k].min, std::memory_order_release);
+    w.max_ns.store(merged[k].max, std::memory_order_release);
   }
-  s.base_ns.store(new_base, std::memory_order_relaxed);
-  s.width_ns.store(new_width, std::memory_order_relaxed);
+  s.base_ns.store(new_base, std::memory_order_release);
+  s.width_ns.store(new_width, std::memory_order_release);
 }
 
 // Adds calls to the series window that starts at `start` (aligned to the series' width).
@@ -80,8 +80,8 @@ void add_to_series(Series& s, std::int64_t start, std::uint64_t n, std::uint64_t
   SeriesWindow& w = c[index % kSeriesChunk];
   bump(w.count, n);
   bump(w.total_ns, total);
-  if (min < w.min_ns.load(std::memory_order_relaxed)) w.min_ns.store(min, std::memory_order_relaxed);
-  if (max > w.max_ns.load(std::memory_order_relaxed)) w.max_ns.store(max, std::memory_order_relaxed);
+  if (min < w.min_ns.load(std::memory_order_relaxed)) w.min_ns.store(min, std::memory_order_release);
+  if (max > w.max_ns.load(std::memory_order_relaxed)) w.max_ns.store(max, std::memory_order_release);
 }
 
 void add_edge(OpStats& op, std::uint32_t parent, std::uint64_t n, std::uint64_t total) noexcept {
@@ -108,9 +108,9 @@ void add_edge(OpStats& op, std::uint32_t parent, std::uint64_t n, std::uint64_t 
     link->store(target, std::memory_order_release);
   }
   Edge& e = target->edges[count % EdgeBlock::kSize];
-  e.parent.store(parent, std::memory_order_relaxed);
-  e.count.store(n, std::memory_order_relaxed);
-  e.total_ns.store(total, std::memory_order_relaxed);
+  e.parent.store(parent, std::memory_order_release);
+  e.count.store(n, std::memory_order_release);
+  e.total_ns.store(total, std::memory_order_release);
   op.edge_count.store(count + 1, std::memory_order_release);
 }
 
@@ -133,8 +133,8 @@ namespace {
 // Brackets a change that readers must see whole (see OpStats::flush_seq).
 struct FlushGuard {
   explicit FlushGuard(std::atomic<std::uint32_t>& s) noexcept : seq(s) {
+    // Odd first; every store inside the guard is a release, so none moves before this one.
     seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
   }
   ~FlushGuard() { seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
   std::atomic<std::uint32_t>& seq;
@@ -150,9 +150,9 @@ void OpStats::add_slow_call(std::uint64_t start_ticks, std::uint64_t d) noexcept
     for (std::uint32_t i = 1; i < kSlowestKept; ++i)
       if (slowest_ns[i].load(std::memory_order_relaxed) < slowest_ns[slot].load(std::memory_order_relaxed)) slot = i;
   }
-  slowest_start_ticks[slot].store(start_ticks, std::memory_order_relaxed);
-  slowest_ns[slot].store(d, std::memory_order_relaxed);
-  if (n < kSlowestKept) slowest_count.store(n + 1, std::memory_order_relaxed);
+  slowest_start_ticks[slot].store(start_ticks, std::memory_order_release);
+  slowest_ns[slot].store(d, std::memory_order_release);
+  if (n < kSlowestKept) slowest_count.store(n + 1, std::memory_order_release);
   if (slowest_count.load(std::memory_order_relaxed) == kSlowestKept) {
     std::uint64_t floor = UINT64_MAX;
     for (const auto& v : slowest_ns) floor = std::min(floor, v.load(std::memory_order_relaxed));
@@ -162,6 +162,7 @@ void OpStats::add_slow_call(std::uint64_t start_ticks, std::uint64_t d) noexcept
 
 void OpStats::fold_recent() noexcept {
   constexpr auto r = std::memory_order_relaxed;
+  constexpr auto w = std::memory_order_release;
   const std::uint64_t n = count.load(r);  // the current call included
   const std::uint64_t shift = shift_ns.load(r);
   const FlushGuard guard(flush_seq);
@@ -178,20 +179,21 @@ void OpStats::fold_recent() noexcept {
     }
     if (chunk) bump(chunk[b & (kHistogramChunk - 1)], 1);
   }
-  dev_sq_sum.store(sq, r);
-  folded.store(n, r);
+  dev_sq_sum.store(sq, w);
+  folded.store(n, w);
 }
 
 void OpStats::change_window(std::uint64_t start_ticks, std::uint64_t d) noexcept {
   constexpr auto r = std::memory_order_relaxed;
+  constexpr auto w = std::memory_order_release;
   Series& s = series;
   const std::uint64_t n = count.load(r), total = total_ns.load(r);  // this call included
   const std::int64_t start = scale->since_origin_ns(start_ticks);
   std::int64_t width = s.width_ns.load(r);
   if (width == 0) {
     width = kSeriesInitialWidthNs;
-    s.base_ns.store(floor_to(start, width), r);
-    s.width_ns.store(width, r);
+    s.base_ns.store(floor_to(start, width), w);
+    s.width_ns.store(width, w);
   }
   const FlushGuard guard(flush_seq);
   if (start < s.base_ns.load(r)) {
@@ -213,12 +215,12 @@ void OpStats::change_window(std::uint64_t start_ticks, std::uint64_t d) noexcept
     index = static_cast<std::size_t>((start - s.base_ns.load(r)) / width);
   }
   const std::int64_t lo = s.base_ns.load(r) + static_cast<std::int64_t>(index) * width;
-  window_start_ns.store(lo, r);
-  window_width_ns.store(width, r);
-  window_base_count.store(n - 1, r);
-  window_base_total_ns.store(total - d, r);
-  window_min_ns.store(d, r);
-  window_max_ns.store(d, r);
+  window_start_ns.store(lo, w);
+  window_width_ns.store(width, w);
+  window_base_count.store(n - 1, w);
+  window_base_total_ns.store(total - d, w);
+  window_min_ns.store(d, w);
+  window_max_ns.store(d, w);
   // The window as a tick range, so the next calls in it take the fast path.
   const double rate = scale->ns_per_tick.load(r);
   window_span_ticks = 0;
@@ -229,48 +231,50 @@ void OpStats::change_window(std::uint64_t start_ticks, std::uint64_t d) noexcept
 
 void OpStats::change_parent(std::uint32_t parent, std::uint64_t d) noexcept {
   constexpr auto r = std::memory_order_relaxed;
+  constexpr auto w = std::memory_order_release;
   const std::uint64_t n = count.load(r), total = total_ns.load(r);  // this call included
   const std::uint32_t old = current_parent.load(r);
   const FlushGuard guard(flush_seq);
   if (old != kNoCachedParent) add_edge(*this, old, n - 1 - edge_base_count.load(r), total - d - edge_base_total_ns.load(r));
-  current_parent.store(parent, r);
-  edge_base_count.store(n - 1, r);
-  edge_base_total_ns.store(total - d, r);
+  current_parent.store(parent, w);
+  edge_base_count.store(n - 1, w);
+  edge_base_total_ns.store(total - d, w);
 }
 
 void OpStats::clear() noexcept {
   constexpr auto r = std::memory_order_relaxed;
+  constexpr auto w = std::memory_order_release;
   const FlushGuard guard(flush_seq);
-  count.store(0, r);
-  total_ns.store(0, r);
-  self_ns.store(0, r);
-  min_ns.store(UINT64_MAX, r);
-  max_ns.store(0, r);
-  dev_sq_sum.store(0.0, r);  // the shift stays: still a good centre
-  folded.store(0, r);
-  first_start_ticks.store(UINT64_MAX, r);
-  last_end_ticks.store(0, r);
-  current_parent.store(kNoCachedParent, r);
-  edge_base_count.store(0, r);
-  edge_base_total_ns.store(0, r);
-  window_width_ns.store(0, r);
-  window_base_count.store(0, r);
-  window_base_total_ns.store(0, r);
-  slowest_count.store(0, r);
+  count.store(0, w);
+  total_ns.store(0, w);
+  self_ns.store(0, w);
+  min_ns.store(UINT64_MAX, w);
+  max_ns.store(0, w);
+  dev_sq_sum.store(0.0, w);  // the shift stays: still a good centre
+  folded.store(0, w);
+  first_start_ticks.store(UINT64_MAX, w);
+  last_end_ticks.store(0, w);
+  current_parent.store(kNoCachedParent, w);
+  edge_base_count.store(0, w);
+  edge_base_total_ns.store(0, w);
+  window_width_ns.store(0, w);
+  window_base_count.store(0, w);
+  window_base_total_ns.store(0, w);
+  slowest_count.store(0, w);
   slow_floor_ns = 0;
   window_span_ticks = 0;
   for (auto& chunk : histogram)
     if (auto* c = chunk.load(r))
-      for (std::size_t i = 0; i < kHistogramChunk; ++i) c[i].store(0, r);
+      for (std::size_t i = 0; i < kHistogramChunk; ++i) c[i].store(0, w);
   for (auto& chunk : series.chunks)
     if (auto* c = chunk.load(r))
       for (std::size_t i = 0; i < kSeriesChunk; ++i) clear_window(c[i]);
-  series.width_ns.store(0, r);
-  edge_count.store(0, r);
+  series.width_ns.store(0, w);
+  edge_count.store(0, w);
   if (ResourceSum* res = resources.load(r)) {
     for (std::size_t m = 0; m < kProbeMetricCount; ++m) {
-      res[m].samples.store(0, r);
-      res[m].total.store(0, r);
+      res[m].samples.store(0, w);
+      res[m].total.store(0, w);
     }
   }
 }
@@ -279,7 +283,7 @@ void OpStats::clear() noexcept {
 
 ThreadBuffer::ThreadBuffer(std::uint32_t ring_capacity_pow2, RecorderState* owner) noexcept
     : recorder(owner), capacity(ring_capacity_pow2), mask(ring_capacity_pow2 - 1), consumer_mask(ring_capacity_pow2 - 1) {
-  for (auto& id : open_ids) id.store(kNoOperation, std::memory_order_relaxed);
+  for (auto& id : open_ids) id.store(kNoOperation, std::memory_order_release);
 }
 
 ThreadBuffer::~ThreadBuffer() {
@@ -309,8 +313,7 @@ namespace {
 void apply_control(ThreadBuffer& b, std::uint32_t control) noexcept {
   if ((control / kControlEpochUnit) != (b.seen_control / kControlEpochUnit)) {
     const std::uint32_t s = b.lifetime_seq.load(std::memory_order_relaxed);
-    b.lifetime_seq.store(s + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
+    b.lifetime_seq.store(s + 1, std::memory_order_relaxed);  // the stores below are releases
     std::uint64_t events = 0;
     for (std::uint32_t i = 0; i < b.table_size; ++i) {
       if (OpStats* op = b.table[i].load(std::memory_order_relaxed)) {
@@ -319,8 +322,8 @@ void apply_control(ThreadBuffer& b, std::uint32_t control) noexcept {
       }
     }
     bump(b.lifetime_before, events);
-    b.top_level_base.store(b.open_child[0].load(std::memory_order_relaxed), std::memory_order_relaxed);
-    b.misnested.store(0, std::memory_order_relaxed);
+    b.top_level_base.store(b.open_child[0].load(std::memory_order_relaxed), std::memory_order_release);
+    b.misnested.store(0, std::memory_order_release);
     b.lifetime_seq.store(s + 2, std::memory_order_release);
     b.epoch_seen.store(control / kControlEpochUnit, std::memory_order_release);
   }
@@ -337,7 +340,7 @@ bool grow_table(ThreadBuffer& b, std::uint32_t id) noexcept {
     delete keep;
     return false;
   }
-  for (std::uint32_t i = 0; i < b.table_size; ++i) grown[i].store(b.table[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < b.table_size; ++i) grown[i].store(b.table[i].load(std::memory_order_relaxed), std::memory_order_release);
   if (b.table) {
     b.old_tables = keep;  // a reader may still walk the old table
   } else {
@@ -354,7 +357,7 @@ OpStats* create_op(ThreadBuffer& b, std::uint32_t id, std::uint64_t first_durati
   if (id >= b.table_size && !grow_table(b, id)) return nullptr;
   auto* op = new (std::nothrow) OpStats;
   if (!op) return nullptr;
-  op->shift_ns.store(first_duration, std::memory_order_relaxed);
+  op->shift_ns.store(first_duration, std::memory_order_release);
   op->scale = &b.recorder->scale;
   b.table[id].store(op, std::memory_order_release);
   return op;
@@ -371,8 +374,8 @@ void add_probes(OpStats& op, const ProbeDeltas& p) noexcept {
     if (!(p.valid & (1u << m))) continue;
     const std::int64_t v = p.values[m];
     ResourceSum& s = r[m];
-    if (s.samples.load(std::memory_order_relaxed) == 0 || v < s.min.load(std::memory_order_relaxed)) s.min.store(v, std::memory_order_relaxed);
-    if (s.samples.load(std::memory_order_relaxed) == 0 || v > s.max.load(std::memory_order_relaxed)) s.max.store(v, std::memory_order_relaxed);
+    if (s.samples.load(std::memory_order_relaxed) == 0 || v < s.min.load(std::memory_order_relaxed)) s.min.store(v, std::memory_order_release);
+    if (s.samples.load(std::memory_order_relaxed) == 0 || v > s.max.load(std::memory_order_relaxed)) s.max.store(v, std::memory_order_release);
     bump(s.total, v);
     bump(s.samples, 1);  // last: a reader that sees the sample sees its value
   }
@@ -391,7 +394,7 @@ void ThreadBuffer::record_slow(std::uint32_t id, std::uint32_t parent, std::uint
     if (flags) bump(misnested, 1);
     const std::uint64_t last = op->last_end_ticks.load(std::memory_order_relaxed);
     op->add(duration, self, parent, start, end);
-    if (last > end) op->last_end_ticks.store(last, std::memory_order_relaxed);  // a span that ended earlier
+    if (last > end) op->last_end_ticks.store(last, std::memory_order_release);  // a span that ended earlier
     if (probes && probes->valid) add_probes(*op, *probes);
   } else {
     bump(dropped, 1);  // out of memory for a new operation: counted as lost
@@ -403,11 +406,11 @@ void ThreadBuffer::record_slow(std::uint32_t id, std::uint32_t parent, std::uint
 void ThreadBuffer::discard_statistics() noexcept {
   for (std::uint32_t i = 0; i < table_size; ++i)
     if (OpStats* op = table[i].load(std::memory_order_relaxed)) op->clear();
-  lifetime_before.store(0, std::memory_order_relaxed);
-  top_level_base.store(open_child[0].load(std::memory_order_relaxed), std::memory_order_relaxed);
-  misnested.store(0, std::memory_order_relaxed);
+  lifetime_before.store(0, std::memory_order_release);
+  top_level_base.store(open_child[0].load(std::memory_order_relaxed), std::memory_order_release);
+  misnested.store(0, std::memory_order_release);
   const std::uint64_t h = head.load(std::memory_order_relaxed);
-  tail.store(h, std::memory_order_relaxed);
+  tail.store(h, std::memory_order_release);
   cached_tail = h;
 }
 
@@ -433,7 +436,7 @@ struct CoreCopy {
 };
 
 void copy_core(const detail::OpStats& op, CoreCopy& c) {
-  constexpr auto r = std::memory_order_relaxed;
+  constexpr auto r = std::memory_order_acquire;  // a value written inside a guard orders what follows
   c.count = op.count.load(std::memory_order_acquire);  // the durations of these calls are visible
   c.folded = std::min(op.folded.load(r), c.count);
   c.pending_n = std::min(c.count - c.folded, detail::kRecentCalls);
@@ -470,7 +473,7 @@ struct Flushed {
 };
 
 void copy_flushed(const detail::OpStats& op, Flushed& f) {
-  constexpr auto r = std::memory_order_relaxed;
+  constexpr auto r = std::memory_order_acquire;  // a value written inside a guard orders what follows
   f.windows.clear();
   f.edges.clear();
   f.buckets.clear();
@@ -507,7 +510,7 @@ void copy_flushed(const detail::OpStats& op, Flushed& f) {
 
 void merge_op(const detail::OpStats& op, std::uint32_t id, std::uint32_t thread_index, const detail::TickScale& scale,
               Aggregator& into) {
-  constexpr auto r = std::memory_order_relaxed;
+  constexpr auto r = std::memory_order_acquire;  // a value written inside a guard orders what follows
   // The pending calls and what was moved out of them (windows, edges) are read on the same side
   // of every move: flush_seq is even and the same before and after. Counts read in between may
   // include a few more calls than the pending state (a count read later): clamped below.
@@ -517,7 +520,6 @@ void merge_op(const detail::OpStats& op, std::uint32_t id, std::uint32_t thread_
     const std::uint32_t s1 = op.flush_seq.load(std::memory_order_acquire);
     copy_core(op, c);
     copy_flushed(op, flushed);
-    std::atomic_thread_fence(std::memory_order_acquire);
     if (!(s1 & 1) && op.flush_seq.load(r) == s1) break;
   }
   if (c.count == 0) return;
@@ -576,20 +578,19 @@ void merge_thread_statistics(const detail::ThreadBuffer& t, std::uint32_t epoch,
   for (std::uint32_t id = 0; id < size && table; ++id)
     if (const detail::OpStats* op = table[id].load(std::memory_order_acquire)) merge_op(*op, id, thread_index, scale, into);
   into.merge_thread_totals(thread_index,
-                           t.open_child[0].load(std::memory_order_relaxed) - t.top_level_base.load(std::memory_order_relaxed),
-                           t.misnested.load(std::memory_order_relaxed));
+                           t.open_child[0].load(std::memory_order_acquire) - t.top_level_base.load(std::memory_order_acquire),
+                           t.misnested.load(std::memory_order_acquire));
 }
 
 std::uint64_t lifetime_events(const detail::ThreadBuffer& t) {
   for (;;) {
     const std::uint32_t s1 = t.lifetime_seq.load(std::memory_order_acquire);
-    std::uint64_t n = t.lifetime_before.load(std::memory_order_relaxed);
+    std::uint64_t n = t.lifetime_before.load(std::memory_order_acquire);
     const std::uint32_t size = t.shared_size.load(std::memory_order_acquire);
     const std::atomic<detail::OpStats*>* table = t.shared_table.load(std::memory_order_acquire);
     for (std::uint32_t id = 0; id < size && table; ++id)
-      if (const detail::OpStats* op = table[id].load(std::memory_order_acquire)) n += op->count.load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (!(s1 & 1) && t.lifetime_seq.load(std::memory_order_relaxed) == s1) return n;
+      if (const detail::OpStats* op = table[id].load(std::memory_order_acquire)) n += op->count.load(std::memory_order_acquire);
+    if (!(s1 & 1) && t.lifetime_seq.load(std::memory_order_acquire) == s1) return n;
   }
 }
 

@@ -16,10 +16,11 @@ inline constexpr std::uint32_t kNoOperation = 0xFFFFFFFFu;  // == kRootOperation
 inline constexpr std::uint32_t kNoCachedParent = 0xFFFFFFFEu;  // never an operation id (ids are dense from 0)
 
 // Adds to an atomic that only the calling thread writes: a plain load and store, no locked
-// instruction.
+// instruction. A release store (a plain store on x86): readers that check a sequence counter
+// around what they read rely on it instead of a fence.
 template <class T, class V>
 inline void bump(std::atomic<T>& a, V v) noexcept {
-  a.store(static_cast<T>(a.load(std::memory_order_relaxed) + static_cast<T>(v)), std::memory_order_relaxed);
+  a.store(static_cast<T>(a.load(std::memory_order_relaxed) + static_cast<T>(v)), std::memory_order_release);
 }
 
 // ---- log-linear histogram index (core::LogHistogram uses the same): exact below 128 ns, then
