@@ -74,6 +74,8 @@ struct Config {
   // --- raw trace recording (Chrome trace export)
   bool trace_enabled = false;
   std::uint64_t trace_budget_events = 1'000'000;
+  std::string trace_policy = "last";        // "last": the most recent events (a ring); "first"
+  std::uint64_t trace_budget_bytes = 0;     // 0: no limit in bytes
 
   // --- analysis
   std::string step_operation;              // name of the step operation; empty = training_loop category

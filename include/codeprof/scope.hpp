@@ -1,5 +1,6 @@
 #pragma once
-// The RAII scope: two timestamps and an operation id. One predictable branch when disabled.
+// The RAII scope: two timestamps and an operation id, aggregated on the thread that ran it. One
+// predictable branch when disabled.
 //
 // Scopes nest per thread. A scope that ends while it is not the innermost open scope of its thread
 // (interleaved asyncio tasks: A begins, B begins, A ends, B ends) still records its duration and
@@ -25,7 +26,7 @@ class Scope {
     if (mask & bit) [[likely]]
       begin(state, site.id, mask & (bit << detail::kProbeShift));
   }
-  ~Scope() {
+  [[gnu::always_inline]] ~Scope() {
     if (buffer_) end();
   }
   Scope(const Scope&) = delete;
@@ -56,6 +57,7 @@ class Scope {
       b->open_ids[d + 1].store(id, std::memory_order_relaxed);
       std::atomic_signal_fence(std::memory_order_release);  // the id before the depth that shows it
       b->open_depth.store(d + 1, std::memory_order_relaxed);
+      b->open_child[d + 1].store(0, std::memory_order_relaxed);
       start_ = detail::read_ticks(use_tsc_);
       b->open_starts[d + 1] = start_;
       b->top_start = start_;
@@ -68,7 +70,8 @@ class Scope {
       begin_probes(state);
   }
 
-  void end() noexcept {
+  // Inlined into the destructor: a call would cost as much as the work.
+  [[gnu::always_inline]] void end() noexcept {
     if (probe_state_) [[unlikely]] {
       end_probed();
       return;
@@ -83,7 +86,12 @@ class Scope {
     const std::uint32_t d = depth_;
     b->open_depth.store(d, std::memory_order_relaxed);
     b->top_start = b->open_starts[d];
-    b->push(detail::Event{start_, t, id_, parent_, static_cast<std::uint16_t>(d), 0, 0}, nullptr);
+    // Statistics are kept on this thread: nothing to hand over, nothing that a busy machine can
+    // make a collector lose.
+    const std::uint64_t duration = b->recorder->scale.duration_ns(start_, t);
+    const std::uint64_t children = b->open_child[d + 1].load(std::memory_order_relaxed);
+    detail::bump(b->open_child[d], duration);
+    b->record(id_, parent_, d, start_, t, duration, children < duration ? duration - children : 0);
   }
 
   // src/core/scope.cpp: the rare paths, out of line so the timing-only path stays small.

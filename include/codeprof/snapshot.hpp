@@ -278,6 +278,12 @@ struct Snapshot {
   // Scopes (since the last reset) that ended while not the innermost open scope of their thread,
   // or after an enclosing scope had ended (interleaved asyncio tasks); they count normally.
   std::uint64_t events_misnested = 0;
+  // The raw trace's window (trace.policy): "first" (the first events of the run) or "last" (the
+  // most recent ones); empty when no trace was kept. trace_events cover [start, end];
+  // trace_events_dropped is how many events fell outside the window.
+  std::string trace_policy;
+  std::int64_t trace_window_start_ns = 0;
+  std::int64_t trace_window_end_ns = 0;
 
   std::vector<Alert> alerts;     // live alerts: pending, firing and recently resolved (docs/ALERTS.md)
   AlertDelivery alert_delivery;  // the alert webhook's counters

@@ -1071,8 +1071,10 @@ const std::vector<Rule> kRules = {
      excessive_synchronization},
     {"profiler-events-dropped", "system", "low", "The profiler dropped {dropped} events",
      "any dropped event (buffers full); medium from 1 %",
-     "Numbers are incomplete ({dropped} events, {share} dropped): raise buffer_events (e.g. to {buffer}) or "
-     "collector frequency, or profile fewer, coarser scopes.",
+     "Events were lost to full buffers ({dropped} events, {share} dropped). The live recorder keeps every "
+     "statistic and loses only raw trace events (the Chrome trace misses them); reports of versions that "
+     "aggregated in a collector have incomplete numbers. Raise buffer.events_per_thread (e.g. to {buffer}) or "
+     "the collector frequency, or trace fewer, coarser scopes.",
      profiler_events_dropped},
 };
 

@@ -33,6 +33,8 @@ core::RecorderOptions recorder_options(const Config& c) {
   o.collector_interval_us = c.collector_interval_us;
   o.keep_trace = c.trace_enabled;
   o.trace_budget = c.trace_budget_events;
+  o.trace_policy = c.trace_policy == "first" ? core::TracePolicy::First : core::TracePolicy::Last;
+  o.trace_budget_bytes = c.trace_budget_bytes;
   o.enabled = c.enabled;
   o.category_mask = 0;
   for (std::size_t i = 0; i < kCategoryCount; ++i)
@@ -227,8 +229,11 @@ void Profiler::update_config(const Config& config) {
   impl_->recorder.set_enabled(next.enabled);
   for (std::size_t i = 0; i < kCategoryCount; ++i)
     impl_->recorder.set_category_enabled(static_cast<Category>(i), next.category_enabled[i]);
-  if (next.trace_enabled != old.trace_enabled || next.trace_budget_events != old.trace_budget_events)
-    impl_->recorder.set_trace(next.trace_enabled, next.trace_budget_events);
+  if (next.trace_enabled != old.trace_enabled || next.trace_budget_events != old.trace_budget_events ||
+      next.trace_policy != old.trace_policy || next.trace_budget_bytes != old.trace_budget_bytes) {
+    const core::RecorderOptions o = recorder_options(next);
+    impl_->recorder.set_trace(next.trace_enabled, core::TraceBudget{o.trace_policy, o.trace_budget, o.trace_budget_bytes});
+  }
 }
 
 Config Profiler::config() const {

@@ -62,6 +62,54 @@ void DurationSeries::widen() {
   base_ = new_base;
 }
 
+void DurationSeries::extend_down_to(std::int64_t start_ns) {
+  // Prepends empty windows so that `start_ns` falls in window 0, widening while that is too many.
+  for (;;) {
+    const std::int64_t new_base = start_ns - ((start_ns % width_) + width_) % width_;
+    const auto extra = static_cast<std::size_t>((base_ - new_base) / width_);
+    if (windows_.size() + extra <= capacity_) {
+      std::vector<DurationWindow> grown(extra);
+      for (std::size_t i = 0; i < extra; ++i) {
+        grown[i].start_ns = new_base + static_cast<std::int64_t>(i) * width_;
+        grown[i].width_ns = width_;
+      }
+      windows_.insert(windows_.begin(), grown.begin(), grown.end());
+      base_ = new_base;
+      return;
+    }
+    widen();
+  }
+}
+
+void DurationSeries::merge(const DurationWindow& w) {
+  if (w.count == 0) return;
+  if (!started_) {
+    while (width_ < w.width_ns) width_ *= 2;
+    base_ = w.start_ns - (w.start_ns % width_ + width_) % width_;
+    started_ = true;
+  }
+  while (width_ < w.width_ns) widen();
+  if (w.start_ns < base_) extend_down_to(w.start_ns);
+  auto index = static_cast<std::size_t>((w.start_ns - base_) / width_);
+  while (index >= capacity_) {
+    widen();
+    index = static_cast<std::size_t>((w.start_ns - base_) / width_);
+  }
+  if (index >= windows_.size()) {
+    const std::size_t old = windows_.size();
+    windows_.resize(index + 1);
+    for (std::size_t i = old; i < windows_.size(); ++i) {
+      windows_[i].start_ns = base_ + static_cast<std::int64_t>(i) * width_;
+      windows_[i].width_ns = width_;
+    }
+  }
+  DurationWindow& m = windows_[index];
+  if (m.count == 0 || w.min_ns < m.min_ns) m.min_ns = w.min_ns;
+  m.max_ns = std::max(m.max_ns, w.max_ns);
+  m.count += w.count;
+  m.total_ns += w.total_ns;
+}
+
 std::vector<DurationWindow> DurationSeries::windows() const {
   std::vector<DurationWindow> out;
   out.reserve(windows_.size());
@@ -72,7 +120,7 @@ std::vector<DurationWindow> DurationSeries::windows() const {
 
 // ---------------------------------------------------------------- Aggregator
 
-Aggregator::Aggregator(AggregatorOptions options) : options_(options) {}
+Aggregator::Aggregator(AggregatorOptions options) : options_(options), trace_(trace_budget()) {}
 
 Aggregator::OpAccum& Aggregator::op(std::uint32_t id) {
   while (ops_.size() <= id) ops_.emplace_back(options_);
@@ -123,16 +171,7 @@ void Aggregator::add(const CompletedEvent& e) {
   o.histogram.add(d);
   o.series.add(e.start_ns, d);
 
-  // Slowest calls: a min-heap of bounded size.
-  auto slower = [](const SlowCall& a, const SlowCall& b) { return a.duration_ns > b.duration_ns; };
-  if (o.slowest.size() < options_.slowest_kept) {
-    o.slowest.push_back({e.start_ns, d, e.thread_index});
-    std::push_heap(o.slowest.begin(), o.slowest.end(), slower);
-  } else if (!o.slowest.empty() && d > o.slowest.front().duration_ns) {
-    std::pop_heap(o.slowest.begin(), o.slowest.end(), slower);
-    o.slowest.back() = {e.start_ns, d, e.thread_index};
-    std::push_heap(o.slowest.begin(), o.slowest.end(), slower);
-  }
+  add_slow_call(o, {e.start_ns, d, e.thread_index});
 
   // Call tree: few distinct parents per operation, so a short linear scan.
   bool found = false;
@@ -156,33 +195,139 @@ void Aggregator::add(const CompletedEvent& e) {
     for (std::size_t m = 0; m < kProbeMetricCount; ++m) {
       if (!(e.probes->valid & (1u << m))) continue;
       const std::int64_t v = e.probes->values[m];
-      ResourceStat& r = o.resources[m];
-      if (r.samples == 0) {
-        r.min = v;
-        r.max = v;
-      } else {
-        r.min = std::min(r.min, v);
-        r.max = std::max(r.max, v);
-      }
-      ++r.samples;
-      r.total += v;
+      add_resource(o.resources[m], ResourceStat{1, v, v, v});
     }
   }
 
   if (options_.keep_trace) {
-    if (trace_.size() < options_.trace_budget) {
-      TraceEvent te;
-      te.operation_id = e.operation_id;
-      te.thread_index = e.thread_index;
-      te.start_ns = e.start_ns;
-      te.duration_ns = static_cast<std::int64_t>(d);
-      te.depth = e.depth;
-      if (e.probes) te.probes = *e.probes;
-      trace_.push_back(te);
-    } else {
-      ++trace_dropped_;
+    TraceEvent te;
+    te.operation_id = e.operation_id;
+    te.thread_index = e.thread_index;
+    te.start_ns = e.start_ns;
+    te.duration_ns = static_cast<std::int64_t>(d);
+    te.depth = e.depth;
+    if (e.probes) te.probes = *e.probes;
+    trace_.add(te);
+  }
+}
+
+void Aggregator::add_slow_call(OpAccum& o, const SlowCall& call) const {
+  // A min-heap of bounded size.
+  auto slower = [](const SlowCall& a, const SlowCall& b) { return a.duration_ns > b.duration_ns; };
+  if (o.slowest.size() < options_.slowest_kept) {
+    o.slowest.push_back(call);
+    std::push_heap(o.slowest.begin(), o.slowest.end(), slower);
+  } else if (!o.slowest.empty() && call.duration_ns > o.slowest.front().duration_ns) {
+    std::pop_heap(o.slowest.begin(), o.slowest.end(), slower);
+    o.slowest.back() = call;
+    std::push_heap(o.slowest.begin(), o.slowest.end(), slower);
+  }
+}
+
+void Aggregator::add_resource(ResourceStat& into, const ResourceStat& r) {
+  if (r.samples == 0) return;
+  if (into.samples == 0) {
+    into.min = r.min;
+    into.max = r.max;
+  } else {
+    into.min = std::min(into.min, r.min);
+    into.max = std::max(into.max, r.max);
+  }
+  into.samples += r.samples;
+  into.total += r.total;
+}
+
+// ---------------------------------------------------------------- merging
+
+void Aggregator::merge_operation(const OperationPart& p) {
+  if (p.count == 0) return;
+  events_ += p.count;
+  OpAccum& o = op(p.operation_id);
+  // Chan, Golub and LeVeque's pairwise update of mean and squared deviations.
+  const double na = static_cast<double>(o.count), nb = static_cast<double>(p.count);
+  const double delta = p.mean_ns - o.mean;
+  o.mean += delta * nb / (na + nb);
+  o.m2 += p.m2 + delta * delta * na * nb / (na + nb);
+  o.count += p.count;
+  o.total += p.total_ns;
+  o.self += p.self_ns;
+  o.min = std::min(o.min, p.min_ns);
+  o.max = std::max(o.max, p.max_ns);
+  o.first = std::min(o.first, p.first_ns);
+  o.last = std::max(o.last, p.last_ns);
+}
+
+void Aggregator::merge_thread_operation(std::uint32_t thread_index, std::uint32_t operation_id, std::uint64_t count,
+                                        std::uint64_t total_ns, std::uint64_t self_ns) {
+  if (count == 0) return;
+  ThreadAccum& t = thread(thread_index);
+  t.events += count;
+  if (t.ops.size() <= operation_id) t.ops.resize(operation_id + 1u);
+  ThreadOp& to = t.ops[operation_id];
+  to.count += count;
+  to.total += total_ns;
+  to.self += self_ns;
+}
+
+void Aggregator::merge_histogram(std::uint32_t operation_id, std::size_t bucket, std::uint64_t count) {
+  op(operation_id).histogram.add_bucket(bucket, count);
+}
+
+void Aggregator::merge_window(std::uint32_t operation_id, const DurationWindow& window) {
+  op(operation_id).series.merge(window);
+}
+
+void Aggregator::merge_slow_call(std::uint32_t operation_id, const SlowCall& call) {
+  add_slow_call(op(operation_id), call);
+}
+
+void Aggregator::merge_edge(std::uint32_t operation_id, std::uint32_t parent_id, std::uint64_t count,
+                            std::uint64_t total_ns) {
+  if (count == 0) return;
+  OpAccum& o = op(operation_id);
+  for (ParentEdge& p : o.parents) {
+    if (p.parent_id == parent_id) {
+      p.count += count;
+      p.total_ns += total_ns;
+      return;
     }
   }
+  o.parents.push_back({parent_id, count, total_ns});
+}
+
+void Aggregator::merge_resource(std::uint32_t operation_id, std::size_t metric, const ResourceStat& stat) {
+  if (metric < kProbeMetricCount) add_resource(op(operation_id).resources[metric], stat);
+}
+
+void Aggregator::merge_thread_totals(std::uint32_t thread_index, std::uint64_t top_level_ns, std::uint64_t misnested) {
+  thread(thread_index).top_level += top_level_ns;
+  misnested_ += misnested;
+}
+
+void Aggregator::merge_from(const Aggregator& other) {
+  for (std::uint32_t id = 0; id < other.ops_.size(); ++id) {
+    const OpAccum& src = other.ops_[id];
+    if (src.count == 0) continue;
+    merge_operation({id, src.count, src.total, src.self, src.min, src.max, src.mean, src.m2, src.first, src.last});
+    OpAccum& o = op(id);
+    for (const HistogramBucket& b : src.histogram.buckets())
+      o.histogram.add_bucket(LogHistogram::bucket_index(b.lower_ns), b.count);
+    for (const DurationWindow& w : src.series.windows()) o.series.merge(w);
+    for (const SlowCall& c : src.slowest) add_slow_call(o, c);
+    for (const ParentEdge& p : src.parents) merge_edge(id, p.parent_id, p.count, p.total_ns);
+    for (std::size_t m = 0; m < kProbeMetricCount; ++m) add_resource(o.resources[m], src.resources[m]);
+  }
+  for (std::uint32_t i = 0; i < other.threads_.size(); ++i) {
+    const ThreadAccum& src = other.threads_[i];
+    ThreadAccum& t = thread(i);
+    if (t.name.empty()) t.name = src.name;
+    if (!t.os_tid) t.os_tid = src.os_tid;
+    t.dropped += src.dropped;
+    t.top_level += src.top_level;
+    for (std::uint32_t id = 0; id < src.ops.size(); ++id)
+      merge_thread_operation(i, id, src.ops[id].count, src.ops[id].total, src.ops[id].self);
+  }
+  misnested_ += other.misnested_;
 }
 
 void Aggregator::reset() {
@@ -195,7 +340,6 @@ void Aggregator::reset() {
   trace_.clear();
   events_ = 0;
   misnested_ = 0;
-  trace_dropped_ = 0;
 }
 
 void Aggregator::retain_only_thread(std::uint32_t thread_index, std::uint64_t os_tid) {
@@ -264,11 +408,15 @@ void Aggregator::fill(Snapshot& out, const std::vector<SiteInfo>& sites) const {
       if (t.ops[id].count) ts.operations.push_back({id, t.ops[id].count, t.ops[id].total, t.ops[id].self});
     if (ts.events || ts.dropped || !ts.name.empty()) out.threads.push_back(std::move(ts));
   }
-  out.trace_events = trace_;
+  if (options_.keep_trace) {
+    trace_.fill(out);
+  } else {
+    out.trace_events.clear();
+    out.trace_events_dropped = trace_.outside();
+  }
   out.events_recorded = events_;
   out.events_misnested = misnested_;
   out.events_dropped = dropped;
-  out.trace_events_dropped = trace_dropped_;
 }
 
 }  // namespace codeprof::core

@@ -10,6 +10,7 @@
 #include "codeprof/call_site.hpp"
 #include "codeprof/snapshot.hpp"
 #include "core/log_histogram.hpp"
+#include "core/trace_window.hpp"
 
 namespace codeprof::core {
 
@@ -31,6 +32,8 @@ struct CompletedEvent {
 struct AggregatorOptions {
   bool keep_trace = false;
   std::uint64_t trace_budget = 1'000'000;
+  TracePolicy trace_policy = TracePolicy::First;  // trace readers keep a file's first events
+  std::uint64_t trace_budget_bytes = 0;           // 0: no limit in bytes
   std::size_t series_windows = 256;          // bounded series per operation
   std::int64_t initial_window_ns = 10'000'000;
   std::size_t slowest_kept = 8;
@@ -42,10 +45,14 @@ class DurationSeries {
   DurationSeries(std::size_t capacity, std::int64_t initial_width_ns)
       : capacity_(capacity), width_(initial_width_ns) {}
   void add(std::int64_t start_ns, std::uint64_t duration_ns);
+  // Adds a window of another series (aligned the same way: to multiples of its width, which is
+  // the initial width times a power of two).
+  void merge(const DurationWindow& window);
   std::vector<DurationWindow> windows() const;
 
  private:
   void widen();
+  void extend_down_to(std::int64_t start_ns);
   std::size_t capacity_;
   std::int64_t width_;
   std::int64_t base_ = 0;
@@ -61,13 +68,33 @@ class Aggregator {
   void set_thread_info(std::uint32_t thread_index, std::uint64_t os_tid, std::string name);
   void add_dropped(std::uint32_t thread_index, std::uint64_t count);
   void reset();
-  void set_trace(bool keep, std::uint64_t budget) noexcept {
+  void set_trace(bool keep, std::uint64_t budget) {
     options_.keep_trace = keep;
     options_.trace_budget = budget;
+    trace_.set_budget(trace_budget());
   }
 
+  // ---- merging statistics kept elsewhere: a live thread's own table, another Aggregator.
+  struct OperationPart {
+    std::uint32_t operation_id = 0;
+    std::uint64_t count = 0, total_ns = 0, self_ns = 0, min_ns = UINT64_MAX, max_ns = 0;
+    double mean_ns = 0.0, m2 = 0.0;  // m2: sum of squared deviations from the mean
+    std::int64_t first_ns = INT64_MAX, last_ns = INT64_MIN;
+  };
+  void merge_operation(const OperationPart& part);
+  void merge_thread_operation(std::uint32_t thread_index, std::uint32_t operation_id, std::uint64_t count,
+                              std::uint64_t total_ns, std::uint64_t self_ns);
+  void merge_histogram(std::uint32_t operation_id, std::size_t bucket, std::uint64_t count);
+  void merge_window(std::uint32_t operation_id, const DurationWindow& window);
+  void merge_slow_call(std::uint32_t operation_id, const SlowCall& call);
+  void merge_edge(std::uint32_t operation_id, std::uint32_t parent_id, std::uint64_t count, std::uint64_t total_ns);
+  void merge_resource(std::uint32_t operation_id, std::size_t metric, const ResourceStat& stat);
+  void merge_thread_totals(std::uint32_t thread_index, std::uint64_t top_level_ns, std::uint64_t misnested);
+  // All statistics, thread names and drops of `other` (not its raw trace).
+  void merge_from(const Aggregator& other);
+
   std::uint64_t events() const noexcept { return events_; }
-  std::uint64_t trace_dropped() const noexcept { return trace_dropped_; }
+  std::uint64_t trace_dropped() const noexcept { return trace_.outside(); }
   // Keeps only `thread_index`'s name and nesting state and clears the rest (a forked child's
   // recorder: the other threads do not exist there). Statistics must be reset() as well.
   void retain_only_thread(std::uint32_t thread_index, std::uint64_t os_tid);
@@ -106,14 +133,18 @@ class Aggregator {
 
   OpAccum& op(std::uint32_t id);
   ThreadAccum& thread(std::uint32_t index);
+  TraceBudget trace_budget() const noexcept {
+    return {options_.trace_policy, options_.trace_budget, options_.trace_budget_bytes};
+  }
+  void add_slow_call(OpAccum& o, const SlowCall& call) const;
+  static void add_resource(ResourceStat& into, const ResourceStat& r);
 
   AggregatorOptions options_;
   std::vector<OpAccum> ops_;
   std::vector<ThreadAccum> threads_;
-  std::vector<TraceEvent> trace_;
+  TraceWindow trace_;
   std::uint64_t events_ = 0;
   std::uint64_t misnested_ = 0;
-  std::uint64_t trace_dropped_ = 0;
 };
 
 }  // namespace codeprof::core

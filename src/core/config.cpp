@@ -24,6 +24,7 @@ struct KeyDef {
   double min = 0, max = 0;  // numeric range (inclusive)
   std::function<void(Config&, const std::string&)> set;  // from already-validated text
   std::function<std::string(const Config&)> get;
+  std::vector<std::string> choices = {};  // a string key that takes one of these
 };
 
 std::string kind_name(Kind k) {
@@ -150,6 +151,13 @@ void add_alert_keys(std::vector<KeyDef>& k) {
                       3'600'000, [](Config& c) -> std::uint32_t& { return c.alerts.webhook_backoff_ms; }));
 }
 
+template <typename Get>
+KeyDef choice_key(std::string name, std::string desc, std::vector<std::string> choices, Get ref) {
+  KeyDef k = string_key(std::move(name), std::move(desc), ref);
+  k.choices = std::move(choices);
+  return k;
+}
+
 std::vector<KeyDef> build_keys() {
   std::vector<KeyDef> k;
   k.push_back(bool_key("enabled", "Global switch: record scopes at all.", [](Config& c) -> bool& { return c.enabled; }));
@@ -179,7 +187,7 @@ std::vector<KeyDef> build_keys() {
     k.push_back(bool_key("metrics.categories." + cat, "Run the enabled probes on " + cat + " scopes.",
                          [i](Config& c) -> bool& { return c.metrics.categories[i]; }));
   }
-  k.push_back(int_key("buffer.events_per_thread", "Ring slots per thread (rounded up to a power of two); a full ring drops and counts.",
+  k.push_back(int_key("buffer.events_per_thread", "Raw trace ring slots per thread (rounded up to a power of two); a full ring drops the trace event and counts it (statistics never drop).",
                       64, 1 << 28, [](Config& c) -> std::uint32_t& { return c.buffer_events; }));
   k.push_back(int_key("collector.interval_us", "How long the idle collector waits between drains (microseconds).", 50, 1'000'000,
                       [](Config& c) -> std::uint32_t& { return c.collector_interval_us; }));
@@ -205,8 +213,12 @@ std::vector<KeyDef> build_keys() {
   k.push_back(int_key("sampling.python_frequency_hz", "Samples per second of the Python package's sampler thread (Python stacks).", 1, 10'000,
                       [](Config& c) -> std::uint32_t& { return c.sampling.python_frequency_hz; }));
   k.push_back(bool_key("trace.enabled", "Keep raw events for the Chrome trace export.", [](Config& c) -> bool& { return c.trace_enabled; }));
-  k.push_back(int_key("trace.budget_events", "Raw events kept at most; later ones are dropped and counted.", 0, 1e9,
+  k.push_back(int_key("trace.budget_events", "Raw events kept at most; the others fall outside the window and are counted.", 0, 1e9,
                       [](Config& c) -> std::uint64_t& { return c.trace_budget_events; }));
+  k.push_back(choice_key("trace.policy", "Which raw events the trace keeps: last (a ring of the most recent: the end of the run) or first.",
+                         {"last", "first"}, [](Config& c) -> std::string& { return c.trace_policy; }));
+  k.push_back(int_key("trace.budget_bytes", "Memory the kept raw events may use (32 bytes each, 112 more with probe values; 0: no limit).",
+                      0, 1e12, [](Config& c) -> std::uint64_t& { return c.trace_budget_bytes; }));
   k.push_back(string_key("analysis.step_operation", "Name of the operation that marks one step (empty: training_loop scopes).",
                          [](Config& c) -> std::string& { return c.step_operation; }));
   k.push_back(float_key("analysis.low_priority_share", "Share of wall time (0..1) that makes an operation a low-priority bottleneck.",
@@ -262,7 +274,12 @@ std::string expectation(const KeyDef& k) {
     case Kind::Bool: return "a bool (true/false)";
     case Kind::Int: return "an integer in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
     case Kind::Float: return "a number in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
-    case Kind::String: return "a string";
+    case Kind::String: {
+      if (k.choices.empty()) return "a string";
+      std::string one_of = "one of ";
+      for (const auto& c : k.choices) one_of += (&c == &k.choices.front() ? "" : ", ") + c;
+      return one_of;
+    }
     case Kind::List: return "a list of formats from json, chrome, csv, prometheus, html, pprof, folded, perfetto";
   }
   return "?";
@@ -296,7 +313,10 @@ std::string canonical(const KeyDef& k, std::string_view text, std::string_view s
       if (v < k.min || v > k.max) fail(source, k.name, expectation(k), given);
       return std::string(text);
     }
-    case Kind::String: return std::string(text);
+    case Kind::String:
+      if (!k.choices.empty() && std::find(k.choices.begin(), k.choices.end(), text) == k.choices.end())
+        fail(source, k.name, expectation(k), given);
+      return std::string(text);
     case Kind::List: {
       auto items = split_list(text);
       for (const auto& f : items)
@@ -427,6 +447,8 @@ void Config::validate() const {
     throw ConfigError("config: key 'alerts.webhook.url' expects an http:// or https:// URL, got '" + url + "'");
   if (alerts.webhook_format != "webhook" && alerts.webhook_format != "alertmanager")
     throw ConfigError("config: key 'alerts.webhook.format' expects webhook or alertmanager, got '" + alerts.webhook_format + "'");
+  if (trace_policy != "last" && trace_policy != "first")
+    throw ConfigError("config: key 'trace.policy' expects one of last, first, got '" + trace_policy + "'");
 }
 
 Config Config::load(const std::string& toml_path) {

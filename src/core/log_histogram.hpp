@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "codeprof/detail/op_stats.hpp"
 #include "codeprof/snapshot.hpp"
 
 namespace codeprof::core {
@@ -13,12 +14,9 @@ class LogHistogram {
  public:
   static constexpr unsigned kSubBits = 6;
 
-  static std::size_t bucket_index(std::uint64_t v) noexcept {
-    if (v < (1u << (kSubBits + 1))) return static_cast<std::size_t>(v);
-    const unsigned e = 63u - static_cast<unsigned>(__builtin_clzll(v));
-    return (static_cast<std::size_t>(e - kSubBits + 1) << kSubBits) +
-           static_cast<std::size_t>((v >> (e - kSubBits)) & ((1u << kSubBits) - 1));
-  }
+  static_assert(kSubBits == detail::kHistogramSubBits);
+  // The same index the recording threads use (detail::duration_bucket).
+  static std::size_t bucket_index(std::uint64_t v) noexcept { return detail::duration_bucket(v); }
   static std::uint64_t bucket_lower(std::size_t index) noexcept;
   static std::uint64_t bucket_upper(std::size_t index) noexcept;  // exclusive
 

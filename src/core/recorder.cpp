@@ -10,6 +10,8 @@
 #include <memory>
 #include <system_error>
 
+#include "core/thread_stats.hpp"
+
 namespace codeprof {
 namespace core {
 namespace {
@@ -81,11 +83,19 @@ Recorder::Recorder(const RecorderOptions& options)
       interval_(std::max<std::uint32_t>(options.collector_interval_us, 50)),
       enabled_(options.enabled),
       categories_(options.category_mask & kAllCategoriesMask),
-      aggregator_(AggregatorOptions{options.keep_trace, options.trace_budget}) {
+      window_(TraceBudget{options.trace_policy, options.trace_budget, options.trace_budget_bytes}),
+      keep_trace_(options.keep_trace),
+      last_refine_(std::chrono::steady_clock::now()) {
   state_.id = g_next_recorder_id.fetch_add(1);
   state_.use_tsc = ticks_.use_tsc();
   state_.owner = this;
+  state_.scale.origin_ticks = ticks_.origin_ticks();
+  state_.scale.set_rate(ticks_.ns_per_tick());
   publish_mask();
+  {
+    std::lock_guard lock(drain_mutex_);
+    publish_control();
+  }
   collector_ = std::thread([this] { collector_loop(); });
   register_fork_aware(this);
 }
@@ -99,7 +109,6 @@ Recorder::~Recorder() {
   wake_.notify_all();
   if (collector_.joinable()) collector_.join();
   state_.active_mask.store(0);
-  flush();
 }
 
 // ---- fork(): lock order as in normal use (drain, then threads, then switches); wake is a leaf.
@@ -126,9 +135,10 @@ void Recorder::after_fork_child() noexcept {
   // give the condition variable a fresh state (the dead collector may be registered as a waiter).
   std::construct_at(&collector_);
   std::construct_at(&wake_);
+  // This handler runs on the forking thread: its statistics (the parent's) can go right away.
   fork_ring_ = calling_threads_ring(state_.id);
   if (fork_ring_) {
-    fork_head_ = fork_ring_->head.load(std::memory_order_relaxed);
+    fork_ring_->discard_statistics();
     fork_dropped_ = fork_ring_->dropped.load(std::memory_order_relaxed);
   }
   state_.collector_missing.store(true, std::memory_order_relaxed);
@@ -156,20 +166,20 @@ void Recorder::adopt_fork_locked() {
     new_buffers_.clear();
     std::erase_if(pending_names_, [&](const auto& n) { return !keep || n.first != keep->thread_index; });
     const auto tid = static_cast<std::uint64_t>(::syscall(SYS_gettid));
-    aggregator_.reset();
-    aggregator_.retain_only_thread(keep ? keep->thread_index : UINT32_MAX, tid);
+    base_.reset();
+    base_.retain_only_thread(keep ? keep->thread_index : UINT32_MAX, tid);
     if (keep) {
       keep->os_tid = tid;
-      // What the parent had published is the parent's: the child starts after it.
-      if (keep->tail.load(std::memory_order_relaxed) < fork_head_) keep->tail.store(fork_head_, std::memory_order_relaxed);
       attached_.push_back(Attached{std::move(keep), fork_dropped_});
     }
   }
-  recorded_total_ = 0;
+  window_.clear();
+  lifetime_retired_ = 0;
   dropped_total_ = 0;
   reset_at_ns_ = static_cast<std::int64_t>(detail::steady_ns()) - ticks_.origin_steady_ns();
-  // No collector yet: flush, snapshot and reset drain on the calling thread, and a child that only
-  // records a little (or a sanitizer that forbids threads after fork) needs none.
+  // No collector yet: statistics need none, and flush, snapshot and reset work on the calling
+  // thread. One starts when a trace ring fills (or never, where a sanitizer forbids threads
+  // after fork).
 }
 
 void Recorder::revive_collector() {
@@ -187,6 +197,19 @@ void Recorder::publish_mask() {
   const std::uint32_t recording = enabled_ ? categories_ : 0u;
   state_.active_mask.store(recording | ((recording & probe_categories_) << detail::kProbeShift),
                            std::memory_order_relaxed);
+}
+
+void Recorder::publish_control() {
+  state_.control.store(epoch_ * detail::kControlEpochUnit | (keep_trace_ ? detail::kControlTrace : 0u),
+                       std::memory_order_release);
+}
+
+void Recorder::refine_ticks() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_refine_ < std::chrono::milliseconds(200)) return;
+  ticks_.refine();
+  state_.scale.set_rate(ticks_.ns_per_tick());
+  last_refine_ = now;
 }
 
 void Recorder::set_enabled(bool on) {
@@ -228,7 +251,19 @@ void Recorder::set_probe_categories(std::uint32_t mask) {
 void Recorder::set_trace(bool keep, std::uint64_t budget) {
   std::lock_guard lock(drain_mutex_);
   adopt_fork_locked();
-  aggregator_.set_trace(keep, budget);
+  keep_trace_ = keep;
+  TraceBudget b = window_.budget();
+  b.events = budget;
+  window_.set_budget(b);
+  publish_control();
+}
+
+void Recorder::set_trace(bool keep, TraceBudget budget) {
+  std::lock_guard lock(drain_mutex_);
+  adopt_fork_locked();
+  keep_trace_ = keep;
+  window_.set_budget(budget);
+  publish_control();
 }
 
 detail::ThreadBuffer* Recorder::attach_current_thread() {
@@ -240,9 +275,11 @@ detail::ThreadBuffer* Recorder::attach_current_thread() {
       return ring.get();
     }
   }
-  auto ring = std::make_shared<detail::ThreadBuffer>(capacity_);
+  auto ring = std::make_shared<detail::ThreadBuffer>(capacity_, &state_);
   ring->os_tid = static_cast<std::uint64_t>(::syscall(SYS_gettid));
-  ring->recorder = &state_;
+  // Current as of now; a reset after this is seen at the thread's next call.
+  ring->seen_control = state_.control.load(std::memory_order_acquire);
+  ring->epoch_seen.store(ring->seen_control / detail::kControlEpochUnit, std::memory_order_relaxed);
   {
     std::lock_guard lock(threads_mutex_);
     ring->thread_index = next_thread_index_++;
@@ -263,23 +300,27 @@ void Recorder::set_thread_name(std::string name) {
 }
 
 void Recorder::collector_loop() {
-  auto last_refine = std::chrono::steady_clock::now();
   while (!stop_.load(std::memory_order_relaxed)) {
-    std::size_t drained = 0;
+    std::size_t moved = 0;
     {
       std::lock_guard lock(drain_mutex_);
-      drained = drain_locked();
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last_refine > std::chrono::milliseconds(200)) {
-        ticks_.refine();
-        last_refine = now;
-      }
+      moved = drain_locked();
+      refine_ticks();
     }
-    // Busy rings are drained again at once; idle ones wait for the interval.
-    if (drained < 256) {
+    // Busy trace rings are drained again at once; idle ones wait for the interval.
+    if (moved < 256) {
       std::unique_lock lock(wake_mutex_);
       wake_.wait_for(lock, interval_, [this] { return stop_.load(std::memory_order_relaxed); });
     }
+  }
+}
+
+void Recorder::collect_dropped(Attached& a) {
+  const std::uint64_t d = a.buffer->dropped.load(std::memory_order_relaxed);
+  if (d != a.dropped_seen) {
+    base_.add_dropped(a.buffer->thread_index, d - a.dropped_seen);
+    dropped_total_ += d - a.dropped_seen;
+    a.dropped_seen = d;
   }
 }
 
@@ -287,70 +328,61 @@ std::size_t Recorder::drain_locked() {
   {
     std::lock_guard lock(threads_mutex_);
     for (auto& b : new_buffers_) {
+      base_.set_thread_info(b->thread_index, b->os_tid, {});
       attached_.push_back(Attached{std::move(b), 0});
-      aggregator_.set_thread_info(attached_.back().buffer->thread_index, attached_.back().buffer->os_tid, {});
     }
     new_buffers_.clear();
     for (auto& [index, name] : pending_names_) {
       for (const Attached& a : attached_)
-        if (a.buffer->thread_index == index) aggregator_.set_thread_info(index, a.buffer->os_tid, name);
+        if (a.buffer->thread_index == index) base_.set_thread_info(index, a.buffer->os_tid, name);
     }
     pending_names_.clear();
   }
 
-  std::size_t drained = 0;
+  std::size_t moved = 0;
   ProbeDeltas probes;
   for (Attached& a : attached_) {
     detail::ThreadBuffer& b = *a.buffer;
-    // Read `closed` before head: a closed ring gets no further events (or drops) after it.
+    // Read `closed` before anything else: a closed thread writes nothing after it.
     const bool closed = b.closed.load(std::memory_order_acquire);
+    const detail::Event* slots = b.consumer_slots.load(std::memory_order_acquire);
     const std::uint64_t head = b.head.load(std::memory_order_acquire);
     std::uint64_t tail = b.tail.load(std::memory_order_relaxed);
-    while (tail < head) {
-      const detail::Event& ev = b.consumer_slots[tail & b.consumer_mask];
-      CompletedEvent ce;
-      ce.operation_id = ev.operation_id;
-      ce.parent_id = ev.parent_id;
-      ce.thread_index = b.thread_index;
-      ce.depth = ev.depth;
-      ce.start_ns = ticks_.to_ns(ev.start_ticks);
-      ce.duration_ns = ticks_.duration_ns(ev.start_ticks, ev.end_ticks);
-      ce.flags = ev.flags;
+    while (slots && tail < head) {
+      const detail::Event& ev = slots[tail & b.consumer_mask];
+      TraceEvent te;
+      te.operation_id = ev.operation_id;
+      te.thread_index = b.thread_index;
+      te.depth = ev.depth;
+      te.start_ns = ticks_.to_ns(ev.start_ticks);
+      te.duration_ns = static_cast<std::int64_t>(state_.scale.duration_ns(ev.start_ticks, ev.end_ticks));
       std::uint64_t used = 1;
       if (ev.payload_slots) {
         auto* dst = reinterpret_cast<unsigned char*>(&probes);
         for (std::uint64_t i = 0; i < ev.payload_slots; ++i) {
           const std::size_t off = i * sizeof(detail::Event);
           const std::size_t n = std::min(sizeof(ProbeDeltas) - off, sizeof(detail::Event));
-          std::memcpy(dst + off, &b.consumer_slots[(tail + 1 + i) & b.consumer_mask], n);
+          std::memcpy(dst + off, &slots[(tail + 1 + i) & b.consumer_mask], n);
         }
-        ce.probes = &probes;
+        te.probes = probes;
         used += ev.payload_slots;
       }
-      aggregator_.add(ce);
-      ++recorded_total_;
+      window_.add(te);
       tail += used;
-      ++drained;
+      ++moved;
     }
     b.tail.store(tail, std::memory_order_release);
-    // A ring whose thread had exited before we read its head is complete: retire it, after
-    // taking its last drops.
-    a.retire = closed && tail == head;
-  }
-  collect_dropped_locked();
-  std::erase_if(attached_, [](const Attached& a) { return a.retire; });
-  return drained;
-}
-
-void Recorder::collect_dropped_locked() {
-  for (Attached& a : attached_) {
-    const std::uint64_t d = a.buffer->dropped.load(std::memory_order_relaxed);
-    if (d != a.dropped_seen) {
-      aggregator_.add_dropped(a.buffer->thread_index, d - a.dropped_seen);
-      dropped_total_ += d - a.dropped_seen;
-      a.dropped_seen = d;
+    collect_dropped(a);
+    if (closed) {
+      // The thread had exited before we looked: its statistics join the base (when they belong
+      // to this epoch). A thread that exits meanwhile is seen by the next drain.
+      merge_thread_statistics(b, epoch_, b.thread_index, state_.scale, base_);
+      lifetime_retired_ += lifetime_events(b);
+      a.retire = true;
     }
   }
+  std::erase_if(attached_, [](const Attached& a) { return a.retire; });
+  return moved;
 }
 
 void Recorder::flush() {
@@ -363,7 +395,11 @@ void Recorder::reset() {
   std::lock_guard lock(drain_mutex_);
   adopt_fork_locked();
   drain_locked();
-  aggregator_.reset();
+  // Each thread clears its own statistics at its next call; until then snapshots skip them.
+  ++epoch_;
+  publish_control();
+  base_.reset();
+  window_.clear();
   reset_at_ns_ = static_cast<std::int64_t>(detail::steady_ns()) - ticks_.origin_steady_ns();
 }
 
@@ -372,8 +408,17 @@ void Recorder::fill(Snapshot& out) {
   std::lock_guard lock(drain_mutex_);
   adopt_fork_locked();
   drain_locked();
-  aggregator_.fill(out, sites);
-  out.events_recorded_total = recorded_total_;
+  refine_ticks();
+  Aggregator merged;
+  merged.merge_from(base_);
+  std::uint64_t lifetime = lifetime_retired_;
+  for (const Attached& a : attached_) {
+    merge_thread_statistics(*a.buffer, epoch_, a.buffer->thread_index, state_.scale, merged);
+    lifetime += lifetime_events(*a.buffer);
+  }
+  merged.fill(out, sites);
+  if (keep_trace_ || window_.size() || window_.outside()) window_.fill(out);
+  out.events_recorded_total = lifetime;
   out.events_dropped_total = dropped_total_;
   out.run.start_unix_ns = origin_unix_ns_;
   const std::int64_t now = static_cast<std::int64_t>(detail::steady_ns()) - ticks_.origin_steady_ns();

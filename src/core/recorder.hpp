@@ -1,6 +1,8 @@
 #pragma once
-// The live event path: per-thread rings (detail::ThreadBuffer), one collector thread that drains
-// them into an Aggregator, run-time switches, reset, flush and consistent snapshots.
+// The live event path. Each thread aggregates its own scopes into its own statistics table
+// (detail::ThreadBuffer), so no statistic depends on another thread getting CPU time; snapshots
+// merge the tables without stopping anyone. A collector thread only moves raw trace events (when
+// the trace is on) into the trace window and folds the tables of exited threads into `base_`.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -16,14 +18,17 @@
 #include "core/aggregator.hpp"
 #include "core/fork_safety.hpp"
 #include "core/tick_converter.hpp"
+#include "core/trace_window.hpp"
 
 namespace codeprof::core {
 
 struct RecorderOptions {
-  std::uint32_t buffer_events = 1u << 16;  // rounded up to a power of two, >= 64
+  std::uint32_t buffer_events = 1u << 16;  // trace ring slots per thread: rounded up to a power of two, >= 64
   std::uint32_t collector_interval_us = 1000;
   bool keep_trace = false;
   std::uint64_t trace_budget = 1'000'000;
+  TracePolicy trace_policy = TracePolicy::Last;
+  std::uint64_t trace_budget_bytes = 0;  // 0: no limit in bytes
   bool enabled = true;
   std::uint32_t category_mask = kAllCategoriesMask;
   bool force_steady_clock = false;  // for tests: pretend the TSC is not invariant
@@ -31,12 +36,12 @@ struct RecorderOptions {
 
 // Usable in a child made by fork(): the child starts with empty statistics (its data is its own,
 // nothing of the parent's is counted twice), keeps the forking thread's open scopes and forgets the
-// other threads' rings. flush/fill/reset drain on the calling thread; a new collector thread
-// starts when a ring first fills.
+// other threads. flush/fill/reset work on the calling thread; a collector thread starts in the
+// child only when a trace ring fills.
 class Recorder final : private ForkAware {
  public:
   explicit Recorder(const RecorderOptions& options);
-  ~Recorder();  // stops the collector and drains every published event
+  ~Recorder();  // stops the collector; everything recorded stays readable until then
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
 
@@ -48,10 +53,11 @@ class Recorder final : private ForkAware {
   bool category_enabled(Category c) const;
   std::uint32_t category_mask() const;
   void set_probe_categories(std::uint32_t mask);  // categories whose scopes run probes
-  void set_trace(bool keep, std::uint64_t budget);
+  void set_trace(bool keep, std::uint64_t budget);  // keeps the policy and byte budget
+  void set_trace(bool keep, TraceBudget budget);
 
   void set_thread_name(std::string name);  // names the calling thread
-  void flush();                            // aggregates everything published so far
+  void flush();                            // moves pending trace events and exited threads' statistics
   void reset();                            // fresh statistics; nothing stops
   // Operations, call tree, threads, trace, counters and run.wall_ns/start_unix_ns.
   void fill(Snapshot& out);
@@ -62,14 +68,14 @@ class Recorder final : private ForkAware {
 
   // Slow path of detail::thread_buffer(): registers the calling thread.
   detail::ThreadBuffer* attach_current_thread();
-  // In a forked child: starts the collector (a producer's ring filled up).
+  // In a forked child: starts the collector (a producer's trace ring filled up).
   void revive_collector();
 
  private:
   struct Attached {
     std::shared_ptr<detail::ThreadBuffer> buffer;
-    std::uint64_t dropped_seen = 0;  // drops already handed to the aggregator
-    bool retire = false;             // thread exited and ring drained
+    std::uint64_t dropped_seen = 0;  // trace drops already counted
+    bool retire = false;             // the thread had exited and its statistics are in base_
   };
 
   void before_fork() noexcept override;
@@ -79,9 +85,11 @@ class Recorder final : private ForkAware {
   void adopt_fork_locked();  // drain_mutex_ held
 
   void publish_mask();
+  void publish_control();  // drain_mutex_ held
+  void refine_ticks();     // drain_mutex_ held
   void collector_loop();
-  std::size_t drain_locked();  // drain_mutex_ held
-  void collect_dropped_locked();
+  std::size_t drain_locked();  // drain_mutex_ held; returns the trace events moved
+  void collect_dropped(Attached& a);
 
   detail::RecorderState state_;
   TickConverter ticks_;
@@ -99,23 +107,26 @@ class Recorder final : private ForkAware {
   std::vector<std::pair<std::uint32_t, std::string>> pending_names_;
   std::uint32_t next_thread_index_ = 0;
 
-  std::mutex drain_mutex_;  // the consumer side: aggregator, attached_, counters
+  std::mutex drain_mutex_;  // the reading side: everything below
   std::vector<Attached> attached_;
-  Aggregator aggregator_;
-  std::uint64_t recorded_total_ = 0;
-  std::uint64_t dropped_total_ = 0;
-  std::int64_t reset_at_ns_ = 0;  // origin-relative time of the last reset
+  Aggregator base_;             // thread names, trace drops, and the statistics of exited threads
+  TraceWindow window_;
+  bool keep_trace_;
+  std::uint32_t epoch_ = 0;     // resets so far
+  std::uint64_t lifetime_retired_ = 0;  // calls of exited threads since the start
+  std::uint64_t dropped_total_ = 0;     // trace events lost to full rings since the start
+  std::int64_t reset_at_ns_ = 0;        // origin-relative time of the last reset
+  std::chrono::steady_clock::time_point last_refine_;
 
   std::mutex wake_mutex_;
   std::condition_variable wake_;
   std::atomic<bool> stop_{false};
   std::thread collector_;
 
-  // Set in a forked child until adopt_fork() ran. The forking thread's ring, and its head and
-  // drop count at the fork (what it had published belongs to the parent).
+  // Set in a forked child until adopt_fork() ran; the forking thread's buffer and its trace drops
+  // at the fork (the parent's).
   std::atomic<bool> forked_{false};
   detail::ThreadBuffer* fork_ring_ = nullptr;
-  std::uint64_t fork_head_ = 0;
   std::uint64_t fork_dropped_ = 0;
 };
 

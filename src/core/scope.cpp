@@ -11,10 +11,6 @@ namespace {
 // the tracked ones below take the slow path and see the deep ones above them.
 constexpr std::uint64_t kDeepOpen = ~0ull;
 
-std::uint16_t event_depth(std::uint32_t depth) noexcept {
-  return static_cast<std::uint16_t>(depth < 0xFFFFu ? depth : 0xFFFFu);
-}
-
 // Closes the thread's nesting down to `depth` (the scope at `depth` and everything inside it).
 void close_to(detail::ThreadBuffer* b, std::uint32_t depth) noexcept {
   b->open_depth.store(depth, std::memory_order_relaxed);
@@ -60,21 +56,30 @@ void Scope::end_probed() noexcept {
     return;
   }
   close_to(b, depth_);
-  b->push(detail::Event{start_, t, id_, parent_, event_depth(depth_), 0, 0}, &deltas);
+  const std::uint64_t duration = b->recorder->scale.duration_ns(start_, t);
+  const std::uint64_t children = b->open_child[depth_ + 1].load(std::memory_order_relaxed);
+  detail::bump(b->open_child[depth_], duration);
+  b->record_slow(id_, parent_, depth_, start_, t, duration, children < duration ? duration - children : 0, 0, &deltas);
 }
 
 void Scope::end_unusual(std::uint64_t end_ticks, const ProbeDeltas* probes) noexcept {
   detail::ThreadBuffer* b = buffer_;
+  const std::uint64_t duration = b->recorder->scale.duration_ns(start_, end_ticks);
   std::uint32_t flags = 0;
+  std::uint64_t children = 0;  // unknown once the place is gone (and for untracked depths)
   if (place_is_open(b, depth_, start_)) {
     // Innermost deep scope: an ordinary end. Otherwise inner scopes are still open: they close
     // with this one, and each records as an orphan when it ends.
     if (b->open_depth.load(std::memory_order_relaxed) != depth_ + 1) flags = detail::kEventMisnested;
+    if (depth_ < detail::kMaxDepth) children = b->open_child[depth_ + 1].load(std::memory_order_relaxed);
     close_to(b, depth_);
+    if (depth_ <= detail::kMaxDepth) detail::bump(b->open_child[depth_], duration);  // the parent's children
   } else {
     flags = detail::kEventOrphan;  // an enclosing scope already closed our place
+    if (depth_ == 0) detail::bump(b->open_child[0], duration);  // still time in an outermost scope
   }
-  b->push(detail::Event{start_, end_ticks, id_, parent_, event_depth(depth_), 0, flags}, probes);
+  b->record_slow(id_, parent_, depth_, start_, end_ticks, duration, children < duration ? duration - children : 0,
+                 flags, probes);
 }
 
 void Scope::cancel_slow() noexcept {
@@ -99,7 +104,9 @@ bool detail::record_span(RecorderState& state, SiteId site, std::uint64_t start_
   ThreadBuffer* b = thread_buffer(state);
   const std::uint32_t depth = b->open_depth.load(std::memory_order_relaxed);
   const std::uint32_t parent = b->open_ids[depth < kMaxDepth ? depth : kMaxDepth].load(std::memory_order_relaxed);
-  b->push(Event{start_ticks, end_ticks, site.id, parent, event_depth(depth), 0, 0}, nullptr);
+  const std::uint64_t duration = state.scale.duration_ns(start_ticks, end_ticks);
+  if (depth <= kMaxDepth) bump(b->open_child[depth], duration);  // the innermost open scope's children
+  b->record(site.id, parent, depth, start_ticks, end_ticks, duration, duration);
   return true;
 }
 

@@ -19,18 +19,46 @@ bool tsc_is_invariant() noexcept {
 #endif
 }
 
+namespace {
+
+// A (steady_clock ns, TSC) pair read as close together as possible: the TSC read between two
+// steady_clock reads, the tightest bracket of a few tries. A preemption between the two reads of a
+// single pair would skew the rate estimate by its length over the estimation interval.
+struct ClockPair {
+  std::int64_t steady_ns;
+  std::uint64_t ticks;
+};
+ClockPair paired_read() noexcept {
+  ClockPair best{0, 0};
+  std::int64_t best_gap = INT64_MAX;
+  for (int i = 0; i < 8; ++i) {
+    const auto before = static_cast<std::int64_t>(detail::steady_ns());
+    const std::uint64_t ticks = detail::read_ticks(true);
+    const auto after = static_cast<std::int64_t>(detail::steady_ns());
+    if (after - before < best_gap) {
+      best_gap = after - before;
+      best = {before + (after - before) / 2, ticks};
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
 TickConverter::TickConverter(bool use_tsc) : use_tsc_(use_tsc) {
-  origin_steady_ns_ = static_cast<std::int64_t>(detail::steady_ns());
-  origin_ticks_ = detail::read_ticks(use_tsc_);
-  if (!use_tsc_) return;
+  if (!use_tsc_) {
+    origin_steady_ns_ = static_cast<std::int64_t>(detail::steady_ns());
+    origin_ticks_ = static_cast<std::uint64_t>(origin_steady_ns_);
+    return;
+  }
+  const ClockPair origin = paired_read();
+  origin_steady_ns_ = origin.steady_ns;
+  origin_ticks_ = origin.ticks;
   // A first estimate over ~2 ms; refine() improves it as the run gets longer.
-  std::uint64_t steady = 0, ticks = 0;
-  do {
-    steady = detail::steady_ns();
-    ticks = detail::read_ticks(true);
-  } while (static_cast<std::int64_t>(steady) - origin_steady_ns_ < 2'000'000);
-  ns_per_tick_ = static_cast<double>(static_cast<std::int64_t>(steady) - origin_steady_ns_) /
-                 static_cast<double>(ticks - origin_ticks_);
+  while (static_cast<std::int64_t>(detail::steady_ns()) - origin_steady_ns_ < 2'000'000) {
+  }
+  const ClockPair now = paired_read();
+  ns_per_tick_ = static_cast<double>(now.steady_ns - origin_steady_ns_) / static_cast<double>(now.ticks - origin_ticks_);
 }
 
 std::int64_t TickConverter::to_ns(std::uint64_t ticks) const noexcept {
@@ -47,10 +75,9 @@ std::uint64_t TickConverter::duration_ns(std::uint64_t start, std::uint64_t end)
 
 void TickConverter::refine() noexcept {
   if (!use_tsc_) return;
-  const auto steady = static_cast<std::int64_t>(detail::steady_ns());
-  const std::uint64_t ticks = detail::read_ticks(true);
-  if (steady - origin_steady_ns_ < 50'000'000 || ticks <= origin_ticks_) return;
-  ns_per_tick_ = static_cast<double>(steady - origin_steady_ns_) / static_cast<double>(ticks - origin_ticks_);
+  const ClockPair now = paired_read();
+  if (now.steady_ns - origin_steady_ns_ < 50'000'000 || now.ticks <= origin_ticks_) return;
+  ns_per_tick_ = static_cast<double>(now.steady_ns - origin_steady_ns_) / static_cast<double>(now.ticks - origin_ticks_);
 }
 
 }  // namespace codeprof::core

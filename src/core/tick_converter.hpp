@@ -13,6 +13,10 @@ class TickConverter {
   explicit TickConverter(bool use_tsc);
   bool use_tsc() const noexcept { return use_tsc_; }
   std::int64_t origin_steady_ns() const noexcept { return origin_steady_ns_; }
+  // The origin in ticks: to_ns(origin_ticks()) == 0.
+  std::uint64_t origin_ticks() const noexcept {
+    return use_tsc_ ? origin_ticks_ : static_cast<std::uint64_t>(origin_steady_ns_);
+  }
   // Nanoseconds since the origin (may be negative for ticks taken before it).
   std::int64_t to_ns(std::uint64_t ticks) const noexcept;
   // Tick counts to a duration in nanoseconds.

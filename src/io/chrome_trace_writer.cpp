@@ -171,6 +171,16 @@ class TraceBuilder {
     out_ += ",\"start_time\":";
     append_json_string(out_, iso8601_utc(s.run.start_unix_ns));
     out_ += ",\"trace_events_dropped\":" + std::to_string(s.trace_events_dropped);
+    if (!slowest_only && !s.trace_policy.empty()) {
+      // Which part of the run the events cover (trace.policy: the first or the most recent ones).
+      out_ += ",\"trace_window\":{\"policy\":";
+      append_json_string(out_, s.trace_policy);
+      out_ += ",\"start_us\":";
+      append_micros(out_, s.trace_window_start_ns);
+      out_ += ",\"end_us\":";
+      append_micros(out_, s.trace_window_end_ns);
+      out_ += ",\"events_outside\":" + std::to_string(s.trace_events_dropped) + "}";
+    }
     if (s.run.rank >= 0) out_ += ",\"rank\":" + std::to_string(s.run.rank);
     if (s.run.world_size >= 0) out_ += ",\"world_size\":" + std::to_string(s.run.world_size);
     if (s.run.local_rank >= 0) out_ += ",\"local_rank\":" + std::to_string(s.run.local_rank);

@@ -304,7 +304,11 @@ std::string to_json_report(const Snapshot& s, const Findings& f) {
                        {"recorded_total", s.events_recorded_total},
                        {"dropped_total", s.events_dropped_total},
                        {"trace_recorded", s.trace_events.size()},
-                       {"trace_dropped", s.trace_events_dropped}};
+                       {"trace_dropped", s.trace_events_dropped},
+                       {"trace_policy", s.trace_policy},
+                       {"trace_window_start", secs(static_cast<double>(s.trace_window_start_ns))},
+                       {"trace_window_end", secs(static_cast<double>(s.trace_window_end_ns))},
+                       {"misnested", s.events_misnested}};
   j["dropped_events"] = s.events_dropped;
   j["sampling"] = sampling_json(s.sampling);
   j["profile"] = profile_json(s.profile);

@@ -114,9 +114,12 @@ TEST(Recorder, DisabledCategoryAndGlobalSwitchRecordNothing) {
   EXPECT_FALSE(rec.category_enabled(Category::Preprocessing));
 }
 
-TEST(Recorder, FullRingDropsAndCountsWithoutBlocking) {
+// Statistics are kept by the recording thread and never drop; a full trace ring (the collector
+// sleeps here) drops raw trace events, counts them, and never blocks.
+TEST(Recorder, FullRingDropsOnlyTraceEventsAndCountsThemWithoutBlocking) {
   core::RecorderOptions o = small_ring(64);
   o.collector_interval_us = 1'000'000;  // the collector sleeps: the ring must fill
+  o.keep_trace = true;
   core::Recorder rec(o);
   const SiteId site = register_site("rec.burst", Category::Custom);
   std::thread t([&] {
@@ -126,8 +129,13 @@ TEST(Recorder, FullRingDropsAndCountsWithoutBlocking) {
   Snapshot s;
   rec.fill(s);
   EXPECT_GT(s.events_dropped_total, 0u);
-  EXPECT_EQ(s.events_recorded_total + s.events_dropped_total, 100000u);
-  EXPECT_EQ(s.events_recorded + s.events_dropped, 100000u);
+  EXPECT_EQ(s.events_dropped, s.events_dropped_total);
+  ASSERT_NE(s.find("rec.burst"), nullptr);
+  EXPECT_EQ(s.find("rec.burst")->count, 100000u);
+  EXPECT_EQ(s.events_recorded_total, 100000u);
+  EXPECT_EQ(s.events_recorded, 100000u);
+  // Each call is in the trace, outside its window, or lost to the full ring.
+  EXPECT_EQ(s.trace_events.size() + s.trace_events_dropped + s.events_dropped_total, 100000u);
   ASSERT_FALSE(s.threads.empty());
 }
 

@@ -18,13 +18,31 @@ struct RecorderState {
   // hot path tests one bit. Bits 16..29: categories whose recording scopes also run probes.
   // One word, so a scope reads one atomic.
   alignas(64) std::atomic<std::uint32_t> active_mask{0};
+  // kControlTrace | epoch * kControlEpochUnit: read as a scope ends (a reset bumps the epoch;
+  // each thread clears its own statistics when it sees the change).
+  std::atomic<std::uint32_t> control{0};
+  TickScale scale;  // ticks to ns, for durations (on the recording thread) and start times
   bool use_tsc = false;
   std::uint64_t id = 0;  // unique per recorder in the process, never reused
   ProbeHooks hooks{};    // set before the first scope, immutable afterwards
   void* owner = nullptr; // the core::Recorder this state belongs to
-  // In a forked child: no collector runs until a ring fills (ring_full) or the recorder needs one.
+  // In a forked child: no collector runs until a trace ring fills (ring_full).
   std::atomic<bool> collector_missing{false};
 };
+
+[[gnu::always_inline]] inline void ThreadBuffer::record(std::uint32_t id, std::uint32_t parent, std::uint32_t depth,
+                                                       std::uint64_t start, std::uint64_t end, std::uint64_t duration,
+                                                       std::uint64_t self) noexcept {
+  const std::uint32_t control = recorder->control.load(std::memory_order_relaxed);
+  OpStats* op;
+  if (control == seen_control && id < table_size && (op = table[id].load(std::memory_order_relaxed))) [[likely]] {
+    op->add(duration, self, parent, start, end);
+    if (control & kControlTrace) [[unlikely]]
+      push(Event{start, end, id, parent, static_cast<std::uint16_t>(depth < 0xFFFFu ? depth : 0xFFFFu), 0, 0}, nullptr);
+    return;
+  }
+  record_slow(id, parent, depth, start, end, duration, self, 0, nullptr);
+}
 
 // The clock the recorder's scopes use (TSC ticks or steady_clock ns), for spans measured by the
 // caller (record_span).

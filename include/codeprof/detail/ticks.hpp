@@ -1,7 +1,7 @@
 #pragma once
 // Raw timestamps for the hot path: the TSC where it is invariant, else steady_clock nanoseconds.
 // Which one a recorder uses is decided once (RecorderState::use_tsc); converting ticks to
-// nanoseconds happens on the collector thread (src/core/clock.cpp).
+// nanoseconds uses the rate src/core/tick_converter.cpp estimates (detail::TickScale).
 #include <chrono>
 #include <cstdint>
 #if defined(__x86_64__) || defined(__i386__)
