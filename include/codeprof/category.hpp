@@ -1,5 +1,5 @@
 #pragma once
-// Operation categories: the seed's pipeline stages plus the system areas around them.
+// Operation categories: the stages of an ML pipeline plus the system areas around them.
 #include <array>
 #include <cstdint>
 #include <optional>

@@ -24,7 +24,7 @@ struct Thresholds {
   bool operator==(const Thresholds&) const = default;
 };
 
-// The seed's defaults (data_loading, model_inference, training_loop) and documented ones for the rest.
+// The default thresholds per category (docs/CONFIG.md says where each comes from).
 Thresholds default_thresholds(Category c) noexcept;
 
 struct Config {

@@ -18,7 +18,7 @@ struct Evidence {
 struct Bottleneck {
   std::string operation;
   std::string type;                 // category string, e.g. "data_loading"
-  double avg_duration = 0.0;        // seconds (the seed's key)
+  double avg_duration = 0.0;        // seconds
   double p95_duration = 0.0;        // seconds
   std::uint64_t calls = 0;
   double total_time = 0.0;          // seconds

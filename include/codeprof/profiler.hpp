@@ -81,7 +81,7 @@ class Profiler {
   // Writes every configured export format into `directory` ("" = output_dir); returns the paths.
   std::vector<std::string> export_all(const std::string& directory = "") const;
 
-  // Starts fresh statistics without stopping anything (the seed's cleanup).
+  // Starts fresh statistics without stopping anything (threads, sampler and dashboard keep running).
   void reset();
   // Waits until every event published so far is aggregated.
   void flush() const;

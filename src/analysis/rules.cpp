@@ -1013,12 +1013,12 @@ const std::vector<Rule> kRules = {
      "Analysis idle-time breakdown",
      "Keep the GPU fed: it was idle {idle} of the time ({source}); {cause}.", gpu_idle},
     {"gpu-low-utilization", "system", "medium", "GPU utilisation is low ({utilization})",
-     "mean GPU utilisation < 50 % (issue 4)",
+     "mean GPU utilisation < 50 % (codeprof's bound: below it the GPU waits more than it computes)",
      "Give the GPU more work per launch: larger batches, fused operators (torch.compile), CUDA graphs for small "
      "kernels, fewer host-device synchronisations; mean utilisation was {utilization}.",
      gpu_low_utilization},
     {"gpu-memory-near-limit", "system", "high", "GPU {gpu} memory is near its limit",
-     "device memory used > 90 % of its total (issue 4)",
+     "device memory used > 90 % of its total (codeprof's bound: under 10 % headroom for the caching allocator's peaks)",
      "Reduce device memory before it runs out: GPU {gpu} peaked at {peak} of {total} ({fraction}). Use smaller or "
      "accumulated batches, mixed precision, activation checkpointing, and free cached tensors.",
      gpu_memory_near_limit},

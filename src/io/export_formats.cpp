@@ -14,7 +14,7 @@ struct FormatInfo {
   std::string_view extension;
 };
 
-// "json" keeps the seed's name: profiling_report_YYYYMMDD_HHMMSS.json.
+// "json" keeps the report's original name: profiling_report_YYYYMMDD_HHMMSS.json.
 constexpr FormatInfo kFormats[] = {
     {"json", "profiling_report_", ".json"},
     {"chrome", "profiling_trace_", ".json"},

@@ -827,7 +827,7 @@ Report finish(const Parser& p, const std::string& name, Gathered& g) {
     a.resolved_unix_ns = p.i64(n, "resolved_unix_ns");
     s.alerts.push_back(std::move(a));
   });
-  // dropped_events is the seed's key; it wins if both are present and differ.
+  // dropped_events is the report's original key; it wins if both are present and differ.
   if (p.member(top, "dropped_events", false)) s.events_dropped = p.u64(top, "dropped_events");
   read_sampling(p, top, s.sampling);
   read_profile(p, top, s.profile);

@@ -21,7 +21,7 @@ std::string format_double(double v);
 
 // Wall-clock time as ISO 8601 UTC with milliseconds: "2026-11-24T09:30:00.123Z".
 std::string iso8601_utc(std::int64_t unix_ns);
-// Local time as "YYYYMMDD_HHMMSS" (the seed's report file names).
+// Local time as "YYYYMMDD_HHMMSS" (as in the report file names).
 std::string local_file_timestamp(std::int64_t unix_ns);
 // Now, in nanoseconds since the Unix epoch.
 std::int64_t unix_now_ns();

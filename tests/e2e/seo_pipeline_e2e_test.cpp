@@ -151,7 +151,7 @@ TEST(SeoPipelineE2E, DefaultRunProfilesEveryStageAndRaisesNoHighPriorityFinding)
   expect_complete_run(run);
   const json& r = run.report;
 
-  // Every category of the seed is instrumented where it occurs.
+  // Every category is instrumented where it occurs.
   std::set<std::string> types;
   for (const auto& op : r["operations"]) types.insert(op["type"].get<std::string>());
   for (const char* category : {"data_loading", "preprocessing", "model_inference", "training_loop", "mixed_precision",
