@@ -37,16 +37,16 @@ std::string place(const std::string& file, std::uint32_t line) {
 
 std::string HotCode::text() const {
   std::string t = format_percent(share);
-  t.append(" of its CPU samples in ").append(function);
-  if (!file.empty()) t.append(" (").append(place(base_name(file), line)).append(")");
-  return t;
+  if (file.empty()) return t.append(" of its CPU samples in ").append(function);
+  return t.append(" of its CPU samples at ").append(place(base_name(file), line)).append(", mostly in ").append(function);
 }
 
 std::optional<HotCode> hottest_code(const Snapshot& s, std::uint32_t operation_id) {
   const OperationStats* op = s.find(operation_id);
   if (!op || op->cpu_samples < kMinSamplesToCite) return std::nullopt;
   const SampleProfile& p = s.profile;
-  std::map<std::tuple<std::string, std::string, std::uint32_t>, std::uint64_t> counts;
+  // Samples per line of the user's code, and per innermost function under each line.
+  std::map<std::pair<std::string, std::uint32_t>, std::map<std::string, std::uint64_t>> by_line;
   for (const ProfileStack& st : p.stacks) {
     if (st.cpu_samples == 0 || st.operations.empty() || st.operations.front() != operation_id || st.frames.empty()) continue;
     const ProfileFrame& leaf = p.frames[st.frames.front()];
@@ -56,14 +56,20 @@ std::optional<HotCode> hottest_code(const Snapshot& s, std::uint32_t operation_i
         user = &p.frames[f];
         break;
       }
-    counts[{leaf.function, user ? user->file : leaf.file, user ? user->line : leaf.line}] += st.cpu_samples;
+    by_line[{user ? user->file : leaf.file, user ? user->line : leaf.line}][leaf.function] += st.cpu_samples;
   }
-  if (counts.empty()) return std::nullopt;
-  auto best = counts.begin();
-  for (auto it = counts.begin(); it != counts.end(); ++it)
-    if (it->second > best->second) best = it;
-  const auto& [function, file, line] = best->first;
-  return HotCode{function, file, line, best->second, static_cast<double>(best->second) / static_cast<double>(op->cpu_samples)};
+  std::optional<HotCode> best;
+  for (const auto& [where, functions] : by_line) {
+    std::uint64_t total = 0;
+    const std::pair<const std::string, std::uint64_t>* top = nullptr;
+    for (const auto& entry : functions) {
+      total += entry.second;
+      if (!top || entry.second > top->second) top = &entry;
+    }
+    if (!best || total > best->samples)
+      best = HotCode{top->first, where.first, where.second, total, static_cast<double>(total) / static_cast<double>(op->cpu_samples)};
+  }
+  return best;
 }
 
 void cite_hot_code(const Snapshot& s, Findings& findings) {
@@ -82,8 +88,7 @@ void cite_hot_code(const Snapshot& s, Findings& findings) {
     r.evidence.push_back({"hot_code_share", hot->share, "ratio", op->name});
     if (!r.evidence_text.empty()) r.evidence_text.append("; ");
     r.evidence_text.append(op->name).append(": ").append(hot->text());
-    r.action.append(" Start with ").append(hot->function);
-    if (!hot->file.empty()) r.action.append(" at ").append(place(hot->file, hot->line));
+    r.action.append(" Start with ").append(hot->file.empty() ? hot->function : place(hot->file, hot->line));
     r.action.append(" (").append(format_percent(hot->share)).append(" of ").append(op->name).append("'s CPU samples).");
   }
   for (Bottleneck& b : findings.bottlenecks) {
