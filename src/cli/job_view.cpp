@@ -377,9 +377,18 @@ void JobView::Impl::start_server() {
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     const std::string host = req.get_header_value("Host"), origin = req.get_header_value("Origin"),
                       authorization = req.get_header_value("Authorization"), token = req.get_param_value("token"),
-                      cookie = req.get_header_value("Cookie");
-    const server::RequestFacts facts{req.method, host, origin, authorization, token, cookie,
-                                     req.has_header(std::string(server::kRequestHeader).c_str())};
+                      cookie = req.get_header_value("Cookie"),
+                      request_header = req.get_header_value(std::string(server::kRequestHeader).c_str());
+    server::RequestFacts facts;
+    facts.method = req.method;
+    facts.host = host;
+    facts.origin = origin;
+    facts.authorization = authorization;
+    facts.token_param = token;
+    facts.cookie = cookie;
+    facts.has_request_header = req.has_header(std::string(server::kRequestHeader).c_str());
+    facts.request_header_value = request_header;
+    facts.port = port;  // the Host header must name the port this view listens on
     const server::GuardDecision decision = server::check_request(options.token, facts);
     if (decision.refusal) {
       res.status = decision.refusal->status;
