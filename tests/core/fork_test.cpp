@@ -18,10 +18,11 @@
 
 using namespace codeprof;
 
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 // TSan does not support new threads in the child of a multi-threaded fork ("starting new threads
 // after multi-threaded fork is not supported"; with die_after_fork=0 it mistakes the new thread for
-// a dead one of the parent). Under TSan the child records on the forking thread only.
+// a dead one of the parent). Under ASan the child hung with a new thread (not diagnosed). Under the
+// sanitizers the child records on the forking thread only.
 constexpr bool kThreadsInChild = false;
 #else
 constexpr bool kThreadsInChild = true;
