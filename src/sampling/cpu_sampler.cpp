@@ -2,6 +2,7 @@
 
 #define UNW_LOCAL_ONLY
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <libunwind.h>
 #include <linux/perf_event.h>
@@ -100,15 +101,61 @@ struct ThreadState {
   std::uint64_t dropped_seen = 0;
 };
 
+// libunwind is loaded with dlopen(RTLD_LOCAL) when sampling starts, never linked: libunwind.so also
+// exports the _Unwind_* functions of C++ exception handling, and linked into a process beside
+// libgcc_s (which PyTorch loads first into Python's global scope) a C++ exception thrown in
+// codeprof's Python module was no longer caught (std::terminate at `import torch; import codeprof`).
+// Loaded locally its symbols bind for nobody but us; the function pointers are resolved before the
+// signal handler can run, so the handler calls no dynamic linker.
+#define CODEPROF_UNW_NAME2(x) #x
+#define CODEPROF_UNW_NAME(x) CODEPROF_UNW_NAME2(x)
+struct LocalUnwinder {
+  decltype(&unw_init_local2) init_local2 = nullptr;
+  decltype(&unw_get_reg) get_reg = nullptr;
+  decltype(&unw_step) step = nullptr;
+  decltype(&unw_set_caching_policy) set_caching_policy = nullptr;
+  unw_addr_space_t* local_addr_space = nullptr;
+  std::string error;  // why it is not there
+
+  // Resolves once; returns whether the unwinder can be used.
+  static LocalUnwinder& get() {
+    static LocalUnwinder u = load();
+    return u;
+  }
+  bool ok() const noexcept { return init_local2 && get_reg && step; }
+
+ private:
+  static LocalUnwinder load() {
+    LocalUnwinder u;
+    void* lib = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      const char* e = ::dlerror();
+      u.error = std::string("libunwind.so.8 (Debian package libunwind8) could not be loaded: ") + (e ? e : "unknown error");
+      return u;
+    }
+    u.init_local2 = reinterpret_cast<decltype(u.init_local2)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_init_local2)));
+    u.get_reg = reinterpret_cast<decltype(u.get_reg)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_get_reg)));
+    u.step = reinterpret_cast<decltype(u.step)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_step)));
+    u.set_caching_policy =
+        reinterpret_cast<decltype(u.set_caching_policy)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_set_caching_policy)));
+    u.local_addr_space = static_cast<unw_addr_space_t*>(::dlsym(lib, CODEPROF_UNW_NAME(unw_local_addr_space)));
+    if (!u.ok()) u.error = "libunwind.so.8 lacks its local unwinder (" CODEPROF_UNW_NAME(unw_init_local2) ")";
+    return u;  // the library stays loaded for the life of the process
+  }
+};
+const LocalUnwinder* g_unwinder = nullptr;  // set before the handler is installed
+
 int unwind(void* ucontext, std::uintptr_t* pcs, int max) noexcept {
+  const LocalUnwinder* u = g_unwinder;
+  if (!u) return 0;
   unw_cursor_t cursor;
-  if (unw_init_local2(&cursor, static_cast<unw_context_t*>(ucontext), UNW_INIT_SIGNAL_FRAME) < 0) return 0;
+  if (u->init_local2(&cursor, static_cast<unw_context_t*>(ucontext), UNW_INIT_SIGNAL_FRAME) < 0) return 0;
   int n = 0;
   do {
     unw_word_t ip = 0;
-    if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
+    if (u->get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
     pcs[n++] = static_cast<std::uintptr_t>(ip);
-  } while (n < max && unw_step(&cursor) > 0);
+  } while (n < max && u->step(&cursor) > 0);
   return n;
 }
 
@@ -431,6 +478,12 @@ void CpuSampler::start() {
       im.note("sampling", "another profiler in this process samples already (one SIGPROF handler per process)");
       return;
     }
+    const LocalUnwinder& unwinder = LocalUnwinder::get();
+    if (!unwinder.ok()) {
+      im.note("sampling", unwinder.error);
+      return;
+    }
+    g_unwinder = &unwinder;
     struct sigaction old {};
     sigaction(kSignal, nullptr, &old);
     const bool ours = (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_signal;
@@ -452,7 +505,8 @@ void CpuSampler::start() {
       static std::once_flag atfork;
       std::call_once(atfork, [] { pthread_atfork(nullptr, nullptr, in_forked_child); });
     }
-    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    if (unwinder.set_caching_policy && unwinder.local_addr_space)
+      unwinder.set_caching_policy(*unwinder.local_addr_space, UNW_CACHE_PER_THREAD);
     g_owner = impl_.get();
     g_owner_pid.store(getpid());
     g_recorder.store(&im.recorder, std::memory_order_release);

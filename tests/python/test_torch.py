@@ -121,3 +121,20 @@ def test_gpu_memory_and_time_per_scope():
     assert s["gpu.matmul"].resources["gpu_time_ns"].total > 0
     assert "gpu_mem_delta_bytes" in s["gpu.alloc"].resources
     del y
+
+
+def test_errors_stay_python_exceptions_when_torch_is_imported_first():
+    # PyTorch puts libgcc_s into the process first; a library that brought its own _Unwind_*
+    # (libunwind.so, linked) made codeprof's C++ exceptions uncatchable: std::terminate at import.
+    import subprocess
+    import sys
+    code = (
+        "import torch, codeprof\n"
+        "try:\n"
+        "    codeprof.Config(enabled='sometimes')\n"
+        "except ValueError as e:\n"
+        "    print('ValueError:', e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "ValueError:" in done.stdout and "enabled" in done.stdout
