@@ -136,6 +136,58 @@ class _Section_metrics_categories:
     """Run the enabled probes on custom scopes."""
     def to_dict(self) -> Dict[str, Any]: ...
 
+class _Section_alerts_input_bound:
+    threshold: float
+    """Input share of the iteration (0..1) above which InputBound fires (0: off)."""
+    for_s: float
+    """Seconds the input share must stay above its threshold."""
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class _Section_alerts_gpu_idle:
+    threshold: float
+    """Share of a GPU's samples under 5 % utilisation (0..1) above which GpuIdle fires (0: off)."""
+    for_s: float
+    """Seconds the GPU idle share must stay above its threshold."""
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class _Section_alerts_events_dropped:
+    threshold: float
+    """Share of scope events dropped (0..1) above which EventsDropped fires (0: off)."""
+    for_s: float
+    """Seconds the drop share must stay above its threshold."""
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class _Section_alerts_memory_growth:
+    threshold_mib: float
+    """RSS growth (MiB) over memory_growth.window_s above which MemoryGrowth fires (0: off)."""
+    window_s: float
+    """Seconds over which RSS growth is measured."""
+    for_s: float
+    """Seconds the RSS growth must stay above its threshold."""
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class _Section_alerts_step_time:
+    threshold: float
+    """Mean step time (s) over the window above which SlowSteps fires (0: off)."""
+    for_s: float
+    """Seconds the mean step time must stay above its threshold."""
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class _Section_alerts_webhook:
+    url: str
+    """POST alerts to this http:// or https:// URL (needs codeprof::dashboard linked; empty: none)."""
+    format: str
+    """webhook: Alertmanager's webhook receiver payload; alertmanager: the body of Alertmanager's POST /api/v2/alerts."""
+    queue: int
+    """Notifications waiting to be sent at most; more are dropped and counted."""
+    timeout_ms: int
+    """Connect, read and write timeout of one webhook request (milliseconds)."""
+    retries: int
+    """Retries of a failed webhook request before it is counted as failed."""
+    backoff_ms: int
+    """Delay before the first retry (milliseconds); doubled for each further retry."""
+    def to_dict(self) -> Dict[str, Any]: ...
+
 class _Section_categories:
     data_loading: bool
     """Record scopes of category data_loading."""
@@ -202,7 +254,7 @@ class _Section_metrics:
 
 class _Section_buffer:
     events_per_thread: int
-    """Ring slots per thread (rounded up to a power of two); a full ring drops and counts."""
+    """Raw trace ring slots per thread (rounded up to a power of two); a full ring drops the trace event and counts it (statistics never drop)."""
     def to_dict(self) -> Dict[str, Any]: ...
 
 class _Section_collector:
@@ -214,16 +266,39 @@ class _Section_sampler:
     enabled: bool
     """Run the background system sampler."""
     interval_ms: int
-    """Sampling interval of the system sampler (milliseconds)."""
+    """Sampling interval of the system sampler (milliseconds); early in a run it samples every 1/32 of the time so far (at least 10 ms apart) until that reaches this."""
     timeline_capacity: int
     """Samples kept per series (older ones are overwritten)."""
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class _Section_sampling:
+    enabled: bool
+    """Sample stacks on CPU time and attribute them to the open operations (hot functions and lines)."""
+    frequency_hz: int
+    """CPU-time samples per second of each sampled thread."""
+    all_threads: bool
+    """Sample every thread of the process, not only the threads that run scopes."""
+    mechanism: str
+    """auto (perf_event, else timer), perf_event (perf_event_open cpu-clock) or timer (timer_create on the thread CPU clock)."""
+    max_frames: int
+    """Deepest stack kept per sample (innermost frames)."""
+    buffer_samples: int
+    """Per-thread sample ring, in full-depth samples; a full ring drops and counts."""
+    max_stacks: int
+    """Distinct stacks kept in the profile; samples of further stacks are dropped and counted."""
+    python_frequency_hz: int
+    """Samples per second of the Python package's sampler thread (Python stacks)."""
     def to_dict(self) -> Dict[str, Any]: ...
 
 class _Section_trace:
     enabled: bool
     """Keep raw events for the Chrome trace export."""
     budget_events: int
-    """Raw events kept at most; later ones are dropped and counted."""
+    """Raw events kept at most; the others fall outside the window and are counted."""
+    policy: str
+    """Which raw events the trace keeps: last (a ring of the most recent: the end of the run) or first."""
+    budget_bytes: int
+    """Memory the kept raw events may use (32 bytes each, 112 more with probe values; 0: no limit)."""
     def to_dict(self) -> Dict[str, Any]: ...
 
 class _Section_analysis:
@@ -237,7 +312,7 @@ class _Section_output:
     dir: str
     """Directory the exports are written to."""
     formats: List[str]
-    """Formats export_all writes: json, chrome, csv, prometheus, html."""
+    """Formats export_all writes: json, chrome, csv, prometheus, html, pprof, folded, perfetto (pprof and folded: the sampled profile; perfetto: the Perfetto protobuf trace)."""
     export_on_exit: bool
     """Write every format when the default profiler ends with the process."""
     def to_dict(self) -> Dict[str, Any]: ...
@@ -256,6 +331,32 @@ class _Section_run:
     """Rank of this process in a distributed job (-1: not set; RANK is read when unset)."""
     world_size: int
     """Processes in the distributed job (-1: not set; WORLD_SIZE is read when unset)."""
+    local_rank: int
+    """Rank of this process on its node (-1: not set; LOCAL_RANK is read when unset)."""
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class _Section_job:
+    name: str
+    """Name of the job this process belongs to: a label on every metric, shown in reports and traces."""
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class _Section_alerts:
+    enabled: bool
+    """Evaluate the alert rules inside the profiler (a background thread)."""
+    interval_ms: int
+    """How often the alert rules are evaluated (milliseconds)."""
+    window_s: float
+    """Seconds over which rates (input share, drops, step time) are measured."""
+    keep_firing_for_s: float
+    """Seconds an alert's condition must stay false before it resolves."""
+    log: bool
+    """Write one line on standard error when an alert fires or resolves."""
+    input_bound: _Section_alerts_input_bound
+    gpu_idle: _Section_alerts_gpu_idle
+    events_dropped: _Section_alerts_events_dropped
+    memory_growth: _Section_alerts_memory_growth
+    step_time: _Section_alerts_step_time
+    webhook: _Section_alerts_webhook
     def to_dict(self) -> Dict[str, Any]: ...
 
 class Config:
@@ -268,12 +369,37 @@ class Config:
     buffer: _Section_buffer
     collector: _Section_collector
     sampler: _Section_sampler
+    sampling: _Section_sampling
     trace: _Section_trace
     analysis: _Section_analysis
     output: _Section_output
     dashboard: _Section_dashboard
     run: _Section_run
+    job: _Section_job
+    alerts: _Section_alerts
     # Flat names (dots become underscores) and aliases, also accepted as Config(**kwargs):
+    alerts_enabled: bool
+    alerts_events_dropped_for_s: float
+    alerts_events_dropped_threshold: float
+    alerts_gpu_idle_for_s: float
+    alerts_gpu_idle_threshold: float
+    alerts_input_bound_for_s: float
+    alerts_input_bound_threshold: float
+    alerts_interval_ms: int
+    alerts_keep_firing_for_s: float
+    alerts_log: bool
+    alerts_memory_growth_for_s: float
+    alerts_memory_growth_threshold_mib: float
+    alerts_memory_growth_window_s: float
+    alerts_step_time_for_s: float
+    alerts_step_time_threshold: float
+    alerts_webhook_backoff_ms: int
+    alerts_webhook_format: str
+    alerts_webhook_queue: int
+    alerts_webhook_retries: int
+    alerts_webhook_timeout_ms: int
+    alerts_webhook_url: str
+    alerts_window_s: float
     analysis_low_priority_share: float
     analysis_step_operation: str
     buffer_events: int
@@ -299,6 +425,7 @@ class Config:
     enable_code_profiling: bool
     export_formats: List[str]
     export_on_exit: bool
+    job_name: str
     low_priority_share: float
     metrics_categories_cpu: bool
     metrics_categories_custom: bool
@@ -324,11 +451,20 @@ class Config:
     output_export_on_exit: bool
     output_formats: List[str]
     rank: int
+    run_local_rank: int
     run_rank: int
     run_world_size: int
     sampler_enabled: bool
     sampler_interval_ms: int
     sampler_timeline_capacity: int
+    sampling_all_threads: bool
+    sampling_buffer_samples: int
+    sampling_enabled: bool
+    sampling_frequency_hz: int
+    sampling_max_frames: int
+    sampling_max_stacks: int
+    sampling_mechanism: str
+    sampling_python_frequency_hz: int
     step_operation: str
     thresholds_cpu_critical: float
     thresholds_cpu_warning: float
@@ -359,8 +495,10 @@ class Config:
     thresholds_training_loop_critical: float
     thresholds_training_loop_warning: float
     timeline_capacity: int
+    trace_budget_bytes: int
     trace_budget_events: int
     trace_enabled: bool
+    trace_policy: str
     world_size: int
     def __init__(self, settings: Optional[Mapping[str, Any]] = None, /, **kwargs: Any) -> None: ...
     @classmethod

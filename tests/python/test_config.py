@@ -34,7 +34,10 @@ def test_every_documented_key_is_an_attribute_that_round_trips():
         elif kind == "float":
             new = default / 2
         elif kind == "string":
-            new = "127.0.0.2" if key == "dashboard.host" else "value"
+            # Keys whose strings are checked get another valid value.
+            new = {"dashboard.host": "127.0.0.2", "sampling.mechanism": "timer", "trace.policy": "first",
+                   "alerts.webhook.format": "alertmanager",
+                   "alerts.webhook.url": "http://127.0.0.1:9/alerts"}.get(key, "value")
         else:
             new = ["csv", "html"]
         setattr(section, leaf, new)
@@ -44,7 +47,7 @@ def test_every_documented_key_is_an_attribute_that_round_trips():
     assert config == codeprof.Config()
 
 
-def test_seed_and_cpp_field_names_are_aliases():
+def test_established_and_cpp_field_names_are_aliases():
     config = codeprof.Config()
     config.enable_code_profiling = False
     assert config.enabled is False
