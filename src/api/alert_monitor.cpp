@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <new>
 
 #include "analysis/analyze.hpp"
 #include "codeprof/profiler.hpp"
@@ -42,9 +43,41 @@ void register_alert_sink_factory(AlertSinkFactory factory) { g_sink_factory.stor
 AlertSinkFactory alert_sink_factory() { return g_sink_factory.load(); }
 
 AlertMonitor::AlertMonitor(Profiler& profiler, std::unique_ptr<AlertSink> sink)
-    : profiler_(profiler), sink_(std::move(sink)) {}
+    : profiler_(profiler), sink_(std::move(sink)) {
+  core::register_fork_aware(this);
+}
 
-AlertMonitor::~AlertMonitor() { stop(); }
+AlertMonitor::~AlertMonitor() {
+  core::unregister_fork_aware(this);
+  stop();
+}
+
+// Taken in the order evaluation nests them (an evaluation takes a snapshot, which reads alerts()).
+void AlertMonitor::before_fork() noexcept {
+  evaluate_mutex_.lock();
+  alerts_mutex_.lock();
+  wake_mutex_.lock();
+}
+
+void AlertMonitor::after_fork_parent() noexcept {
+  wake_mutex_.unlock();
+  alerts_mutex_.unlock();
+  evaluate_mutex_.unlock();
+}
+
+void AlertMonitor::after_fork_child() noexcept {
+  // The monitor thread was not copied: forget its handle without joining it, and give the
+  // condition variable (whose waiter was that thread) a fresh state, or destroying it would wait
+  // for a waiter that does not exist here. The webhook sender's thread is gone too: its sink is
+  // left alone, never destroyed in the child.
+  new (&thread_) std::thread();
+  new (&wake_) std::condition_variable();
+  stopping_ = true;
+  (void)sink_.release();
+  wake_mutex_.unlock();
+  alerts_mutex_.unlock();
+  evaluate_mutex_.unlock();
+}
 
 void AlertMonitor::start() {
   if (thread_.joinable()) return;

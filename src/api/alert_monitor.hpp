@@ -14,12 +14,15 @@
 #include "analysis/alert_metrics.hpp"
 #include "api/alert_sink.hpp"
 #include "codeprof/alerts.hpp"
+#include "core/fork_safety.hpp"
 
 namespace codeprof {
 class Profiler;
 namespace detail {
 
-class AlertMonitor {
+// Fork-aware: a fork()ed child (a DataLoader worker) has no monitor thread; it neither evaluates nor
+// waits for that thread when its profiler ends.
+class AlertMonitor final : public core::ForkAware {
  public:
   // `sink` may be null (no webhook). Does not start the thread: call start().
   AlertMonitor(Profiler& profiler, std::unique_ptr<AlertSink> sink);
@@ -34,6 +37,10 @@ class AlertMonitor {
 
   std::vector<Alert> alerts() const;
   AlertDelivery delivery() const;
+
+  void before_fork() noexcept override;
+  void after_fork_parent() noexcept override;
+  void after_fork_child() noexcept override;
 
  private:
   void run();
