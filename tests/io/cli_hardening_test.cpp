@@ -180,7 +180,13 @@ TEST(CliInput, DeeplyNestedReportsAreRefusedAtTheLimitWithBoundedMemory) {
   expect_one_line_error(r, "at most 1024 levels of nested objects and arrays");
   rusage children{};
   ::getrusage(RUSAGE_CHILDREN, &children);  // the largest peak RSS of the commands run so far
-  EXPECT_LT(children.ru_maxrss, 64 * 1024) << "peak RSS in KiB";
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's shadow memory and quarantine raise every process's floor (79 MiB seen here).
+  constexpr long kPeakKiB = 160 * 1024;
+#else
+  constexpr long kPeakKiB = 64 * 1024;
+#endif
+  EXPECT_LT(children.ru_maxrss, kPeakKiB) << "peak RSS in KiB";
   // Exactly at the limit it reads: 1024 levels counting the top-level object.
   const std::string ok = dir.file("limit.json");
   {
