@@ -277,9 +277,12 @@ Snapshot Profiler::snapshot() const {
   s.run.gpus = impl_->sampler.gpus();
   s.run.unavailable = impl_->probes.unavailable();
   for (auto& u : impl_->sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
-  std::lock_guard lock(impl_->notes_mutex);
-  for (const auto& u : impl_->unavailable) s.run.unavailable.push_back(u);
-  for (const auto& [key, value] : impl_->metadata) s.run.metadata[key] = value;
+  {
+    // A leaf lock: nothing else is taken while it is held (the fork handler takes every lock).
+    std::lock_guard lock(impl_->notes_mutex);
+    for (const auto& u : impl_->unavailable) s.run.unavailable.push_back(u);
+    for (const auto& [key, value] : impl_->metadata) s.run.metadata[key] = value;
+  }
   if (impl_->cpu_sampler) {
     impl_->cpu_sampler->flush();
     s.sampling.unavailable = impl_->cpu_sampler->unavailable();
