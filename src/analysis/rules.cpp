@@ -128,7 +128,10 @@ LoaderWorkers loader_workers(const Facts& f) {
       continue;
     for (const ThreadOperationStats& to : t.operations) {
       const OperationStats* op = operation_by_id(f.snapshot, to.operation_id);
-      if (op && op->category == Category::DataLoading && to.count > 0) threads.insert(t.index);
+      // Input work off the steps' threads: loading, or a Dataset's preprocessing inside a loader
+      // worker (a DataLoader worker process reports its __getitem__ scopes as its own threads).
+      if (op && (op->category == Category::DataLoading || op->category == Category::Preprocessing) && to.count > 0)
+        threads.insert(t.index);
     }
   }
   for (const OperationFacts* o : f.in_category(Category::DataLoading)) {

@@ -181,3 +181,34 @@ def test_a_program_merely_started_by_the_parent_keeps_its_own_profile(tmp_path):
             "print(p.snapshot()['own.work'].count, p._parent_channel)\n")
     out = subprocess.run([sys.executable, "-c", code], env=python_env(), capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["1", "None"], out.stderr
+
+
+class SlowParse(Dataset):
+    """Loader workers whose only scope is the Dataset's preprocessing (no data_loading scope)."""
+
+    def __init__(self, profiler):
+        self.profiler = profiler
+
+    def __len__(self):
+        return 32
+
+    def __getitem__(self, i):
+        with self.profiler.profile_operation("wk.parse_page", "preprocessing"):
+            time.sleep(0.003)
+            return torch.zeros(4)
+
+
+def test_worker_processes_count_as_loader_workers_in_the_advice():
+    # With num_workers=2 the advice must not say "now 0 workers": a worker process whose scopes are
+    # the Dataset's preprocessing is a loader worker.
+    p = quiet()
+    loader = codeprof.torch.profile_dataloader(
+        DataLoader(SlowParse(p), batch_size=4, num_workers=2, multiprocessing_context="fork"), p)
+    for batch in loader:
+        with p.profile_operation("wk.train_step", "training_loop"):
+            batch.sum()
+    assert p.snapshot()["wk.parse_page"].count == 32
+    for rec in p.get_performance_recommendations():
+        if rec["id"] == "input-bound-workers":
+            current = [e["value"] for e in rec["evidence"] if e["metric"] == "loader_worker_threads"]
+            assert current and current[0] >= 2, str(rec)
