@@ -402,6 +402,18 @@
     return { width, height: 200 };
   }
 
+  // Charts follow their container's width also when it changes without a window resize: the
+  // vertical scrollbar that appears as the page fills takes its width from every chart.
+  const chartResizer = typeof ResizeObserver === 'undefined' ? null : new ResizeObserver((entries) => {
+    for (const entry of entries) {
+      for (const [, chart] of view.charts) {
+        if (chart.container !== entry.target || !chart.plot) continue;
+        const size = chartSize(chart.container);
+        if (size.width !== chart.plot.width) chart.plot.setSize(size);
+      }
+    }
+  });
+
   function showNoData(id, message) {
     const figure = document.querySelector(`.chart[data-chart="${id}"]`);
     const container = figure.querySelector('.plot');
@@ -435,6 +447,7 @@
       };
       chart = { plot: new uPlot(opts, data, container), signature, container };
       view.charts.set(id, chart);
+      if (chartResizer) chartResizer.observe(container);
     } else {
       chart.plot.setData(data);
     }
