@@ -111,7 +111,13 @@ describe('dashboard in chromium', { concurrency: false }, () => {
     await page.waitForSelector('.chart[data-chart="operation"] canvas', { timeout: 15000 });
     // Nothing wider than a laptop screen.
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `page is ${overflow}px wider than the window`);
+    // Name the elements that reach past the window, so a failure says where to look.
+    const wide = overflow <= 0 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+      .slice(0, 6)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.classList.length ? '.' + [...e.classList].join('.') : ''}` +
+                  ` (right ${Math.round(e.getBoundingClientRect().right)})`));
+    assert.ok(overflow <= 0, `page is ${overflow}px wider than the window; past its edge: ${wide.join(', ')}`);
     await page.screenshot({ path: path.join(artifacts, 'laptop-1366x768.png'), fullPage: true });
     assert.deepEqual(consoleErrors, []);
   });
