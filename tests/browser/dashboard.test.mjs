@@ -110,6 +110,9 @@ describe('dashboard in chromium', { concurrency: false }, () => {
     await page.waitForSelector('.chart[data-chart="memory"] canvas', { timeout: 15000 });
     await page.waitForSelector('.chart[data-chart="operation"] canvas', { timeout: 15000 });
     // Nothing wider than a laptop screen.
+    // Once the layout has settled (charts follow their containers when a scrollbar appears).
+    await page.waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth, null, { timeout: 5000 })
+      .catch(() => {});
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     // Name the elements that reach past the window, so a failure says where to look.
     const wide = overflow <= 0 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
