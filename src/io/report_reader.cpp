@@ -25,7 +25,7 @@
 #include "analysis/text_format.hpp"
 #include "codeprof/trace_reader.hpp"
 #include "io/report_schema.hpp"
-#include "io/trace_input.hpp"
+#include "io/trace/input.hpp"
 
 namespace codeprof::io {
 namespace {

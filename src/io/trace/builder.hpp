@@ -1,7 +1,7 @@
 #pragma once
 // Collects a trace's events as they stream by and builds the Snapshot at the end.
 //
-// While reading: names are interned into operations (trace_kineto_mapping.hpp), threads and GPU
+// While reading: names are interned into operations (kineto_mapping.hpp), threads and GPU
 // streams into thread indexes, steps, counters, metadata and sync time are accumulated, and each
 // slice becomes a 48-byte record. Records are ordered before use (bounded memory, spilling to a
 // temporary file): runtime calls and GPU activity meet by correlation id first, so that each
@@ -19,10 +19,10 @@
 
 #include "codeprof/call_site.hpp"
 #include "codeprof/trace_reader.hpp"
-#include "io/trace_event_fields.hpp"
-#include "io/trace_external_sort.hpp"
-#include "io/trace_json_stream.hpp"
-#include "io/trace_kineto_mapping.hpp"
+#include "io/trace/event_fields.hpp"
+#include "io/trace/external_sort.hpp"
+#include "io/trace/json_stream.hpp"
+#include "io/trace/kineto_mapping.hpp"
 
 namespace codeprof::io::trace {
 

@@ -1,13 +1,13 @@
-#include "io/trace_builder.hpp"
+#include "io/trace/builder.hpp"
 
 #include <algorithm>
 #include <climits>
 
 #include "core/aggregator.hpp"
-#include "io/trace_call_nesting.hpp"
-#include "io/trace_gpu_activity.hpp"
-#include "io/trace_json_errors.hpp"
-#include "io/trace_json_scanner.hpp"
+#include "io/trace/call_nesting.hpp"
+#include "io/trace/gpu_activity.hpp"
+#include "io/trace/json_errors.hpp"
+#include "io/trace/json_scanner.hpp"
 
 namespace codeprof::io::trace {
 namespace {
