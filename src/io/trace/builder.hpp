@@ -24,6 +24,10 @@
 #include "io/trace/json_stream.hpp"
 #include "io/trace/kineto_mapping.hpp"
 
+namespace codeprof::core {
+class Aggregator;
+}
+
 namespace codeprof::io::trace {
 
 struct ActivityRecord {
@@ -105,6 +109,14 @@ class TraceBuilder final : public TraceStreamHandler {
   void metadata(const EventFields& f);
   void counter(const EventFields& f);
   void push(const ActivityRecord& r);
+
+  // finish(), phase by phase.
+  std::int64_t time_origin() const;
+  void describe_threads(core::Aggregator& aggregator) const;
+  std::uint64_t attach_gpu_time_to_launches();
+  std::vector<DeviceActivity> replay_in_start_order(core::Aggregator& aggregator, std::int64_t origin);
+  void move_steps_and_counters(Snapshot& s, std::int64_t origin);
+  void describe_run(Snapshot& s, std::int64_t origin, std::uint64_t trace_events, std::uint64_t gpu_without_launch);
 
   void read_distributed_info(ondemand::value& v);
   void read_device_properties(ondemand::value& v);
