@@ -178,7 +178,7 @@ LeakingOperations leaking_operations(const CallTree& tree, const std::vector<Ope
 Trend operation_growth_trend(const LeakCandidate& c, bool by_alloc, const StepFacts& steps, std::size_t other_threads) {
   const OperationStats& op = *c.f->op;
   Trend t;
-  t.kind = "memory_growth";
+  t.kind = TrendKind::MemoryGrowth;
   t.operation = op.name;
   t.magnitude = steps.count > 0 ? c.retained / static_cast<double>(steps.count) : c.per_call;
   t.at_s = ns_to_s(static_cast<double>(op.first_seen_ns));
@@ -272,7 +272,7 @@ std::optional<Trend> process_growth_trend(const RssSeries& rss, const std::strin
                       second_half_rise > 0.0 && second_half_rise >= 0.25 * first_half_rise;
   if (!steady) return std::nullopt;
   Trend t;
-  t.kind = "memory_growth";
+  t.kind = TrendKind::MemoryGrowth;
   t.operation = leaking_op;
   t.magnitude = slope;
   t.at_s = rss.t_s.front();
@@ -349,7 +349,7 @@ std::vector<Trend> find_slowdowns(const Snapshot& s, std::vector<Inconclusive>* 
     for (const DurationWindow& w : op.series)
       if (w.count && k++ == onset) onset_ns = w.start_ns;
     Trend t;
-    t.kind = "slowdown";
+    t.kind = TrendKind::Slowdown;
     t.operation = op.name;
     t.magnitude = late / early;
     t.at_s = ns_to_s(static_cast<double>(onset_ns));
@@ -423,7 +423,7 @@ std::vector<Trend> find_spikes(const Snapshot& s, std::vector<Inconclusive>* inc
       kept.push_back(&c);
       Found f{{}, shown(op), c.thread_index, c.start_ns, c.start_ns + static_cast<std::int64_t>(c.duration_ns)};
       Trend& t = f.trend;
-      t.kind = "spike";
+      t.kind = TrendKind::Spike;
       t.operation = op.name;
       t.magnitude = d / p99;
       t.at_s = ns_to_s(static_cast<double>(c.start_ns));
