@@ -167,8 +167,8 @@ Json bottleneck_json(const Bottleneck& b) {
   return {{"operation", b.operation},
           {"type", b.type},
           {"avg_duration", number(b.avg_duration)},
-          {"optimization_priority", b.optimization_priority},
-          {"severity", b.severity},
+          {"optimization_priority", std::string(to_string(b.optimization_priority))},
+          {"severity", std::string(to_string(b.severity))},
           {"p95_duration", number(b.p95_duration)},
           {"calls", b.calls},
           {"total_time", number(b.total_time)},
@@ -184,7 +184,7 @@ Json recommendation_json(const Recommendation& r) {
         {{"metric", e.metric}, {"value", number(e.value)}, {"unit", e.unit}, {"operation", e.operation}});
   return {{"id", r.id},
           {"type", r.type},
-          {"priority", r.priority},
+          {"priority", std::string(to_string(r.priority))},
           {"title", r.title},
           {"evidence", std::move(evidence)},
           {"evidence_text", r.evidence_text},
@@ -213,7 +213,7 @@ Json classification_json(const Classification& c) {
 }
 
 Json trend_json(const Trend& t) {
-  return {{"kind", t.kind},
+  return {{"kind", std::string(to_string(t.kind))},
           {"operation", t.operation},
           {"description", t.description},
           {"magnitude", number(t.magnitude)},

@@ -41,7 +41,7 @@ TEST(PlantedWorkloads, LeakThatGrowsEachStep) {
   EXPECT_LT(r.evidence[0].value, 256.0 * 1024 * 1.1);
   bool trend = false;
   for (const auto& t : f.trends)
-    if (t.kind == "memory_growth" && t.operation == "keep_history") trend = true;
+    if (t.kind == TrendKind::MemoryGrowth && t.operation == "keep_history") trend = true;
   EXPECT_TRUE(trend);
   for (const auto& t : f.trends) EXPECT_NE(t.operation, "forward") << t.description;
 }

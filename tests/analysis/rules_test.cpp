@@ -453,7 +453,7 @@ TEST_P(RuleTable, FiresOnlyWithItsEvidence) {
     return;
   }
   ASSERT_NE(r, nullptr) << c.rule << " did not fire; fired: " << all;
-  EXPECT_EQ(r->priority, c.priority) << r->evidence_text;
+  EXPECT_EQ(to_string(r->priority), c.priority) << r->evidence_text;
   EXPECT_FALSE(r->evidence.empty());
   for (const auto& e : r->evidence) EXPECT_TRUE(std::isfinite(e.value)) << e.metric;
   EXPECT_FALSE(r->evidence_text.empty());
@@ -518,6 +518,12 @@ TEST(RuleCatalogue, IdsAreUniqueKebabCaseAndDocumented) {
   }
 }
 
+// Rules write their priorities as the reports spell them; every default must be one.
+TEST(RuleCatalogue, DefaultPrioritiesAreHighMediumOrLow) {
+  for (const auto& rule : analysis::rule_catalogue())
+    EXPECT_TRUE(priority_from_string(rule.priority).has_value()) << rule.id << ": '" << rule.priority << "'";
+}
+
 TEST(RuleEvidence, WorkersComeFromEfficiencyAndCores) {
   auto b = training(0.05, 0.02);
   b.cpu_efficiency(1, 0.05);
@@ -561,7 +567,7 @@ TEST(RuleOrder, HighBeforeMediumBeforeLowAndStable) {
   const Findings f1 = analysis::analyze(s, Config{});
   const Findings f2 = analysis::analyze(s, Config{});
   ASSERT_EQ(f1.recommendations.size(), f2.recommendations.size());
-  auto rank = [](const std::string& p) { return p == "high" ? 0 : p == "medium" ? 1 : 2; };
+  auto rank = [](Priority p) { return p == Priority::High ? 0 : p == Priority::Medium ? 1 : 2; };
   for (std::size_t i = 0; i < f1.recommendations.size(); ++i) {
     EXPECT_EQ(f1.recommendations[i].id, f2.recommendations[i].id);
     EXPECT_EQ(f1.recommendations[i].action, f2.recommendations[i].action);

@@ -170,15 +170,15 @@ inline Findings sample_findings() {
   b.total_time = 7.5;
   b.self_time = 5.625;
   b.share_of_wall = 0.4556;
-  b.severity = "share";
-  b.optimization_priority = "high";
+  b.severity = Severity::Share;
+  b.optimization_priority = Priority::High;
   b.reason = "load_batch takes 45.6% of wall time (5.63 s of 12.3 s)";
   f.bottlenecks.push_back(b);
   Bottleneck c = b;
   c.operation = "<script>alert(1)</script> & co";
   c.type = "custom";
-  c.severity = "warning";
-  c.optimization_priority = "low";
+  c.severity = Severity::Warning;
+  c.optimization_priority = Priority::Low;
   c.reason = "a \"quoted\" reason";
   f.bottlenecks.push_back(c);
 
@@ -190,13 +190,13 @@ inline Findings sample_findings() {
   f.classification.cpu.contention_suspected = true;
   f.classification.cpu.waiting_operations = {"load_batch"};
 
-  f.trends = {{"slowdown", "load_batch", "load_batch got 1.8x slower", 1.8, 6.5, "median of first vs last quarter of windows"},
-              {"memory_growth", "", "RSS grows 2.5 MB per step", 2'500'000.0, 0.0, "least squares over steps"}};
+  f.trends = {{TrendKind::Slowdown, "load_batch", "load_batch got 1.8x slower", 1.8, 6.5, "median of first vs last quarter of windows"},
+              {TrendKind::MemoryGrowth, "", "RSS grows 2.5 MB per step", 2'500'000.0, 0.0, "least squares over steps"}};
 
   Recommendation r;
   r.id = "input-bound-workers";
   r.type = "data_loading";
-  r.priority = "high";
+  r.priority = Priority::High;
   r.title = "Load data in parallel";
   r.evidence = {{"input_share", 0.625, "ratio", ""}, {"mean_duration_s", 0.025, "s", "load_batch"}};
   r.evidence_text = "input is 62.5% of step time; load_batch averages 25.0 ms";
@@ -205,7 +205,7 @@ inline Findings sample_findings() {
   Recommendation low = r;
   low.id = "cpu-contention";
   low.type = "system";
-  low.priority = "low";
+  low.priority = Priority::Low;
   low.title = "Reduce thread oversubscription";
   low.evidence = {};
   f.recommendations.push_back(low);
