@@ -26,6 +26,7 @@
 
 #include "codeprof/codeprof.hpp"
 #include "metrics/net_counters.hpp"
+#include "metrics/system_sampler.hpp"
 #include "probe_test_util.hpp"
 
 using namespace codeprof;
@@ -360,4 +361,44 @@ TEST(NetCounters, ProfilerReportsTheFetchAndTheRuleNamesIt) {
       EXPECT_NE(r.evidence_text.find("network_blocked_share"), std::string::npos) << r.evidence_text;
     }
   EXPECT_EQ(fired, 1);
+}
+
+TEST(NetCounters, SamplerRatesAddUpToTheProcessTraffic) {
+  SlowServer server;
+  Config c = metrics_config();
+  c.sampler_interval_ms = 10;
+  const std::int64_t origin =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  metrics::SystemSampler sampler(c, origin);
+  metrics::NetCounters before{};
+  ASSERT_TRUE(metrics::read_net_process_totals(before));
+  sampler.start();
+  const Fetch f = fetch_raw(server.port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(6));  // past sample_now's minimum gap
+  sampler.sample_now();
+  sampler.stop();
+  metrics::NetCounters after{};
+  ASSERT_TRUE(metrics::read_net_process_totals(after));
+  // The process received the response (client) and the request (server thread).
+  EXPECT_EQ(after.recv_bytes - before.recv_bytes, static_cast<std::int64_t>(f.response.size()) + f.request_bytes);
+
+  const auto series = sampler.series();
+  const TimelineSeries* recv = nullptr;
+  const TimelineSeries* rss = nullptr;
+  for (const auto& t : series) {
+    if (t.name == "net_recv_bytes_per_s") recv = &t;
+    if (t.name == "rss_bytes") rss = &t;
+  }
+  ASSERT_NE(recv, nullptr);
+  ASSERT_NE(rss, nullptr);
+  EXPECT_EQ(recv->unit, "bytes_per_second");
+  ASSERT_GE(recv->values.size(), 2u);
+  // Rates times intervals add up to the bytes (the first interval starts at the start-up levels).
+  double bytes = 0.0;
+  std::int64_t previous = rss->t_ns.front();
+  for (std::size_t i = 0; i < recv->values.size(); ++i) {
+    bytes += recv->values[i] * static_cast<double>(recv->t_ns[i] - previous) * 1e-9;
+    previous = recv->t_ns[i];
+  }
+  EXPECT_NEAR(bytes, static_cast<double>(after.recv_bytes - before.recv_bytes), 1.0);
 }
