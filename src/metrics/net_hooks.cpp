@@ -69,15 +69,22 @@ Kind classify(int fd) noexcept {
   return err == ENOTSOCK ? kOther : kUnknown;  // EBADF and the like: the real call reports it
 }
 
-Kind kind_of(int fd) noexcept {
+[[gnu::noinline]] Kind classify_and_cache(int fd) noexcept {
+  const Kind k = classify(fd);
+  if (fd >= 0 && fd < kCachedFds && k != kUnknown) fd_kinds[fd].store(k, std::memory_order_relaxed);
+  return k;
+}
+
+// The fast path (a cached class) stays inline in every wrapper; the first call on a number asks
+// the kernel out of line.
+inline Kind kind_of(int fd) noexcept {
   if (fd < 0) return kUnknown;
   if (fd < kCachedFds) {
     const auto k = static_cast<Kind>(fd_kinds[fd].load(std::memory_order_relaxed));
-    if (k != kUnknown) return k;
+    if (k != kUnknown) [[likely]]
+      return k;
   }
-  const Kind k = classify(fd);
-  if (fd < kCachedFds && k != kUnknown) fd_kinds[fd].store(k, std::memory_order_relaxed);
-  return k;
+  return classify_and_cache(fd);
 }
 
 inline bool counted(int fd) noexcept { return kind_of(fd) == kInet; }
@@ -151,16 +158,16 @@ __attribute__((constructor(101))) void resolve_all() noexcept {
   next_epoll_ctl.get(), next_epoll_wait.get(), next_epoll_pwait.get();
 }
 
-// A call whose next definition could not be found fails like an unsupported one.
-#define CODEPROF_CALL_NEXT(name, ...)          \
-  do {                                         \
-    auto* f_ = next_##name.get();              \
-    if (!f_) {                                 \
-      errno = ENOSYS;                          \
-      return -1;                               \
-    }                                          \
-    return f_(__VA_ARGS__);                    \
-  } while (0)
+// Calls the next definition; one that could not be found fails like an unsupported call.
+template <typename Fn, typename... Args>
+inline auto call_next(Next<Fn>& next, Args... args) noexcept -> decltype(next.get()(args...)) {
+  Fn f = next.get();
+  if (!f) [[unlikely]] {
+    errno = ENOSYS;
+    return -1;
+  }
+  return f(args...);
+}
 
 // ---------------------------------------------------------------- accounting
 
@@ -191,9 +198,10 @@ void account(Direction d, std::int64_t result, std::int64_t blocked_ns, bool is_
   }
 }
 
-// Times `call` and counts it; errno is the call's own afterwards.
+// Times `call` and counts it; errno is the call's own afterwards. Out of line, so that the
+// wrappers' path for files and pipes stays a load, a branch and a tail call.
 template <typename Call>
-auto timed(Direction d, bool is_call, Call&& call) noexcept {
+[[gnu::noinline]] auto timed(Direction d, bool is_call, Call&& call) noexcept {
   const std::int64_t start = now_ns();
   const auto result = call();
   const int saved = errno;
@@ -202,18 +210,23 @@ auto timed(Direction d, bool is_call, Call&& call) noexcept {
   return result;
 }
 
-template <typename Call>
-auto transfer(int fd, Direction d, Call&& call) noexcept {
-  if (!counted(fd)) return call();
-  return timed(d, true, call);
-}
+// A transfer on an internet socket is timed and counted; anything else goes straight to the next
+// definition (a load, a branch and a tail call). The lambdas copy the arguments, so that only the
+// counted path spills them.
+#define CODEPROF_TRANSFER(name, direction, fd, ...)                                     \
+  do {                                                                                  \
+    if (!counted(fd)) [[likely]]                                                        \
+      return call_next(next_##name, __VA_ARGS__);                                       \
+    return timed(direction, true, [=]() noexcept { return call_next(next_##name, __VA_ARGS__); }); \
+  } while (0)
 
 // A readiness wait counts as blocked time (not as a call) when it watches an internet socket.
-template <typename Call>
-int wait(bool watches_inet, Call&& call) noexcept {
-  if (!watches_inet) return call();
-  return static_cast<int>(timed(Direction::None, false, [&] { return static_cast<std::int64_t>(call()); }));
-}
+#define CODEPROF_WAIT(name, watches_inet, ...)                                          \
+  do {                                                                                  \
+    if (!(watches_inet)) [[likely]]                                                     \
+      return call_next(next_##name, __VA_ARGS__);                                       \
+    return timed(Direction::None, false, [=]() noexcept { return call_next(next_##name, __VA_ARGS__); }); \
+  } while (0)
 
 bool any_inet(const pollfd* fds, nfds_t n) noexcept {
   if (!fds) return false;
@@ -250,72 +263,43 @@ extern "C" void codeprof_net_process_totals(NetCounters* out) noexcept {
 
 extern "C" {
 
-ssize_t read(int fd, void* buf, size_t n) {
-  return transfer(fd, Direction::Recv, [&]() -> ssize_t { CODEPROF_CALL_NEXT(read, fd, buf, n); });
-}
-ssize_t write(int fd, const void* buf, size_t n) {
-  return transfer(fd, Direction::Send, [&]() -> ssize_t { CODEPROF_CALL_NEXT(write, fd, buf, n); });
-}
-ssize_t readv(int fd, const iovec* iov, int count) {
-  return transfer(fd, Direction::Recv, [&]() -> ssize_t { CODEPROF_CALL_NEXT(readv, fd, iov, count); });
-}
-ssize_t writev(int fd, const iovec* iov, int count) {
-  return transfer(fd, Direction::Send, [&]() -> ssize_t { CODEPROF_CALL_NEXT(writev, fd, iov, count); });
-}
+ssize_t read(int fd, void* buf, size_t n) { CODEPROF_TRANSFER(read, Direction::Recv, fd, fd, buf, n); }
+ssize_t write(int fd, const void* buf, size_t n) { CODEPROF_TRANSFER(write, Direction::Send, fd, fd, buf, n); }
+ssize_t readv(int fd, const iovec* iov, int count) { CODEPROF_TRANSFER(readv, Direction::Recv, fd, fd, iov, count); }
+ssize_t writev(int fd, const iovec* iov, int count) { CODEPROF_TRANSFER(writev, Direction::Send, fd, fd, iov, count); }
 ssize_t send(int fd, const void* buf, size_t n, int flags) {
-  return transfer(fd, Direction::Send, [&]() -> ssize_t { CODEPROF_CALL_NEXT(send, fd, buf, n, flags); });
+  CODEPROF_TRANSFER(send, Direction::Send, fd, fd, buf, n, flags);
 }
 ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr, socklen_t len) {
-  return transfer(fd, Direction::Send,
-                  [&]() -> ssize_t { CODEPROF_CALL_NEXT(sendto, fd, buf, n, flags, addr, len); });
+  CODEPROF_TRANSFER(sendto, Direction::Send, fd, fd, buf, n, flags, addr, len);
 }
-ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
-  return transfer(fd, Direction::Send, [&]() -> ssize_t { CODEPROF_CALL_NEXT(sendmsg, fd, msg, flags); });
-}
-ssize_t recv(int fd, void* buf, size_t n, int flags) {
-  return transfer(fd, Direction::Recv, [&]() -> ssize_t { CODEPROF_CALL_NEXT(recv, fd, buf, n, flags); });
-}
+ssize_t sendmsg(int fd, const msghdr* msg, int flags) { CODEPROF_TRANSFER(sendmsg, Direction::Send, fd, fd, msg, flags); }
+ssize_t recv(int fd, void* buf, size_t n, int flags) { CODEPROF_TRANSFER(recv, Direction::Recv, fd, fd, buf, n, flags); }
 ssize_t recvfrom(int fd, void* __restrict buf, size_t n, int flags, sockaddr* __restrict addr,
                  socklen_t* __restrict len) {
-  return transfer(fd, Direction::Recv,
-                  [&]() -> ssize_t { CODEPROF_CALL_NEXT(recvfrom, fd, buf, n, flags, addr, len); });
+  CODEPROF_TRANSFER(recvfrom, Direction::Recv, fd, fd, buf, n, flags, addr, len);
 }
-ssize_t recvmsg(int fd, msghdr* msg, int flags) {
-  return transfer(fd, Direction::Recv, [&]() -> ssize_t { CODEPROF_CALL_NEXT(recvmsg, fd, msg, flags); });
-}
-
-int connect(int fd, const sockaddr* addr, socklen_t len) {
-  return transfer(fd, Direction::None, [&]() -> int { CODEPROF_CALL_NEXT(connect, fd, addr, len); });
-}
+ssize_t recvmsg(int fd, msghdr* msg, int flags) { CODEPROF_TRANSFER(recvmsg, Direction::Recv, fd, fd, msg, flags); }
+int connect(int fd, const sockaddr* addr, socklen_t len) { CODEPROF_TRANSFER(connect, Direction::None, fd, fd, addr, len); }
 
 // A new descriptor from a socket call is classified afresh: its number may have held anything.
-int accept(int fd, sockaddr* __restrict addr, socklen_t* __restrict len) {
-  const int s = transfer(fd, Direction::None, [&]() -> int { CODEPROF_CALL_NEXT(accept, fd, addr, len); });
+static int accepted(int s) noexcept {
   forget(s);
   return s;
 }
+static int accept_counted(int fd, sockaddr* addr, socklen_t* len) noexcept {
+  CODEPROF_TRANSFER(accept, Direction::None, fd, fd, addr, len);
+}
+static int accept4_counted(int fd, sockaddr* addr, socklen_t* len, int flags) noexcept {
+  CODEPROF_TRANSFER(accept4, Direction::None, fd, fd, addr, len, flags);
+}
+int accept(int fd, sockaddr* __restrict addr, socklen_t* __restrict len) { return accepted(accept_counted(fd, addr, len)); }
 int accept4(int fd, sockaddr* __restrict addr, socklen_t* __restrict len, int flags) {
-  const int s = transfer(fd, Direction::None, [&]() -> int { CODEPROF_CALL_NEXT(accept4, fd, addr, len, flags); });
-  forget(s);
-  return s;
+  return accepted(accept4_counted(fd, addr, len, flags));
 }
-int socket(int domain, int type, int protocol) noexcept {
-  auto* f = next_socket.get();
-  if (!f) {
-    errno = ENOSYS;
-    return -1;
-  }
-  const int s = f(domain, type, protocol);
-  forget(s);
-  return s;
-}
+int socket(int domain, int type, int protocol) noexcept { return accepted(call_next(next_socket, domain, type, protocol)); }
 int socketpair(int domain, int type, int protocol, int sv[2]) noexcept {
-  auto* f = next_socketpair.get();
-  if (!f) {
-    errno = ENOSYS;
-    return -1;
-  }
-  const int rc = f(domain, type, protocol, sv);
+  const int rc = call_next(next_socketpair, domain, type, protocol, sv);
   if (rc == 0) forget(sv[0]), forget(sv[1]);
   return rc;
 }
@@ -323,68 +307,47 @@ int socketpair(int domain, int type, int protocol, int sv[2]) noexcept {
 // Forgotten before the descriptor is released: another thread may get its number right after.
 int close(int fd) {
   forget(fd);
-  CODEPROF_CALL_NEXT(close, fd);
+  return call_next(next_close, fd);
 }
 int fclose(FILE* stream) {
   if (stream) forget(::fileno(stream));
-  auto* f = next_fclose.get();
-  if (!f) {
-    errno = ENOSYS;
-    return EOF;
-  }
-  return f(stream);
+  const int rc = call_next(next_fclose, stream);
+  return rc == -1 ? EOF : rc;
 }
-int dup(int fd) noexcept {
-  auto* f = next_dup.get();
-  if (!f) {
-    errno = ENOSYS;
-    return -1;
-  }
-  const int d = f(fd);
-  forget(d);
-  return d;
-}
+int dup(int fd) noexcept { return accepted(call_next(next_dup, fd)); }
 int dup2(int from, int to) noexcept {
   forget(to);
-  CODEPROF_CALL_NEXT(dup2, from, to);
+  return call_next(next_dup2, from, to);
 }
 int dup3(int from, int to, int flags) noexcept {
   forget(to);
-  CODEPROF_CALL_NEXT(dup3, from, to, flags);
+  return call_next(next_dup3, from, to, flags);
 }
 
-int poll(pollfd* fds, nfds_t n, int timeout) {
-  return wait(any_inet(fds, n), [&]() -> int { CODEPROF_CALL_NEXT(poll, fds, n, timeout); });
-}
+int poll(pollfd* fds, nfds_t n, int timeout) { CODEPROF_WAIT(poll, any_inet(fds, n), fds, n, timeout); }
 int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask) {
-  return wait(any_inet(fds, n), [&]() -> int { CODEPROF_CALL_NEXT(ppoll, fds, n, timeout, mask); });
+  CODEPROF_WAIT(ppoll, any_inet(fds, n), fds, n, timeout, mask);
 }
 int select(int nfds, fd_set* __restrict r, fd_set* __restrict w, fd_set* __restrict e, timeval* __restrict timeout) {
-  return wait(any_inet(nfds, r, w), [&]() -> int { CODEPROF_CALL_NEXT(select, nfds, r, w, e, timeout); });
+  CODEPROF_WAIT(select, any_inet(nfds, r, w), nfds, r, w, e, timeout);
 }
 int pselect(int nfds, fd_set* __restrict r, fd_set* __restrict w, fd_set* __restrict e,
             const timespec* __restrict timeout, const sigset_t* __restrict mask) {
-  return wait(any_inet(nfds, r, w), [&]() -> int { CODEPROF_CALL_NEXT(pselect, nfds, r, w, e, timeout, mask); });
+  CODEPROF_WAIT(pselect, any_inet(nfds, r, w), nfds, r, w, e, timeout, mask);
 }
 
 // An epoll instance that is given an internet socket is remembered as one; its waits then count.
 int epoll_ctl(int epfd, int op, int fd, epoll_event* event) noexcept {
-  auto* f = next_epoll_ctl.get();
-  if (!f) {
-    errno = ENOSYS;
-    return -1;
-  }
-  const int rc = f(epfd, op, fd, event);
+  const int rc = call_next(next_epoll_ctl, epfd, op, fd, event);
   if (rc == 0 && op == EPOLL_CTL_ADD && epfd >= 0 && epfd < kCachedFds && counted(fd))
     fd_kinds[epfd].store(kEpollWithInet, std::memory_order_relaxed);
   return rc;
 }
 int epoll_wait(int epfd, epoll_event* events, int max, int timeout) {
-  return wait(epoll_watches_inet(epfd), [&]() -> int { CODEPROF_CALL_NEXT(epoll_wait, epfd, events, max, timeout); });
+  CODEPROF_WAIT(epoll_wait, epoll_watches_inet(epfd), epfd, events, max, timeout);
 }
 int epoll_pwait(int epfd, epoll_event* events, int max, int timeout, const sigset_t* mask) {
-  return wait(epoll_watches_inet(epfd),
-              [&]() -> int { CODEPROF_CALL_NEXT(epoll_pwait, epfd, events, max, timeout, mask); });
+  CODEPROF_WAIT(epoll_pwait, epoll_watches_inet(epfd), epfd, events, max, timeout, mask);
 }
 
 }  // extern "C"
