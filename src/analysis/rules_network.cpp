@@ -1,10 +1,10 @@
 // network-bound: an operation that spends most of its time blocked in socket calls (the network
 // probe's net_blocked_ns against the duration of the calls that measured it).
-#include "analysis/rules_network.hpp"
-
 #include <algorithm>
 #include <cmath>
 
+#include "analysis/rule_domains.hpp"
+#include "analysis/rule_helpers.hpp"
 #include "analysis/text_format.hpp"
 
 namespace codeprof::analysis {
@@ -12,19 +12,15 @@ namespace {
 
 // Amdahl's law (Amdahl 1967): when a share b of an operation is spent waiting on the network, work
 // on the rest can make it at most 1/b times faster. From b = 0.5 on, that is at most 2x: the
-// transfers, not the code, set the pace. The same 50 % is where the io-bound and lock rules count
-// an operation as waiting.
+// transfers, not the code, set the pace. (The same 50 % as kWaitingCpu, where the io-bound and
+// lock rules count an operation as waiting.)
 constexpr double kBlockedShare = 0.5;
-// Only operations that matter to the run: the rules' "small share" (5 % of the wall time).
-constexpr double kMinRunShare = 0.05;
-constexpr double kHighRunShare = 0.30;  // high priority from here, as io-bound
+// Only operations that matter to the run (kSmallShare, 5 % of the wall time); high priority from
+// 30 %, as io-bound.
+constexpr double kHighRunShare = 0.30;
 // Requests in flight that keep the non-waiting part busy: one is processed while 1 / (1 - b) - 1
 // others wait (Little's law with the wait share b); bounded to a sensible pool size.
 constexpr int kMaxParallel = 64;
-
-Evidence ev(std::string metric, double value, std::string unit, std::string operation) {
-  return Evidence{std::move(metric), value, std::move(unit), std::move(operation)};
-}
 
 struct NetworkWait {
   const OperationFacts* o = nullptr;
@@ -41,7 +37,7 @@ std::optional<NetworkWait> most_network_bound(const Facts& f) {
     const double measured_ns = o.op->mean_ns * static_cast<double>(blocked.samples);
     const double share = std::min(1.0, static_cast<double>(blocked.total) / measured_ns);
     const double run_share = f.wall_s > 0.0 ? std::min(1.0, o.total_s / f.wall_s) : 0.0;
-    if (share < kBlockedShare || run_share < kMinRunShare) continue;
+    if (share < kBlockedShare || run_share < kSmallShare) continue;
     if (!best || run_share * share > best->run_share * best->blocked_share)
       best = NetworkWait{&o, share, measured_ns * 1e-9, run_share};
   }
