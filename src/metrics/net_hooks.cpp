@@ -12,6 +12,9 @@
 // exported functions is not seen: stdio's internal reads of a FILE*, raw syscall(), a library with
 // its own statically linked C library, and a descriptor closed that way keeps its class until one
 // of the calls above reuses it.
+// The wrappers define read, recv, ... themselves: the fortified headers' inline versions of them
+// must not be in the way (the fortified entry points, __read_chk and friends, are wrapped below).
+#undef _FORTIFY_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
@@ -129,6 +132,9 @@ CODEPROF_NEXT(sendmsg, ssize_t, int, const msghdr*, int);
 CODEPROF_NEXT(recv, ssize_t, int, void*, size_t, int);
 CODEPROF_NEXT(recvfrom, ssize_t, int, void*, size_t, int, sockaddr*, socklen_t*);
 CODEPROF_NEXT(recvmsg, ssize_t, int, msghdr*, int);
+CODEPROF_NEXT(__read_chk, ssize_t, int, void*, size_t, size_t);
+CODEPROF_NEXT(__recv_chk, ssize_t, int, void*, size_t, size_t, int);
+CODEPROF_NEXT(__recvfrom_chk, ssize_t, int, void*, size_t, size_t, int, sockaddr*, socklen_t*);
 CODEPROF_NEXT(connect, int, int, const sockaddr*, socklen_t);
 CODEPROF_NEXT(accept, int, int, sockaddr*, socklen_t*);
 CODEPROF_NEXT(accept4, int, int, sockaddr*, socklen_t*, int);
@@ -152,6 +158,7 @@ __attribute__((constructor(101))) void resolve_all() noexcept {
   next_read.get(), next_write.get(), next_readv.get(), next_writev.get();
   next_send.get(), next_sendto.get(), next_sendmsg.get();
   next_recv.get(), next_recvfrom.get(), next_recvmsg.get();
+  next___read_chk.get(), next___recv_chk.get(), next___recvfrom_chk.get();
   next_connect.get(), next_accept.get(), next_accept4.get(), next_socket.get(), next_socketpair.get();
   next_close.get(), next_fclose.get(), next_dup.get(), next_dup2.get(), next_dup3.get();
   next_poll.get(), next_ppoll.get(), next_select.get(), next_pselect.get();
@@ -280,6 +287,18 @@ ssize_t recvfrom(int fd, void* __restrict buf, size_t n, int flags, sockaddr* __
   CODEPROF_TRANSFER(recvfrom, Direction::Recv, fd, fd, buf, n, flags, addr, len);
 }
 ssize_t recvmsg(int fd, msghdr* msg, int flags) { CODEPROF_TRANSFER(recvmsg, Direction::Recv, fd, fd, msg, flags); }
+// What code built with _FORTIFY_SOURCE calls for a read into a buffer of known size (the C
+// library checks the size, then reads).
+ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+  CODEPROF_TRANSFER(__read_chk, Direction::Recv, fd, fd, buf, n, buflen);
+}
+ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
+  CODEPROF_TRANSFER(__recv_chk, Direction::Recv, fd, fd, buf, n, buflen, flags);
+}
+ssize_t __recvfrom_chk(int fd, void* __restrict buf, size_t n, size_t buflen, int flags, sockaddr* __restrict addr,
+                       socklen_t* __restrict len) {
+  CODEPROF_TRANSFER(__recvfrom_chk, Direction::Recv, fd, fd, buf, n, buflen, flags, addr, len);
+}
 int connect(int fd, const sockaddr* addr, socklen_t len) { CODEPROF_TRANSFER(connect, Direction::None, fd, fd, addr, len); }
 
 // A new descriptor from a socket call is classified afresh: its number may have held anything.
@@ -324,10 +343,15 @@ int dup3(int from, int to, int flags) noexcept {
   return call_next(next_dup3, from, to, flags);
 }
 
+// glibc declares poll's array write-only (__attr_access), although the caller fills in fd and
+// events for the kernel to read; reading them here is what the kernel does too.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 int poll(pollfd* fds, nfds_t n, int timeout) { CODEPROF_WAIT(poll, any_inet(fds, n), fds, n, timeout); }
 int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask) {
   CODEPROF_WAIT(ppoll, any_inet(fds, n), fds, n, timeout, mask);
 }
+#pragma GCC diagnostic pop
 int select(int nfds, fd_set* __restrict r, fd_set* __restrict w, fd_set* __restrict e, timeval* __restrict timeout) {
   CODEPROF_WAIT(select, any_inet(nfds, r, w), nfds, r, w, e, timeout);
 }

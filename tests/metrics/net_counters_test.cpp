@@ -253,6 +253,39 @@ TEST(NetCounters, ErrnoIsTheCallsOwn) {
   ::close(s);
 }
 
+// What code built with _FORTIFY_SOURCE calls instead of read/recv/recvfrom for a buffer of known size.
+extern "C" ssize_t __read_chk(int, void*, size_t, size_t);
+extern "C" ssize_t __recv_chk(int, void*, size_t, size_t, int);
+extern "C" ssize_t __recvfrom_chk(int, void*, size_t, size_t, int, sockaddr*, socklen_t*);
+
+TEST(NetCounters, FortifiedReadsAreCounted) {
+  int pair[2];
+  // A TCP connection over loopback: a listener, a client and the accepted end.
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  pair[0] = connect_loopback(ntohs(addr.sin_port));
+  pair[1] = ::accept(listener, nullptr, nullptr);
+  ASSERT_GE(pair[0], 0);
+  ASSERT_GE(pair[1], 0);
+  ASSERT_EQ(::send(pair[0], "0123456789", 10, 0), 10);
+  char buf[16];
+  const metrics::NetCounters before = now();
+  ASSERT_EQ(__recv_chk(pair[1], buf, 3, sizeof buf, MSG_WAITALL), 3);
+  ASSERT_EQ(__read_chk(pair[1], buf, 3, sizeof buf), 3);
+  ASSERT_EQ(__recvfrom_chk(pair[1], buf, 4, sizeof buf, MSG_WAITALL, nullptr, nullptr), 4);
+  const metrics::NetCounters after = now();
+  EXPECT_EQ(std::string(buf, 4), "6789");
+  EXPECT_EQ(after.recv_bytes - before.recv_bytes, 10);
+  EXPECT_EQ(after.calls - before.calls, 3);
+  ::close(pair[0]), ::close(pair[1]), ::close(listener);
+}
+
 namespace {
 std::atomic<int> interrupts{0};
 void on_signal(int) { interrupts.fetch_add(1); }
