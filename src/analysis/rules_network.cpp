@@ -19,8 +19,10 @@ constexpr double kBlockedShare = 0.5;
 // 30 %, as io-bound.
 constexpr double kHighRunShare = 0.30;
 // Requests in flight that keep the non-waiting part busy: one is processed while 1 / (1 - b) - 1
-// others wait (Little's law with the wait share b); bounded to a sensible pool size.
-constexpr int kMaxParallel = 64;
+// others wait (Little's law with the wait share b). At most 10, boto3's default for concurrent
+// S3 transfers (TransferConfig max_concurrency): past that the link's bandwidth, not the latency,
+// is usually what limits, and more connections do not help.
+constexpr int kMaxParallel = 10;
 
 struct NetworkWait {
   const OperationFacts* o = nullptr;
