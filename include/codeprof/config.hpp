@@ -42,6 +42,7 @@ struct Config {
     bool gpu = false;         // device memory delta (NVML / CUDA runtime, loaded with dlopen)
     bool gpu_timing = false;  // CUDA events around GPU-category scopes
     bool nvtx = false;        // push every scope as an NVTX range
+    bool network = false;     // socket bytes, calls and blocked time (needs codeprof::net)
     std::array<bool, kCategoryCount> categories = filled(true);
     bool operator==(const Metrics&) const = default;
   } metrics;

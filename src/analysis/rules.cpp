@@ -24,6 +24,7 @@ const std::vector<Rule>& rule_catalogue() {
         &inference_rules(),
         &training_rules(),
         &system_rules(),
+        &network_rules(),
     };
     std::vector<Rule> all;
     for (const std::vector<Rule>* rules : domains) all.insert(all.end(), rules->begin(), rules->end());

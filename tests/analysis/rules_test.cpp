@@ -405,6 +405,19 @@ std::vector<RuleCase> cases() {
   };
   v.push_back({"io_waiting_reader", "io-bound", true, "high", "100.0 MiB", [=] { return reader(0.1, Category::Io); }});
   v.push_back({"io_cpu_bound_reader", "io-bound", false, "", "", [=] { return reader(0.9, Category::Io); }});
+  // 100 fetches of 50 ms (half of a 10 s run), each receiving 1 MiB, blocked in socket calls for the given share.
+  auto fetcher = [](double blocked_share) {
+    auto b = one_op("fetch_shard", Category::DataLoading, 100, 0.05);
+    b.resource(0, ProbeMetric::NetRecvBytes, static_cast<std::int64_t>(100 * MiB));
+    b.resource(0, ProbeMetric::NetSentBytes, 100 * 200);
+    b.resource(0, ProbeMetric::NetCalls, 100 * 70);
+    b.resource(0, ProbeMetric::NetBlockedNs, std::llround(blocked_share * 5e9));
+    b.cpu_efficiency(0, 0.95 - blocked_share);
+    return b.build();
+  };
+  v.push_back({"network_blocked_fetch", "network-bound", true, "high", "about 6 requests in flight",
+               [=] { return fetcher(0.82); }});
+  v.push_back({"network_cpu_bound_fetch", "network-bound", false, "", "", [=] { return fetcher(0.1); }});
   v.push_back({"cpu_waiting_sleeper", "cpu-waiting", true, "medium", "5.0 %", [] {
                  auto b = one_op("wait_remote", Category::Custom, 100, 0.05);
                  b.cpu_efficiency(0, 0.05);
@@ -541,6 +554,21 @@ TEST(RuleEvidence, WorkersComeFromEfficiencyAndCores) {
   ASSERT_GE(f.recommendations.size(), 2u);
   EXPECT_EQ(f.recommendations[0].id, "input-bound-workers");
   EXPECT_EQ(f.recommendations[1].id, "input-prefetch");
+}
+
+TEST(RuleEvidence, NetworkBoundReportsBlockedShareAndRate) {
+  SnapshotBuilder b(10.0);
+  const auto fetch = b.op("fetch_shard", Category::DataLoading, 100, 0.05);
+  b.top(fetch);
+  b.resource(fetch, ProbeMetric::NetRecvBytes, static_cast<std::int64_t>(155 * MiB));
+  b.resource(fetch, ProbeMetric::NetBlockedNs, std::llround(0.82 * 5e9));
+  const Findings f = analysis::analyze(b.build(), Config{});
+  const Recommendation* r = find(f, "network-bound");
+  ASSERT_NE(r, nullptr);
+  EXPECT_NEAR(evidence(*r, "network_blocked_share"), 0.82, 1e-9);
+  EXPECT_NEAR(evidence(*r, "network_receive_rate"), 155 * MiB / 5.0, 1.0);  // over the calls' 5 s
+  EXPECT_NE(r->title.find("fetch_shard is network-bound: 82.0 % of its time"), std::string::npos) << r->title;
+  EXPECT_NE(r->title.find("31.0 MiB/s"), std::string::npos) << r->title;
 }
 
 TEST(RuleEvidence, LeakReportsGrowthPerStep) {

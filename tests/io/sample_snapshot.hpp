@@ -105,6 +105,8 @@ inline Snapshot sample_snapshot() {
   load.resources[index_of(ProbeMetric::AllocBytes)] = {300, 9'000'000'000, 31'000'000, 29'000'000};
   load.resources[index_of(ProbeMetric::RssDeltaBytes)] = {300, -4096, 1'048'576, -2'097'152};
   load.resources[index_of(ProbeMetric::IoReadBytes)] = {300, 600'000'000, 2'000'000, 2'000'000};
+  load.resources[index_of(ProbeMetric::NetRecvBytes)] = {300, 1'200'000'000, 4'000'000, 4'000'000};
+  load.resources[index_of(ProbeMetric::NetBlockedNs)] = {300, 2'000'000'000, 9'000'000, 5'000'000};
   s.operations[5].resources[index_of(ProbeMetric::GpuTimeNs)] = {300, 2'400'000'000, 9'000'000, 7'000'000};
 
   s.call_tree = {{kRootOperation, 0, 300, 12'000'000'000}, {0, 1, 300, 7'500'000'000}, {0, 5, 300, 2'700'000'000},
