@@ -146,9 +146,18 @@ std::vector<ProfileFrame> Symbolizer::resolve(std::uintptr_t pc) {
 
   // Scopes from the innermost out; each inlined subroutine is a frame whose caller is the next
   // enclosing function scope, at the inlined call's file and line.
+  // dwarf_getscopes follows an inlined function into its abstract definition, which ends the
+  // chain after the innermost inlined level; the scopes around that concrete DIE
+  // (dwarf_getscopes_die, as eu-addr2line -i does) hold every level.
   std::vector<ProfileFrame> out;
   Dwarf_Die* scopes = nullptr;
-  const int n = dwarf_getscopes(cudie, pc - bias, &scopes);
+  int n = dwarf_getscopes(cudie, pc - bias, &scopes);
+  if (n > 0) {
+    Dwarf_Die innermost = scopes[0];
+    std::free(scopes);
+    scopes = nullptr;
+    n = dwarf_getscopes_die(&innermost, &scopes);
+  }
   std::string cur_file = file;
   std::uint32_t cur_line = line;
   for (int i = 0; i < n; ++i) {
