@@ -1,10 +1,7 @@
 #include "sampling/cpu_sampler.hpp"
 
-#define UNW_LOCAL_ONLY
 #include <dirent.h>
-#include <dlfcn.h>
 #include <fcntl.h>
-#include <libunwind.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +18,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "sampling/local_unwinder.hpp"
 #include "sampling/open_operations.hpp"
 #include "sampling/sample_ring.hpp"
 #include "sampling/symbolizer.hpp"
@@ -101,48 +99,6 @@ struct ThreadState {
   std::uint64_t dropped_seen = 0;
 };
 
-// libunwind is loaded with dlopen(RTLD_LOCAL) when sampling starts, never linked: libunwind.so also
-// exports the _Unwind_* functions of C++ exception handling, and linked into a process beside
-// libgcc_s (which PyTorch loads first into Python's global scope) a C++ exception thrown in
-// codeprof's Python module was no longer caught (std::terminate at `import torch; import codeprof`).
-// Loaded locally its symbols bind for nobody but us; the function pointers are resolved before the
-// signal handler can run, so the handler calls no dynamic linker.
-#define CODEPROF_UNW_NAME2(x) #x
-#define CODEPROF_UNW_NAME(x) CODEPROF_UNW_NAME2(x)
-struct LocalUnwinder {
-  decltype(&unw_init_local2) init_local2 = nullptr;
-  decltype(&unw_get_reg) get_reg = nullptr;
-  decltype(&unw_step) step = nullptr;
-  decltype(&unw_set_caching_policy) set_caching_policy = nullptr;
-  unw_addr_space_t* local_addr_space = nullptr;
-  std::string error;  // why it is not there
-
-  // Resolves once; returns whether the unwinder can be used.
-  static LocalUnwinder& get() {
-    static LocalUnwinder u = load();
-    return u;
-  }
-  bool ok() const noexcept { return init_local2 && get_reg && step; }
-
- private:
-  static LocalUnwinder load() {
-    LocalUnwinder u;
-    void* lib = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-      const char* e = ::dlerror();
-      u.error = std::string("libunwind.so.8 (Debian package libunwind8) could not be loaded: ") + (e ? e : "unknown error");
-      return u;
-    }
-    u.init_local2 = reinterpret_cast<decltype(u.init_local2)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_init_local2)));
-    u.get_reg = reinterpret_cast<decltype(u.get_reg)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_get_reg)));
-    u.step = reinterpret_cast<decltype(u.step)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_step)));
-    u.set_caching_policy =
-        reinterpret_cast<decltype(u.set_caching_policy)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_set_caching_policy)));
-    u.local_addr_space = static_cast<unw_addr_space_t*>(::dlsym(lib, CODEPROF_UNW_NAME(unw_local_addr_space)));
-    if (!u.ok()) u.error = "libunwind.so.8 lacks its local unwinder (" CODEPROF_UNW_NAME(unw_init_local2) ")";
-    return u;  // the library stays loaded for the life of the process
-  }
-};
 const LocalUnwinder* g_unwinder = nullptr;  // set before the handler is installed
 
 int unwind(void* ucontext, std::uintptr_t* pcs, int max) noexcept {

@@ -1,0 +1,37 @@
+#include "sampling/local_unwinder.hpp"
+
+#include <dlfcn.h>
+
+namespace codeprof::sampling {
+namespace {
+
+#define CODEPROF_UNW_NAME2(x) #x
+#define CODEPROF_UNW_NAME(x) CODEPROF_UNW_NAME2(x)
+
+LocalUnwinder load() {
+  LocalUnwinder u;
+  void* lib = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* e = ::dlerror();
+    u.error = std::string("libunwind.so.8 (Debian package libunwind8) could not be loaded: ") + (e ? e : "unknown error");
+    return u;
+  }
+  u.init_local2 = reinterpret_cast<decltype(u.init_local2)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_init_local2)));
+  u.get_reg = reinterpret_cast<decltype(u.get_reg)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_get_reg)));
+  u.step = reinterpret_cast<decltype(u.step)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_step)));
+  u.set_caching_policy =
+      reinterpret_cast<decltype(u.set_caching_policy)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_set_caching_policy)));
+  u.backtrace = reinterpret_cast<decltype(u.backtrace)>(::dlsym(lib, "unw_backtrace"));
+  u.local_addr_space = static_cast<unw_addr_space_t*>(::dlsym(lib, CODEPROF_UNW_NAME(unw_local_addr_space)));
+  if (!u.ok()) u.error = "libunwind.so.8 lacks its local unwinder (" CODEPROF_UNW_NAME(unw_init_local2) ")";
+  return u;
+}
+
+}  // namespace
+
+const LocalUnwinder& LocalUnwinder::get() {
+  static const LocalUnwinder u = load();
+  return u;
+}
+
+}  // namespace codeprof::sampling
