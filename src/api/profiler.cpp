@@ -145,7 +145,8 @@ Profiler::Profiler(Config config) {
   }
   if (impl_->config.sampler_enabled) impl_->sampler.start();
   if (impl_->config.sampling.enabled) {
-    impl_->cpu_sampler = std::make_unique<sampling::CpuSampler>(impl_->config, *state_, impl_->samples);
+    impl_->cpu_sampler = std::make_unique<sampling::CpuSampler>(
+        impl_->config, *state_, impl_->samples, [impl = impl_.get()] { return impl->recorder.live_thread_ids(); });
     impl_->cpu_sampler->start();
   }
   if (impl_->config.sampling.alloc_enabled) {

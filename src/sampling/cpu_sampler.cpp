@@ -187,9 +187,10 @@ std::string perf_paranoid() {
 }  // namespace
 
 struct CpuSampler::Impl {
-  Impl(const Config& c, const detail::RecorderState& rec, SampleStore& s)
+  Impl(const Config& c, const detail::RecorderState& rec, SampleStore& s, ScopeThreads scopes)
       : recorder(rec),
         store(s),
+        scope_threads(std::move(scopes)),
         frequency_hz(c.sampling.frequency_hz),
         all_threads(c.sampling.all_threads),
         mechanism(c.sampling_mechanism),
@@ -198,6 +199,7 @@ struct CpuSampler::Impl {
 
   const detail::RecorderState& recorder;
   SampleStore& store;
+  const ScopeThreads scope_threads;
   const std::uint32_t frequency_hz;
   const bool all_threads;
   const std::string mechanism;  // requested: auto, perf_event, timer
@@ -310,17 +312,30 @@ struct CpuSampler::Impl {
     threads.erase(it);
   }
 
-  // Arms new threads, retires those that exited. drain_mutex held.
-  std::uint64_t scans = 0;
+  // Arms new threads, retires those that exited. drain_mutex held. When only scope threads are
+  // sampled, their list (from the recorder) is checked every tick, and /proc/self/task, which
+  // only serves to retire exited threads then, every kFullScanTicks-th tick.
+  static constexpr unsigned kFullScanTicks = 5;
+  std::uint64_t ticks = 0, full_scans = 0;
   void rescan() {
-    ++scans;
+    const bool scope_only = !all_threads && scope_threads;
+    if (!scope_only || ticks++ % kFullScanTicks == 0) scan_process_threads(!scope_only);
+    if (scope_only)
+      for (const std::uint64_t id : scope_threads()) {
+        const auto tid = static_cast<pid_t>(id);
+        if (tid != own_tid && !threads.count(tid)) arm(tid);
+      }
+  }
+
+  void scan_process_threads(bool arm_new) {
+    ++full_scans;
     const std::vector<pid_t> now = process_threads();
     for (auto it = threads.begin(); it != threads.end();) {
-      // A thread id that vanished and came back between two scans (20 ms) would be taken for the
-      // same thread; its start time is compared only every 50th scan, which keeps a scan to one
+      // A thread id that vanished and came back between two scans would be taken for the same
+      // thread; its start time is compared only every 50th scan, which keeps a scan to one
       // directory listing.
       const bool listed = std::find(now.begin(), now.end(), it->first) != now.end();
-      const bool alive = listed && (scans % 50 != 0 || thread_start_time(it->first) == it->second->start_time);
+      const bool alive = listed && (full_scans % 50 != 0 || thread_start_time(it->first) == it->second->start_time);
       if (alive) ++it;
       else {
         auto next = std::next(it);
@@ -328,8 +343,9 @@ struct CpuSampler::Impl {
         it = next;
       }
     }
-    for (const pid_t tid : now)
-      if (tid != own_tid && !threads.count(tid)) arm(tid);
+    if (arm_new)
+      for (const pid_t tid : now)
+        if (tid != own_tid && !threads.count(tid)) arm(tid);
   }
 
   struct Pending {
@@ -416,8 +432,9 @@ struct CpuSampler::Impl {
   }
 };
 
-CpuSampler::CpuSampler(const Config& config, const detail::RecorderState& recorder, SampleStore& store)
-    : impl_(std::make_unique<Impl>(config, recorder, store)) {}
+CpuSampler::CpuSampler(const Config& config, const detail::RecorderState& recorder, SampleStore& store,
+                       ScopeThreads scope_threads)
+    : impl_(std::make_unique<Impl>(config, recorder, store, std::move(scope_threads))) {}
 
 CpuSampler::~CpuSampler() { stop(); }
 
