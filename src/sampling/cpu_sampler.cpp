@@ -31,6 +31,9 @@ constexpr int kMaxOperations = 32;
 constexpr int kMaxFramesLimit = 256;
 constexpr std::size_t kSlots = 4096;  // threads sampled at once, at most
 constexpr pid_t kTombstone = -1;
+// How often the sampler's thread drains the rings and arms new threads (a thread that lives
+// shorter than a tick may never be sampled).
+constexpr std::chrono::milliseconds kTick{20};
 
 pid_t current_tid() noexcept { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
@@ -373,14 +376,14 @@ struct CpuSampler::Impl {
   // milliseconds), then adds it to the store under one lock.
   void publish() {
     if (pending.empty()) return;
+    // Addresses met for the first time (the cache is not walked: it grows with the program).
+    std::vector<std::pair<std::uintptr_t, const std::vector<ProfileFrame>*>> fresh;
     for (const Pending& p : pending)
       for (std::size_t i = 0; i < p.pcs.size(); ++i) {
         const std::uintptr_t pc = i == 0 ? p.pcs[i] : p.pcs[i] - 1;  // return address -> the call
-        if (!frame_ids.count(pc)) frame_ids.emplace(pc, std::vector<std::uint32_t>{});
+        if (frame_ids.emplace(pc, std::vector<std::uint32_t>{}).second) fresh.emplace_back(pc, nullptr);
       }
-    std::vector<std::pair<std::uintptr_t, const std::vector<ProfileFrame>*>> fresh;
-    for (auto& [pc, ids] : frame_ids)
-      if (ids.empty()) fresh.emplace_back(pc, &symbolizer.frames(pc));
+    for (auto& [pc, frames] : fresh) frames = &symbolizer.frames(pc);
     for (auto& n : symbolizer.take_notes()) note(n.what, n.reason);
     auto w = store.writer();
     for (const auto& [pc, frames] : fresh) {
@@ -422,7 +425,7 @@ struct CpuSampler::Impl {
     for (unsigned tick = 1;; ++tick) {
       {
         std::unique_lock lock(wake_mutex);
-        if (wake.wait_for(lock, std::chrono::milliseconds(20), [&] { return stop_requested; })) return;
+        if (wake.wait_for(lock, kTick, [&] { return stop_requested; })) return;
       }
       std::lock_guard lock(drain_mutex);
       drain_all(true);
