@@ -64,11 +64,12 @@ struct State {
   std::mutex mutex;
   bool active = false;
   const detail::RecorderState* recorder = nullptr;
-  const LocalUnwinder* unwinder = nullptr;
+  // Read before the lock is taken (the stack is captured outside it).
+  std::atomic<const LocalUnwinder*> unwinder{nullptr};
+  std::atomic<int> max_frames{64};
   double mean = 0;
   std::int64_t origin_ns = 0;
   std::uint32_t max_stacks = 0;
-  int max_frames = 64;
   // Allocations sampled before the last reset (or by an earlier profiler) stay in `live` until
   // they are freed, so that their filter bits are cleared, but count nowhere.
   std::uint64_t epoch = 0;
@@ -132,9 +133,9 @@ void AllocSampler::on_sample(void* p, std::size_t bytes, std::uint32_t filter_bi
   if (t_busy || p == nullptr) return;
   Busy busy;
   State& s = state();
-  const LocalUnwinder* unwinder = s.unwinder;  // set before the hooks were installed, never cleared
+  const LocalUnwinder* unwinder = s.unwinder.load(std::memory_order_acquire);
   void* pcs[kMaxFramesLimit + kAllocatorFrames];
-  const int max = std::min(s.max_frames + kAllocatorFrames, kMaxFramesLimit + kAllocatorFrames);
+  const int max = std::min(s.max_frames.load(std::memory_order_relaxed) + kAllocatorFrames, kMaxFramesLimit + kAllocatorFrames);
   const int n = unwinder && unwinder->backtrace ? unwinder->backtrace(pcs, max) : 0;
   const auto tid = static_cast<std::uint64_t>(syscall(SYS_gettid));
   try {
@@ -243,11 +244,12 @@ AllocSampler::AllocSampler(const Config& config, const detail::RecorderState& re
     }
     s.active = true;
     s.recorder = &recorder;
-    s.unwinder = &unwinder;
+    s.unwinder.store(&unwinder, std::memory_order_release);
     s.mean = static_cast<double>(config.sampling.alloc_interval_bytes);
     s.origin_ns = origin_steady_ns;
     s.max_stacks = config.sampling.max_stacks;
-    s.max_frames = static_cast<int>(std::min<std::uint32_t>(config.sampling.max_frames, kMaxFramesLimit));
+    s.max_frames.store(static_cast<int>(std::min<std::uint32_t>(config.sampling.max_frames, kMaxFramesLimit)),
+                       std::memory_order_relaxed);
     ++s.epoch;
     s.stacks.clear();
     s.stack_ids.clear();
@@ -295,7 +297,8 @@ void AllocSampler::publish(SampleStore& store) {
         frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(f) + 1);
         break;
       }
-    if (frames.size() > static_cast<std::size_t>(s.max_frames)) frames.resize(static_cast<std::size_t>(s.max_frames));
+    const auto max_frames = static_cast<std::size_t>(s.max_frames.load(std::memory_order_relaxed));
+    if (frames.size() > max_frames) frames.resize(max_frames);
   }
   for (auto& n : impl_->symbolizer.take_notes()) impl_->note(n.what, n.reason);
   auto w = store.writer();
