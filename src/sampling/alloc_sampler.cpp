@@ -20,7 +20,7 @@ namespace {
 constexpr int kMaxOperations = 32;
 constexpr int kMaxFramesLimit = 256;
 // Frames of the allocator itself above the caller's (the sampling hook, operator new); they are
-// captured too and cut off after symbolisation, at the operator new frame.
+// captured too (with the capture's own) and cut off after symbolisation, at the operator new frame.
 constexpr int kAllocatorFrames = 6;
 constexpr std::uint32_t kNoOperation = 0xFFFFFFFFu;
 constexpr std::size_t kFilterWords = (std::size_t{1} << AllocSampler::kFilterBits) / 64;
@@ -134,9 +134,9 @@ void AllocSampler::on_sample(void* p, std::size_t bytes, std::uint32_t filter_bi
   Busy busy;
   State& s = state();
   const LocalUnwinder* unwinder = s.unwinder.load(std::memory_order_acquire);
-  void* pcs[kMaxFramesLimit + kAllocatorFrames];
+  std::uintptr_t pcs[kMaxFramesLimit + kAllocatorFrames];
   const int max = std::min(s.max_frames.load(std::memory_order_relaxed) + kAllocatorFrames, kMaxFramesLimit + kAllocatorFrames);
-  const int n = unwinder && unwinder->backtrace ? unwinder->backtrace(pcs, max) : 0;
+  const int n = unwinder ? unwinder->capture(nullptr, pcs, max) : 0;
   const auto tid = static_cast<std::uint64_t>(syscall(SYS_gettid));
   try {
     std::lock_guard lock(s.mutex);
@@ -152,7 +152,7 @@ void AllocSampler::on_sample(void* p, std::size_t bytes, std::uint32_t filter_bi
 
     std::string key;
     key.reserve(static_cast<std::size_t>(n) * 8 + op_count * 4 + 12);
-    append(key, pcs, static_cast<std::size_t>(n) * sizeof(void*));
+    append(key, pcs, static_cast<std::size_t>(n) * sizeof(std::uintptr_t));
     const std::uint32_t separator = 0xFFFFFFFFu;
     append(key, &separator, sizeof separator);
     append(key, ops, op_count * sizeof(std::uint32_t));
@@ -164,7 +164,7 @@ void AllocSampler::on_sample(void* p, std::size_t bytes, std::uint32_t filter_bi
         return;
       }
       RawStack st;
-      for (int i = 0; i < n; ++i) st.pcs.push_back(reinterpret_cast<std::uintptr_t>(pcs[i]));
+      st.pcs.assign(pcs, pcs + n);
       st.ops.assign(ops, ops + op_count);
       st.thread = tid;
       it = s.stack_ids.emplace(std::move(key), static_cast<std::uint32_t>(s.stacks.size())).first;
@@ -231,10 +231,14 @@ AllocSampler::AllocSampler(const Config& config, const detail::RecorderState& re
     return;
   }
   const LocalUnwinder& unwinder = LocalUnwinder::get();
-  if (!unwinder.backtrace) {
-    impl_->note("allocation_sampling", unwinder.error.empty() ? "libunwind.so.8 lacks unw_backtrace" : unwinder.error);
+  if (!unwinder.ok() || !unwinder.getcontext) {
+    impl_->note("allocation_sampling", unwinder.error.empty() ? "libunwind.so.8 lacks unw_getcontext" : unwinder.error);
     return;
   }
+  // libunwind initialises itself lazily at its first unwind (a global signal mask, under its own
+  // lock but read without it); done here, before the program's threads allocate concurrently.
+  std::uintptr_t warm_up[4];
+  unwinder.capture(nullptr, warm_up, 4);
   State& s = state();
   {
     std::lock_guard lock(s.mutex);

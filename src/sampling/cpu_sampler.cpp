@@ -106,16 +106,7 @@ const LocalUnwinder* g_unwinder = nullptr;  // set before the handler is install
 
 int unwind(void* ucontext, std::uintptr_t* pcs, int max) noexcept {
   const LocalUnwinder* u = g_unwinder;
-  if (!u) return 0;
-  unw_cursor_t cursor;
-  if (u->init_local2(&cursor, static_cast<unw_context_t*>(ucontext), UNW_INIT_SIGNAL_FRAME) < 0) return 0;
-  int n = 0;
-  do {
-    unw_word_t ip = 0;
-    if (u->get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
-    pcs[n++] = static_cast<std::uintptr_t>(ip);
-  } while (n < max && u->step(&cursor) > 0);
-  return n;
+  return u && ucontext ? u->capture(ucontext, pcs, max) : 0;
 }
 
 void on_signal(int, siginfo_t* info, void* ucontext) {

@@ -21,13 +21,32 @@ LocalUnwinder load() {
   u.step = reinterpret_cast<decltype(u.step)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_step)));
   u.set_caching_policy =
       reinterpret_cast<decltype(u.set_caching_policy)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_set_caching_policy)));
-  u.backtrace = reinterpret_cast<decltype(u.backtrace)>(::dlsym(lib, "unw_backtrace"));
+  u.getcontext = reinterpret_cast<decltype(u.getcontext)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_tdep_getcontext)));
   u.local_addr_space = static_cast<unw_addr_space_t*>(::dlsym(lib, CODEPROF_UNW_NAME(unw_local_addr_space)));
   if (!u.ok()) u.error = "libunwind.so.8 lacks its local unwinder (" CODEPROF_UNW_NAME(unw_init_local2) ")";
   return u;
 }
 
 }  // namespace
+
+__attribute__((noinline)) int LocalUnwinder::capture(void* signal_context, std::uintptr_t* pcs, int max) const noexcept {
+  if (!ok() || max <= 0) return 0;
+  unw_context_t own;
+  unw_context_t* context = static_cast<unw_context_t*>(signal_context);
+  if (!context) {
+    if (!getcontext || getcontext(&own) != 0) return 0;
+    context = &own;
+  }
+  unw_cursor_t cursor;
+  if (init_local2(&cursor, context, signal_context ? UNW_INIT_SIGNAL_FRAME : 0) < 0) return 0;
+  int n = 0;
+  do {
+    unw_word_t ip = 0;
+    if (get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
+    pcs[n++] = static_cast<std::uintptr_t>(ip);
+  } while (n < max && step(&cursor) > 0);
+  return n;
+}
 
 const LocalUnwinder& LocalUnwinder::get() {
   static const LocalUnwinder u = load();

@@ -9,6 +9,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include <cstdint>
 #include <string>
 
 namespace codeprof::sampling {
@@ -18,13 +19,19 @@ struct LocalUnwinder {
   decltype(&unw_get_reg) get_reg = nullptr;
   decltype(&unw_step) step = nullptr;
   decltype(&unw_set_caching_policy) set_caching_policy = nullptr;
-  decltype(&unw_backtrace) backtrace = nullptr;  // the calling thread's stack, from its caller
+  int (*getcontext)(unw_tdep_context_t*) = nullptr;  // unw_getcontext (a macro over this symbol)
   unw_addr_space_t* local_addr_space = nullptr;
   std::string error;  // why it is not there
 
   // Resolves once (thread-safe); the library stays loaded for the life of the process.
   static const LocalUnwinder& get();
   bool ok() const noexcept { return init_local2 && get_reg && step; }
+
+  // Program counters of a stack, innermost first, from a signal's context or (context null) from
+  // the caller of this function; returns how many (at most `max`). No allocation, no lock.
+  // unw_backtrace is not used: its per-thread trace cache is freed by a thread-specific-data
+  // destructor that crashed under ThreadSanitizer at thread exit.
+  int capture(void* signal_context, std::uintptr_t* pcs, int max) const noexcept;
 };
 
 }  // namespace codeprof::sampling
