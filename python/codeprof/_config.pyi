@@ -290,6 +290,10 @@ class _Section_sampling:
     """Distinct stacks kept in the profile; samples of further stacks are dropped and counted."""
     python_frequency_hz: int
     """Samples per second of the Python package's sampler thread (Python stacks)."""
+    alloc_enabled: bool
+    """Sample allocations with their stacks and operations (needs codeprof::alloc linked)."""
+    alloc_interval_bytes: int
+    """Mean bytes allocated between two allocation samples (Poisson over bytes)."""
     def to_dict(self) -> Dict[str, Any]: ...
 
 class _Section_trace:
@@ -461,6 +465,8 @@ class Config:
     sampler_interval_ms: int
     sampler_timeline_capacity: int
     sampling_all_threads: bool
+    sampling_alloc_enabled: bool
+    sampling_alloc_interval_bytes: int
     sampling_buffer_samples: int
     sampling_enabled: bool
     sampling_frequency_hz: int

@@ -214,6 +214,10 @@ std::vector<KeyDef> build_keys() {
                       [](Config& c) -> std::uint32_t& { return c.sampling.max_stacks; }));
   k.push_back(int_key("sampling.python_frequency_hz", "Samples per second of the Python package's sampler thread (Python stacks).", 1, 10'000,
                       [](Config& c) -> std::uint32_t& { return c.sampling.python_frequency_hz; }));
+  k.push_back(bool_key("sampling.alloc_enabled", "Sample allocations with their stacks and operations (needs codeprof::alloc linked).",
+                       [](Config& c) -> bool& { return c.sampling.alloc_enabled; }));
+  k.push_back(int_key("sampling.alloc_interval_bytes", "Mean bytes allocated between two allocation samples (Poisson over bytes).", 1, 1'073'741'824,
+                      [](Config& c) -> std::uint32_t& { return c.sampling.alloc_interval_bytes; }));
   k.push_back(bool_key("trace.enabled", "Keep raw events for the Chrome trace export.", [](Config& c) -> bool& { return c.trace_enabled; }));
   k.push_back(int_key("trace.budget_events", "Raw events kept at most; the others fall outside the window and are counted.", 0, 1e9,
                       [](Config& c) -> std::uint64_t& { return c.trace_budget_events; }));

@@ -58,6 +58,14 @@ Json hot_spots_json(const std::vector<HotSpot>& spots) {
   return a;
 }
 
+Json alloc_sites_json(const std::vector<AllocSite>& sites) {
+  Json a = Json::array();
+  for (const auto& h : sites)
+    a.push_back({{"function", h.function}, {"file", h.file}, {"line", h.line}, {"samples", h.samples}, {"bytes", h.bytes},
+                 {"share", number(h.share)}});
+  return a;
+}
+
 Json operation_json(const OperationStats& op) {
   Json j;
   j["id"] = op.id;
@@ -119,6 +127,12 @@ Json operation_json(const OperationStats& op) {
   j["cpu_samples"] = op.cpu_samples;
   j["hot_functions"] = hot_spots_json(op.hot_functions);
   j["hot_lines"] = hot_spots_json(op.hot_lines);
+  j["alloc_samples"] = op.alloc_samples;
+  j["alloc_sampled_bytes"] = op.alloc_sampled_bytes;
+  j["live_sampled_bytes"] = op.live_sampled_bytes;
+  j["peak_live_sampled_bytes"] = op.peak_live_sampled_bytes;
+  j["hot_allocations"] = alloc_sites_json(op.hot_allocations);
+  j["live_at_end"] = alloc_sites_json(op.live_at_end);
   return j;
 }
 

@@ -247,10 +247,25 @@ std::vector<HotSpot> read_hot_spots(const Parser& p, const Node& n, std::string_
   return spots;
 }
 
+std::vector<AllocSite> read_alloc_sites(const Parser& p, const Node& n, std::string_view key) {
+  std::vector<AllocSite> sites;
+  p.each(n, key, false, [&](const Node& h) {
+    sites.push_back({p.str(h, "function", true), p.str(h, "file"), p.u32(h, "line"), p.u64(h, "samples"),
+                     p.u64(h, "bytes", true), p.real(h, "share")});
+  });
+  return sites;
+}
+
 void read_operation_samples(const Parser& p, const Node& n, OperationStats& op) {
   op.cpu_samples = p.u64(n, "cpu_samples");
   op.hot_functions = read_hot_spots(p, n, "hot_functions");
   op.hot_lines = read_hot_spots(p, n, "hot_lines");
+  op.alloc_samples = p.u64(n, "alloc_samples");
+  op.alloc_sampled_bytes = p.u64(n, "alloc_sampled_bytes");
+  op.live_sampled_bytes = p.u64(n, "live_sampled_bytes");
+  op.peak_live_sampled_bytes = p.i64(n, "peak_live_sampled_bytes");
+  op.hot_allocations = read_alloc_sites(p, n, "hot_allocations");
+  op.live_at_end = read_alloc_sites(p, n, "live_at_end");
 }
 
 void read_sampling(const Parser& p, const Node& top, SamplingInfo& info) {

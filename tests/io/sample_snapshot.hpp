@@ -71,6 +71,12 @@ inline void add_sampling(Snapshot& s) {
   tok.hot_functions = {{"count_tokens(std::string_view)", "/src/tok.cpp", 88, 900, 0.75},
                        {"tokenize(std::vector<std::string> const&)", "/src/tok.cpp", 120, 300, 0.25}};
   tok.hot_lines = tok.hot_functions;
+  tok.alloc_samples = 12;
+  tok.alloc_sampled_bytes = 6'291'456;
+  tok.live_sampled_bytes = 2'097'152;
+  tok.peak_live_sampled_bytes = 4'194'304;
+  tok.hot_allocations = {{"tokenize(std::vector<std::string> const&)", "/src/tok.cpp", 120, 12, 6'291'456, 1.0}};
+  tok.live_at_end = {{"tokenize(std::vector<std::string> const&)", "/src/tok.cpp", 120, 12, 2'097'152, 1.0}};
 }
 
 inline Snapshot sample_snapshot() {
