@@ -1,5 +1,6 @@
 #include "sampling/alloc_sampler.hpp"
 
+#include <execinfo.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -10,7 +11,6 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "sampling/local_unwinder.hpp"
 #include "sampling/open_operations.hpp"
 #include "sampling/symbolizer.hpp"
 
@@ -64,9 +64,7 @@ struct State {
   std::mutex mutex;
   bool active = false;
   const detail::RecorderState* recorder = nullptr;
-  // Read before the lock is taken (the stack is captured outside it).
-  std::atomic<const LocalUnwinder*> unwinder{nullptr};
-  std::atomic<int> max_frames{64};
+  std::atomic<int> max_frames{64};  // read before the lock is taken (the stack is captured outside it)
   double mean = 0;
   std::int64_t origin_ns = 0;
   std::uint32_t max_stacks = 0;
@@ -123,7 +121,21 @@ void child_after_fork() {
   s.mutex.unlock();
 }
 
-bool is_operator_new(const ProfileFrame& f) { return f.function.starts_with("operator new"); }
+// operator new and codeprof::alloc's functions below it (alloc_hooks.cpp). operator new may
+// tail-call them and leave no frame of its own (-O1 and sanitizer builds).
+bool is_allocator_frame(const ProfileFrame& f) {
+  return f.function.starts_with("operator new") || f.function.find("allocate_or_throw(") != std::string::npos ||
+         f.function.find("allocate_nothrow(") != std::string::npos;
+}
+
+// The calling thread's stack, innermost first. Not in a signal handler, so glibc's backtrace()
+// (libgcc's unwinder), which keeps no per-thread cache: unw_backtrace's is freed by a
+// thread-specific-data destructor that crashed under ThreadSanitizer at thread exit. Its first
+// call loads libgcc_s (a malloc, never sampled: the thread is busy).
+int capture_stack(std::uintptr_t* pcs, int max) noexcept {
+  static_assert(sizeof(void*) == sizeof(std::uintptr_t));
+  return ::backtrace(reinterpret_cast<void**>(pcs), max);
+}
 
 }  // namespace
 
@@ -133,10 +145,9 @@ void AllocSampler::on_sample(void* p, std::size_t bytes, std::uint32_t filter_bi
   if (t_busy || p == nullptr) return;
   Busy busy;
   State& s = state();
-  const LocalUnwinder* unwinder = s.unwinder.load(std::memory_order_acquire);
   std::uintptr_t pcs[kMaxFramesLimit + kAllocatorFrames];
   const int max = std::min(s.max_frames.load(std::memory_order_relaxed) + kAllocatorFrames, kMaxFramesLimit + kAllocatorFrames);
-  const int n = unwinder ? unwinder->capture(nullptr, pcs, max) : 0;
+  const int n = capture_stack(pcs, max);
   const auto tid = static_cast<std::uint64_t>(syscall(SYS_gettid));
   try {
     std::lock_guard lock(s.mutex);
@@ -230,15 +241,10 @@ AllocSampler::AllocSampler(const Config& config, const detail::RecorderState& re
     impl_->note("allocation_sampling", "link codeprof::alloc (its operator new samples the allocations) to sample allocations");
     return;
   }
-  const LocalUnwinder& unwinder = LocalUnwinder::get();
-  if (!unwinder.ok() || !unwinder.getcontext) {
-    impl_->note("allocation_sampling", unwinder.error.empty() ? "libunwind.so.8 lacks unw_getcontext" : unwinder.error);
-    return;
-  }
-  // libunwind initialises itself lazily at its first unwind (a global signal mask, under its own
-  // lock but read without it); done here, before the program's threads allocate concurrently.
+  // The unwinder loads and initialises itself at its first call; done here, before the program's
+  // threads allocate concurrently.
   std::uintptr_t warm_up[4];
-  unwinder.capture(nullptr, warm_up, 4);
+  capture_stack(warm_up, 4);
   State& s = state();
   {
     std::lock_guard lock(s.mutex);
@@ -248,7 +254,6 @@ AllocSampler::AllocSampler(const Config& config, const detail::RecorderState& re
     }
     s.active = true;
     s.recorder = &recorder;
-    s.unwinder.store(&unwinder, std::memory_order_release);
     s.mean = static_cast<double>(config.sampling.alloc_interval_bytes);
     s.origin_ns = origin_steady_ns;
     s.max_stacks = config.sampling.max_stacks;
@@ -295,12 +300,11 @@ void AllocSampler::publish(SampleStore& store) {
       const auto& at = impl_->symbolizer.frames(pc - 1);  // return address -> the call
       frames.insert(frames.end(), at.begin(), at.end());
     }
-    // The stack starts at the caller of operator new.
+    // The stack starts at the caller of operator new: below the outermost allocator frame.
+    std::size_t cut = 0;
     for (std::size_t f = 0; f < frames.size() && f < 3 * kAllocatorFrames; ++f)
-      if (is_operator_new(frames[f])) {
-        frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(f) + 1);
-        break;
-      }
+      if (is_allocator_frame(frames[f])) cut = f + 1;
+    frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(cut));
     const auto max_frames = static_cast<std::size_t>(s.max_frames.load(std::memory_order_relaxed));
     if (frames.size() > max_frames) frames.resize(max_frames);
   }

@@ -1,7 +1,7 @@
 #pragma once
 // Allocation sampling: codeprof::alloc's operator new samples allocations by bytes (a Poisson
 // process, mean sampling.alloc_interval_bytes, like tcmalloc and heaptrack) and calls on_sample on
-// the allocating thread. The sampler captures the stack (libunwind) and the open operations, and
+// the allocating thread. The sampler captures the stack (glibc's backtrace) and the open operations, and
 // weighs the sample by the bytes it stands for: an allocation of s bytes is sampled with
 // probability p = 1 - exp(-s / mean), so it counts s / p bytes (an unbiased estimate). Sampled
 // addresses stay in a table until operator delete frees them (on_free, reached only through the

@@ -483,6 +483,9 @@ void CpuSampler::start() {
   {
     std::lock_guard lock(im.drain_mutex);
     im.rescan();
+    // The thread that starts the profiler usually runs its scopes (the main thread): armed now,
+    // not a tick after its first scope, which a loaded machine can delay.
+    if (const pid_t self = current_tid(); !im.threads.count(self)) im.arm(self);
     im.note_sources();
   }
   im.stop_requested = false;

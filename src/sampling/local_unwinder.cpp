@@ -21,7 +21,6 @@ LocalUnwinder load() {
   u.step = reinterpret_cast<decltype(u.step)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_step)));
   u.set_caching_policy =
       reinterpret_cast<decltype(u.set_caching_policy)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_set_caching_policy)));
-  u.getcontext = reinterpret_cast<decltype(u.getcontext)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_tdep_getcontext)));
   u.local_addr_space = static_cast<unw_addr_space_t*>(::dlsym(lib, CODEPROF_UNW_NAME(unw_local_addr_space)));
   if (!u.ok()) u.error = "libunwind.so.8 lacks its local unwinder (" CODEPROF_UNW_NAME(unw_init_local2) ")";
   return u;
@@ -29,16 +28,10 @@ LocalUnwinder load() {
 
 }  // namespace
 
-__attribute__((noinline)) int LocalUnwinder::capture(void* signal_context, std::uintptr_t* pcs, int max) const noexcept {
-  if (!ok() || max <= 0) return 0;
-  unw_context_t own;
-  unw_context_t* context = static_cast<unw_context_t*>(signal_context);
-  if (!context) {
-    if (!getcontext || getcontext(&own) != 0) return 0;
-    context = &own;
-  }
+int LocalUnwinder::capture(void* signal_context, std::uintptr_t* pcs, int max) const noexcept {
+  if (!ok() || !signal_context || max <= 0) return 0;
   unw_cursor_t cursor;
-  if (init_local2(&cursor, context, signal_context ? UNW_INIT_SIGNAL_FRAME : 0) < 0) return 0;
+  if (init_local2(&cursor, static_cast<unw_context_t*>(signal_context), UNW_INIT_SIGNAL_FRAME) < 0) return 0;
   int n = 0;
   do {
     unw_word_t ip = 0;

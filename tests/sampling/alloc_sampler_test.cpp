@@ -104,9 +104,10 @@ TEST(AllocSampling, PlantedLeakIsLiveAtTheEndAndReportedAsSuch) {
   EXPECT_LT(half.find("alloc.leaky")->live_sampled_bytes, op->live_sampled_bytes);
   p.reset();
   kept.clear();
-  const Snapshot after = p.snapshot();
-  EXPECT_EQ(after.sampling.alloc_samples, 0u);
-  for (const ProfileStack& st : after.profile.stacks) EXPECT_EQ(st.live_bytes, 0u);
+  const Snapshot after = p.snapshot();  // the profiler's own allocations since the reset may be sampled
+  EXPECT_LT(after.sampling.alloc_samples, s.sampling.alloc_samples / 10);
+  for (const ProfileStack& st : after.profile.stacks)
+    for (const std::uint32_t f : st.frames) EXPECT_NE(after.profile.frames[f].line, test::kLeakLine);
 }
 
 TEST(AllocSampling, WithoutTheSwitchNothingIsSampled) {
