@@ -105,6 +105,7 @@ class PythonSampler {
   static constexpr std::size_t kMaxCodes = 1u << 16;  // distinct code objects kept (with a reference)
 
   void run() {
+    pthread_setname_np(pthread_self(), "codeprof-python");  // as top -H and /proc show it
     PyThreadState* self = PyThreadState_New(interpreter_);
     std::vector<detail::RecordingThread> recording;
     auto next = std::chrono::steady_clock::now();
