@@ -159,6 +159,11 @@ class CodeProfiler(_codeprof.ProfilerCore):
             raise TypeError(f"config must be a codeprof.Config, not {type(config).__name__}")
         _codeprof._update_config(self, config._cpp)
 
+    def set_metadata(self, key: str, value: Any) -> None:
+        """A fact about the run, carried by every snapshot and report from now on (``run.metadata``);
+        the analysis reads ``batch_size`` and ``loader_worker_processes``."""
+        _codeprof._set_metadata(self, str(key), str(value))
+
     def set_thread_name(self, name: str) -> None:
         """Names the calling thread in reports (default: threading.current_thread().name)."""
         _codeprof._set_thread_name(self, str(name))

@@ -57,6 +57,9 @@ void bind_profiler(py::module_& m) {
   m.def("_config", [](py::handle self) { return core(self).config(); });
   m.def("_profiler_address", [](py::handle self) { return reinterpret_cast<std::uintptr_t>(&core(self)); },
         "Internal: the C++ Profiler's address, for codeprof._codeprof_torch (same process only).");
+  m.def("_set_metadata", [](py::handle self, const std::string& key, const std::string& value) {
+    core(self).set_metadata(key, value);
+  });
   m.def("_set_thread_name", [](py::handle self, const std::string& name) { core(self).set_thread_name(name); });
 
   m.def("_start_python_sampler", [](py::handle self) { start_python_sampler(core(self)); }, "Starts the Python sampler (sampling.python_frequency_hz) of this profiler; nothing when it runs.");
