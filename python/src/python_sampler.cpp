@@ -28,10 +28,12 @@ bool interpreter_finalizing() {
 #endif
 }
 
-// CPU time a thread has used, in ns; -1 when it cannot be read (the thread is gone).
-std::int64_t thread_cpu_ns(unsigned long pthread_id) {
-  clockid_t clock;
-  if (pthread_getcpuclockid(static_cast<pthread_t>(pthread_id), &clock) != 0) return -1;
+// CPU time a thread of this process has used, in ns; -1 when it cannot be read (the thread is
+// gone). The clock is named by the OS thread id (the kernel's per-thread CPU clock encoding, as
+// glibc's pthread_getcpuclockid builds it), so a thread that already exited gives an error, never
+// a read of a pthread structure that may be freed.
+std::int64_t thread_cpu_ns(std::uint64_t os_tid) {
+  const auto clock = static_cast<clockid_t>((~static_cast<unsigned>(os_tid) << 3) | 6u);  // CPUCLOCK_SCHED | PERTHREAD
   timespec ts{};
   if (clock_gettime(clock, &ts) != 0) return -1;
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
@@ -161,7 +163,7 @@ class PythonSampler {
       for (const auto& r : recording)
         if (r.os_tid == tid) rec = &r;
       if (!rec && !all_threads_) continue;
-      const std::int64_t cpu = thread_cpu_ns(t->thread_id);
+      const std::int64_t cpu = thread_cpu_ns(tid);
       if (cpu < 0) continue;
       const auto [entry, first] = clocks_.try_emplace(tid);
       Clock& clock = entry->second;
