@@ -15,9 +15,8 @@ HERE = os.path.abspath(__file__)
 
 
 def sampling_profiler(**settings):
-    # 250 Hz: enough samples for a share in well under a second of CPU time.
-    return codeprof.CodeProfiler(codeprof.Config(sampler_enabled=False, sampling_enabled=True,
-                                                 sampling_python_frequency_hz=250, **settings))
+    settings.setdefault("sampling_python_frequency_hz", 250)
+    return codeprof.CodeProfiler(codeprof.Config(sampler_enabled=False, sampling_enabled=True, **settings))
 
 
 def shuffled(n, seed):
@@ -26,20 +25,20 @@ def shuffled(n, seed):
     return items
 
 
-HOT = shuffled(30000, 1)
-COLD = shuffled(12000, 2)
+HOT = shuffled(6000, 1)
+COLD = shuffled(2400, 2)
 
 
-def planted_stage(rounds, cpu):
-    """Sorts HOT then COLD `rounds` times; `cpu` collects each line's own CPU time (the truth the
-    sampled shares are compared with)."""
-    for _ in range(rounds):
+def planted_stage(cpu_seconds, cpu):
+    """Sorts HOT then COLD until `cpu_seconds` of CPU time went by; cpu[0] collects the planted
+    line's own CPU time and cpu[1] the whole loop's (the truth the sampled share is compared with)."""
+    start = time.thread_time()
+    while time.thread_time() - start < cpu_seconds:
         t = time.thread_time()
         sorted(HOT)  # planted hot line
         cpu[0] += time.thread_time() - t
-        t = time.thread_time()
         sorted(COLD)  # the rest
-        cpu[1] += time.thread_time() - t
+    cpu[1] = time.thread_time() - start
 
 
 def line_of(marker):
@@ -48,13 +47,15 @@ def line_of(marker):
 
 
 def test_planted_hot_line_ranks_first_with_its_share():
-    p = sampling_profiler()
+    # A sample needs the GIL (about one per switch interval, 5 ms): 2.5 s of CPU gives a few hundred
+    # distinct observations, a standard deviation of about 3.5 points around the true share.
+    p = sampling_profiler(sampling_python_frequency_hz=500)
     assert p.sampling
     cpu = [0.0, 0.0]
     with p.profile_operation("stage", "preprocessing"):
-        planted_stage(150, cpu)
+        planted_stage(2.5, cpu)
     op = p.snapshot()["stage"]
-    truth = cpu[0] / (cpu[0] + cpu[1])
+    truth = cpu[0] / cpu[1]
     assert 0.55 < truth < 0.9, f"the planted line should take most of the time, took {truth:.2f}"
     assert op.cpu_samples >= 50, op.cpu_samples
     top = op.hot_lines[0]
@@ -63,7 +64,7 @@ def test_planted_hot_line_ranks_first_with_its_share():
     assert op.hot_functions[0].function == "planted_stage"
     sources = {s.name: s for s in p.snapshot().sampling.sources}
     assert set(sources) == {"python"}, "the native sampler does not run for Python programs (sampling.native = auto)"
-    assert sources["python"].frequency_hz == 250
+    assert sources["python"].frequency_hz == 500
     p.stop_sampling()
     assert not p.sampling
 
@@ -72,7 +73,7 @@ def test_report_and_exports_carry_python_lines(tmp_path):
     import json
     p = sampling_profiler(export_formats=["json", "folded", "pprof"])
     with p.profile_operation("stage", "preprocessing"):
-        planted_stage(40, [0.0, 0.0])
+        planted_stage(0.3, [0.0, 0.0])
     paths = p.export_all(str(tmp_path))
     p.stop_sampling()
     report = json.load(open(next(x for x in paths if x.endswith(".json"))))
