@@ -137,10 +137,14 @@ class PythonSampler {
       const auto asked = std::chrono::steady_clock::now();
       PyEval_RestoreThread(self);
       gil_wait_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - asked).count();
-      collect(self, recording);
-      // Still under the GIL: once disable() (which holds it) returns, nothing sampled before is
-      // still on its way (the store's lock is a leaf, never held while waiting for the GIL).
-      send();
+      // Checked again under the GIL, which disable() holds: once it returns, no sample is taken and
+      // none is still on its way (the store's lock is a leaf, never held while waiting for the GIL).
+      if (profiler_.enabled()) {
+        collect(self, recording);
+        send();
+      } else {
+        clocks_.clear();
+      }
       PyEval_SaveThread();
     }
     if (interpreter_finalizing()) return;

@@ -29,16 +29,24 @@ HOT = shuffled(6000, 1)
 COLD = shuffled(2400, 2)
 
 
-def planted_stage(cpu_seconds, cpu):
-    """Sorts HOT then COLD until `cpu_seconds` of CPU time went by; cpu[0] collects the planted
-    line's own CPU time and cpu[1] the whole loop's (the truth the sampled share is compared with)."""
-    start = time.thread_time()
-    while time.thread_time() - start < cpu_seconds:
-        t = time.thread_time()
+def planted_stage(rounds):
+    for _ in range(rounds):
         sorted(HOT)  # planted hot line
-        cpu[0] += time.thread_time() - t
         sorted(COLD)  # the rest
-    cpu[1] = time.thread_time() - start
+
+
+def planted_share(seconds):
+    """The planted line's share of the stage's CPU time, timed line by line (the truth the sampled
+    share is compared with; the timing calls stay out of the sampled loop, where they would take
+    samples of their own)."""
+    hot = 0.0
+    start = time.thread_time()
+    while time.thread_time() - start < seconds:
+        t = time.thread_time()
+        sorted(HOT)
+        hot += time.thread_time() - t
+        sorted(COLD)
+    return hot / (time.thread_time() - start)
 
 
 def line_of(marker):
@@ -47,15 +55,14 @@ def line_of(marker):
 
 
 def test_planted_hot_line_ranks_first_with_its_share():
-    # A sample needs the GIL (about one per switch interval, 5 ms): 2.5 s of CPU gives a few hundred
-    # distinct observations, a standard deviation of about 3.5 points around the true share.
+    # A sample needs the GIL (about one per switch interval, 5 ms): ~2.5 s of CPU gives a few hundred
+    # distinct observations: a standard deviation of 3-5 points around the true share.
+    truth = planted_share(0.5)
     p = sampling_profiler(sampling_python_frequency_hz=500)
     assert p.sampling
-    cpu = [0.0, 0.0]
     with p.profile_operation("stage", "preprocessing"):
-        planted_stage(2.5, cpu)
+        planted_stage(4000)
     op = p.snapshot()["stage"]
-    truth = cpu[0] / cpu[1]
     assert 0.55 < truth < 0.9, f"the planted line should take most of the time, took {truth:.2f}"
     assert op.cpu_samples >= 50, op.cpu_samples
     top = op.hot_lines[0]
@@ -73,7 +80,7 @@ def test_report_and_exports_carry_python_lines(tmp_path):
     import json
     p = sampling_profiler(export_formats=["json", "folded", "pprof"])
     with p.profile_operation("stage", "preprocessing"):
-        planted_stage(0.3, [0.0, 0.0])
+        planted_stage(400)
     paths = p.export_all(str(tmp_path))
     p.stop_sampling()
     report = json.load(open(next(x for x in paths if x.endswith(".json"))))
@@ -127,9 +134,8 @@ def test_disable_and_stop_take_no_more_samples_and_reset_forgets():
     before = p.snapshot().sampling.samples
     assert before > 0
     p.disable()
-    spin(0.2)
     while_disabled = p.snapshot().sampling.samples
-    spin(0.2)
+    spin(0.3)
     assert p.snapshot().sampling.samples == while_disabled
     p.enable()
     with p.profile_operation("stage", "preprocessing"):
