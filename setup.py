@@ -74,6 +74,12 @@ class BuildWithCMake(build_ext):
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copyfile(source, target)
             shutil.copymode(source, target)
+        # The socket counters for LD_PRELOAD (codeprof.network_library()), next to the modules.
+        preload = os.path.join(built, "libcodeprof_net.so")
+        if os.path.isfile(preload):
+            target = os.path.join(os.path.dirname(self.get_ext_fullpath("codeprof._codeprof")), "libcodeprof_net.so")
+            shutil.copyfile(preload, target)
+            shutil.copymode(preload, target)
 
 
 setup(ext_modules=[CMakeExtension(f"codeprof.{m}") for m in MODULES], cmdclass={"build_ext": BuildWithCMake})

@@ -1,6 +1,8 @@
 // Line-level sampling, measured:
-//   sampling_bench run none|off|on [s]  CPU-bound work in scopes: no profiler, a profiler with
-//                                       sampling off, at 999 Hz; process CPU per unit of work
+//   sampling_bench run none|off|on|on_all [s]
+//                                       CPU-bound work in scopes: no profiler, a profiler with
+//                                       sampling off, at 999 Hz (on_all: every thread armed,
+//                                       sampling.all_threads); process CPU per unit of work
 //                                       (bench/sampling_overhead.sh alternates them and runs
 //                                       `none` under `perf record -F 999 -g` as the peer)
 //   sampling_bench symbolize [count]    resolves `count` distinct code addresses of this process
@@ -45,6 +47,8 @@ double process_cpu_s() {
   return x;
 }
 
+bool sampling_on(const std::string& mode) { return mode == "on" || mode == "on_all"; }
+
 // Process CPU seconds (every thread: the sampler's own thread included) per work unit, after a
 // warm-up that pays the one-time costs (the symboliser loading debug information).
 int run(const std::string& mode, double seconds) {
@@ -52,7 +56,8 @@ int run(const std::string& mode, double seconds) {
   if (mode != "none") {
     codeprof::Config c;
     c.sampler_enabled = false;
-    c.sampling.enabled = mode == "on";  // 999 Hz, auto mechanism
+    c.sampling.enabled = mode == "on" || mode == "on_all";  // 999 Hz, auto mechanism
+    c.sampling.all_threads = mode == "on_all";  // every thread armed, the profiler's own included
     p = std::make_unique<codeprof::Profiler>(c);
   }
   std::uint64_t sink = 0, seed = 0;
@@ -74,7 +79,7 @@ int run(const std::string& mode, double seconds) {
   }
   const double per_unit = (process_cpu_s() - t0) / units;
   std::string extra;
-  if (p && mode == "on") {
+  if (p && sampling_on(mode)) {
     const auto s = p->snapshot();
     for (const auto& src : s.sampling.sources)
       if (src.samples) extra = " (" + src.name + " at 999 Hz, " + std::to_string(src.samples) + " samples, " + std::to_string(src.dropped) + " dropped)";
@@ -137,6 +142,6 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "run";
   if (mode == "run" && argc > 2) return run(argv[2], argc > 3 ? std::atof(argv[3]) : 3.0);
   if (mode == "symbolize") return symbolize(argc > 2 ? static_cast<std::size_t>(std::atol(argv[2])) : 100'000);
-  std::fprintf(stderr, "sampling_bench: expected 'run none|off|on [seconds]' or 'symbolize [count]', got '%s'\n", mode.c_str());
+  std::fprintf(stderr, "sampling_bench: expected 'run none|off|on|on_all [seconds]' or 'symbolize [count]', got '%s'\n", mode.c_str());
   return 2;
 }

@@ -102,9 +102,9 @@ int main() {
   const codeprof::Findings findings = profiler.analyze();
   std::printf("\n%s\n", findings.classification.summary.c_str());
   for (const auto& b : findings.bottlenecks)
-    std::printf("bottleneck [%s] %s: %s\n", b.optimization_priority.c_str(), b.operation.c_str(), b.reason.c_str());
+    std::printf("bottleneck [%s] %s: %s\n", std::string(to_string(b.optimization_priority)).c_str(), b.operation.c_str(), b.reason.c_str());
   for (const auto& r : findings.recommendations)
-    std::printf("recommendation [%s] %s (%s)\n  evidence: %s\n  action:   %s\n", r.priority.c_str(), r.title.c_str(),
+    std::printf("recommendation [%s] %s (%s)\n  evidence: %s\n  action:   %s\n", std::string(to_string(r.priority)).c_str(), r.title.c_str(),
                 r.id.c_str(), r.evidence_text.c_str(), r.action.c_str());
   std::printf("\nJSON report: %s\n", profiler.export_profiling_data("codeprof_output").c_str());
   return 0;

@@ -26,7 +26,7 @@ void print_findings(std::FILE* out, const codeprof::Findings& f, SummaryLimits l
   for (std::size_t i = 0; i < nb; ++i) {
     const auto& b = f.bottlenecks[i];
     std::fprintf(out, "  %zu. %-28s %-15s %-6s mean %-10s p95 %-10s calls %-8llu share %5.1f%%\n     %s\n", i + 1,
-                 b.operation.c_str(), b.type.c_str(), b.optimization_priority.c_str(), seconds(b.avg_duration).c_str(),
+                 b.operation.c_str(), b.type.c_str(), std::string(to_string(b.optimization_priority)).c_str(), seconds(b.avg_duration).c_str(),
                  seconds(b.p95_duration).c_str(), static_cast<unsigned long long>(b.calls), 100.0 * b.share_of_wall,
                  b.reason.c_str());
   }
@@ -51,7 +51,7 @@ void print_findings(std::FILE* out, const codeprof::Findings& f, SummaryLimits l
 
   if (!f.trends.empty()) {
     std::fprintf(out, "\n== Trends\n");
-    for (const auto& t : f.trends) std::fprintf(out, "  [%s] %s\n", t.kind.c_str(), t.description.c_str());
+    for (const auto& t : f.trends) std::fprintf(out, "  [%s] %s\n", std::string(to_string(t.kind)).c_str(), t.description.c_str());
   }
   if (!f.inconclusive.empty()) {
     std::fprintf(out, "\n== Not concluded\n");
@@ -64,7 +64,7 @@ void print_findings(std::FILE* out, const codeprof::Findings& f, SummaryLimits l
   const std::size_t nr = std::min(limits.recommendations, f.recommendations.size());
   for (std::size_t i = 0; i < nr; ++i) {
     const auto& r = f.recommendations[i];
-    std::fprintf(out, "  %zu. [%s] %s (%s)\n     evidence: %s\n     action:   %s\n", i + 1, r.priority.c_str(),
+    std::fprintf(out, "  %zu. [%s] %s (%s)\n     evidence: %s\n     action:   %s\n", i + 1, std::string(to_string(r.priority)).c_str(),
                  r.title.c_str(), r.id.c_str(), r.evidence_text.c_str(), r.action.c_str());
   }
   if (f.recommendations.size() > nr)

@@ -42,6 +42,7 @@ struct Config {
     bool gpu = false;         // device memory delta (NVML / CUDA runtime, loaded with dlopen)
     bool gpu_timing = false;  // CUDA events around GPU-category scopes
     bool nvtx = false;        // push every scope as an NVTX range
+    bool network = false;     // socket bytes, calls and blocked time (needs codeprof::net)
     std::array<bool, kCategoryCount> categories = filled(true);
     bool operator==(const Metrics&) const = default;
   } metrics;
@@ -65,6 +66,8 @@ struct Config {
     std::uint32_t buffer_samples = 256;   // per-thread ring, in full-depth samples
     std::uint32_t max_stacks = 100'000;   // distinct stacks kept; more are counted as dropped
     std::uint32_t python_frequency_hz = 100;  // the Python package's sampler thread
+    bool alloc_enabled = false;               // sample allocations (needs codeprof::alloc linked)
+    std::uint32_t alloc_interval_bytes = 524'288;  // mean bytes between allocation samples
     bool operator==(const Sampling&) const = default;
   } sampling;
   // "auto" (perf_event, else timer), "perf_event" or "timer" (key sampling.mechanism). Kept outside

@@ -24,6 +24,10 @@ std::string to_prometheus(const Snapshot& snapshot, const Findings& findings);  
 std::string to_html_report(const Snapshot& snapshot, const Findings& findings); // self-contained page
 std::string to_pprof(const Snapshot& snapshot);   // sampled profile: pprof profile.proto, gzip (binary)
 std::string to_folded(const Snapshot& snapshot);  // sampled profile: folded stacks (flamegraph.pl)
+// The allocation samples as folded stacks: each stack's estimated bytes allocated, or (live) its
+// estimated bytes not freed when the snapshot was taken.
+enum class FoldedAllocations { Allocated, Live };
+std::string to_folded(const Snapshot& snapshot, FoldedAllocations bytes);
 std::string to_perfetto_trace(const Snapshot& snapshot);                        // Perfetto protobuf (.pftrace)
 
 // One process of a timeline that shows several (the ranks of a distributed job). Each snapshot's

@@ -1,11 +1,56 @@
 #pragma once
 // What analysis concludes from a Snapshot: bottlenecks, classification, trends, recommendations.
 // Plain data; produced by src/analysis, consumed by exporters, the dashboard and the CLI.
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace codeprof {
+
+// How much acting on a finding matters, most first. Reports spell it "high", "medium", "low".
+enum class Priority : std::uint8_t { High, Medium, Low };
+
+inline constexpr std::array<std::string_view, 3> kPriorityNames = {"high", "medium", "low"};
+
+constexpr std::string_view to_string(Priority p) noexcept { return kPriorityNames[static_cast<std::size_t>(p)]; }
+
+constexpr std::optional<Priority> priority_from_string(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < kPriorityNames.size(); ++i)
+    if (kPriorityNames[i] == s) return static_cast<Priority>(i);
+  return std::nullopt;
+}
+
+// Why an operation is a bottleneck: its mean or p95 is over its category's critical or warning
+// threshold, or its calls are under them but take a large share of the run. Reports spell it
+// "critical", "warning", "share".
+enum class Severity : std::uint8_t { Critical, Warning, Share };
+
+inline constexpr std::array<std::string_view, 3> kSeverityNames = {"critical", "warning", "share"};
+
+constexpr std::string_view to_string(Severity s) noexcept { return kSeverityNames[static_cast<std::size_t>(s)]; }
+
+constexpr std::optional<Severity> severity_from_string(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < kSeverityNames.size(); ++i)
+    if (kSeverityNames[i] == s) return static_cast<Severity>(i);
+  return std::nullopt;
+}
+
+// What changed over the run: an operation got slower, memory kept growing, or single calls took
+// far longer than the operation's p99. Reports spell it "slowdown", "memory_growth", "spike".
+enum class TrendKind : std::uint8_t { Slowdown, MemoryGrowth, Spike };
+
+inline constexpr std::array<std::string_view, 3> kTrendKindNames = {"slowdown", "memory_growth", "spike"};
+
+constexpr std::string_view to_string(TrendKind k) noexcept { return kTrendKindNames[static_cast<std::size_t>(k)]; }
+
+constexpr std::optional<TrendKind> trend_kind_from_string(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < kTrendKindNames.size(); ++i)
+    if (kTrendKindNames[i] == s) return static_cast<TrendKind>(i);
+  return std::nullopt;
+}
 
 // One number that supports a finding.
 struct Evidence {
@@ -24,8 +69,8 @@ struct Bottleneck {
   double total_time = 0.0;          // seconds
   double self_time = 0.0;           // seconds
   double share_of_wall = 0.0;       // self time / wall time of the run, 0..1
-  std::string severity;             // "critical", "warning" or "share"
-  std::string optimization_priority;  // "high", "medium", "low"
+  Severity severity = Severity::Share;
+  Priority optimization_priority = Priority::Low;
   std::string reason;               // one line with the numbers
 };
 
@@ -60,7 +105,7 @@ struct Classification {
 };
 
 struct Trend {
-  std::string kind;        // "slowdown", "memory_growth", "spike"
+  TrendKind kind = TrendKind::Slowdown;
   std::string operation;   // empty for process-wide (e.g. RSS growth)
   std::string description; // one line with the numbers
   double magnitude = 0.0;  // slowdown: late/early ratio; memory_growth: bytes per step; spike: duration/p99
@@ -71,7 +116,7 @@ struct Trend {
 struct Recommendation {
   std::string id;        // stable, e.g. "input-bound-workers"
   std::string type;      // category string or "system"
-  std::string priority;  // "high", "medium", "low"
+  Priority priority = Priority::Low;
   std::string title;
   std::vector<Evidence> evidence;
   std::string evidence_text;  // the evidence in one readable line

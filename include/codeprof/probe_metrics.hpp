@@ -21,14 +21,19 @@ enum class ProbeMetric : std::uint8_t {
   IoWriteCalls,       // write system calls
   GpuMemDeltaBytes,   // device memory in use after - before
   GpuTimeNs,          // GPU time measured with CUDA events (or kernel time from a trace)
+  NetSentBytes,       // bytes sent on internet sockets (codeprof::net)
+  NetRecvBytes,       // bytes received on internet sockets
+  NetCalls,           // socket transfer, connect and accept calls
+  NetBlockedNs,       // wall time inside socket calls and waits for socket readiness
 };
 
-inline constexpr std::size_t kProbeMetricCount = 13;
+inline constexpr std::size_t kProbeMetricCount = 17;
 
 inline constexpr std::array<std::string_view, kProbeMetricCount> kProbeMetricNames = {
     "cpu_time_ns",   "alloc_bytes",    "alloc_count",    "free_bytes",      "free_count",
     "alloc_peak_bytes", "rss_delta_bytes", "io_read_bytes", "io_write_bytes", "io_read_calls",
-    "io_write_calls", "gpu_mem_delta_bytes", "gpu_time_ns"};
+    "io_write_calls", "gpu_mem_delta_bytes", "gpu_time_ns", "net_sent_bytes", "net_recv_bytes", "net_calls",
+    "net_blocked_ns"};
 
 constexpr std::string_view to_string(ProbeMetric m) noexcept {
   return kProbeMetricNames[static_cast<std::size_t>(m)];
@@ -50,7 +55,7 @@ struct ProbeDeltas {
 
 // Per-scope scratch space that a probe fills at scope entry and reads at scope exit.
 struct alignas(16) ProbeFrame {
-  std::array<std::int64_t, 16> words{};
+  std::array<std::int64_t, 20> words{};
 };
 
 // Hooks the metrics layer installs into a recorder. Called on the user's thread at scope

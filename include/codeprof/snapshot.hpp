@@ -62,6 +62,17 @@ struct HotSpot {
   double share = 0.0;       // samples / the operation's CPU samples, 0..1
 };
 
+// Where an operation allocates, from the allocation samples: the innermost frame of the
+// allocating stack outside operator new and the C++ standard library.
+struct AllocSite {
+  std::string function;
+  std::string file;         // "" when unknown
+  std::uint32_t line = 0;   // 0: unknown
+  std::uint64_t samples = 0;  // sampled allocations made there (live_at_end too: freed or not)
+  std::uint64_t bytes = 0;    // hot_allocations: estimated bytes allocated; live_at_end: still live
+  double share = 0.0;         // of the operation's alloc_sampled_bytes (live_at_end: live_sampled_bytes), 0..1
+};
+
 struct OperationStats {
   std::uint32_t id = 0;
   std::string name;
@@ -94,6 +105,17 @@ struct OperationStats {
   std::uint64_t cpu_samples = 0;
   std::vector<HotSpot> hot_functions;
   std::vector<HotSpot> hot_lines;
+
+  // Allocation sampling (zero and empty when it was off): sampled allocations made while this was
+  // the innermost open operation, the bytes they stand for, how many of those were not freed when
+  // the snapshot was taken, the highest that estimate reached, and the sites, most bytes first
+  // (at most kHotSpotsPerOperation each).
+  std::uint64_t alloc_samples = 0;
+  std::uint64_t alloc_sampled_bytes = 0;
+  std::uint64_t live_sampled_bytes = 0;
+  std::int64_t peak_live_sampled_bytes = 0;
+  std::vector<AllocSite> hot_allocations;
+  std::vector<AllocSite> live_at_end;  // leak suspects: sites whose allocations are still live
 
   const ResourceStat& resource(ProbeMetric m) const noexcept { return resources[index_of(m)]; }
 };

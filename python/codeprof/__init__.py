@@ -11,6 +11,9 @@ about it, with the numbers that prove it. The Python API over the C++ core (docs
 """
 from __future__ import annotations
 
+import os
+from typing import Optional
+
 from . import _codeprof
 from ._categories import Category
 from ._config import Config, ConfigError, config_keys
@@ -23,8 +26,17 @@ DashboardError = _codeprof.DashboardError
 TraceReadError = _codeprof.TraceReadError
 WriteError = _codeprof.WriteError
 
+
+def network_library() -> Optional[str]:
+    """Path of libcodeprof_net.so, the socket counters behind ``metrics.network``: start Python with
+    ``LD_PRELOAD=<this path>`` to count each operation's socket bytes, calls and blocked time
+    (docs/PYTHON.md). None when the package was built without it."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libcodeprof_net.so")
+    return path if os.path.isfile(path) else None
+
+
 __all__ = [
     "Bottleneck", "Category", "CodeProfiler", "Config", "ConfigError", "Dashboard", "DashboardError",
     "Findings", "OperationStats", "Profiler", "Recommendation", "Snapshot", "TraceReadError", "Trend",
-    "WriteError", "analyze", "config_keys", "default_profiler", "read_trace", "serve_snapshot",
+    "WriteError", "analyze", "config_keys", "default_profiler", "network_library", "read_trace", "serve_snapshot",
 ]

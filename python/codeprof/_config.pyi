@@ -249,6 +249,8 @@ class _Section_metrics:
     """GPU time of gpu-category scopes with CUDA events."""
     nvtx: bool
     """Push every scope as an NVTX range (Nsight Systems)."""
+    network: bool
+    """Per-scope socket bytes, calls and time blocked in socket calls (link codeprof::net or preload libcodeprof_net.so)."""
     categories: _Section_metrics_categories
     def to_dict(self) -> Dict[str, Any]: ...
 
@@ -290,6 +292,10 @@ class _Section_sampling:
     """Distinct stacks kept in the profile; samples of further stacks are dropped and counted."""
     python_frequency_hz: int
     """Samples per second of the Python package's sampler thread (Python stacks)."""
+    alloc_enabled: bool
+    """Sample allocations with their stacks and operations (needs codeprof::alloc linked)."""
+    alloc_interval_bytes: int
+    """Mean bytes allocated between two allocation samples (Poisson over bytes)."""
     def to_dict(self) -> Dict[str, Any]: ...
 
 class _Section_trace:
@@ -300,7 +306,7 @@ class _Section_trace:
     policy: str
     """Which raw events the trace keeps: last (a ring of the most recent: the end of the run) or first."""
     budget_bytes: int
-    """Memory the kept raw events may use (32 bytes each, 112 more with probe values; 0: no limit)."""
+    """Memory the kept raw events may use (32 bytes each, 144 more with probe values; 0: no limit)."""
     def to_dict(self) -> Dict[str, Any]: ...
 
 class _Section_analysis:
@@ -448,6 +454,7 @@ class Config:
     metrics_gpu_timing: bool
     metrics_io: bool
     metrics_memory: bool
+    metrics_network: bool
     metrics_nvtx: bool
     output_dir: str
     output_export_on_exit: bool
@@ -460,6 +467,8 @@ class Config:
     sampler_interval_ms: int
     sampler_timeline_capacity: int
     sampling_all_threads: bool
+    sampling_alloc_enabled: bool
+    sampling_alloc_interval_bytes: int
     sampling_buffer_samples: int
     sampling_enabled: bool
     sampling_frequency_hz: int

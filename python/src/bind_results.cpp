@@ -300,8 +300,8 @@ py::dict to_dict(const Bottleneck& b) {
   d["operation"] = b.operation;
   d["type"] = b.type;
   d["avg_duration"] = b.avg_duration;
-  d["optimization_priority"] = b.optimization_priority;
-  d["severity"] = b.severity;
+  d["optimization_priority"] = std::string(to_string(b.optimization_priority));
+  d["severity"] = std::string(to_string(b.severity));
   d["p95_duration"] = b.p95_duration;
   d["calls"] = b.calls;
   d["total_time"] = b.total_time;
@@ -324,7 +324,7 @@ py::dict to_dict(const Recommendation& r) {
   py::dict d;
   d["id"] = r.id;
   d["type"] = r.type;
-  d["priority"] = r.priority;
+  d["priority"] = std::string(to_string(r.priority));
   d["title"] = r.title;
   d["evidence"] = evidence;
   d["evidence_text"] = r.evidence_text;
@@ -357,7 +357,7 @@ py::dict to_dict(const Classification& c) {
 
 py::dict to_dict(const Trend& t) {
   py::dict d;
-  d["kind"] = t.kind;
+  d["kind"] = std::string(to_string(t.kind));
   d["operation"] = t.operation;
   d["description"] = t.description;
   d["magnitude"] = t.magnitude;

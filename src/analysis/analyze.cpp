@@ -4,6 +4,7 @@
 #include "analysis/collectives.hpp"
 #include "analysis/facts.hpp"
 #include "analysis/hot_code.hpp"
+#include "analysis/leak_sites.hpp"
 #include "analysis/rules.hpp"
 
 namespace codeprof::analysis {
@@ -23,6 +24,7 @@ Findings analyze(const Snapshot& snapshot, const Config& config) {
   out.inconclusive = std::move(facts.inconclusive);
   for (Inconclusive& i : undecided_rules(facts)) out.inconclusive.push_back(std::move(i));
   cite_hot_code(snapshot, out);
+  cite_leak_sites(snapshot, out);
   return out;
 }
 

@@ -28,24 +28,24 @@ std::vector<Bottleneck> find_bottlenecks(const Snapshot& snapshot, const Config&
     std::string why;
     const std::string category(to_string(op.category));
     if (f.mean_s >= t.critical_s || f.p95_s >= t.critical_s) {
-      b.severity = "critical";
-      b.optimization_priority = "high";
+      b.severity = Severity::Critical;
+      b.optimization_priority = Priority::High;
       why = (f.mean_s >= t.critical_s ? "mean " + format_seconds(f.mean_s) : "p95 " + format_seconds(f.p95_s)) +
             " >= critical " + format_seconds(t.critical_s) + " for " + category;
     } else if (f.mean_s >= t.warning_s || f.p95_s >= t.warning_s) {
-      b.severity = "warning";
-      b.optimization_priority = "medium";
+      b.severity = Severity::Warning;
+      b.optimization_priority = Priority::Medium;
       why = (f.mean_s >= t.warning_s ? "mean " + format_seconds(f.mean_s) : "p95 " + format_seconds(f.p95_s)) +
             " >= warning " + format_seconds(t.warning_s) + " for " + category;
     } else if (wall_s > 0.0 && f.self_share >= config.low_priority_share) {
-      b.severity = "share";
-      b.optimization_priority = "low";
+      b.severity = Severity::Share;
+      b.optimization_priority = Priority::Low;
       why = "self time " + format_percent(f.self_share) + " of the run >= " + format_percent(config.low_priority_share) +
             " (calls under the " + category + " warning " + format_seconds(t.warning_s) + ")";
     } else {
       continue;
     }
-    const bool container = op.total_ns > 0 && b.severity != "share" &&
+    const bool container = op.total_ns > 0 && b.severity != Severity::Share &&
                            static_cast<double>(op.self_ns) < kContainerSelfShare * static_cast<double>(op.total_ns);
     if (container) b.optimization_priority = lower_priority(b.optimization_priority);
 

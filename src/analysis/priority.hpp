@@ -1,12 +1,11 @@
 #pragma once
-// Priorities as the findings spell them ("high", "medium", "low") and their order.
-#include <string>
-#include <string_view>
+// The order of priorities (high first) and the level below one.
+#include "codeprof/findings.hpp"
 
 namespace codeprof::analysis {
 
-inline int priority_rank(std::string_view p) noexcept { return p == "high" ? 0 : p == "medium" ? 1 : 2; }
+constexpr int priority_rank(Priority p) noexcept { return static_cast<int>(p); }
 
-inline std::string lower_priority(std::string_view p) { return p == "high" ? "medium" : "low"; }
+constexpr Priority lower_priority(Priority p) noexcept { return p == Priority::High ? Priority::Medium : Priority::Low; }
 
 }  // namespace codeprof::analysis

@@ -13,5 +13,6 @@ const std::vector<Rule>& preprocessing_rules();  // rules_preprocessing.cpp
 const std::vector<Rule>& inference_rules();      // rules_inference.cpp
 const std::vector<Rule>& training_rules();       // rules_training.cpp
 const std::vector<Rule>& system_rules();         // rules_system.cpp
+const std::vector<Rule>& network_rules();        // rules_network.cpp
 
 }  // namespace codeprof::analysis

@@ -24,6 +24,7 @@ const std::vector<Rule>& rule_catalogue() {
         &inference_rules(),
         &training_rules(),
         &system_rules(),
+        &network_rules(),
     };
     std::vector<Rule> all;
     for (const std::vector<Rule>* rules : domains) all.insert(all.end(), rules->begin(), rules->end());
@@ -64,6 +65,11 @@ std::vector<Inconclusive> undecided_rules(const Facts& facts) {
   return out;
 }
 
+Priority priority_of(const Rule& rule, const RuleFiring& firing) {
+  if (const auto p = priority_from_string(firing.priority)) return *p;
+  return priority_from_string(rule.priority).value_or(Priority::Low);
+}
+
 std::vector<Recommendation> evaluate_rules(const Facts& facts) {
   struct Fired {
     Recommendation rec;
@@ -79,7 +85,7 @@ std::vector<Recommendation> evaluate_rules(const Facts& facts) {
     Recommendation r;
     r.id = std::string(rule.id);
     r.type = std::string(rule.type);
-    r.priority = f->priority.empty() ? std::string(rule.priority) : f->priority;
+    r.priority = priority_of(rule, *f);
     r.title = render(rule.title, f->values);
     r.evidence = std::move(f->evidence);
     r.evidence_text = evidence_line(r.evidence);

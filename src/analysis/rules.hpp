@@ -13,6 +13,7 @@
 namespace codeprof::analysis {
 
 // What a predicate returns when its rule fires: the evidence and the values its template needs.
+// Priorities are written as the reports spell them ("high", "medium", "low"; see priority_of).
 struct RuleFiring {
   std::string priority;                        // empty: the rule's default priority
   std::vector<Evidence> evidence;              // never empty
@@ -35,6 +36,9 @@ const std::vector<Rule>& rule_catalogue();
 
 // The rules that fire, most important first (priority, then impact, then catalogue order).
 std::vector<Recommendation> evaluate_rules(const Facts& facts);
+
+// The firing's priority, else the rule's default (a test checks every default is a priority).
+Priority priority_of(const Rule& rule, const RuleFiring& firing);
 
 // Rules that could not decide on this run (their data is partly there): what each needs and had.
 std::vector<Inconclusive> undecided_rules(const Facts& facts);

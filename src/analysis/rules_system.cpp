@@ -69,7 +69,7 @@ std::optional<RuleFiring> memory_leak_suspected(const Facts& f) {
   const Trend* op_trend = nullptr;
   const Trend* rss_trend = nullptr;
   for (const Trend& t : f.trends) {
-    if (t.kind != "memory_growth") continue;
+    if (t.kind != TrendKind::MemoryGrowth) continue;
     if (t.method.rfind("Theil-Sen", 0) == 0) {
       if (!rss_trend) rss_trend = &t;
     } else if (!op_trend) {
@@ -106,7 +106,7 @@ std::optional<RuleFiring> memory_leak_suspected(const Facts& f) {
 
 std::optional<RuleFiring> slowdown_detected(const Facts& f) {
   for (const Trend& t : f.trends) {
-    if (t.kind != "slowdown") continue;  // largest ratio first
+    if (t.kind != TrendKind::Slowdown) continue;  // largest ratio first
     const OperationFacts* o = f.operation(t.operation);
     const double share = o ? o->self_share : 0.0;
     RuleFiring r;  // medium: the cause is open, and load from other processes can be one
@@ -123,7 +123,7 @@ std::optional<RuleFiring> slowdown_detected(const Facts& f) {
 std::optional<RuleFiring> latency_spikes(const Facts& f) {
   std::vector<const Trend*> spikes;
   for (const Trend& t : f.trends)
-    if (t.kind == "spike") spikes.push_back(&t);
+    if (t.kind == TrendKind::Spike) spikes.push_back(&t);
   if (spikes.empty()) return std::nullopt;
   const Trend& worst = *spikes.front();  // largest ratio first
   RuleFiring r;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <string>
 
 #include "analysis/call_tree.hpp"
 #include "analysis/robust_stats.hpp"
@@ -103,6 +105,189 @@ class DisplayNames {
   std::map<std::string, std::size_t> count_;
 };
 
+// ---------------------------------------------------------------- memory growth, in phases
+
+// An operation that keeps memory call after call.
+struct LeakCandidate {
+  const OperationFacts* f;
+  double retained;  // bytes over the run
+  double per_call;
+};
+
+struct LeakingOperations {
+  std::vector<LeakCandidate> leaking;
+  bool by_alloc = false;  // from the allocation balance (else from per-call RSS deltas)
+};
+
+// Operations that keep memory call after call. With allocation hooks: the allocation balance,
+// counted only when nobody frees it elsewhere (the outermost scopes' net balance holds at least
+// half of it). Without usable hooks: the sum of the operation's per-call RSS deltas. Of nested
+// candidates the innermost that holds the memory is kept.
+LeakingOperations leaking_operations(const CallTree& tree, const std::vector<OperationFacts>& ops,
+                                     std::vector<Inconclusive>* inconclusive) {
+  double net_top_level = 0.0;
+  for (const OperationFacts& f : ops) {
+    if (!f.alloc_balance_bytes) continue;
+    bool top = tree.parents(f.op->id).empty();
+    for (const CallEdge* e : tree.parents(f.op->id))
+      if (e->parent_id == kRootOperation) top = true;
+    if (top) net_top_level += *f.alloc_balance_bytes;
+  }
+  auto alloc_candidates = [&] {
+    std::vector<LeakCandidate> found;
+    for (const OperationFacts& f : ops) {
+      if (!f.alloc_balance_bytes || f.op->count < kMinLeakCalls) continue;
+      const double balance = *f.alloc_balance_bytes;
+      const double per_call = balance / static_cast<double>(f.op->resource(ProbeMetric::AllocBytes).samples);
+      if (balance >= kMinLeakBalanceBytes && per_call >= kMinLeakPerCallBytes && net_top_level >= 0.5 * balance)
+        found.push_back({&f, balance, per_call});
+    }
+    return found;
+  };
+  auto rss_candidates = [&] {
+    std::vector<LeakCandidate> found;
+    for (const OperationFacts& f : ops) {
+      if (!f.rss_delta_bytes || f.op->count < kMinLeakCalls) continue;
+      const double per_call = f.op->resource(ProbeMetric::RssDeltaBytes).mean();
+      if (*f.rss_delta_bytes >= kMinRssGrowthBytes && per_call >= kMinRssPerCallBytes)
+        found.push_back({&f, *f.rss_delta_bytes, per_call});
+    }
+    return found;
+  };
+  if (inconclusive && std::none_of(ops.begin(), ops.end(), [](const OperationFacts& f) {
+        return f.alloc_balance_bytes.has_value() || f.rss_delta_bytes.has_value();
+      }))
+    inconclusive->push_back({"memory_growth_per_operation",
+                             "allocation or RSS-delta probes on the operations (metrics.memory)", "none measured"});
+  LeakingOperations out;
+  std::vector<LeakCandidate> candidates = alloc_candidates();
+  out.by_alloc = !candidates.empty();
+  if (!out.by_alloc) candidates = rss_candidates();
+  // Keep the innermost operation that holds the memory: drop one whose direct child explains it.
+  for (const LeakCandidate& c : candidates) {
+    bool child_explains = false;
+    for (const CallEdge* e : tree.children(c.f->op->id))
+      for (const LeakCandidate& d : candidates)
+        if (d.f->op->id == e->child_id && d.f != c.f && d.retained >= 0.8 * c.retained) child_explains = true;
+    if (!child_explains) out.leaking.push_back(c);
+  }
+  return out;
+}
+
+// One memory_growth trend per leaking operation, per step when steps are known, else per call.
+Trend operation_growth_trend(const LeakCandidate& c, bool by_alloc, const StepFacts& steps, std::size_t other_threads) {
+  const OperationStats& op = *c.f->op;
+  Trend t;
+  t.kind = TrendKind::MemoryGrowth;
+  t.operation = op.name;
+  t.magnitude = steps.count > 0 ? c.retained / static_cast<double>(steps.count) : c.per_call;
+  t.at_s = ns_to_s(static_cast<double>(op.first_seen_ns));
+  t.method = std::string(by_alloc ? "allocation balance (allocated - freed)"
+                                  : "sum of per-call RSS deltas (process-wide: memory other threads touch during "
+                                    "the call counts too)") +
+             " of the operation" + (steps.count > 0 ? ", per step" : ", per call (no steps)");
+  t.description = op.name + (by_alloc ? " keeps " : " raises RSS by ") + format_bytes(c.per_call) + " per call (" +
+                  format_bytes(c.retained) + (by_alloc ? " allocated and not freed" : " in all") + " over " +
+                  format_count(op.count) + " calls" +
+                  (steps.count > 0 ? ", " + format_bytes(t.magnitude) + " per step" : "") + ")";
+  // An RSS delta is the whole process's: with other threads running, part of it may be theirs.
+  if (!by_alloc && other_threads > 0)
+    t.description += "; RSS is process-wide and " + std::to_string(other_threads) +
+                     " other thread" + (other_threads > 1 ? "s" : "") +
+                     " recorded meanwhile, so part of it may be theirs (link codeprof::alloc for per-call allocations)";
+  return t;
+}
+
+// rss_bytes samples after warm-up (the first quarter of the steps, else of the run), against the
+// steps done when steps are known, else against time. Empty when there are too few.
+struct RssSeries {
+  std::vector<double> x, y, t_s;
+  bool per_step = false;
+};
+
+// The process: a steady rise of RSS after warm-up (Theil-Sen slope, Kendall's tau-b), against
+// the number of steps done when steps are known (a thread preempted for a while then adds no
+// flat stretch, and the slope is directly bytes per step), else against time. Says in
+// `inconclusive` what was missing when it cannot look.
+std::optional<RssSeries> rss_after_warmup(const Snapshot& s, const StepFacts& steps, std::vector<Inconclusive>* inconclusive) {
+  const TimelineSeries* rss = s.timeline("rss_bytes");
+  const auto need = [&](const std::string& had) {
+    if (inconclusive)
+      inconclusive->push_back({"memory_growth",
+                               std::to_string(kMinRssSamples) +
+                                   " rss_bytes samples after the first quarter of the run (the system sampler's timeline)",
+                               had});
+  };
+  if (!rss || rss->t_ns.size() != rss->values.size()) {
+    need(rss ? "an rss_bytes series whose times and values differ in number"
+             : "no rss_bytes timeline (" + (s.run.source == "live" ? std::string("sampler.enabled is off")
+                                                                   : "a " + s.run.source + " input has none") + ")");
+    return std::nullopt;
+  }
+  if (rss->values.size() < kMinRssSamples) {
+    need(std::to_string(rss->values.size()) + " samples in all");
+    return std::nullopt;
+  }
+  const StepClock clock(s, steps);
+  RssSeries out;
+  out.per_step = clock.known();
+  const std::int64_t t0 = rss->t_ns.front(), t1 = rss->t_ns.back();
+  const auto from_ns = static_cast<std::int64_t>(static_cast<double>(t0) + kWarmupShare * static_cast<double>(t1 - t0));
+  const double from_steps = kWarmupShare * static_cast<double>(steps.count);
+  for (std::size_t i = 0; i < rss->values.size(); ++i) {
+    const double xi = clock.known() ? clock.steps_done(rss->t_ns[i]) : ns_to_s(static_cast<double>(rss->t_ns[i]));
+    if (clock.known() ? xi < from_steps : rss->t_ns[i] < from_ns) continue;
+    out.x.push_back(xi);
+    out.y.push_back(rss->values[i]);
+    out.t_s.push_back(ns_to_s(static_cast<double>(rss->t_ns[i])));
+  }
+  if (out.x.size() < kMinRssSamples || !(out.x.back() > out.x.front())) {
+    need(std::to_string(out.x.size()) + " after the first quarter (" + std::to_string(rss->values.size()) + " in all over " +
+         format_seconds(ns_to_s(static_cast<double>(t1 - t0))) + (clock.known() ? ", counted against steps done" : "") +
+         ")");
+    return std::nullopt;
+  }
+  return out;
+}
+
+// A memory_growth trend for the process when RSS rises steadily and still rises in its second half.
+std::optional<Trend> process_growth_trend(const RssSeries& rss, const std::string& leaking_op) {
+  std::vector<double> xs, ys;
+  for (std::size_t i : even_subsample(rss.x.size(), kMaxPairwisePoints)) {
+    xs.push_back(rss.x[i]);
+    ys.push_back(rss.y[i]);
+  }
+  const double slope = theil_sen_slope(xs, ys);  // bytes per step (or per second)
+  const double tau = kendall_tau(xs, ys);
+  const double span = xs.back() - xs.front();
+  const double growth = slope * span;
+  const double base = std::max(1.0, ys.front());
+  // Still rising in the second half: a level that climbs for a while (a cache filling up) and
+  // then stays is not a leak. Each half's rise is the median of its last fifth minus the
+  // median of its first fifth (medians: robust to single samples).
+  const double mid = (xs.front() + xs.back()) / 2.0;
+  const double first_half_rise = half_rise(xs, ys, xs.front(), mid);
+  const double second_half_rise = half_rise(xs, ys, mid, xs.back());
+  const bool steady = tau >= kMinKendallTau && growth >= kMinRssGrowthBytes && growth >= kMinRssGrowthShare * base &&
+                      second_half_rise > 0.0 && second_half_rise >= 0.25 * first_half_rise;
+  if (!steady) return std::nullopt;
+  Trend t;
+  t.kind = TrendKind::MemoryGrowth;
+  t.operation = leaking_op;
+  t.magnitude = slope;
+  t.at_s = rss.t_s.front();
+  const std::string per = rss.per_step ? " per step" : "/s";
+  t.method = std::string("Theil-Sen slope of rss_bytes ") +
+             (rss.per_step ? "against steps done, after the first quarter of the steps"
+                           : "against time, after the first quarter of the run (no steps)") +
+             " (Kendall tau-b " + format_number(tau, 2) + ")";
+  t.description = "RSS grew " + format_bytes(growth) + " over " +
+                  (rss.per_step ? format_number(span, 0) + " steps" : format_seconds(span)) + " (" +
+                  format_bytes(slope) + per + ") from " + format_bytes(ys.front()) +
+                  (leaking_op.empty() ? "" : "; largest retained allocations in " + leaking_op);
+  return t;
+}
+
 const char* const kSlowdownMethod =
     "median of window means, first vs last quarter of the operation's time windows (fastest calls slower too)";
 
@@ -164,7 +349,7 @@ std::vector<Trend> find_slowdowns(const Snapshot& s, std::vector<Inconclusive>* 
     for (const DurationWindow& w : op.series)
       if (w.count && k++ == onset) onset_ns = w.start_ns;
     Trend t;
-    t.kind = "slowdown";
+    t.kind = TrendKind::Slowdown;
     t.operation = op.name;
     t.magnitude = late / early;
     t.at_s = ns_to_s(static_cast<double>(onset_ns));
@@ -188,166 +373,22 @@ std::vector<Trend> find_slowdowns(const Snapshot& s, std::vector<Inconclusive>* 
 std::vector<Trend> find_memory_growth(const Snapshot& s, const std::vector<OperationFacts>& ops, const StepFacts& steps,
                                       std::vector<Inconclusive>* inconclusive) {
   std::vector<Trend> out;
-
-  // Operations that keep memory call after call. With allocation hooks: the allocation balance,
-  // counted only when nobody frees it elsewhere (the outermost scopes' net balance holds at least
-  // half of it). Without usable hooks: the sum of the operation's per-call RSS deltas.
   const CallTree tree(s);
-  double net_top_level = 0.0;
-  for (const OperationFacts& f : ops) {
-    if (!f.alloc_balance_bytes) continue;
-    bool top = tree.parents(f.op->id).empty();
-    for (const CallEdge* e : tree.parents(f.op->id))
-      if (e->parent_id == kRootOperation) top = true;
-    if (top) net_top_level += *f.alloc_balance_bytes;
-  }
-  struct Candidate {
-    const OperationFacts* f;
-    double retained;  // bytes over the run
-    double per_call;
-  };
-  auto alloc_candidates = [&] {
-    std::vector<Candidate> found;
-    for (const OperationFacts& f : ops) {
-      if (!f.alloc_balance_bytes || f.op->count < kMinLeakCalls) continue;
-      const double balance = *f.alloc_balance_bytes;
-      const double per_call = balance / static_cast<double>(f.op->resource(ProbeMetric::AllocBytes).samples);
-      if (balance >= kMinLeakBalanceBytes && per_call >= kMinLeakPerCallBytes && net_top_level >= 0.5 * balance)
-        found.push_back({&f, balance, per_call});
-    }
-    return found;
-  };
-  auto rss_candidates = [&] {
-    std::vector<Candidate> found;
-    for (const OperationFacts& f : ops) {
-      if (!f.rss_delta_bytes || f.op->count < kMinLeakCalls) continue;
-      const double per_call = f.op->resource(ProbeMetric::RssDeltaBytes).mean();
-      if (*f.rss_delta_bytes >= kMinRssGrowthBytes && per_call >= kMinRssPerCallBytes)
-        found.push_back({&f, *f.rss_delta_bytes, per_call});
-    }
-    return found;
-  };
-  if (inconclusive && std::none_of(ops.begin(), ops.end(), [](const OperationFacts& f) {
-        return f.alloc_balance_bytes.has_value() || f.rss_delta_bytes.has_value();
-      }))
-    inconclusive->push_back({"memory_growth_per_operation",
-                             "allocation or RSS-delta probes on the operations (metrics.memory)", "none measured"});
-  std::vector<Candidate> candidates = alloc_candidates();
-  const bool by_alloc = !candidates.empty();
-  if (!by_alloc) candidates = rss_candidates();
-  // Keep the innermost operation that holds the memory: drop one whose direct child explains it.
-  std::vector<Candidate> leaking;
-  for (const Candidate& c : candidates) {
-    bool child_explains = false;
-    for (const CallEdge* e : tree.children(c.f->op->id))
-      for (const Candidate& d : candidates)
-        if (d.f->op->id == e->child_id && d.f != c.f && d.retained >= 0.8 * c.retained) child_explains = true;
-    if (!child_explains) leaking.push_back(c);
-  }
-  std::string leaking_op;
-  double leaking_retained = 0.0;
+  const LeakingOperations found = leaking_operations(tree, ops, inconclusive);
   std::size_t threads_with_events = 0;
   for (const ThreadStats& th : s.threads) threads_with_events += th.events > 0;
   const std::size_t other_threads = threads_with_events > 1 ? threads_with_events - 1 : 0;
-  for (const Candidate& c : leaking) {
-    const OperationStats& op = *c.f->op;
-    Trend t;
-    t.kind = "memory_growth";
-    t.operation = op.name;
-    t.magnitude = steps.count > 0 ? c.retained / static_cast<double>(steps.count) : c.per_call;
-    t.at_s = ns_to_s(static_cast<double>(op.first_seen_ns));
-    t.method = std::string(by_alloc ? "allocation balance (allocated - freed)"
-                                    : "sum of per-call RSS deltas (process-wide: memory other threads touch during "
-                                      "the call counts too)") +
-               " of the operation" + (steps.count > 0 ? ", per step" : ", per call (no steps)");
-    t.description = op.name + (by_alloc ? " keeps " : " raises RSS by ") + format_bytes(c.per_call) + " per call (" +
-                    format_bytes(c.retained) + (by_alloc ? " allocated and not freed" : " in all") + " over " +
-                    format_count(op.count) + " calls" +
-                    (steps.count > 0 ? ", " + format_bytes(t.magnitude) + " per step" : "") + ")";
-    // An RSS delta is the whole process's: with other threads running, part of it may be theirs.
-    if (!by_alloc && other_threads > 0)
-      t.description += "; RSS is process-wide and " + std::to_string(other_threads) +
-                       " other thread" + (other_threads > 1 ? "s" : "") +
-                       " recorded meanwhile, so part of it may be theirs (link codeprof::alloc for per-call allocations)";
+  std::string leaking_op;  // the one that retained most: the process trend names it
+  double leaking_retained = 0.0;
+  for (const LeakCandidate& c : found.leaking) {
+    out.push_back(operation_growth_trend(c, found.by_alloc, steps, other_threads));
     if (c.retained > leaking_retained) {
       leaking_retained = c.retained;
-      leaking_op = op.name;
-    }
-    out.push_back(std::move(t));
-  }
-
-  // The process: a steady rise of RSS after warm-up (Theil-Sen slope, Kendall's tau-b), against
-  // the number of steps done when steps are known (a thread preempted for a while then adds no
-  // flat stretch, and the slope is directly bytes per step), else against time.
-  const TimelineSeries* rss = s.timeline("rss_bytes");
-  const auto need = [&](const std::string& had) {
-    if (inconclusive)
-      inconclusive->push_back({"memory_growth",
-                               std::to_string(kMinRssSamples) +
-                                   " rss_bytes samples after the first quarter of the run (the system sampler's timeline)",
-                               had});
-  };
-  if (!rss || rss->t_ns.size() != rss->values.size()) {
-    need(rss ? "an rss_bytes series whose times and values differ in number"
-             : "no rss_bytes timeline (" + (s.run.source == "live" ? std::string("sampler.enabled is off")
-                                                                   : "a " + s.run.source + " input has none") + ")");
-  } else if (rss->values.size() < kMinRssSamples) {
-    need(std::to_string(rss->values.size()) + " samples in all");
-  }
-  if (rss && rss->values.size() >= kMinRssSamples && rss->t_ns.size() == rss->values.size()) {
-    const StepClock clock(s, steps);
-    std::vector<double> x, y, t_s;
-    const std::int64_t t0 = rss->t_ns.front(), t1 = rss->t_ns.back();
-    const auto from_ns = static_cast<std::int64_t>(static_cast<double>(t0) + kWarmupShare * static_cast<double>(t1 - t0));
-    const double from_steps = kWarmupShare * static_cast<double>(steps.count);
-    for (std::size_t i = 0; i < rss->values.size(); ++i) {
-      const double xi = clock.known() ? clock.steps_done(rss->t_ns[i]) : ns_to_s(static_cast<double>(rss->t_ns[i]));
-      if (clock.known() ? xi < from_steps : rss->t_ns[i] < from_ns) continue;
-      x.push_back(xi);
-      y.push_back(rss->values[i]);
-      t_s.push_back(ns_to_s(static_cast<double>(rss->t_ns[i])));
-    }
-    if (x.size() < kMinRssSamples || !(x.back() > x.front()))
-      need(std::to_string(x.size()) + " after the first quarter (" + std::to_string(rss->values.size()) + " in all over " +
-           format_seconds(ns_to_s(static_cast<double>(t1 - t0))) + (clock.known() ? ", counted against steps done" : "") +
-           ")");
-    if (x.size() >= kMinRssSamples && x.back() > x.front()) {
-      std::vector<double> xs, ys;
-      for (std::size_t i : even_subsample(x.size(), kMaxPairwisePoints)) {
-        xs.push_back(x[i]);
-        ys.push_back(y[i]);
-      }
-      const double slope = theil_sen_slope(xs, ys);  // bytes per step (or per second)
-      const double tau = kendall_tau(xs, ys);
-      const double span = xs.back() - xs.front();
-      const double growth = slope * span;
-      const double base = std::max(1.0, ys.front());
-      // Still rising in the second half: a level that climbs for a while (a cache filling up) and
-      // then stays is not a leak. Each half's rise is the median of its last fifth minus the
-      // median of its first fifth (medians: robust to single samples).
-      const double mid = (xs.front() + xs.back()) / 2.0;
-      const double first_half_rise = half_rise(xs, ys, xs.front(), mid);
-      const double second_half_rise = half_rise(xs, ys, mid, xs.back());
-      if (tau >= kMinKendallTau && growth >= kMinRssGrowthBytes && growth >= kMinRssGrowthShare * base &&
-          second_half_rise > 0.0 && second_half_rise >= 0.25 * first_half_rise) {
-        Trend t;
-        t.kind = "memory_growth";
-        t.operation = leaking_op;
-        t.magnitude = slope;
-        t.at_s = t_s.front();
-        const std::string per = clock.known() ? " per step" : "/s";
-        t.method = std::string("Theil-Sen slope of rss_bytes ") +
-                   (clock.known() ? "against steps done, after the first quarter of the steps"
-                                  : "against time, after the first quarter of the run (no steps)") +
-                   " (Kendall tau-b " + format_number(tau, 2) + ")";
-        t.description = "RSS grew " + format_bytes(growth) + " over " +
-                        (clock.known() ? format_number(span, 0) + " steps" : format_seconds(span)) + " (" +
-                        format_bytes(slope) + per + ") from " + format_bytes(ys.front()) +
-                        (leaking_op.empty() ? "" : "; largest retained allocations in " + leaking_op);
-        out.push_back(std::move(t));
-      }
+      leaking_op = c.f->op->name;
     }
   }
+  if (const auto rss = rss_after_warmup(s, steps, inconclusive))
+    if (auto t = process_growth_trend(*rss, leaking_op)) out.push_back(std::move(*t));
   return out;
 }
 
@@ -382,7 +423,7 @@ std::vector<Trend> find_spikes(const Snapshot& s, std::vector<Inconclusive>* inc
       kept.push_back(&c);
       Found f{{}, shown(op), c.thread_index, c.start_ns, c.start_ns + static_cast<std::int64_t>(c.duration_ns)};
       Trend& t = f.trend;
-      t.kind = "spike";
+      t.kind = TrendKind::Spike;
       t.operation = op.name;
       t.magnitude = d / p99;
       t.at_s = ns_to_s(static_cast<double>(c.start_ns));

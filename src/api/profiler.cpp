@@ -21,6 +21,8 @@
 #include "core/recorder.hpp"
 #include "metrics/probe_set.hpp"
 #include "metrics/system_sampler.hpp"
+#include "metrics/alloc_sampling_hooks.hpp"
+#include "sampling/alloc_sampler.hpp"
 #include "sampling/cpu_sampler.hpp"
 #include "sampling/sample_store.hpp"
 
@@ -112,6 +114,7 @@ struct Profiler::Impl final : core::ForkAware {
   metrics::SystemSampler sampler;
   sampling::SampleStore samples;  // native and external stack samples
   std::unique_ptr<sampling::CpuSampler> cpu_sampler;  // when sampling.enabled
+  std::unique_ptr<sampling::AllocSampler> alloc_sampler;  // when sampling.alloc_enabled
   std::string command;
   std::string host;
   mutable std::mutex notes_mutex;        // guards the two below
@@ -125,6 +128,15 @@ struct Profiler::Impl final : core::ForkAware {
 };
 
 namespace {
+static_assert(sampling::AllocSampler::kFilterBits == metrics::kAllocFilterBits);
+
+// What codeprof::alloc's operator new and delete call when allocation sampling is on.
+const metrics::AllocSamplingHooks& alloc_sampling_hooks() {
+  static const metrics::AllocSamplingHooks hooks{&sampling::AllocSampler::on_sample, &sampling::AllocSampler::on_free,
+                                                 sampling::AllocSampler::address_filter()};
+  return hooks;
+}
+
 // The hub, once process_channel() opened it in this process (never destroyed before the profiler).
 detail::ProcessPartsHub* parts_hub(Profiler::Impl& impl) {
   detail::ProcessPartsHub* hub = impl.parts_ready.load(std::memory_order_acquire);
@@ -142,8 +154,15 @@ Profiler::Profiler(Config config) {
   }
   if (impl_->config.sampler_enabled) impl_->sampler.start();
   if (impl_->config.sampling.enabled && native_sampling(impl_->config)) {
-    impl_->cpu_sampler = std::make_unique<sampling::CpuSampler>(impl_->config, *state_, impl_->samples);
+    impl_->cpu_sampler = std::make_unique<sampling::CpuSampler>(
+        impl_->config, *state_, impl_->samples, [impl = impl_.get()] { return impl->recorder.live_thread_ids(); });
     impl_->cpu_sampler->start();
+  }
+  if (impl_->config.sampling.alloc_enabled) {
+    impl_->alloc_sampler = std::make_unique<sampling::AllocSampler>(impl_->config, *state_, impl_->recorder.origin_steady_ns(),
+                                                                   metrics::alloc_sampling_linked());
+    if (impl_->alloc_sampler->active())
+      codeprof_alloc_set_sampling(&alloc_sampling_hooks(), impl_->alloc_sampler->interval_bytes());
   }
   if (impl_->config.alerts.enabled) {
     std::unique_ptr<detail::AlertSink> sink;
@@ -180,6 +199,10 @@ Profiler::~Profiler() {
   // Join the monitor before the pointer changes: its thread reads impl_->alerts through snapshot().
   if (impl_->alerts) impl_->alerts->stop();
   impl_->alerts.reset();
+  if (impl_->alloc_sampler) {  // before the recorder its hook reads
+    if (impl_->alloc_sampler->active()) codeprof_alloc_set_sampling(nullptr, 0);
+    impl_->alloc_sampler.reset();
+  }
   if (impl_->cpu_sampler) impl_->cpu_sampler->stop();  // before the recorder its handler reads
   impl_->sampler.stop();
   // Members are destroyed in reverse order; the recorder's destructor drains every event.
@@ -298,7 +321,13 @@ Snapshot Profiler::snapshot() const {
     s.sampling.unavailable = impl_->cpu_sampler->unavailable();
     if (impl_->cpu_sampler->running()) s.sampling.unwinder = "libunwind";
   }
+  if (impl_->alloc_sampler) {
+    impl_->alloc_sampler->publish(impl_->samples);
+    for (auto& u : impl_->alloc_sampler->unavailable()) s.sampling.unavailable.push_back(std::move(u));
+    if (impl_->alloc_sampler->active()) s.sampling.unwinder = "libunwind";
+  }
   impl_->samples.fill(s, site_table());
+  if (impl_->alloc_sampler) impl_->alloc_sampler->fill(s);
   s.sampling.enabled = cfg.sampling.enabled;
   for (const auto& u : s.sampling.unavailable) s.run.unavailable.push_back(u);
   if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->merge_into(s);
@@ -343,6 +372,7 @@ void Profiler::reset() {
   if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->reset();
   impl_->recorder.reset();
   if (impl_->cpu_sampler) impl_->cpu_sampler->discard_pending();
+  if (impl_->alloc_sampler) impl_->alloc_sampler->reset(impl_->recorder.origin_steady_ns());
   impl_->samples.reset();
   impl_->sampler.reset(impl_->recorder.origin_steady_ns());
 }

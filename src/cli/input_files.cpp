@@ -11,8 +11,8 @@
 #include "cli/progress.hpp"
 #include "codeprof/trace_reader.hpp"
 #include "io/report_reader.hpp"
-#include "io/trace_input.hpp"
-#include "io/trace_source_reader.hpp"
+#include "io/trace/input.hpp"
+#include "io/trace/source_reader.hpp"
 
 namespace codeprof::cli {
 namespace {

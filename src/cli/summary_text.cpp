@@ -97,8 +97,8 @@ void bottlenecks(std::string& out, const std::vector<Bottleneck>& list, std::siz
   }
   for (std::size_t i = 0; i < list.size() && i < top; ++i) {
     const auto& b = list[i];
-    out += "  " + std::to_string(i + 1) + ". [" + b.optimization_priority + "] " + printable(b.operation) + " (" + b.type + ", " +
-           b.severity + "): mean " + analysis::format_seconds(b.avg_duration) + ", p95 " + analysis::format_seconds(b.p95_duration) +
+    out += "  " + std::to_string(i + 1) + ". [" + std::string(to_string(b.optimization_priority)) + "] " + printable(b.operation) + " (" + b.type + ", " +
+           std::string(to_string(b.severity)) + "): mean " + analysis::format_seconds(b.avg_duration) + ", p95 " + analysis::format_seconds(b.p95_duration) +
            ", " + analysis::format_count(b.calls) + " calls, " + analysis::format_percent(b.share_of_wall) + " of wall time\n";
     if (!b.reason.empty()) out += "     " + b.reason + "\n";
   }
@@ -113,7 +113,7 @@ void recommendations(std::string& out, const std::vector<Recommendation>& list, 
   }
   for (std::size_t i = 0; i < list.size() && i < top; ++i) {
     const auto& r = list[i];
-    out += "  " + std::to_string(i + 1) + ". [" + r.priority + "] " + r.title + "  (" + r.id + ")\n";
+    out += "  " + std::to_string(i + 1) + ". [" + std::string(to_string(r.priority)) + "] " + r.title + "  (" + r.id + ")\n";
     if (!r.evidence_text.empty()) out += "     evidence: " + r.evidence_text + "\n";
     if (!r.action.empty()) out += "     action:   " + r.action + "\n";
   }
@@ -136,7 +136,7 @@ std::string summary_text(const Snapshot& s, const Findings& f, std::size_t top) 
   recommendations(out, f.recommendations, top);
   if (!f.trends.empty()) {
     out += "\nTrends\n";
-    for (const auto& t : f.trends) out += "  - " + t.kind + (t.operation.empty() ? "" : " " + t.operation) + ": " + t.description + "\n";
+    for (const auto& t : f.trends) out += "  - " + std::string(to_string(t.kind)) + (t.operation.empty() ? "" : " " + t.operation) + ": " + t.description + "\n";
   }
   if (!f.inconclusive.empty()) {
     out += "\nNot concluded (this run is too short or lacks the data)\n";

@@ -182,6 +182,8 @@ std::vector<KeyDef> build_keys() {
   k.push_back(bool_key("metrics.gpu", "Per-scope GPU memory delta (NVML / CUDA runtime via dlopen).", [](Config& c) -> bool& { return c.metrics.gpu; }));
   k.push_back(bool_key("metrics.gpu_timing", "GPU time of gpu-category scopes with CUDA events.", [](Config& c) -> bool& { return c.metrics.gpu_timing; }));
   k.push_back(bool_key("metrics.nvtx", "Push every scope as an NVTX range (Nsight Systems).", [](Config& c) -> bool& { return c.metrics.nvtx; }));
+  k.push_back(bool_key("metrics.network", "Per-scope socket bytes, calls and time blocked in socket calls (link codeprof::net or preload libcodeprof_net.so).",
+                       [](Config& c) -> bool& { return c.metrics.network; }));
   for (std::size_t i = 0; i < kCategoryCount; ++i) {
     const std::string cat(kCategoryNames[i]);
     k.push_back(bool_key("metrics.categories." + cat, "Run the enabled probes on " + cat + " scopes.",
@@ -214,12 +216,16 @@ std::vector<KeyDef> build_keys() {
                       [](Config& c) -> std::uint32_t& { return c.sampling.max_stacks; }));
   k.push_back(int_key("sampling.python_frequency_hz", "Samples per second of the Python package's sampler thread (Python stacks).", 1, 10'000,
                       [](Config& c) -> std::uint32_t& { return c.sampling.python_frequency_hz; }));
+  k.push_back(bool_key("sampling.alloc_enabled", "Sample allocations with their stacks and operations (needs codeprof::alloc linked).",
+                       [](Config& c) -> bool& { return c.sampling.alloc_enabled; }));
+  k.push_back(int_key("sampling.alloc_interval_bytes", "Mean bytes allocated between two allocation samples (Poisson over bytes).", 1, 1'073'741'824,
+                      [](Config& c) -> std::uint32_t& { return c.sampling.alloc_interval_bytes; }));
   k.push_back(bool_key("trace.enabled", "Keep raw events for the Chrome trace export.", [](Config& c) -> bool& { return c.trace_enabled; }));
   k.push_back(int_key("trace.budget_events", "Raw events kept at most; the others fall outside the window and are counted.", 0, 1e9,
                       [](Config& c) -> std::uint64_t& { return c.trace_budget_events; }));
   k.push_back(choice_key("trace.policy", "Which raw events the trace keeps: last (a ring of the most recent: the end of the run) or first.",
                          {"last", "first"}, [](Config& c) -> std::string& { return c.trace_policy; }));
-  k.push_back(int_key("trace.budget_bytes", "Memory the kept raw events may use (32 bytes each, 112 more with probe values; 0: no limit).",
+  k.push_back(int_key("trace.budget_bytes", "Memory the kept raw events may use (32 bytes each, 144 more with probe values; 0: no limit).",
                       0, 1e12, [](Config& c) -> std::uint64_t& { return c.trace_budget_bytes; }));
   k.push_back(string_key("analysis.step_operation", "Name of the operation that marks one step (empty: training_loop scopes).",
                          [](Config& c) -> std::string& { return c.step_operation; }));

@@ -292,6 +292,17 @@ detail::ThreadBuffer* Recorder::attach_current_thread() {
   return ring.get();
 }
 
+std::vector<std::uint64_t> Recorder::live_thread_ids() {
+  std::vector<std::uint64_t> tids;
+  std::lock_guard drain(drain_mutex_);  // the order drain_locked() takes them in
+  std::lock_guard lock(threads_mutex_);
+  for (const Attached& a : attached_)
+    if (!a.buffer->closed.load(std::memory_order_acquire)) tids.push_back(a.buffer->os_tid);
+  for (const auto& b : new_buffers_)
+    if (!b->closed.load(std::memory_order_acquire)) tids.push_back(b->os_tid);
+  return tids;
+}
+
 void Recorder::set_thread_name(std::string name) {
   adopt_fork();
   detail::ThreadBuffer* ring = detail::thread_buffer(state_);

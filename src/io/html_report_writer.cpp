@@ -209,7 +209,7 @@ void recommendations(Page& p, const std::vector<Recommendation>& recs) {
   if (recs.empty()) p.tag("p", "No recommendations: nothing stood out.", "empty");
   p.raw("<div class=\"cards wide\">");
   for (const auto& r : recs) {
-    p.raw("<div class=\"card rec ").text(r.priority).raw("\"><h3>").badge(r.priority).raw(" ").text(r.title).raw("</h3>");
+    p.raw("<div class=\"card rec ").text(to_string(r.priority)).raw("\"><h3>").badge(to_string(r.priority)).raw(" ").text(r.title).raw("</h3>");
     p.raw("<p><span class=\"label\">Evidence:</span> ").text(r.evidence_text).raw("</p>");
     if (!r.evidence.empty()) {
       p.raw("<details><summary>the numbers</summary><ul>");
@@ -236,8 +236,8 @@ void bottlenecks(Page& p, const std::vector<Bottleneck>& list) {
         "<th class=\"num\">Mean</th><th class=\"num\">p95</th><th class=\"num\">Total</th><th class=\"num\">Share of wall</th>"
         "<th>Reason</th></tr></thead><tbody>");
   for (const auto& b : list) {
-    p.raw("<tr>").tag("td", b.operation).tag("td", b.type).raw("<td>").badge(b.severity).raw("</td><td>")
-        .badge(b.optimization_priority).raw("</td>")
+    p.raw("<tr>").tag("td", b.operation).tag("td", b.type).raw("<td>").badge(to_string(b.severity)).raw("</td><td>")
+        .badge(to_string(b.optimization_priority)).raw("</td>")
         .tag("td", analysis::format_count(b.calls), "num").tag("td", analysis::format_seconds(b.avg_duration), "num")
         .tag("td", analysis::format_seconds(b.p95_duration), "num").tag("td", analysis::format_seconds(b.total_time), "num")
         .tag("td", analysis::format_percent(b.share_of_wall), "num").tag("td", b.reason).raw("</tr>");
@@ -273,7 +273,7 @@ void trends(Page& p, const std::vector<Trend>& list) {
   }
   p.raw("<table><thead><tr><th>Kind</th><th>Operation</th><th>Description</th><th class=\"num\">At</th><th>Method</th></tr></thead><tbody>");
   for (const auto& t : list)
-    p.raw("<tr>").tag("td", t.kind).tag("td", t.operation.empty() ? "(process)" : t.operation).tag("td", t.description)
+    p.raw("<tr>").tag("td", to_string(t.kind)).tag("td", t.operation.empty() ? "(process)" : t.operation).tag("td", t.description)
         .tag("td", analysis::format_seconds(t.at_s), "num").tag("td", t.method).raw("</tr>");
   p.raw("</tbody></table></section>\n");
 }

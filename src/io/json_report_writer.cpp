@@ -58,6 +58,14 @@ Json hot_spots_json(const std::vector<HotSpot>& spots) {
   return a;
 }
 
+Json alloc_sites_json(const std::vector<AllocSite>& sites) {
+  Json a = Json::array();
+  for (const auto& h : sites)
+    a.push_back({{"function", h.function}, {"file", h.file}, {"line", h.line}, {"samples", h.samples}, {"bytes", h.bytes},
+                 {"share", number(h.share)}});
+  return a;
+}
+
 Json operation_json(const OperationStats& op) {
   Json j;
   j["id"] = op.id;
@@ -119,6 +127,12 @@ Json operation_json(const OperationStats& op) {
   j["cpu_samples"] = op.cpu_samples;
   j["hot_functions"] = hot_spots_json(op.hot_functions);
   j["hot_lines"] = hot_spots_json(op.hot_lines);
+  j["alloc_samples"] = op.alloc_samples;
+  j["alloc_sampled_bytes"] = op.alloc_sampled_bytes;
+  j["live_sampled_bytes"] = op.live_sampled_bytes;
+  j["peak_live_sampled_bytes"] = op.peak_live_sampled_bytes;
+  j["hot_allocations"] = alloc_sites_json(op.hot_allocations);
+  j["live_at_end"] = alloc_sites_json(op.live_at_end);
   return j;
 }
 
@@ -167,8 +181,8 @@ Json bottleneck_json(const Bottleneck& b) {
   return {{"operation", b.operation},
           {"type", b.type},
           {"avg_duration", number(b.avg_duration)},
-          {"optimization_priority", b.optimization_priority},
-          {"severity", b.severity},
+          {"optimization_priority", std::string(to_string(b.optimization_priority))},
+          {"severity", std::string(to_string(b.severity))},
           {"p95_duration", number(b.p95_duration)},
           {"calls", b.calls},
           {"total_time", number(b.total_time)},
@@ -184,7 +198,7 @@ Json recommendation_json(const Recommendation& r) {
         {{"metric", e.metric}, {"value", number(e.value)}, {"unit", e.unit}, {"operation", e.operation}});
   return {{"id", r.id},
           {"type", r.type},
-          {"priority", r.priority},
+          {"priority", std::string(to_string(r.priority))},
           {"title", r.title},
           {"evidence", std::move(evidence)},
           {"evidence_text", r.evidence_text},
@@ -213,7 +227,7 @@ Json classification_json(const Classification& c) {
 }
 
 Json trend_json(const Trend& t) {
-  return {{"kind", t.kind},
+  return {{"kind", std::string(to_string(t.kind))},
           {"operation", t.operation},
           {"description", t.description},
           {"magnitude", number(t.magnitude)},

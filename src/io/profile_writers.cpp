@@ -167,13 +167,17 @@ std::string to_pprof(const Snapshot& s) {
   return gzip(bytes);
 }
 
-std::string to_folded(const Snapshot& s) {
-  // "operation:step;operation:tokenize;main;tokenize;count_tokens 12": open operations
-  // (outermost first) as the root frames, then the stack from the outermost frame in.
+namespace {
+
+// "operation:step;operation:tokenize;main;tokenize;count_tokens 12": open operations
+// (outermost first) as the root frames, then the stack from the outermost frame in.
+template <typename Value>
+std::string folded(const Snapshot& s, Value value) {
   const SampleProfile& prof = s.profile;
   std::map<std::string, std::uint64_t> lines;
   for (const ProfileStack& st : prof.stacks) {
-    if (st.cpu_samples == 0) continue;
+    const std::uint64_t v = value(st);
+    if (v == 0) continue;
     std::string key;
     const auto add = [&](const std::string& name) {
       if (!key.empty()) key += ';';
@@ -182,11 +186,22 @@ std::string to_folded(const Snapshot& s) {
     for (auto it = st.operations.rbegin(); it != st.operations.rend(); ++it) add(std::string("operation:").append(operation_name(prof, *it)));
     for (auto it = st.frames.rbegin(); it != st.frames.rend(); ++it) add(prof.frames[*it].function);
     if (st.frames.empty()) add("[unknown]");
-    lines[key] += st.cpu_samples;
+    lines[key] += v;
   }
   std::string out;
   for (const auto& [key, count] : lines) out += key + " " + std::to_string(count) + "\n";
   return out;
+}
+
+}  // namespace
+
+std::string to_folded(const Snapshot& s) {
+  return folded(s, [](const ProfileStack& st) { return st.cpu_samples; });
+}
+
+std::string to_folded(const Snapshot& s, FoldedAllocations bytes) {
+  if (bytes == FoldedAllocations::Live) return folded(s, [](const ProfileStack& st) { return st.live_bytes; });
+  return folded(s, [](const ProfileStack& st) { return st.alloc_bytes; });
 }
 
 }  // namespace codeprof::io

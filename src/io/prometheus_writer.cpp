@@ -284,7 +284,7 @@ std::string to_prometheus(const Snapshot& s, const Findings& f) {
            "Share of the run's wall time spent in a bottleneck operation (self time), 0 to 1.");
   for (const auto& b : f.bottlenecks)
     e.sample("codeprof_bottleneck_wall_share_ratio",
-             {{"operation", b.operation}, {"type", b.type}, {"severity", b.severity}, {"priority", b.optimization_priority}},
+             {{"operation", b.operation}, {"type", b.type}, {"severity", std::string(to_string(b.severity))}, {"priority", std::string(to_string(b.optimization_priority))}},
              b.share_of_wall);
   const auto& input = f.classification.input;
   if (input.steps > 0) {
@@ -297,10 +297,10 @@ std::string to_prometheus(const Snapshot& s, const Findings& f) {
     e.sample("codeprof_gpu_idle_share_ratio", {}, f.classification.gpu.idle_share);
   }
   e.family("codeprof_recommendations", "gauge", "Recommendations the analysis made, by priority.");
-  for (const char* priority : {"high", "medium", "low"}) {
+  for (const Priority priority : {Priority::High, Priority::Medium, Priority::Low}) {
     const auto n = std::count_if(f.recommendations.begin(), f.recommendations.end(),
                                  [&](const Recommendation& r) { return r.priority == priority; });
-    e.sample("codeprof_recommendations", {{"priority", priority}}, static_cast<double>(n));
+    e.sample("codeprof_recommendations", {{"priority", std::string(to_string(priority))}}, static_cast<double>(n));
   }
   write_alerts(e, s);
   return e.take();

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -25,7 +26,7 @@
 #include "analysis/text_format.hpp"
 #include "codeprof/trace_reader.hpp"
 #include "io/report_schema.hpp"
-#include "io/trace_input.hpp"
+#include "io/trace/input.hpp"
 
 namespace codeprof::io {
 namespace {
@@ -160,6 +161,20 @@ class Parser {
     return static_cast<std::int64_t>(v);
   }
 
+  // One of an enum's spellings (names[i] is the enum value i); `absent` when the key is not there.
+  template <typename Enum, std::size_t N>
+  Enum one_of(const Node& n, std::string_view key, bool required, const std::array<std::string_view, N>& names,
+              Enum absent) const {
+    const Json* v = member(n, key, required);
+    if (!v) return absent;
+    if (v->is_string())
+      for (std::size_t i = 0; i < N; ++i)
+        if (names[i] == v->get_ref<const std::string&>()) return static_cast<Enum>(i);
+    std::string expected;
+    for (std::size_t i = 0; i < N; ++i) expected += (i == 0 ? "" : i + 1 == N ? " or " : ", ") + std::string(names[i]);
+    fail(n.join(key), expected, v);
+  }
+
   Category category(const Node& n, std::string_view key) const {
     const std::string s = str(n, key, true);
     if (const auto c = category_from_string(s)) return *c;
@@ -232,10 +247,25 @@ std::vector<HotSpot> read_hot_spots(const Parser& p, const Node& n, std::string_
   return spots;
 }
 
+std::vector<AllocSite> read_alloc_sites(const Parser& p, const Node& n, std::string_view key) {
+  std::vector<AllocSite> sites;
+  p.each(n, key, false, [&](const Node& h) {
+    sites.push_back({p.str(h, "function", true), p.str(h, "file"), p.u32(h, "line"), p.u64(h, "samples"),
+                     p.u64(h, "bytes", true), p.real(h, "share")});
+  });
+  return sites;
+}
+
 void read_operation_samples(const Parser& p, const Node& n, OperationStats& op) {
   op.cpu_samples = p.u64(n, "cpu_samples");
   op.hot_functions = read_hot_spots(p, n, "hot_functions");
   op.hot_lines = read_hot_spots(p, n, "hot_lines");
+  op.alloc_samples = p.u64(n, "alloc_samples");
+  op.alloc_sampled_bytes = p.u64(n, "alloc_sampled_bytes");
+  op.live_sampled_bytes = p.u64(n, "live_sampled_bytes");
+  op.peak_live_sampled_bytes = p.i64(n, "peak_live_sampled_bytes");
+  op.hot_allocations = read_alloc_sites(p, n, "hot_allocations");
+  op.live_at_end = read_alloc_sites(p, n, "live_at_end");
 }
 
 void read_sampling(const Parser& p, const Node& top, SamplingInfo& info) {
@@ -362,8 +392,8 @@ Bottleneck read_bottleneck(const Parser& p, const Node& n) {
   b.operation = p.str(n, "operation", true);
   b.type = p.str(n, "type", true);
   b.avg_duration = p.real(n, "avg_duration", true);
-  b.optimization_priority = p.str(n, "optimization_priority", true);
-  b.severity = p.str(n, "severity");
+  b.optimization_priority = p.one_of(n, "optimization_priority", true, kPriorityNames, Priority::Low);
+  b.severity = p.one_of(n, "severity", false, kSeverityNames, Severity::Share);
   b.p95_duration = p.real(n, "p95_duration");
   b.calls = p.u64(n, "calls");
   b.total_time = p.real(n, "total_time");
@@ -377,7 +407,7 @@ Recommendation read_recommendation(const Parser& p, const Node& n) {
   Recommendation r;
   r.id = p.str(n, "id", true);
   r.type = p.str(n, "type");
-  r.priority = p.str(n, "priority", true);
+  r.priority = p.one_of(n, "priority", true, kPriorityNames, Priority::Low);
   r.title = p.str(n, "title", true);
   p.each(n, "evidence", false, [&](const Node& e) {
     r.evidence.push_back({p.str(e, "metric", true), p.real(e, "value", true), p.str(e, "unit"), p.str(e, "operation")});
@@ -388,7 +418,7 @@ Recommendation read_recommendation(const Parser& p, const Node& n) {
 }
 
 Trend read_trend(const Parser& p, const Node& n) {
-  return {p.str(n, "kind", true), p.str(n, "operation"), p.str(n, "description"),
+  return {p.one_of(n, "kind", true, kTrendKindNames, TrendKind::Slowdown), p.str(n, "operation"), p.str(n, "description"),
           p.real(n, "magnitude"),  p.real(n, "at"),        p.str(n, "method")};
 }
 

@@ -34,7 +34,7 @@ struct Report {
 Report read_report(const std::string& path);
 // `name` is used in error messages and as run.source_path.
 Report parse_report(std::string_view text, const std::string& name);
-// From a byte source already open (io/trace_input.hpp), e.g. a pipe whose first bytes were read
+// From a byte source already open (io/trace/input.hpp), e.g. a pipe whose first bytes were read
 // to tell its format.
 Report read_report_source(trace::ByteSource& source, const std::string& name);
 

@@ -58,6 +58,14 @@ inline constexpr std::array<ResourceMetricInfo, kProbeMetricCount> kResourceMetr
      "Sum over calls of the device memory change across the operation."},
     {ProbeMetric::GpuTimeNs, "gpu_time", "s", 1e-9, "gpu_seconds_total", PrometheusKind::CounterOfTotal,
      "GPU time of the operation (CUDA events or kernel time from a trace)."},
+    {ProbeMetric::NetSentBytes, "net_sent_bytes", "bytes", 1.0, "network_sent_bytes_total", PrometheusKind::CounterOfTotal,
+     "Bytes sent on internet sockets inside the operation."},
+    {ProbeMetric::NetRecvBytes, "net_recv_bytes", "bytes", 1.0, "network_received_bytes_total", PrometheusKind::CounterOfTotal,
+     "Bytes received on internet sockets inside the operation."},
+    {ProbeMetric::NetCalls, "net_calls", "count", 1.0, "network_calls_total", PrometheusKind::CounterOfTotal,
+     "Socket transfer, connect and accept calls made inside the operation."},
+    {ProbeMetric::NetBlockedNs, "net_blocked", "s", 1e-9, "network_blocked_seconds_total", PrometheusKind::CounterOfTotal,
+     "Wall time inside socket calls and waits for socket readiness during the operation."},
 }};
 
 constexpr const ResourceMetricInfo& resource_info(ProbeMetric m) noexcept {

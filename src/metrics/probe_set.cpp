@@ -4,6 +4,7 @@
 
 #include "metrics/alloc_counters.hpp"
 #include "metrics/gpu_runtime.hpp"
+#include "metrics/net_counters.hpp"
 #include "metrics/nvtx_ranges.hpp"
 #include "metrics/proc_io_probe.hpp"
 #include "metrics/rss_probe.hpp"
@@ -30,6 +31,10 @@ enum Word : std::size_t {
   kGpuMem = 12,
   kGpuStartEvent = 13,
   kFlags = 15,  // which entry readings succeeded
+  kNetSent = 16,
+  kNetRecv = 17,
+  kNetCalls = 18,
+  kNetBlocked = 19,
 };
 
 enum Flag : std::int64_t {
@@ -40,9 +45,10 @@ enum Flag : std::int64_t {
   kHasGpuMem = 1 << 4,
   kHasGpuEvent = 1 << 5,
   kPushedNvtx = 1 << 6,
+  kHasNet = 1 << 7,
 };
 
-static_assert(std::tuple_size_v<decltype(ProbeFrame{}.words)> == 16, "frame layout assumes 16 words");
+static_assert(std::tuple_size_v<decltype(ProbeFrame{}.words)> == 20, "frame layout assumes 20 words");
 
 }  // namespace
 
@@ -54,6 +60,7 @@ struct ProbeSet::Impl {
   bool gpu_memory = false;
   bool gpu_timing = false;
   bool nvtx = false;
+  bool network = false;
   RssProbe rss_probe;  // opens /proc/self/statm once
   const Nvml* nvml = nullptr;
   const CudaRuntime* cuda = nullptr;
@@ -90,6 +97,10 @@ struct ProbeSet::Impl {
         cuda = &c;
       else
         unavailable.push_back({"gpu_timing", c.unavailable_reason()});
+    }
+    if (m.network) {
+      network = net_counters_linked();
+      if (!network) unavailable.push_back({"network", kNetNotLinkedReason});
     }
     if (m.nvtx) {
       const std::string why = nvtx_unavailable_reason();
@@ -137,6 +148,15 @@ struct ProbeSet::Impl {
         flags |= kHasAlloc;
       }
     }
+    if (s.network) {
+      if (const NetCounters* c = thread_net_counters()) {
+        w[kNetSent] = c->sent_bytes;
+        w[kNetRecv] = c->recv_bytes;
+        w[kNetCalls] = c->calls;
+        w[kNetBlocked] = c->blocked_ns;
+        flags |= kHasNet;
+      }
+    }
     if (s.gpu_timing) {
       const CachedSite* site = nullptr;
       try {
@@ -182,6 +202,14 @@ struct ProbeSet::Impl {
         if (w[kSavedPeak] > peak) c->peak_live_bytes = w[kSavedPeak];
       }
     }
+    if (flags & kHasNet) {
+      if (const NetCounters* c = thread_net_counters()) {
+        out.set(ProbeMetric::NetSentBytes, c->sent_bytes - w[kNetSent]);
+        out.set(ProbeMetric::NetRecvBytes, c->recv_bytes - w[kNetRecv]);
+        out.set(ProbeMetric::NetCalls, c->calls - w[kNetCalls]);
+        out.set(ProbeMetric::NetBlockedNs, c->blocked_ns - w[kNetBlocked]);
+      }
+    }
     if (flags & kHasRss) {
       const std::int64_t now = s.rss_probe.rss_bytes();
       if (now >= 0) out.set(ProbeMetric::RssDeltaBytes, now - w[kRss]);
@@ -202,7 +230,7 @@ struct ProbeSet::Impl {
     if (flags & kPushedNvtx) nvtx_pop();
   }
 
-  bool any() const noexcept { return cpu || rss || alloc || io || gpu_memory || gpu_timing || nvtx; }
+  bool any() const noexcept { return cpu || rss || alloc || io || gpu_memory || gpu_timing || nvtx || network; }
 };
 
 ProbeSet::ProbeSet(const Config& config) : impl_(std::make_unique<Impl>(config.metrics)) {}

@@ -109,6 +109,7 @@ ProcessReading ProcessReader::read() const noexcept {
   r.has_io = parse_io(io_.read(buf, sizeof buf), r.io);
   // Only the first line of /proc/stat is needed; a short read keeps it cheap on many-core hosts.
   r.has_system = parse_system_cpu(system_stat_.read(buf, sizeof buf), r.system_busy_ticks, r.system_total_ticks);
+  r.has_net = read_net_process_totals(r.net);
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/net_counters.hpp"
 #include "metrics/proc_file.hpp"
 #include "metrics/proc_io_probe.hpp"
 
@@ -26,12 +27,14 @@ struct ProcessReading {
   IoCounters io;
   std::int64_t system_busy_ticks = 0;  // /proc/stat, all CPUs
   std::int64_t system_total_ticks = 0;
+  NetCounters net;  // the process's socket counters (codeprof::net), summed over its threads
   // Which optional sources were read this time.
   bool has_memory = false;
   bool has_threads = false;
   bool has_fds = false;
   bool has_io = false;
   bool has_system = false;
+  bool has_net = false;
 };
 
 class ProcessReader {

@@ -54,6 +54,8 @@ enum ProcessSeries : std::size_t {
   kStorageWrite,
   kOpenFds,
   kThreads,
+  kNetSent,
+  kNetRecv,
   kProcessSeriesCount
 };
 
@@ -83,6 +85,9 @@ struct SystemSampler::Impl final : core::ForkAware {
         {"storage_write_bytes_per_s", "bytes_per_second"},  // write_bytes: dirtied for writeback
         {"open_fds", "count"},
         {"threads", "count"},
+        // codeprof::net's counters of the process's own internet sockets (all its threads)
+        {"net_sent_bytes_per_s", "bytes_per_second"},
+        {"net_recv_bytes_per_s", "bytes_per_second"},
     };
     for (const auto& s : specs) series.emplace_back(s[0], s[1], cap);
     core::register_fork_aware(this);
@@ -135,6 +140,12 @@ struct SystemSampler::Impl final : core::ForkAware {
         present[kIoRead] = present[kIoWrite] = present[kStorageRead] = present[kStorageWrite] = false;
       if (what == "system_cpu_percent") present[kSystemCpu] = false;
     }
+    // /proc/self/net/dev would count the whole network namespace (every process of a container);
+    // the interposer's counters are this process's own, so the series exist only with it (the
+    // network probe, when switched on, says why it is missing).
+    // No blocked-time series: servers (the dashboard among them) wait in accept and epoll by design,
+    // so a process-wide share of waiting threads would say nothing; per operation it does.
+    if (!net_counters_linked()) present[kNetSent] = present[kNetRecv] = false;
     const Nvml& nvml = Nvml::instance();
     if (!nvml.available()) {
       unavailable.push_back({"gpu_sampler", nvml.unavailable_reason()});
@@ -204,6 +215,8 @@ struct SystemSampler::Impl final : core::ForkAware {
     v[kStorageWrite] = per_second(now.io.write_bytes - before.io.write_bytes, dt);
     v[kOpenFds] = static_cast<double>(now.open_fds);
     v[kThreads] = static_cast<double>(now.threads);
+    v[kNetSent] = per_second(now.net.sent_bytes - before.net.sent_bytes, dt);
+    v[kNetRecv] = per_second(now.net.recv_bytes - before.net.recv_bytes, dt);
 
     const Nvml& nvml = Nvml::instance();
     std::vector<NvmlDeviceReading> gpu;

@@ -1,10 +1,7 @@
 #include "sampling/cpu_sampler.hpp"
 
-#define UNW_LOCAL_ONLY
 #include <dirent.h>
-#include <dlfcn.h>
 #include <fcntl.h>
-#include <libunwind.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +18,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "sampling/local_unwinder.hpp"
 #include "sampling/open_operations.hpp"
 #include "sampling/sample_ring.hpp"
 #include "sampling/symbolizer.hpp"
@@ -33,6 +31,9 @@ constexpr int kMaxOperations = 32;
 constexpr int kMaxFramesLimit = 256;
 constexpr std::size_t kSlots = 4096;  // threads sampled at once, at most
 constexpr pid_t kTombstone = -1;
+// How often the sampler's thread drains the rings and arms new threads (a thread that lives
+// shorter than a tick may never be sampled).
+constexpr std::chrono::milliseconds kTick{20};
 
 pid_t current_tid() noexcept { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
@@ -101,62 +102,11 @@ struct ThreadState {
   std::uint64_t dropped_seen = 0;
 };
 
-// libunwind is loaded with dlopen(RTLD_LOCAL) when sampling starts, never linked: libunwind.so also
-// exports the _Unwind_* functions of C++ exception handling, and linked into a process beside
-// libgcc_s (which PyTorch loads first into Python's global scope) a C++ exception thrown in
-// codeprof's Python module was no longer caught (std::terminate at `import torch; import codeprof`).
-// Loaded locally its symbols bind for nobody but us; the function pointers are resolved before the
-// signal handler can run, so the handler calls no dynamic linker.
-#define CODEPROF_UNW_NAME2(x) #x
-#define CODEPROF_UNW_NAME(x) CODEPROF_UNW_NAME2(x)
-struct LocalUnwinder {
-  decltype(&unw_init_local2) init_local2 = nullptr;
-  decltype(&unw_get_reg) get_reg = nullptr;
-  decltype(&unw_step) step = nullptr;
-  decltype(&unw_set_caching_policy) set_caching_policy = nullptr;
-  unw_addr_space_t* local_addr_space = nullptr;
-  std::string error;  // why it is not there
-
-  // Resolves once; returns whether the unwinder can be used.
-  static LocalUnwinder& get() {
-    static LocalUnwinder u = load();
-    return u;
-  }
-  bool ok() const noexcept { return init_local2 && get_reg && step; }
-
- private:
-  static LocalUnwinder load() {
-    LocalUnwinder u;
-    void* lib = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-      const char* e = ::dlerror();
-      u.error = std::string("libunwind.so.8 (Debian package libunwind8) could not be loaded: ") + (e ? e : "unknown error");
-      return u;
-    }
-    u.init_local2 = reinterpret_cast<decltype(u.init_local2)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_init_local2)));
-    u.get_reg = reinterpret_cast<decltype(u.get_reg)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_get_reg)));
-    u.step = reinterpret_cast<decltype(u.step)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_step)));
-    u.set_caching_policy =
-        reinterpret_cast<decltype(u.set_caching_policy)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_set_caching_policy)));
-    u.local_addr_space = static_cast<unw_addr_space_t*>(::dlsym(lib, CODEPROF_UNW_NAME(unw_local_addr_space)));
-    if (!u.ok()) u.error = "libunwind.so.8 lacks its local unwinder (" CODEPROF_UNW_NAME(unw_init_local2) ")";
-    return u;  // the library stays loaded for the life of the process
-  }
-};
 const LocalUnwinder* g_unwinder = nullptr;  // set before the handler is installed
 
 int unwind(void* ucontext, std::uintptr_t* pcs, int max) noexcept {
   const LocalUnwinder* u = g_unwinder;
-  if (!u) return 0;
-  unw_cursor_t cursor;
-  if (u->init_local2(&cursor, static_cast<unw_context_t*>(ucontext), UNW_INIT_SIGNAL_FRAME) < 0) return 0;
-  int n = 0;
-  do {
-    unw_word_t ip = 0;
-    if (u->get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
-    pcs[n++] = static_cast<std::uintptr_t>(ip);
-  } while (n < max && u->step(&cursor) > 0);
-  return n;
+  return u && ucontext ? u->capture(ucontext, pcs, max) : 0;
 }
 
 void on_signal(int, siginfo_t* info, void* ucontext) {
@@ -231,9 +181,10 @@ std::string perf_paranoid() {
 }  // namespace
 
 struct CpuSampler::Impl {
-  Impl(const Config& c, const detail::RecorderState& rec, SampleStore& s)
+  Impl(const Config& c, const detail::RecorderState& rec, SampleStore& s, ScopeThreads scopes)
       : recorder(rec),
         store(s),
+        scope_threads(std::move(scopes)),
         frequency_hz(c.sampling.frequency_hz),
         all_threads(c.sampling.all_threads),
         mechanism(c.sampling_mechanism),
@@ -242,6 +193,7 @@ struct CpuSampler::Impl {
 
   const detail::RecorderState& recorder;
   SampleStore& store;
+  const ScopeThreads scope_threads;
   const std::uint32_t frequency_hz;
   const bool all_threads;
   const std::string mechanism;  // requested: auto, perf_event, timer
@@ -354,17 +306,30 @@ struct CpuSampler::Impl {
     threads.erase(it);
   }
 
-  // Arms new threads, retires those that exited. drain_mutex held.
-  std::uint64_t scans = 0;
+  // Arms new threads, retires those that exited. drain_mutex held. When only scope threads are
+  // sampled, their list (from the recorder) is checked every tick, and /proc/self/task, which
+  // only serves to retire exited threads then, every kFullScanTicks-th tick.
+  static constexpr unsigned kFullScanTicks = 5;
+  std::uint64_t ticks = 0, full_scans = 0;
   void rescan() {
-    ++scans;
+    const bool scope_only = !all_threads && scope_threads;
+    if (!scope_only || ticks++ % kFullScanTicks == 0) scan_process_threads(!scope_only);
+    if (scope_only)
+      for (const std::uint64_t id : scope_threads()) {
+        const auto tid = static_cast<pid_t>(id);
+        if (tid != own_tid && !threads.count(tid)) arm(tid);
+      }
+  }
+
+  void scan_process_threads(bool arm_new) {
+    ++full_scans;
     const std::vector<pid_t> now = process_threads();
     for (auto it = threads.begin(); it != threads.end();) {
-      // A thread id that vanished and came back between two scans (20 ms) would be taken for the
-      // same thread; its start time is compared only every 50th scan, which keeps a scan to one
+      // A thread id that vanished and came back between two scans would be taken for the same
+      // thread; its start time is compared only every 50th scan, which keeps a scan to one
       // directory listing.
       const bool listed = std::find(now.begin(), now.end(), it->first) != now.end();
-      const bool alive = listed && (scans % 50 != 0 || thread_start_time(it->first) == it->second->start_time);
+      const bool alive = listed && (full_scans % 50 != 0 || thread_start_time(it->first) == it->second->start_time);
       if (alive) ++it;
       else {
         auto next = std::next(it);
@@ -372,8 +337,9 @@ struct CpuSampler::Impl {
         it = next;
       }
     }
-    for (const pid_t tid : now)
-      if (tid != own_tid && !threads.count(tid)) arm(tid);
+    if (arm_new)
+      for (const pid_t tid : now)
+        if (tid != own_tid && !threads.count(tid)) arm(tid);
   }
 
   struct Pending {
@@ -401,14 +367,14 @@ struct CpuSampler::Impl {
   // milliseconds), then adds it to the store under one lock.
   void publish() {
     if (pending.empty()) return;
+    // Addresses met for the first time (the cache is not walked: it grows with the program).
+    std::vector<std::pair<std::uintptr_t, const std::vector<ProfileFrame>*>> fresh;
     for (const Pending& p : pending)
       for (std::size_t i = 0; i < p.pcs.size(); ++i) {
         const std::uintptr_t pc = i == 0 ? p.pcs[i] : p.pcs[i] - 1;  // return address -> the call
-        if (!frame_ids.count(pc)) frame_ids.emplace(pc, std::vector<std::uint32_t>{});
+        if (frame_ids.emplace(pc, std::vector<std::uint32_t>{}).second) fresh.emplace_back(pc, nullptr);
       }
-    std::vector<std::pair<std::uintptr_t, const std::vector<ProfileFrame>*>> fresh;
-    for (auto& [pc, ids] : frame_ids)
-      if (ids.empty()) fresh.emplace_back(pc, &symbolizer.frames(pc));
+    for (auto& [pc, frames] : fresh) frames = &symbolizer.frames(pc);
     for (auto& n : symbolizer.take_notes()) note(n.what, n.reason);
     auto w = store.writer();
     for (const auto& [pc, frames] : fresh) {
@@ -450,7 +416,7 @@ struct CpuSampler::Impl {
     for (unsigned tick = 1;; ++tick) {
       {
         std::unique_lock lock(wake_mutex);
-        if (wake.wait_for(lock, std::chrono::milliseconds(20), [&] { return stop_requested; })) return;
+        if (wake.wait_for(lock, kTick, [&] { return stop_requested; })) return;
       }
       std::lock_guard lock(drain_mutex);
       drain_all(true);
@@ -460,8 +426,9 @@ struct CpuSampler::Impl {
   }
 };
 
-CpuSampler::CpuSampler(const Config& config, const detail::RecorderState& recorder, SampleStore& store)
-    : impl_(std::make_unique<Impl>(config, recorder, store)) {}
+CpuSampler::CpuSampler(const Config& config, const detail::RecorderState& recorder, SampleStore& store,
+                       ScopeThreads scope_threads)
+    : impl_(std::make_unique<Impl>(config, recorder, store, std::move(scope_threads))) {}
 
 CpuSampler::~CpuSampler() { stop(); }
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,7 +24,15 @@ namespace codeprof::sampling {
 
 class CpuSampler {
  public:
-  CpuSampler(const Config& config, const detail::RecorderState& recorder, SampleStore& store);
+  // OS thread ids of the threads that run scopes and have not exited.
+  using ScopeThreads = std::function<std::vector<std::uint64_t>()>;
+
+  // Unless sampling.all_threads is set, only the threads `scope_threads` names are armed: a
+  // per-thread CPU-clock event costs the kernel work at every context switch of its thread, and a
+  // thread that never runs a scope (a collector waking every few milliseconds) would pay it for
+  // samples that are thrown away. Empty: every thread is armed, the handler keeps scope threads'.
+  CpuSampler(const Config& config, const detail::RecorderState& recorder, SampleStore& store,
+             ScopeThreads scope_threads = {});
   ~CpuSampler();
   CpuSampler(const CpuSampler&) = delete;
   CpuSampler& operator=(const CpuSampler&) = delete;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <functional>
 
+#include "sampling/alloc_sites.hpp"
 #include "sampling/hot_spots.hpp"
 
 namespace codeprof::sampling {
@@ -58,27 +59,49 @@ std::uint32_t SampleStore::Writer::intern(const ProfileFrame& frame) {
   return id;
 }
 
+std::optional<std::uint32_t> SampleStore::stack_index(std::span<const std::uint32_t> frames,
+                                                      std::span<const std::uint32_t> operations, std::uint64_t thread) {
+  std::string key = stack_key(frames, operations, thread);
+  auto it = stack_ids_.find(key);
+  if (it != stack_ids_.end()) return it->second;
+  if (stacks_.size() >= max_stacks_) return std::nullopt;
+  ProfileStack st;
+  st.frames.assign(frames.begin(), frames.end());
+  st.operations.assign(operations.begin(), operations.end());
+  st.thread = thread;
+  const auto id = static_cast<std::uint32_t>(stacks_.size());
+  stack_ids_.emplace(std::move(key), id);
+  stacks_.push_back(std::move(st));
+  return id;
+}
+
 bool SampleStore::Writer::add_cpu(std::string_view source, std::span<const std::uint32_t> frames,
                                   std::span<const std::uint32_t> operations, std::uint64_t thread, std::uint64_t count) {
   auto& s = store_;
   Source& src = s.source(source);
   note_thread(src, thread);
-  std::string key = stack_key(frames, operations, thread);
-  auto it = s.stack_ids_.find(key);
-  if (it == s.stack_ids_.end()) {
-    if (s.stacks_.size() >= s.max_stacks_) {
-      src.dropped += count;
-      return false;
-    }
-    ProfileStack st;
-    st.frames.assign(frames.begin(), frames.end());
-    st.operations.assign(operations.begin(), operations.end());
-    st.thread = thread;
-    it = s.stack_ids_.emplace(std::move(key), static_cast<std::uint32_t>(s.stacks_.size())).first;
-    s.stacks_.push_back(std::move(st));
+  const auto id = s.stack_index(frames, operations, thread);
+  if (!id) {
+    src.dropped += count;
+    return false;
   }
-  s.stacks_[it->second].cpu_samples += count;
+  s.stacks_[*id].cpu_samples += count;
   src.samples += count;
+  return true;
+}
+
+void SampleStore::Writer::clear_alloc() {
+  for (ProfileStack& st : store_.stacks_) st.alloc_samples = st.alloc_bytes = st.live_bytes = 0;
+}
+
+bool SampleStore::Writer::add_alloc(std::span<const std::uint32_t> frames, std::span<const std::uint32_t> operations,
+                                    std::uint64_t thread, std::uint64_t samples, std::uint64_t bytes, std::uint64_t live_bytes) {
+  const auto id = store_.stack_index(frames, operations, thread);
+  if (!id) return false;
+  ProfileStack& st = store_.stacks_[*id];
+  st.alloc_samples += samples;
+  st.alloc_bytes += bytes;
+  st.live_bytes += live_bytes;
   return true;
 }
 
@@ -136,6 +159,7 @@ void SampleStore::fill(Snapshot& s, const std::vector<SiteInfo>& sites) const {
     s.sampling.dropped += src.dropped;
   }
   attribute_hot_spots(s);
+  attribute_allocations(s);
 }
 
 void SampleStore::reset() {

@@ -5,6 +5,7 @@
 // so they are counted the same way. Thread-safe: one mutex, taken once per batch.
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,6 +31,12 @@ class SampleStore {
     // table is full: the samples are counted as dropped instead.
     bool add_cpu(std::string_view source, std::span<const std::uint32_t> frames, std::span<const std::uint32_t> operations,
                  std::uint64_t thread, std::uint64_t count);
+    // Sets every stack's alloc_* counts to zero (before add_alloc re-adds the current ones).
+    void clear_alloc();
+    // Adds allocation samples of one stack: `samples` sampled allocations standing for `bytes`
+    // bytes, `live_bytes` of them not freed yet. False when the stack is new and the table is full.
+    bool add_alloc(std::span<const std::uint32_t> frames, std::span<const std::uint32_t> operations, std::uint64_t thread,
+                   std::uint64_t samples, std::uint64_t bytes, std::uint64_t live_bytes);
     // Samples `source` could not take or keep.
     void add_dropped(std::string_view source, std::uint64_t count);
     // Declares a mechanism that runs (shown even before its first sample).
@@ -47,7 +54,7 @@ class SampleStore {
   void add_external(const SampleBatch& batch);
 
   // Fills s.profile (operation names from `sites`), s.sampling's sources and totals, and each
-  // operation's cpu_samples / hot_functions / hot_lines.
+  // operation's cpu_samples / hot_functions / hot_lines and allocation sites.
   void fill(Snapshot& s, const std::vector<SiteInfo>& sites) const;
 
   // Forgets every sample (frames stay interned).
@@ -67,6 +74,9 @@ class SampleStore {
 
   Source& source(std::string_view name);
   static void note_thread(Source& src, std::uint64_t tid);
+  // The stack's index, created when new; nullopt when the table is full.
+  std::optional<std::uint32_t> stack_index(std::span<const std::uint32_t> frames, std::span<const std::uint32_t> operations,
+                                           std::uint64_t thread);
 
   const std::uint32_t max_stacks_;
   mutable std::mutex mutex_;

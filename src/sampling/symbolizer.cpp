@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -93,6 +94,59 @@ struct Symbolizer::Dwfl {
   }
 };
 
+// dwfl_module_addrinfo scans the whole symbol table at every call: with libtorch_cpu's symbols
+// that was most of the sampler's time in the demo. The function symbols of a module are read
+// once, sorted by address, and searched; names are demangled once.
+struct Symbolizer::ModuleSymbols {
+  struct Symbol {
+    GElf_Addr start = 0;
+    GElf_Word size = 0;
+    const char* name = nullptr;  // owned by libdwfl while the session lives
+  };
+  std::vector<Symbol> by_address;
+  std::unordered_map<const char*, std::string> demangled;
+
+  explicit ModuleSymbols(Dwfl_Module* module) {
+    const int n = dwfl_module_getsymtab(module);
+    for (int i = 1; i < n; ++i) {
+      GElf_Sym sym;
+      GElf_Addr addr = 0;
+      const char* name = dwfl_module_getsym_info(module, i, &sym, &addr, nullptr, nullptr, nullptr);
+      const int type = GELF_ST_TYPE(sym.st_info);
+      if (!name || !*name || addr == 0 || sym.st_shndx == SHN_UNDEF || (type != STT_FUNC && type != STT_GNU_IFUNC)) continue;
+      by_address.push_back({addr, static_cast<GElf_Word>(sym.st_size), name});
+    }
+    // Among symbols at one address (aliases) the sized one first, then by name: a stable choice.
+    std::sort(by_address.begin(), by_address.end(), [](const Symbol& a, const Symbol& b) {
+      if (a.start != b.start) return a.start < b.start;
+      if ((a.size != 0) != (b.size != 0)) return a.size != 0;
+      return std::strcmp(a.name, b.name) < 0;
+    });
+  }
+
+  const char* find(GElf_Addr pc) const {
+    auto it = std::upper_bound(by_address.begin(), by_address.end(), pc, [](GElf_Addr a, const Symbol& s) { return a < s.start; });
+    if (it == by_address.begin()) return nullptr;
+    const GElf_Addr start = std::prev(it)->start;
+    // The first of the symbols at that start (sized first), as long as one of them covers pc.
+    auto first = std::prev(it);
+    while (first != by_address.begin() && std::prev(first)->start == start) --first;
+    for (auto s = first; s != it; ++s)
+      if (s->size == 0 ? it == by_address.end() || pc < it->start : pc < s->start + s->size) return s->name;
+    return nullptr;
+  }
+};
+
+const std::string* Symbolizer::symbol_at(void* module, std::uintptr_t pc) {
+  auto& symbols = module_symbols_[module];
+  if (!symbols) symbols = std::make_unique<ModuleSymbols>(static_cast<Dwfl_Module*>(module));
+  const char* name = symbols->find(pc);
+  if (!name) return nullptr;
+  auto [it, fresh] = symbols->demangled.emplace(name, std::string());
+  if (fresh) it->second = demangle(name);
+  return &it->second;
+}
+
 Symbolizer::Symbolizer() : dwfl_(std::make_unique<Dwfl>()) {}
 Symbolizer::~Symbolizer() = default;
 
@@ -109,6 +163,7 @@ std::vector<ProfileFrame> Symbolizer::resolve(std::uintptr_t pc) {
   if (!d) return {{"[unknown]", "", 0, "", false}};
   Dwfl_Module* module = dwfl_addrmodule(d, pc);
   if (!module) {
+    module_symbols_.clear();  // modules unloaded since are freed by the new report
     dwfl_->report();  // a library loaded after the last look
     module = dwfl_addrmodule(d, pc);
   }
@@ -119,11 +174,8 @@ std::vector<ProfileFrame> Symbolizer::resolve(std::uintptr_t pc) {
   const char* module_name = dwfl_module_info(module, nullptr, &module_start, nullptr, nullptr, nullptr, &main_file, nullptr);
   const std::string module_path = main_file ? main_file : (module_name ? module_name : "");
 
-  GElf_Off offset = 0;
-  GElf_Sym sym;
-  const char* symbol = dwfl_module_addrinfo(module, pc, &offset, &sym, nullptr, nullptr, nullptr);
-  std::string outer_name = symbol ? demangle(symbol)
-                                  : "[" + std::string(base_name(module_path.c_str())) + "+" + hex(pc - module_start) + "]";
+  const std::string* symbol = symbol_at(module, pc);
+  std::string outer_name = symbol ? *symbol : "[" + std::string(base_name(module_path.c_str())) + "+" + hex(pc - module_start) + "]";
 
   // File and line of the instruction itself (the innermost frame, inlined or not).
   std::string file;
@@ -146,9 +198,18 @@ std::vector<ProfileFrame> Symbolizer::resolve(std::uintptr_t pc) {
 
   // Scopes from the innermost out; each inlined subroutine is a frame whose caller is the next
   // enclosing function scope, at the inlined call's file and line.
+  // dwarf_getscopes follows an inlined function into its abstract definition, which ends the
+  // chain after the innermost inlined level; the scopes around that concrete DIE
+  // (dwarf_getscopes_die, as eu-addr2line -i does) hold every level.
   std::vector<ProfileFrame> out;
   Dwarf_Die* scopes = nullptr;
-  const int n = dwarf_getscopes(cudie, pc - bias, &scopes);
+  int n = dwarf_getscopes(cudie, pc - bias, &scopes);
+  if (n > 0) {
+    Dwarf_Die innermost = scopes[0];
+    std::free(scopes);
+    scopes = nullptr;
+    n = dwarf_getscopes_die(&innermost, &scopes);
+  }
   std::string cur_file = file;
   std::uint32_t cur_line = line;
   for (int i = 0; i < n; ++i) {

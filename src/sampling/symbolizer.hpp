@@ -33,9 +33,13 @@ class Symbolizer {
 
  private:
   struct Dwfl;  // elfutils session (opaque here: libdw stays out of other translation units)
+  struct ModuleSymbols;  // one module's function symbols sorted by address
   std::vector<ProfileFrame> resolve(std::uintptr_t pc);
+  // The demangled function symbol at `pc` of `module` (a Dwfl_Module), null when none covers it.
+  const std::string* symbol_at(void* module, std::uintptr_t pc);
 
   std::unique_ptr<Dwfl> dwfl_;
+  std::unordered_map<void*, std::unique_ptr<ModuleSymbols>> module_symbols_;
   std::unordered_map<std::uintptr_t, std::vector<ProfileFrame>> cache_;
   std::unordered_map<std::string, bool> modules_noted_;
   std::vector<Unavailable> notes_;

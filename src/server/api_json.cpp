@@ -163,8 +163,8 @@ Json bottlenecks_json(const Findings& f) {
                    {"total_time", b.total_time},
                    {"self_time", b.self_time},
                    {"share_of_wall", b.share_of_wall},
-                   {"severity", b.severity},
-                   {"optimization_priority", b.optimization_priority},
+                   {"severity", std::string(to_string(b.severity))},
+                   {"optimization_priority", std::string(to_string(b.optimization_priority))},
                    {"reason", b.reason}});
   }
   return {{"bottlenecks", std::move(out)}};
@@ -177,7 +177,7 @@ Json recommendations_json(const Findings& f) {
     for (const auto& e : r.evidence) evidence.push_back(evidence_json(e));
     out.push_back({{"id", r.id},
                    {"type", r.type},
-                   {"priority", r.priority},
+                   {"priority", std::string(to_string(r.priority))},
                    {"title", r.title},
                    {"evidence", std::move(evidence)},
                    {"evidence_text", r.evidence_text},
@@ -190,7 +190,7 @@ Json classification_json(const Findings& f) {
   const Classification& c = f.classification;
   Json trends = Json::array();
   for (const auto& t : f.trends) {
-    trends.push_back({{"kind", t.kind},
+    trends.push_back({{"kind", std::string(to_string(t.kind))},
                       {"operation", t.operation},
                       {"description", t.description},
                       {"magnitude", t.magnitude},

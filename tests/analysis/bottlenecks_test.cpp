@@ -23,8 +23,8 @@ TEST(Bottlenecks, CriticalMeanIsHighPriorityWithEveryField) {
   const Bottleneck& x = v[0];
   EXPECT_EQ(x.operation, "load_batch");
   EXPECT_EQ(x.type, "data_loading");
-  EXPECT_EQ(x.severity, "critical");
-  EXPECT_EQ(x.optimization_priority, "high");
+  EXPECT_EQ(x.severity, Severity::Critical);
+  EXPECT_EQ(x.optimization_priority, Priority::High);
   EXPECT_DOUBLE_EQ(x.avg_duration, 6.0);
   EXPECT_DOUBLE_EQ(x.p95_duration, 6.0);
   EXPECT_EQ(x.calls, 10u);
@@ -41,8 +41,8 @@ TEST(Bottlenecks, WarningMeanIsMedium) {
   b.top(b.op("load_batch", Category::DataLoading, 10, 2.0));
   const auto v = analysis::find_bottlenecks(b.build(), Config{});
   ASSERT_EQ(v.size(), 1u);
-  EXPECT_EQ(v[0].severity, "warning");
-  EXPECT_EQ(v[0].optimization_priority, "medium");
+  EXPECT_EQ(v[0].severity, Severity::Warning);
+  EXPECT_EQ(v[0].optimization_priority, Priority::Medium);
 }
 
 TEST(Bottlenecks, P95OverWarningCountsEvenWhenTheMeanIsUnder) {
@@ -52,7 +52,7 @@ TEST(Bottlenecks, P95OverWarningCountsEvenWhenTheMeanIsUnder) {
   b.percentiles(id, 0.1, 1.5, 3.0);
   const auto v = analysis::find_bottlenecks(b.build(), Config{});
   ASSERT_EQ(v.size(), 1u);
-  EXPECT_EQ(v[0].optimization_priority, "medium");
+  EXPECT_EQ(v[0].optimization_priority, Priority::Medium);
   EXPECT_EQ(v[0].reason.rfind("p95 1.50 s >= warning 1.00 s for data_loading", 0), 0u) << v[0].reason;
 }
 
@@ -63,8 +63,8 @@ TEST(Bottlenecks, FastOperationCalledAMillionTimesIsFoundByShare) {
   const auto v = analysis::find_bottlenecks(b.build(), Config{});
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].operation, "hash_token");
-  EXPECT_EQ(v[0].severity, "share");
-  EXPECT_EQ(v[0].optimization_priority, "low");
+  EXPECT_EQ(v[0].severity, Severity::Share);
+  EXPECT_EQ(v[0].optimization_priority, Priority::Low);
   EXPECT_NEAR(v[0].share_of_wall, 1000.0 / 1200.0, 1e-9);
   EXPECT_NE(v[0].reason.find("83.3 % of the run >= 10.0 %"), std::string::npos) << v[0].reason;
 }
@@ -102,8 +102,8 @@ TEST(Bottlenecks, ContainerScopeIsRankedBelowItsChildren) {
   const auto v = analysis::find_bottlenecks(b.build(), Config{});
   const Bottleneck* e = find(v, "epoch");
   ASSERT_NE(e, nullptr);
-  EXPECT_EQ(e->severity, "critical");
-  EXPECT_EQ(e->optimization_priority, "medium");
+  EXPECT_EQ(e->severity, Severity::Critical);
+  EXPECT_EQ(e->optimization_priority, Priority::Medium);
   EXPECT_NE(e->reason.find("mostly in its children"), std::string::npos);
   ASSERT_NE(find(v, "train_step"), nullptr);
   EXPECT_EQ(v[0].operation, "epoch");  // medium before the step's low (share)
@@ -118,9 +118,9 @@ TEST(Bottlenecks, ThresholdsAndShareComeFromTheConfig) {
   const auto v = analysis::find_bottlenecks(b.build(), cfg);
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0].operation, "infer");  // model_inference critical 10 s
-  EXPECT_EQ(v[0].optimization_priority, "high");
+  EXPECT_EQ(v[0].optimization_priority, Priority::High);
   EXPECT_EQ(v[1].operation, "load_batch");
-  EXPECT_EQ(v[1].optimization_priority, "high");
+  EXPECT_EQ(v[1].optimization_priority, Priority::High);
 
   Config share;
   share.low_priority_share = 0.5;

@@ -33,7 +33,7 @@ TEST(EdgeCases, OneCall) {
   b.top(b.op("load_everything", Category::DataLoading, 1, 6.0));
   const Findings f = analysis::analyze(b.build(), Config{});
   ASSERT_EQ(f.bottlenecks.size(), 1u);
-  EXPECT_EQ(f.bottlenecks[0].optimization_priority, "high");
+  EXPECT_EQ(f.bottlenecks[0].optimization_priority, Priority::High);
   EXPECT_TRUE(f.trends.empty());
   EXPECT_TRUE(all_finite(f));
   // No steps: the input rules fall back to the share of the run (92 % here).
@@ -100,7 +100,7 @@ TEST(EdgeCases, MalformedTimelinesAndCyclicCallTreesAreTolerated) {
   const Findings f = analysis::analyze(s, Config{});
   EXPECT_TRUE(all_finite(f));
   EXPECT_FALSE(f.classification.gpu.available);
-  for (const auto& t : f.trends) EXPECT_NE(t.kind, "memory_growth");
+  for (const auto& t : f.trends) EXPECT_NE(t.kind, TrendKind::MemoryGrowth);
 }
 
 TEST(EdgeCases, CleanComputeBoundRunHasNoHighPriorityFinding) {
@@ -112,7 +112,7 @@ TEST(EdgeCases, CleanComputeBoundRunHasNoHighPriorityFinding) {
   b.cpu_efficiency(step, 0.99);
   b.cpu_efficiency(fwd, 0.99);
   const Findings f = analysis::analyze(b.build(), Config{});
-  for (const auto& x : f.bottlenecks) EXPECT_NE(x.optimization_priority, "high") << x.operation;
+  for (const auto& x : f.bottlenecks) EXPECT_NE(x.optimization_priority, Priority::High) << x.operation;
   EXPECT_TRUE(f.recommendations.empty()) << f.recommendations.front().id;
   EXPECT_EQ(f.classification.input.level, "not");
 }

@@ -31,7 +31,7 @@ TEST(KinetoFixtures, TrainingRankIsJudgedOnTheGpuTimeInsideItsSteps) {
   EXPECT_NEAR(f.classification.gpu.idle_share, 1.0 - busy_s / step_s, 1e-9);
   ASSERT_FALSE(f.recommendations.empty());
   EXPECT_EQ(f.recommendations[0].id, "gpu-idle");
-  EXPECT_EQ(f.recommendations[0].priority, "high");  // idle for more than half of the steps
+  EXPECT_EQ(f.recommendations[0].priority, Priority::High);  // idle for more than half of the steps
   for (const auto& r : f.recommendations) EXPECT_NE(r.type, "model_inference") << r.id << ": a training trace";
 }
 

@@ -41,9 +41,39 @@ TEST(PlantedWorkloads, LeakThatGrowsEachStep) {
   EXPECT_LT(r.evidence[0].value, 256.0 * 1024 * 1.1);
   bool trend = false;
   for (const auto& t : f.trends)
-    if (t.kind == "memory_growth" && t.operation == "keep_history") trend = true;
+    if (t.kind == TrendKind::MemoryGrowth && t.operation == "keep_history") trend = true;
   EXPECT_TRUE(trend);
   for (const auto& t : f.trends) EXPECT_NE(t.operation, "forward") << t.description;
+}
+
+// With allocation sampling the recommendation names the line that allocated what is kept.
+TEST(PlantedWorkloads, LeakRecommendationCitesTheLiveAllocationSite) {
+  Config c;
+  c.sampler_enabled = false;
+  c.metrics.memory = true;
+  c.sampling.alloc_enabled = true;
+  c.sampling.alloc_interval_bytes = 64 * 1024;
+  Profiler p(c);
+  std::vector<std::vector<char>> history;
+  history.reserve(64);
+  const int leak_line = __LINE__ + 4;
+  for (int step = 0; step < 40; ++step) {
+    auto s = p.profile_operation("train_step", Category::TrainingLoop);
+    auto keep = p.profile_operation("keep_history", Category::Custom);
+    history.emplace_back(256 * 1024, static_cast<char>(step));
+  }
+  const Findings f = p.analyze();
+  const Recommendation* leak = nullptr;
+  for (const auto& r : f.recommendations)
+    if (r.id == "memory-leak-suspected") leak = &r;
+  ASSERT_NE(leak, nullptr);
+  const std::string where = "planted_leak_test.cpp:" + std::to_string(leak_line);
+  EXPECT_NE(leak->action.find("Start with " + where), std::string::npos) << leak->action;
+  EXPECT_NE(leak->evidence_text.find("sampled live at " + where), std::string::npos) << leak->evidence_text;
+  bool share = false;
+  for (const auto& e : leak->evidence)
+    if (e.metric == "live_at_end_share" && e.operation == "keep_history") share = e.value > 0.9;
+  EXPECT_TRUE(share);
 }
 
 }  // namespace

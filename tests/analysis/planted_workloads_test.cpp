@@ -49,7 +49,7 @@ const Recommendation* find(const Findings& f, const std::string& id) {
 std::string ids(const Findings& f) {
   std::string s = "\n" + f.classification.summary + "\n";
   for (const auto& b : f.bottlenecks) s += "  bottleneck " + b.operation + ": " + b.reason + "\n";
-  for (const auto& r : f.recommendations) s += "  " + r.id + " (" + r.priority + "): " + r.evidence_text + "\n";
+  for (const auto& r : f.recommendations) s += "  " + r.id + " (" + std::string(to_string(r.priority)) + "): " + r.evidence_text + "\n";
   return s;
 }
 
@@ -76,7 +76,7 @@ TEST(PlantedWorkloads, SleepingLoader) {
   EXPECT_EQ(f.classification.input.steps, 25u);
   ASSERT_FALSE(f.recommendations.empty()) << ids(f);
   EXPECT_EQ(f.recommendations[0].id, "input-bound-workers") << ids(f);
-  EXPECT_EQ(f.recommendations[0].priority, "high");
+  EXPECT_EQ(f.recommendations[0].priority, Priority::High);
   ASSERT_NE(find(f, "input-prefetch"), nullptr) << ids(f);
   // The loader sleeps: the probe sees it off the CPU, and the worker count may exceed the cores.
   const Recommendation* waiting = find(f, "cpu-waiting");
@@ -117,7 +117,7 @@ TEST(PlantedWorkloads, TokenizerInASlowPerCharacterLoop) {
   EXPECT_EQ(f.bottlenecks[0].operation, "tokenize") << ids(f);
   ASSERT_FALSE(f.recommendations.empty()) << ids(f);
   EXPECT_EQ(f.recommendations[0].id, "preprocessing-vectorize") << ids(f);
-  EXPECT_EQ(f.recommendations[0].priority, "high");
+  EXPECT_EQ(f.recommendations[0].priority, Priority::High);
   EXPECT_EQ(f.recommendations[0].evidence[0].operation, "tokenize");
 }
 
@@ -185,8 +185,8 @@ TEST(PlantedWorkloads, CleanComputeBoundLoopHasNoHighPriorityFinding) {
     spin_for(std::chrono::milliseconds(2));
   }
   const Findings f = p.analyze();
-  for (const auto& b : f.bottlenecks) EXPECT_NE(b.optimization_priority, "high") << ids(f);
-  for (const auto& r : f.recommendations) EXPECT_NE(r.priority, "high") << ids(f);
+  for (const auto& b : f.bottlenecks) EXPECT_NE(b.optimization_priority, Priority::High) << ids(f);
+  for (const auto& r : f.recommendations) EXPECT_NE(r.priority, Priority::High) << ids(f);
   EXPECT_EQ(f.classification.input.level, "not");
   ASSERT_FALSE(f.bottlenecks.empty());
   EXPECT_EQ(f.bottlenecks[0].operation, "train_step") << ids(f);

@@ -414,6 +414,19 @@ std::vector<RuleCase> cases() {
   };
   v.push_back({"io_waiting_reader", "io-bound", true, "high", "100.0 MiB", [=] { return reader(0.1, Category::Io); }});
   v.push_back({"io_cpu_bound_reader", "io-bound", false, "", "", [=] { return reader(0.9, Category::Io); }});
+  // 100 fetches of 50 ms (half of a 10 s run), each receiving 1 MiB, blocked in socket calls for the given share.
+  auto fetcher = [](double blocked_share) {
+    auto b = one_op("fetch_shard", Category::DataLoading, 100, 0.05);
+    b.resource(0, ProbeMetric::NetRecvBytes, static_cast<std::int64_t>(100 * MiB));
+    b.resource(0, ProbeMetric::NetSentBytes, 100 * 200);
+    b.resource(0, ProbeMetric::NetCalls, 100 * 70);
+    b.resource(0, ProbeMetric::NetBlockedNs, std::llround(blocked_share * 5e9));
+    b.cpu_efficiency(0, 0.95 - blocked_share);
+    return b.build();
+  };
+  v.push_back({"network_blocked_fetch", "network-bound", true, "high", "about 6 requests in flight",
+               [=] { return fetcher(0.82); }});
+  v.push_back({"network_cpu_bound_fetch", "network-bound", false, "", "", [=] { return fetcher(0.1); }});
   v.push_back({"cpu_waiting_sleeper", "cpu-waiting", true, "medium", "5.0 %", [] {
                  auto b = one_op("wait_remote", Category::Custom, 100, 0.05);
                  b.cpu_efficiency(0, 0.05);
@@ -462,7 +475,7 @@ TEST_P(RuleTable, FiresOnlyWithItsEvidence) {
     return;
   }
   ASSERT_NE(r, nullptr) << c.rule << " did not fire; fired: " << all;
-  EXPECT_EQ(r->priority, c.priority) << r->evidence_text;
+  EXPECT_EQ(to_string(r->priority), c.priority) << r->evidence_text;
   EXPECT_FALSE(r->evidence.empty());
   for (const auto& e : r->evidence) EXPECT_TRUE(std::isfinite(e.value)) << e.metric;
   EXPECT_FALSE(r->evidence_text.empty());
@@ -527,6 +540,12 @@ TEST(RuleCatalogue, IdsAreUniqueKebabCaseAndDocumented) {
   }
 }
 
+// Rules write their priorities as the reports spell them; every default must be one.
+TEST(RuleCatalogue, DefaultPrioritiesAreHighMediumOrLow) {
+  for (const auto& rule : analysis::rule_catalogue())
+    EXPECT_TRUE(priority_from_string(rule.priority).has_value()) << rule.id << ": '" << rule.priority << "'";
+}
+
 TEST(RuleEvidence, WorkersComeFromEfficiencyAndCores) {
   auto b = training(0.05, 0.02);
   b.cpu_efficiency(1, 0.05);
@@ -544,6 +563,21 @@ TEST(RuleEvidence, WorkersComeFromEfficiencyAndCores) {
   ASSERT_GE(f.recommendations.size(), 2u);
   EXPECT_EQ(f.recommendations[0].id, "input-bound-workers");
   EXPECT_EQ(f.recommendations[1].id, "input-prefetch");
+}
+
+TEST(RuleEvidence, NetworkBoundReportsBlockedShareAndRate) {
+  SnapshotBuilder b(10.0);
+  const auto fetch = b.op("fetch_shard", Category::DataLoading, 100, 0.05);
+  b.top(fetch);
+  b.resource(fetch, ProbeMetric::NetRecvBytes, static_cast<std::int64_t>(155 * MiB));
+  b.resource(fetch, ProbeMetric::NetBlockedNs, std::llround(0.82 * 5e9));
+  const Findings f = analysis::analyze(b.build(), Config{});
+  const Recommendation* r = find(f, "network-bound");
+  ASSERT_NE(r, nullptr);
+  EXPECT_NEAR(evidence(*r, "network_blocked_share"), 0.82, 1e-9);
+  EXPECT_NEAR(evidence(*r, "network_receive_rate"), 155 * MiB / 5.0, 1.0);  // over the calls' 5 s
+  EXPECT_NE(r->title.find("fetch_shard is network-bound: 82.0 % of its time"), std::string::npos) << r->title;
+  EXPECT_NE(r->title.find("31.0 MiB/s"), std::string::npos) << r->title;
 }
 
 TEST(RuleEvidence, LeakReportsGrowthPerStep) {
@@ -570,7 +604,7 @@ TEST(RuleOrder, HighBeforeMediumBeforeLowAndStable) {
   const Findings f1 = analysis::analyze(s, Config{});
   const Findings f2 = analysis::analyze(s, Config{});
   ASSERT_EQ(f1.recommendations.size(), f2.recommendations.size());
-  auto rank = [](const std::string& p) { return p == "high" ? 0 : p == "medium" ? 1 : 2; };
+  auto rank = [](Priority p) { return p == Priority::High ? 0 : p == Priority::Medium ? 1 : 2; };
   for (std::size_t i = 0; i < f1.recommendations.size(); ++i) {
     EXPECT_EQ(f1.recommendations[i].id, f2.recommendations[i].id);
     EXPECT_EQ(f1.recommendations[i].action, f2.recommendations[i].action);

@@ -34,12 +34,12 @@ Config short_run_config() {
 
 std::string findings_text(const Findings& f) {
   std::string s = "\n" + f.classification.summary + "\n";
-  for (const auto& t : f.trends) s += "  trend " + t.kind + ": " + t.description + "\n";
+  for (const auto& t : f.trends) s += "  trend " + std::string(to_string(t.kind)) + ": " + t.description + "\n";
   for (const auto& i : f.inconclusive) s += "  not concluded " + i.check + ": needs " + i.needs + "; had " + i.had + "\n";
   return s;
 }
 
-bool has_trend(const Findings& f, const std::string& kind, const std::string& operation) {
+bool has_trend(const Findings& f, TrendKind kind, const std::string& operation) {
   for (const auto& t : f.trends)
     if (t.kind == kind && (operation.empty() || t.operation == operation)) return true;
   return false;
@@ -66,7 +66,7 @@ TEST(ShortRun, HalfASecondOfStepsThatKeepMemoryShowsMemoryGrowth) {
   const TimelineSeries* rss = s.timeline("rss_bytes");
   ASSERT_NE(rss, nullptr);
   EXPECT_GE(rss->values.size(), 20u) << "the early cadence and the snapshot's own sample";
-  EXPECT_TRUE(has_trend(f, "memory_growth", "")) << findings_text(f);
+  EXPECT_TRUE(has_trend(f, TrendKind::MemoryGrowth, "")) << findings_text(f);
   EXPECT_EQ(note(f, "memory_growth"), nullptr) << findings_text(f);
 }
 
@@ -83,8 +83,8 @@ TEST(ShortRun, HalfASecondShowsASlowdownAndASpike) {
     std::this_thread::sleep_for(std::chrono::milliseconds(i == 75 ? 150 : 1));  // one call 100x its neighbours
   }
   const Findings f = p.analyze();
-  EXPECT_TRUE(has_trend(f, "slowdown", "decode")) << findings_text(f);
-  EXPECT_TRUE(has_trend(f, "spike", "lookup")) << findings_text(f);
+  EXPECT_TRUE(has_trend(f, TrendKind::Slowdown, "decode")) << findings_text(f);
+  EXPECT_TRUE(has_trend(f, TrendKind::Spike, "lookup")) << findings_text(f);
   EXPECT_EQ(note(f, "slowdown"), nullptr) << findings_text(f);
   EXPECT_EQ(note(f, "spike"), nullptr) << findings_text(f);
 }

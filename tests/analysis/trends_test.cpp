@@ -15,7 +15,7 @@ using testing::ns;
 using testing::SnapshotBuilder;
 constexpr double MiB = 1024.0 * 1024.0;
 
-std::vector<Trend> trends_of(const Snapshot& s, const std::string& kind) {
+std::vector<Trend> trends_of(const Snapshot& s, TrendKind kind) {
   std::vector<Trend> out;
   for (const auto& t : analysis::analyze(s, Config{}).trends)
     if (t.kind == kind) out.push_back(t);
@@ -52,7 +52,7 @@ TEST(Slowdown, StepChangeIsFoundWithItsOnset) {
   std::vector<double> means = repeat(0.001, 24);
   for (int i = 0; i < 16; ++i) means.push_back(0.003);
   b.windows(0, means, 0.25);
-  const auto t = trends_of(b.build(), "slowdown");
+  const auto t = trends_of(b.build(), TrendKind::Slowdown);
   ASSERT_EQ(t.size(), 1u);
   EXPECT_EQ(t[0].operation, "train_step");
   EXPECT_DOUBLE_EQ(t[0].magnitude, 3.0);
@@ -68,7 +68,7 @@ TEST(Slowdown, GradualRiseIsFound) {
   std::vector<double> means;
   for (int i = 0; i < 40; ++i) means.push_back(0.001 + 0.0015 * i / 39.0);
   b.windows(0, means, 0.25);
-  const auto t = trends_of(b.build(), "slowdown");
+  const auto t = trends_of(b.build(), TrendKind::Slowdown);
   ASSERT_EQ(t.size(), 1u);
   EXPECT_GT(t[0].magnitude, 1.5);
   EXPECT_LT(t[0].magnitude, 2.5);
@@ -83,26 +83,26 @@ TEST(Slowdown, PreemptedCallsWithUnchangedFastestCallsAreNotASlowdown) {
   for (int i = 0; i < 20; ++i) means.push_back(0.006);
   b.windows(op, means, 0.25, 10);
   for (auto& w : b.at(op).series) w.min_ns = static_cast<std::uint64_t>(ns(0.002));
-  EXPECT_TRUE(trends_of(b.build(), "slowdown").empty());
+  EXPECT_TRUE(trends_of(b.build(), TrendKind::Slowdown).empty());
 }
 
 TEST(Slowdown, TooFewWindowsOrCallsOrNoChangeIsSilent) {
   SnapshotBuilder few(10.0);
   few.top(few.op("a", Category::Custom, 40, 0.002));
   few.windows(0, {0.001, 0.001, 0.001, 0.003, 0.003, 0.003, 0.003}, 1.0, 6);
-  EXPECT_TRUE(trends_of(few.build(), "slowdown").empty());
+  EXPECT_TRUE(trends_of(few.build(), TrendKind::Slowdown).empty());
 
   SnapshotBuilder flat(10.0);
   flat.top(flat.op("b", Category::Custom, 40, 0.001));
   flat.windows(0, repeat(0.001, 40), 0.25);
-  EXPECT_TRUE(trends_of(flat.build(), "slowdown").empty());
+  EXPECT_TRUE(trends_of(flat.build(), TrendKind::Slowdown).empty());
 
   SnapshotBuilder tiny(10.0);  // tripled, but by 2 microseconds
   tiny.top(tiny.op("c", Category::Custom, 40, 2e-6));
   std::vector<double> means = repeat(1e-6, 20);
   for (int i = 0; i < 20; ++i) means.push_back(3e-6);
   tiny.windows(0, means, 0.25);
-  EXPECT_TRUE(trends_of(tiny.build(), "slowdown").empty());
+  EXPECT_TRUE(trends_of(tiny.build(), TrendKind::Slowdown).empty());
 }
 
 TEST(Spikes, CallsFarAbovePercentile99WithTheirTime) {
@@ -114,7 +114,7 @@ TEST(Spikes, CallsFarAbovePercentile99WithTheirTime) {
                       {ns(1.0), static_cast<std::uint64_t>(ns(0.010)), 0},
                       {ns(1.5), static_cast<std::uint64_t>(ns(0.009)), 0},
                       {ns(2.0), static_cast<std::uint64_t>(ns(0.004)), 0}};
-  const auto t = trends_of(b.build(), "spike");
+  const auto t = trends_of(b.build(), TrendKind::Spike);
   ASSERT_EQ(t.size(), 3u);  // at most three per operation, slowest first
   EXPECT_DOUBLE_EQ(t[0].magnitude, 50.0);
   EXPECT_DOUBLE_EQ(t[0].at_s, 7.5);
@@ -126,7 +126,7 @@ TEST(Spikes, CallsFarAbovePercentile99WithTheirTime) {
   const auto f = few.op("rare", Category::Custom, 20, 0.002);
   few.top(f);
   few.at(f).slowest = {{ns(1.0), static_cast<std::uint64_t>(ns(0.1)), 0}};
-  EXPECT_TRUE(trends_of(few.build(), "spike").empty());
+  EXPECT_TRUE(trends_of(few.build(), TrendKind::Spike).empty());
 }
 
 TEST(Spikes, OneStallIsReportedOnceAtTheInnermostOperation) {
@@ -143,7 +143,7 @@ TEST(Spikes, OneStallIsReportedOnceAtTheInnermostOperation) {
   b.top(addmm);
   b.at(addmm).slowest = {{ns(5.0), static_cast<std::uint64_t>(ns(0.0110)), 0},
                          {ns(5.00001), static_cast<std::uint64_t>(ns(0.0109)), 0}};
-  const auto t = trends_of(b.build(), "spike");
+  const auto t = trends_of(b.build(), TrendKind::Spike);
   ASSERT_EQ(t.size(), 2u) << (t.empty() ? "" : t[0].description);
   for (const auto& x : t) EXPECT_NE(x.operation, "aten::zero_") << x.description;
   const auto fill_spike = std::find_if(t.begin(), t.end(), [](const Trend& x) { return x.operation == "aten::fill_"; });
@@ -160,7 +160,7 @@ TEST(Spikes, OperationsThatShareANameAreToldApart) {
   b.top(c);
   b.at(a).slowest = {{ns(1.0), static_cast<std::uint64_t>(ns(0.011)), 0}};
   b.at(c).slowest = {{ns(2.0), static_cast<std::uint64_t>(ns(0.011)), 0}};
-  const auto t = trends_of(b.build(), "spike");
+  const auto t = trends_of(b.build(), TrendKind::Spike);
   ASSERT_EQ(t.size(), 2u);
   EXPECT_NE(t[0].description.find("aten::addmm [model_inference]"), std::string::npos) << t[0].description;
   EXPECT_NE(t[1].description.find("aten::addmm [training_loop]"), std::string::npos) << t[1].description;
@@ -174,7 +174,7 @@ TEST(MemoryGrowth, RssSlopeIsReportedPerStep) {
   std::vector<double> rss;
   for (int i = 0; i < 100; ++i) rss.push_back(200 * MiB + i * MiB + (i % 3 == 0 ? 2 * MiB : 0));  // 10 MiB/s
   b.timeline("rss_bytes", "bytes", 0.1, rss);
-  const auto t = trends_of(b.build(), "memory_growth");
+  const auto t = trends_of(b.build(), TrendKind::MemoryGrowth);
   ASSERT_EQ(t.size(), 1u);
   EXPECT_NEAR(t[0].magnitude, 1 * MiB, 0.01 * MiB);
   EXPECT_TRUE(t[0].operation.empty());
@@ -193,7 +193,7 @@ TEST(MemoryGrowth, StallWithoutStepsAddsNoFlatStretch) {
   std::vector<double> rss;
   for (int i = 0; i < 200; ++i) rss.push_back(200 * MiB + std::min(i, 100) * MiB);
   b.timeline("rss_bytes", "bytes", 0.05, rss);
-  const auto t = trends_of(b.build(), "memory_growth");
+  const auto t = trends_of(b.build(), TrendKind::MemoryGrowth);
   ASSERT_EQ(t.size(), 1u);
   EXPECT_NEAR(t[0].magnitude, 1 * MiB, 0.01 * MiB);
 }
@@ -203,7 +203,7 @@ TEST(MemoryGrowth, RssDeltasNameTheOperationWithoutAllocationHooks) {
   const auto step = b.op("train_step", Category::TrainingLoop, 100, 0.1);
   b.top(step);
   b.resource(step, ProbeMetric::RssDeltaBytes, static_cast<std::int64_t>(100 * MiB));
-  const auto t = trends_of(b.build(), "memory_growth");
+  const auto t = trends_of(b.build(), TrendKind::MemoryGrowth);
   ASSERT_EQ(t.size(), 1u);
   EXPECT_EQ(t[0].operation, "train_step");
   EXPECT_NEAR(t[0].magnitude, 1 * MiB, 1.0);
@@ -215,7 +215,7 @@ TEST(MemoryGrowth, OneTimeCacheIsNotALeak) {
   const auto vocab = b.op("build_vocabulary", Category::Preprocessing, 1, 0.5);
   b.top(vocab);
   b.allocations(vocab, 50 * MiB, 0);
-  EXPECT_TRUE(trends_of(b.build(), "memory_growth").empty());
+  EXPECT_TRUE(trends_of(b.build(), TrendKind::MemoryGrowth).empty());
 }
 
 TEST(Trends, OrderIsMemoryThenSlowdownThenSpikes) {
@@ -231,9 +231,9 @@ TEST(Trends, OrderIsMemoryThenSlowdownThenSpikes) {
   b.at(slow).slowest = {{ns(2.0), static_cast<std::uint64_t>(ns(0.05)), 0}};
   const auto all = analysis::analyze(b.build(), Config{}).trends;
   ASSERT_EQ(all.size(), 3u);
-  EXPECT_EQ(all[0].kind, "memory_growth");
-  EXPECT_EQ(all[1].kind, "slowdown");
-  EXPECT_EQ(all[2].kind, "spike");
+  EXPECT_EQ(all[0].kind, TrendKind::MemoryGrowth);
+  EXPECT_EQ(all[1].kind, TrendKind::Slowdown);
+  EXPECT_EQ(all[2].kind, TrendKind::Spike);
 }
 
 }  // namespace

@@ -114,7 +114,7 @@ TEST(Profiler, BottlenecksRecommendationsAndExports) {
   ASSERT_FALSE(bottlenecks.empty());
   EXPECT_EQ(bottlenecks.front().operation, "api.slow_loader");
   EXPECT_EQ(bottlenecks.front().type, "data_loading");
-  EXPECT_EQ(bottlenecks.front().optimization_priority, "high");
+  EXPECT_EQ(bottlenecks.front().optimization_priority, Priority::High);
   EXPECT_GE(bottlenecks.front().avg_duration, 0.025);
   EXPECT_LT(bottlenecks.front().avg_duration, 0.5);
   // Nothing under a 1 s mean.

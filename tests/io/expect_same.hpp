@@ -20,6 +20,18 @@ inline void expect_same_hot_spots(const std::vector<HotSpot>& a, const std::vect
   }
 }
 
+inline void expect_same_alloc_sites(const std::vector<AllocSite>& a, const std::vector<AllocSite>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].function, b[i].function);
+    EXPECT_EQ(a[i].file, b[i].file);
+    EXPECT_EQ(a[i].line, b[i].line);
+    EXPECT_EQ(a[i].samples, b[i].samples);
+    EXPECT_EQ(a[i].bytes, b[i].bytes);
+    EXPECT_EQ(a[i].share, b[i].share);
+  }
+}
+
 inline void expect_same_operation(const OperationStats& a, const OperationStats& b) {
   SCOPED_TRACE(a.name);
   EXPECT_EQ(a.id, b.id);
@@ -70,6 +82,12 @@ inline void expect_same_operation(const OperationStats& a, const OperationStats&
   EXPECT_EQ(a.cpu_samples, b.cpu_samples);
   expect_same_hot_spots(a.hot_functions, b.hot_functions);
   expect_same_hot_spots(a.hot_lines, b.hot_lines);
+  EXPECT_EQ(a.alloc_samples, b.alloc_samples);
+  EXPECT_EQ(a.alloc_sampled_bytes, b.alloc_sampled_bytes);
+  EXPECT_EQ(a.live_sampled_bytes, b.live_sampled_bytes);
+  EXPECT_EQ(a.peak_live_sampled_bytes, b.peak_live_sampled_bytes);
+  expect_same_alloc_sites(a.hot_allocations, b.hot_allocations);
+  expect_same_alloc_sites(a.live_at_end, b.live_at_end);
 }
 
 // Line-level sampling: what ran and the profile, every field.

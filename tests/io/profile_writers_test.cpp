@@ -91,5 +91,29 @@ TEST(Folded, OperationsAreRootFramesAndCountsAddUp) {
   EXPECT_EQ(io::to_folded(Snapshot{}), "");
 }
 
+TEST(Folded, AllocationsFoldBytesAllocatedAndBytesStillLive) {
+  const Snapshot s = test::sample_snapshot();
+  const std::string allocated = io::to_folded(s, io::FoldedAllocations::Allocated);
+  EXPECT_EQ(allocated,
+            "main;[libfoo.so.1+0x1f30] 2621440\n"
+            "operation:train_step;operation:tokenize, \"fast\" v2;main;tokenize(std::vector<std::string> const&) 6291456\n");
+  EXPECT_EQ(io::to_folded(s, io::FoldedAllocations::Live),
+            "operation:train_step;operation:tokenize, \"fast\" v2;main;tokenize(std::vector<std::string> const&) 2097152\n");
+}
+
+TEST(Pprof, TheRealPprofToolReadsTheAllocationSampleTypes) {
+  if (std::string(CODEPROF_PPROF).empty()) GTEST_SKIP() << "pprof not found (Debian golang-1.19-go ships it)";
+  test::TempDir dir("pprof_alloc");
+  const std::string path = dir.file("cpu.pb.gz");
+  io::write_export("pprof", path, test::sample_snapshot(), {});
+  const auto space = test::run_command(std::string(CODEPROF_PPROF) + " -top -sample_index=alloc_space " + test::shell_quote(path));
+  ASSERT_EQ(space.exit_code, 0) << space.output;
+  EXPECT_NE(space.output.find("8.50MB total"), std::string::npos) << space.output;  // 6 MiB + 2.5 MiB
+  const auto inuse = test::run_command(std::string(CODEPROF_PPROF) + " -top -sample_index=inuse_space " + test::shell_quote(path));
+  ASSERT_EQ(inuse.exit_code, 0) << inuse.output;
+  EXPECT_NE(inuse.output.find("2MB total"), std::string::npos) << inuse.output;
+  EXPECT_NE(inuse.output.find("tokenize"), std::string::npos) << inuse.output;
+}
+
 }  // namespace
 }  // namespace codeprof

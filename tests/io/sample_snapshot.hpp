@@ -71,6 +71,12 @@ inline void add_sampling(Snapshot& s) {
   tok.hot_functions = {{"count_tokens(std::string_view)", "/src/tok.cpp", 88, 900, 0.75},
                        {"tokenize(std::vector<std::string> const&)", "/src/tok.cpp", 120, 300, 0.25}};
   tok.hot_lines = tok.hot_functions;
+  tok.alloc_samples = 12;
+  tok.alloc_sampled_bytes = 6'291'456;
+  tok.live_sampled_bytes = 2'097'152;
+  tok.peak_live_sampled_bytes = 4'194'304;
+  tok.hot_allocations = {{"tokenize(std::vector<std::string> const&)", "/src/tok.cpp", 120, 12, 6'291'456, 1.0}};
+  tok.live_at_end = {{"tokenize(std::vector<std::string> const&)", "/src/tok.cpp", 120, 12, 2'097'152, 1.0}};
 }
 
 inline Snapshot sample_snapshot() {
@@ -105,6 +111,8 @@ inline Snapshot sample_snapshot() {
   load.resources[index_of(ProbeMetric::AllocBytes)] = {300, 9'000'000'000, 31'000'000, 29'000'000};
   load.resources[index_of(ProbeMetric::RssDeltaBytes)] = {300, -4096, 1'048'576, -2'097'152};
   load.resources[index_of(ProbeMetric::IoReadBytes)] = {300, 600'000'000, 2'000'000, 2'000'000};
+  load.resources[index_of(ProbeMetric::NetRecvBytes)] = {300, 1'200'000'000, 4'000'000, 4'000'000};
+  load.resources[index_of(ProbeMetric::NetBlockedNs)] = {300, 2'000'000'000, 9'000'000, 5'000'000};
   s.operations[5].resources[index_of(ProbeMetric::GpuTimeNs)] = {300, 2'400'000'000, 9'000'000, 7'000'000};
 
   s.call_tree = {{kRootOperation, 0, 300, 12'000'000'000}, {0, 1, 300, 7'500'000'000}, {0, 5, 300, 2'700'000'000},
@@ -170,15 +178,15 @@ inline Findings sample_findings() {
   b.total_time = 7.5;
   b.self_time = 5.625;
   b.share_of_wall = 0.4556;
-  b.severity = "share";
-  b.optimization_priority = "high";
+  b.severity = Severity::Share;
+  b.optimization_priority = Priority::High;
   b.reason = "load_batch takes 45.6% of wall time (5.63 s of 12.3 s)";
   f.bottlenecks.push_back(b);
   Bottleneck c = b;
   c.operation = "<script>alert(1)</script> & co";
   c.type = "custom";
-  c.severity = "warning";
-  c.optimization_priority = "low";
+  c.severity = Severity::Warning;
+  c.optimization_priority = Priority::Low;
   c.reason = "a \"quoted\" reason";
   f.bottlenecks.push_back(c);
 
@@ -190,13 +198,13 @@ inline Findings sample_findings() {
   f.classification.cpu.contention_suspected = true;
   f.classification.cpu.waiting_operations = {"load_batch"};
 
-  f.trends = {{"slowdown", "load_batch", "load_batch got 1.8x slower", 1.8, 6.5, "median of first vs last quarter of windows"},
-              {"memory_growth", "", "RSS grows 2.5 MB per step", 2'500'000.0, 0.0, "least squares over steps"}};
+  f.trends = {{TrendKind::Slowdown, "load_batch", "load_batch got 1.8x slower", 1.8, 6.5, "median of first vs last quarter of windows"},
+              {TrendKind::MemoryGrowth, "", "RSS grows 2.5 MB per step", 2'500'000.0, 0.0, "least squares over steps"}};
 
   Recommendation r;
   r.id = "input-bound-workers";
   r.type = "data_loading";
-  r.priority = "high";
+  r.priority = Priority::High;
   r.title = "Load data in parallel";
   r.evidence = {{"input_share", 0.625, "ratio", ""}, {"mean_duration_s", 0.025, "s", "load_batch"}};
   r.evidence_text = "input is 62.5% of step time; load_batch averages 25.0 ms";
@@ -205,7 +213,7 @@ inline Findings sample_findings() {
   Recommendation low = r;
   low.id = "cpu-contention";
   low.type = "system";
-  low.priority = "low";
+  low.priority = Priority::Low;
   low.title = "Reduce thread oversubscription";
   low.evidence = {};
   f.recommendations.push_back(low);

@@ -78,7 +78,8 @@ TEST(CsvWriter, OneQuotedRowPerOperation) {
   std::map<std::string, std::size_t> col;
   for (std::size_t i = 0; i < header.size(); ++i) col[header[i]] = i;
   for (const char* name : {"name", "type", "count", "total_s", "self_s", "mean_s", "p95_s", "p99_s", "cpu_time_total_s",
-                           "alloc_bytes_max", "rss_delta_bytes_total", "io_read_bytes_mean", "gpu_time_samples"})
+                           "alloc_bytes_max", "rss_delta_bytes_total", "io_read_bytes_mean", "gpu_time_samples",
+                           "net_recv_bytes_total", "net_blocked_total_s"})
     EXPECT_TRUE(col.count(name)) << name;
   EXPECT_FALSE(col.count("free_bytes_total")) << "metrics nobody measured get no column";
   for (std::size_t r = 1; r < rows.size(); ++r) {
@@ -217,6 +218,9 @@ TEST(PrometheusWriter, CountersHistogramsAndGauges) {
   ASSERT_NE(cpu, nullptr);
   EXPECT_DOUBLE_EQ(cpu->value, 3.0);
   EXPECT_EQ(find_sample(e, "codeprof_operation_cpu_seconds_total", {{"operation", "forward"}}), nullptr);
+  const auto* blocked = find_sample(e, "codeprof_operation_network_blocked_seconds_total", {{"operation", "load_batch"}});
+  ASSERT_NE(blocked, nullptr);
+  EXPECT_DOUBLE_EQ(blocked->value, 2.0);
   EXPECT_EQ(find_sample(e, "codeprof_dropped_events_total", {})->value, 9);
   EXPECT_EQ(find_sample(e, "codeprof_sampler_rss_bytes", {})->value, 2.25e9);
   EXPECT_EQ(find_sample(e, "codeprof_sampler_process_cpu_percent", {})->value, 87.75);

@@ -191,6 +191,12 @@ TEST_P(Mechanism, BlockingIoLosesNothingAndSeesNoEintr) {
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sock), 0);
   std::atomic<int> eintr{0};
   std::uint64_t in1 = 0, out1 = 0, in2 = 0, out2 = 0;
+  {
+    // The reads and writes themselves use little user-space CPU (perf_event counts only that): on
+    // a loaded machine they may end before the first sample. CPU work first shows that sampling runs.
+    auto scope = p.profile_operation("io_warm_up", Category::Cpu);
+    burn(0.05);
+  }
   blocking_io(pipe_fds[0], pipe_fds[1], p, eintr, in1, out1);
   blocking_io(sock[0], sock[1], p, eintr, in2, out2);
   for (int fd : {pipe_fds[0], pipe_fds[1], sock[0], sock[1]}) close(fd);

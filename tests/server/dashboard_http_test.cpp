@@ -459,8 +459,8 @@ TEST(DashboardReadOnly, ServesASavedRunAndRefusesChanges) {
   Findings f;
   Bottleneck b;
   b.operation = "load_batch";
-  b.severity = "warning";
-  b.optimization_priority = "medium";
+  b.severity = Severity::Warning;
+  b.optimization_priority = Priority::Medium;
   f.bottlenecks.push_back(b);
   Dashboard dashboard(std::move(s), std::move(f), test_options());
   EXPECT_TRUE(dashboard.read_only());

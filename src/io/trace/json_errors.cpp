@@ -1,4 +1,4 @@
-#include "io/trace_json_errors.hpp"
+#include "io/trace/json_errors.hpp"
 
 namespace codeprof::io::trace {
 

@@ -1,9 +1,9 @@
-#include "io/trace_call_nesting.hpp"
+#include "io/trace/call_nesting.hpp"
 
 #include <algorithm>
 #include <string>
 
-#include "io/trace_event_fields.hpp"
+#include "io/trace/event_fields.hpp"
 
 namespace codeprof::io::trace {
 

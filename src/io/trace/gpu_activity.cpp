@@ -1,8 +1,8 @@
-#include "io/trace_gpu_activity.hpp"
+#include "io/trace/gpu_activity.hpp"
 
 #include <algorithm>
 
-#include "io/trace_event_fields.hpp"
+#include "io/trace/event_fields.hpp"
 
 namespace codeprof::io::trace {
 

@@ -1,13 +1,13 @@
-#include "io/trace_builder.hpp"
+#include "io/trace/builder.hpp"
 
 #include <algorithm>
 #include <climits>
 
 #include "core/aggregator.hpp"
-#include "io/trace_call_nesting.hpp"
-#include "io/trace_gpu_activity.hpp"
-#include "io/trace_json_errors.hpp"
-#include "io/trace_json_scanner.hpp"
+#include "io/trace/call_nesting.hpp"
+#include "io/trace/gpu_activity.hpp"
+#include "io/trace/json_errors.hpp"
+#include "io/trace/json_scanner.hpp"
 
 namespace codeprof::io::trace {
 namespace {
@@ -490,23 +490,36 @@ void TraceBuilder::read_other_data(ondemand::value& v) {
 // ------------------------------------------------------------------ the Snapshot
 
 Snapshot TraceBuilder::finish(std::uint64_t trace_events) {
-  // Times become relative to the run's origin: the profiler's span or the first event. codeprof's
-  // own traces are already relative to their baseTimeNanoseconds.
+  const std::int64_t origin = time_origin();
+  core::AggregatorOptions agg_options;
+  agg_options.keep_trace = options_.trace_event_budget > 0;
+  agg_options.trace_budget = options_.trace_event_budget;
+  core::Aggregator aggregator(agg_options);
+  describe_threads(aggregator);
+  const std::uint64_t gpu_without_launch = attach_gpu_time_to_launches();
+
+  Snapshot s;
+  s.devices = replay_in_start_order(aggregator, origin);
+  aggregator.fill(s, sites_);
+  s.events_recorded_total = s.events_recorded;
+  move_steps_and_counters(s, origin);
+  describe_run(s, origin, trace_events, gpu_without_launch);
+  return s;
+}
+
+// Times become relative to the run's origin: the profiler's span or the first event. codeprof's
+// own traces are already relative to their baseTimeNanoseconds.
+std::int64_t TraceBuilder::time_origin() const {
   std::int64_t origin = 0;
   if (!codeprof_) {
     if (min_start_ != std::numeric_limits<std::int64_t>::max()) origin = min_start_;
     if (have_span_) origin = min_start_ != std::numeric_limits<std::int64_t>::max() ? std::min(origin, span_start_) : span_start_;
   }
+  return origin;
+}
 
-  std::vector<std::pair<std::int64_t, std::int64_t>> step_intervals;
-  step_intervals.reserve(steps_.size());
-  for (const StepSpan& s : steps_) step_intervals.emplace_back(s.start_ns, s.end_ns);
-  const IntervalSet step_set(std::move(step_intervals));
-
-  core::AggregatorOptions agg_options;
-  agg_options.keep_trace = options_.trace_event_budget > 0;
-  agg_options.trace_budget = options_.trace_event_budget;
-  core::Aggregator aggregator(agg_options);
+// Each thread index gets its OS id and name (GPU streams: "GPU d stream s").
+void TraceBuilder::describe_threads(core::Aggregator& aggregator) const {
   for (std::uint32_t i = 0; i < threads_.size(); ++i) {
     const ThreadEntry& t = threads_[i];
     if (t.gpu) {
@@ -520,38 +533,47 @@ Snapshot TraceBuilder::finish(std::uint64_t trace_events) {
     aggregator.set_thread_info(i, static_cast<std::uint64_t>(os_tid),
                                it != thread_names_.end() ? it->second : "thread " + t.tid);
   }
+}
 
-  // Runtime calls learn the GPU time they launched.
+// Runtime calls learn the GPU time they launched: records meet by correlation id, and everything
+// moves on to the start-order sort. Returns the GPU activities no launch claimed.
+std::uint64_t TraceBuilder::attach_gpu_time_to_launches() {
   std::uint64_t gpu_without_launch = 0;
-  {
-    std::int64_t group = 0, gpu_sum = 0;
-    std::uint64_t gpu_in_group = 0;
-    bool first = true;
-    by_correlation_.drain([&](const ActivityRecord& rec) {
-      if (first || rec.correlation != group) {
-        gpu_without_launch += gpu_in_group;
-        group = rec.correlation;
-        gpu_sum = 0;
-        gpu_in_group = 0;
-        first = false;
-      }
-      if (is_gpu_activity(rec.kind)) {
-        gpu_sum = saturating_add(gpu_sum, rec.duration_ns);
-        ++gpu_in_group;
-        by_start_.push(rec);
-        return;
-      }
-      ActivityRecord launch = rec;
-      if (gpu_in_group) {
-        launch.payload = gpu_sum;
-        gpu_in_group = 0;  // one launch per correlation id takes it
-      }
-      by_start_.push(launch);
-    });
-    gpu_without_launch += gpu_in_group;
-  }
+  std::int64_t group = 0, gpu_sum = 0;
+  std::uint64_t gpu_in_group = 0;
+  bool first = true;
+  by_correlation_.drain([&](const ActivityRecord& rec) {
+    if (first || rec.correlation != group) {
+      gpu_without_launch += gpu_in_group;
+      group = rec.correlation;
+      gpu_sum = 0;
+      gpu_in_group = 0;
+      first = false;
+    }
+    if (is_gpu_activity(rec.kind)) {
+      gpu_sum = saturating_add(gpu_sum, rec.duration_ns);
+      ++gpu_in_group;
+      by_start_.push(rec);
+      return;
+    }
+    ActivityRecord launch = rec;
+    if (gpu_in_group) {
+      launch.payload = gpu_sum;
+      gpu_in_group = 0;  // one launch per correlation id takes it
+    }
+    by_start_.push(launch);
+  });
+  return gpu_without_launch + gpu_in_group;
+}
 
-  // Everything in start order: CPU slices nest, GPU activity merges into busy intervals.
+// Everything in start order: CPU slices nest into the aggregator, GPU activity merges into busy
+// intervals (split by the steps). Returns the devices' activity.
+std::vector<DeviceActivity> TraceBuilder::replay_in_start_order(core::Aggregator& aggregator, std::int64_t origin) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> step_intervals;
+  step_intervals.reserve(steps_.size());
+  for (const StepSpan& s : steps_) step_intervals.emplace_back(s.start_ns, s.end_ns);
+  const IntervalSet step_set(std::move(step_intervals));
+
   CallNesting nesting(aggregator, origin);
   GpuActivity gpu(step_set.empty() ? nullptr : &step_set);
   by_start_.drain([&](const ActivityRecord& r) {
@@ -571,11 +593,12 @@ Snapshot TraceBuilder::finish(std::uint64_t trace_events) {
     }
   });
   nesting.finish();
+  return gpu.finish();
+}
 
-  Snapshot s;
-  aggregator.fill(s, sites_);
-  s.events_recorded_total = s.events_recorded;
-
+// Steps (in start order) and counter series (in time order) move into the Snapshot, relative to
+// the origin.
+void TraceBuilder::move_steps_and_counters(Snapshot& s, std::int64_t origin) {
   std::sort(steps_.begin(), steps_.end(),
             [](const StepSpan& a, const StepSpan& b) { return a.start_ns != b.start_ns ? a.start_ns < b.start_ns : a.index < b.index; });
   for (StepSpan& st : steps_) {
@@ -583,7 +606,6 @@ Snapshot TraceBuilder::finish(std::uint64_t trace_events) {
     st.end_ns -= origin;
   }
   s.steps = std::move(steps_);
-  s.devices = gpu.finish();
   s.sync_ns = sync_ns_ > 0 ? sync_ns_ : runtime_sync_ns_;
 
   for (auto& entry : counters_) {
@@ -600,7 +622,11 @@ Snapshot TraceBuilder::finish(std::uint64_t trace_events) {
     }
     s.timelines.push_back(std::move(series));
   }
+}
 
+// RunInfo: the source, the main process (the one whose threads recorded the most CPU calls), the
+// run's span, and in metadata what the trace held that the model does not.
+void TraceBuilder::describe_run(Snapshot& s, std::int64_t origin, std::uint64_t trace_events, std::uint64_t gpu_without_launch) {
   RunInfo& run = s.run;
   run = std::move(run_);
   run.source = codeprof_ || !kineto_ ? "chrome-trace" : "kineto";
@@ -649,7 +675,6 @@ Snapshot TraceBuilder::finish(std::uint64_t trace_events) {
                            std::to_string(over_limit_calls_) +
                            ") are counted together as \"(other operations: ...)\" (TraceReadOptions::max_operations)"});
   }
-  return s;
 }
 
 }  // namespace codeprof::io::trace

@@ -1,4 +1,4 @@
-#include "io/trace_input.hpp"
+#include "io/trace/input.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,10 +1,10 @@
-#include "io/trace_json_stream.hpp"
+#include "io/trace/json_stream.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "io/trace_json_errors.hpp"
-#include "io/trace_json_scanner.hpp"
+#include "io/trace/json_errors.hpp"
+#include "io/trace/json_scanner.hpp"
 
 namespace codeprof::io::trace {
 namespace {

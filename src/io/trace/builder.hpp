@@ -1,7 +1,7 @@
 #pragma once
 // Collects a trace's events as they stream by and builds the Snapshot at the end.
 //
-// While reading: names are interned into operations (trace_kineto_mapping.hpp), threads and GPU
+// While reading: names are interned into operations (kineto_mapping.hpp), threads and GPU
 // streams into thread indexes, steps, counters, metadata and sync time are accumulated, and each
 // slice becomes a 48-byte record. Records are ordered before use (bounded memory, spilling to a
 // temporary file): runtime calls and GPU activity meet by correlation id first, so that each
@@ -19,10 +19,14 @@
 
 #include "codeprof/call_site.hpp"
 #include "codeprof/trace_reader.hpp"
-#include "io/trace_event_fields.hpp"
-#include "io/trace_external_sort.hpp"
-#include "io/trace_json_stream.hpp"
-#include "io/trace_kineto_mapping.hpp"
+#include "io/trace/event_fields.hpp"
+#include "io/trace/external_sort.hpp"
+#include "io/trace/json_stream.hpp"
+#include "io/trace/kineto_mapping.hpp"
+
+namespace codeprof::core {
+class Aggregator;
+}
 
 namespace codeprof::io::trace {
 
@@ -105,6 +109,14 @@ class TraceBuilder final : public TraceStreamHandler {
   void metadata(const EventFields& f);
   void counter(const EventFields& f);
   void push(const ActivityRecord& r);
+
+  // finish(), phase by phase.
+  std::int64_t time_origin() const;
+  void describe_threads(core::Aggregator& aggregator) const;
+  std::uint64_t attach_gpu_time_to_launches();
+  std::vector<DeviceActivity> replay_in_start_order(core::Aggregator& aggregator, std::int64_t origin);
+  void move_steps_and_counters(Snapshot& s, std::int64_t origin);
+  void describe_run(Snapshot& s, std::int64_t origin, std::uint64_t trace_events, std::uint64_t gpu_without_launch);
 
   void read_distributed_info(ondemand::value& v);
   void read_device_properties(ondemand::value& v);

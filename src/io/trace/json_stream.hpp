@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "codeprof/trace_reader.hpp"
-#include "io/trace_input.hpp"
+#include "io/trace/input.hpp"
 
 namespace codeprof::io::trace {
 

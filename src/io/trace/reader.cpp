@@ -1,5 +1,5 @@
 // The public trace reader: errors, format detection, and read_trace_file / read_trace_bytes,
-// which stream the document (trace_json_stream) into the builder (trace_builder).
+// which stream the document (json_stream) into the builder (builder).
 #include "codeprof/trace_reader.hpp"
 
 #include <zlib.h>
@@ -8,11 +8,11 @@
 #include <new>
 
 #include "analysis/text_format.hpp"
-#include "io/trace_builder.hpp"
-#include "io/trace_input.hpp"
-#include "io/trace_json_scanner.hpp"
-#include "io/trace_json_stream.hpp"
-#include "io/trace_source_reader.hpp"
+#include "io/trace/builder.hpp"
+#include "io/trace/input.hpp"
+#include "io/trace/json_scanner.hpp"
+#include "io/trace/json_stream.hpp"
+#include "io/trace/source_reader.hpp"
 
 namespace codeprof::io {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "codeprof/snapshot.hpp"
-#include "io/trace_kineto_mapping.hpp"
+#include "io/trace/kineto_mapping.hpp"
 
 namespace codeprof::io::trace {
 

@@ -1,4 +1,4 @@
-#include "io/trace_external_sort.hpp"
+#include "io/trace/external_sort.hpp"
 
 #include <sys/types.h>
 

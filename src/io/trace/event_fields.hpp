@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "io/trace_json_stream.hpp"
+#include "io/trace/json_stream.hpp"
 
 namespace codeprof::io::trace {
 

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "codeprof/trace_reader.hpp"
-#include "io/trace_input.hpp"
+#include "io/trace/input.hpp"
 
 namespace codeprof::io::trace {
 

@@ -1,4 +1,4 @@
-#include "io/trace_json_scanner.hpp"
+#include "io/trace/json_scanner.hpp"
 
 #include <array>
 #include <cstring>

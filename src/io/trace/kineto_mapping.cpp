@@ -1,4 +1,4 @@
-#include "io/trace_kineto_mapping.hpp"
+#include "io/trace/kineto_mapping.hpp"
 
 #include <array>
 

@@ -1,11 +1,11 @@
-#include "io/trace_event_fields.hpp"
+#include "io/trace/event_fields.hpp"
 
 #include <charconv>
 #include <cmath>
 #include <string>
 
-#include "io/trace_json_errors.hpp"
-#include "io/trace_json_scanner.hpp"
+#include "io/trace/json_errors.hpp"
+#include "io/trace/json_scanner.hpp"
 
 namespace codeprof::io::trace {
 namespace {
