@@ -39,12 +39,25 @@ class BuildWithCMake(build_ext):
             if shutil.which(tool) is None:
                 sys.exit(f"codeprof: building the extension needs `{tool}` (apt-get install cmake ninja-build; "
                          "scripts/setup.sh installs everything the build needs)")
+        if not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")):
+            sys.exit(f"codeprof: building the extension needs Python's headers for {sys.executable} "
+                     "(apt-get install python3-dev; scripts/setup.sh installs everything the build needs)")
+        extra = []
+        if not any(os.path.isfile(os.path.join(d, "pybind11Config.cmake"))
+                   for d in ("/usr/lib/cmake/pybind11", "/usr/share/cmake/pybind11", "/usr/local/share/cmake/pybind11")):
+            try:
+                import pybind11  # a pip-installed pybind11 brings its CMake files
+                extra.append(f"-Dpybind11_DIR={pybind11.get_cmake_dir()}")
+            except ImportError:
+                sys.exit("codeprof: building the extension needs pybind11 (apt-get install pybind11-dev; "
+                         "scripts/setup.sh installs everything the build needs)")
+        print("codeprof: compiling the C++ library and the extension (a few minutes the first time)", flush=True)
         build_dir = os.path.join(ROOT, "build", "pip")
         args = ["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
                 f"-DPYTHON_EXECUTABLE={sys.executable}", "-DCODEPROF_BUILD_TESTS=OFF",
                 "-DCODEPROF_BUILD_BENCH=OFF", "-DCODEPROF_WERROR=OFF", "-DCODEPROF_WITH_PYTHON=ON",
                 f"-DCODEPROF_WITH_TORCH={'ON' if torch_cmake_config() else 'OFF'}"]
-        args += shlex.split(os.environ.get("CMAKE_ARGS", ""))
+        args += extra + shlex.split(os.environ.get("CMAKE_ARGS", ""))
         subprocess.check_call(args)
         subprocess.check_call(["cmake", "--build", build_dir, "--target", "codeprof_python_package"])
         built = os.path.join(build_dir, "python", "codeprof")

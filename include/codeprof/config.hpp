@@ -73,6 +73,10 @@ struct Config {
   // "auto" (perf_event, else timer), "perf_event" or "timer" (key sampling.mechanism). Kept outside
   // Sampling: g++ 12 reports a false maybe-uninitialized for a string in a nested member struct.
   std::string sampling_mechanism = "auto";
+  // "auto", "on" or "off" (key sampling.native): whether sampling.enabled runs the native CPU
+  // sampler. auto: on, except in a process that imported the Python package (Python stacks come
+  // from its own sampler there).
+  std::string sampling_native = "auto";
 
   // --- raw trace recording (Chrome trace export)
   bool trace_enabled = false;

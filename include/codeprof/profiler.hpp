@@ -8,6 +8,7 @@
 #include "codeprof/call_site.hpp"
 #include "codeprof/category.hpp"
 #include "codeprof/config.hpp"
+#include "codeprof/detail/recording_thread.hpp"
 #include "codeprof/findings.hpp"
 #include "codeprof/process_parts.hpp"
 #include "codeprof/samples.hpp"
@@ -59,6 +60,10 @@ class Profiler {
   // (per-operation hot_functions / hot_lines, the profile, sampling.sources). Thread-safe; one lock
   // per batch. Kept whether or not sampling.enabled is on; reset() forgets them.
   void add_samples(const SampleBatch& batch);
+  // The threads recording to this profiler, for a sampler on another thread that attributes its
+  // stacks to their open operations (detail::read_open_operations; lock-free once listed). Takes
+  // the recorder's locks: list again when a new thread may have started recording.
+  std::vector<detail::RecordingThread> recording_threads() const;
 
   // ---- notes about the run, carried by every snapshot from now on (so they reach the reports
   // and the live dashboard, not just a report written at the end)
@@ -104,6 +109,11 @@ class Profiler {
   std::unique_ptr<Impl> impl_;
   detail::RecorderState* state_;
 };
+
+// How sampling.native = "auto" resolves for profilers constructed from now on: true (the default)
+// runs the native CPU sampler. The Python package sets false when imported: its own sampler takes
+// Python stacks, and native ones would show the interpreter's C functions instead of Python lines.
+void set_native_sampling_auto(bool on) noexcept;
 
 // The process-wide profiler used by the macros without a profiler argument. Created on first use
 // from Config::from_env(); flushed (and exported when export_on_exit) at normal process exit.

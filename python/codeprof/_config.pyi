@@ -282,6 +282,8 @@ class _Section_sampling:
     """Sample every thread of the process, not only the threads that run scopes."""
     mechanism: str
     """auto (perf_event, else timer), perf_event (perf_event_open cpu-clock) or timer (timer_create on the thread CPU clock)."""
+    native: str
+    """auto, on or off: whether sampling.enabled runs the native CPU sampler (C/C++ stacks). auto: on, except in a Python process (the codeprof package imported), where the Python sampler takes Python stacks instead."""
     max_frames: int
     """Deepest stack kept per sample (innermost frames)."""
     buffer_samples: int
@@ -473,6 +475,7 @@ class Config:
     sampling_max_frames: int
     sampling_max_stacks: int
     sampling_mechanism: str
+    sampling_native: str
     sampling_python_frequency_hz: int
     step_operation: str
     thresholds_cpu_critical: float

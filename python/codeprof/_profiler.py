@@ -1,6 +1,7 @@
 """codeprof.CodeProfiler: the profiler's API in Python, recording through the C++ core."""
 from __future__ import annotations
 
+import atexit
 import functools
 import inspect
 import os
@@ -55,6 +56,8 @@ class CodeProfiler(_codeprof.ProfilerCore):
         super().__init__(cfg._cpp)
         self._dashboards: List[Any] = []
         _processes.adopt(self)
+        if cfg.sampling.enabled:
+            _codeprof._start_python_sampler(self)
 
     @classmethod
     def _process_default(cls) -> "CodeProfiler":
@@ -62,6 +65,8 @@ class CodeProfiler(_codeprof.ProfilerCore):
         _codeprof.ProfilerCore.__init__(p, default=True)
         p._dashboards = []
         _processes.adopt(p, default=True)
+        if p.config.sampling.enabled:
+            _codeprof._start_python_sampler(p)
         return p
 
     # ------------------------------------------------------------------ recording
@@ -154,9 +159,30 @@ class CodeProfiler(_codeprof.ProfilerCore):
             raise TypeError(f"config must be a codeprof.Config, not {type(config).__name__}")
         _codeprof._update_config(self, config._cpp)
 
+    def set_metadata(self, key: str, value: Any) -> None:
+        """A fact about the run, carried by every snapshot and report from now on (``run.metadata``);
+        the analysis reads ``batch_size`` and ``loader_worker_processes``."""
+        _codeprof._set_metadata(self, str(key), str(value))
+
     def set_thread_name(self, name: str) -> None:
         """Names the calling thread in reports (default: threading.current_thread().name)."""
         _codeprof._set_thread_name(self, str(name))
+
+    # ------------------------------------------------------------------ Python-level sampling
+    @property
+    def sampling(self) -> bool:
+        """Whether the Python sampler runs: with ``sampling.enabled``, a thread takes the Python stack
+        of each recording thread ``sampling.python_frequency_hz`` times per second of its CPU time
+        and attributes it to the operations open on it (hot_functions / hot_lines, the profile)."""
+        return bool(_codeprof._python_sampler_running(self))
+
+    def stop_sampling(self) -> None:
+        """Stops the Python sampler (and waits for its thread); the samples taken stay."""
+        _codeprof._stop_python_sampler(self)
+
+    def start_sampling(self) -> None:
+        """Starts the Python sampler (again), whatever ``sampling.enabled`` said."""
+        _codeprof._start_python_sampler(self)
 
     # ------------------------------------------------------------------ results
     def snapshot(self) -> "_codeprof.Snapshot":
@@ -240,6 +266,12 @@ class CodeProfiler(_codeprof.ProfilerCore):
 
 
 Profiler = CodeProfiler
+
+# The sampler threads enter the interpreter: they stop before it finalises, and a fork()ed child
+# (a DataLoader worker) forgets the parent's, which do not exist there.
+atexit.register(_codeprof._stop_python_samplers)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_codeprof._forget_python_samplers)
 
 _default_lock = threading.Lock()
 _default: Optional[CodeProfiler] = None

@@ -141,7 +141,14 @@ def profile_dataloader(loader: Any, profiler: Optional[CodeProfiler] = None, nam
     produces, so by the time the parent holds a batch the work behind it is on its way, and by the
     time the iterator is exhausted everything is in `profiler` (also with persistent_workers)."""
     profiler = profiler if profiler is not None else default_profiler()
-    if getattr(loader, "num_workers", 0) > 0 and not isinstance(loader.collate_fn, _FlushingCollate):
+    workers = getattr(loader, "num_workers", 0)
+    if workers > 0:
+        # The batches reach this process through pipes: the analysis must not take their reads
+        # for the data being read again (data-loading-cache).
+        most = max(workers, getattr(profiler, "_loader_worker_processes", 0))
+        profiler._loader_worker_processes = most  # type: ignore[attr-defined]
+        profiler.set_metadata("loader_worker_processes", str(most))
+    if workers > 0 and not isinstance(loader.collate_fn, _FlushingCollate):
         loader.collate_fn = _FlushingCollate(loader.collate_fn)
     return ProfiledDataLoader(loader, profiler, name, _category(category))
 

@@ -10,6 +10,7 @@
 #include "codeprof/dashboard.hpp"
 #include "codeprof/exporters.hpp"
 #include "fast_path.hpp"
+#include "python_sampler.hpp"
 
 namespace codeprof::python {
 namespace {
@@ -56,7 +57,16 @@ void bind_profiler(py::module_& m) {
   m.def("_config", [](py::handle self) { return core(self).config(); });
   m.def("_profiler_address", [](py::handle self) { return reinterpret_cast<std::uintptr_t>(&core(self)); },
         "Internal: the C++ Profiler's address, for codeprof._codeprof_torch (same process only).");
+  m.def("_set_metadata", [](py::handle self, const std::string& key, const std::string& value) {
+    core(self).set_metadata(key, value);
+  });
   m.def("_set_thread_name", [](py::handle self, const std::string& name) { core(self).set_thread_name(name); });
+
+  m.def("_start_python_sampler", [](py::handle self) { start_python_sampler(core(self)); }, "Starts the Python sampler (sampling.python_frequency_hz) of this profiler; nothing when it runs.");
+  m.def("_stop_python_sampler", [](py::handle self) { stop_python_sampler(core(self)); });
+  m.def("_python_sampler_running", [](py::handle self) { return python_sampler_running(core(self)); });
+  m.def("_stop_python_samplers", &stop_python_samplers, "Stops every profiler's Python sampler (at exit).");
+  m.def("_forget_python_samplers", &forget_python_samplers, "In a fork()ed child: the sampler threads are not there.");
 
   m.def("_snapshot", [](py::handle self) {
     Profiler& p = core(self);

@@ -71,6 +71,15 @@ void bind_operation(py::module_& m) {
       .def_readonly("min", &ResourceStat::min)
       .def_property_readonly("mean", &ResourceStat::mean);
 
+  py::class_<HotSpot>(m, "HotSpot", "A function or line where an operation's samples were.")
+      .def_readonly("function", &HotSpot::function)
+      .def_readonly("file", &HotSpot::file)
+      .def_readonly("line", &HotSpot::line)
+      .def_readonly("samples", &HotSpot::samples)
+      .def_readonly("share", &HotSpot::share, "samples / the operation's samples, 0..1")
+      .def("__repr__", [](const HotSpot& h) {
+        return "<HotSpot " + h.function + " " + h.file + ":" + std::to_string(h.line) + " " + std::to_string(h.samples) + " samples>";
+      });
   py::class_<OperationStats> op(m, "OperationStats",
                                 "Statistics of one operation (a name in a category). Durations in nanoseconds; "
                                 "the *_s properties give seconds.");
@@ -121,6 +130,12 @@ void bind_operation(py::module_& m) {
                       secs(o.mean_ns), secs(static_cast<double>(o.total_ns)));
         return std::string(buf);
       });
+  op.def_readonly("cpu_samples", &OperationStats::cpu_samples,
+                  "Samples taken while this was the innermost open operation (0 when sampling was off).");
+  def_ref_tuple(op, "hot_functions", [](const OperationStats& o) -> const auto& { return o.hot_functions; },
+                "Where its samples were (innermost frame), by function, most samples first.");
+  def_ref_tuple(op, "hot_lines", [](const OperationStats& o) -> const auto& { return o.hot_lines; },
+                "Where its samples were (innermost frame), by line, most samples first.");
   def_ref_tuple(op, "histogram", [](const OperationStats& o) -> const auto& { return o.histogram; },
                 "Non-empty buckets of the log-linear duration histogram, ascending.");
   def_ref_tuple(op, "series", [](const OperationStats& o) -> const auto& { return o.series; },
@@ -208,11 +223,28 @@ void bind_snapshot(py::module_& m) {
       .def_readonly("kernels", &DeviceActivity::kernels)
       .def_readonly("busy_in_steps_ns", &DeviceActivity::busy_in_steps_ns);
 
+  py::class_<SamplingSource>(m, "SamplingSource", "A stack sampler that ran: perf_event, timer or python.")
+      .def_readonly("name", &SamplingSource::name)
+      .def_readonly("frequency_hz", &SamplingSource::frequency_hz)
+      .def_readonly("threads", &SamplingSource::threads)
+      .def_readonly("samples", &SamplingSource::samples)
+      .def_readonly("dropped", &SamplingSource::dropped);
+  py::class_<SamplingInfo> sampling(m, "SamplingInfo", "Line-level sampling: what ran, what it took.");
+  sampling.def_readonly("enabled", &SamplingInfo::enabled)
+      .def_readonly("unwinder", &SamplingInfo::unwinder)
+      .def_readonly("samples", &SamplingInfo::samples)
+      .def_readonly("dropped", &SamplingInfo::dropped);
+  def_ref_tuple(sampling, "sources", [](const SamplingInfo& s) -> const auto& { return s.sources; }, "");
+  def_ref_tuple(sampling, "unavailable", [](const SamplingInfo& s) -> const auto& { return s.unavailable; }, "");
+
   py::class_<Snapshot, std::shared_ptr<Snapshot>> snap(
       m, "Snapshot", "An immutable copy of everything recorded: operations, call tree, threads, timelines, run.");
   snap.def_property_readonly("run", [](py::object self) {
         return py::cast(&self.cast<const Snapshot&>().run, py::return_value_policy::reference_internal, self);
       })
+      .def_property_readonly("sampling", [](py::object self) {
+        return py::cast(&self.cast<const Snapshot&>().sampling, py::return_value_policy::reference_internal, self);
+      }, "Line-level sampling: which samplers ran and what they took.")
       .def_readonly("sync_ns", &Snapshot::sync_ns)
       .def_readonly("events_recorded", &Snapshot::events_recorded)
       .def_readonly("events_dropped", &Snapshot::events_dropped)

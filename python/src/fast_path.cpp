@@ -6,6 +6,7 @@
 // codeprof::Scope in that object: two timestamps and a push into this thread's ring, as in C++.
 // A category that is not recording returns a shared inert scope at once.
 #include "fast_path.hpp"
+#include "python_sampler.hpp"
 
 #include <pybind11/pybind11.h>
 
@@ -320,6 +321,7 @@ int core_init(PyObject* self, PyObject* args, PyObject* kwargs) {
 void core_dealloc(PyObject* self) {
   auto* p = reinterpret_cast<ProfilerObject*>(self);
   if (p->profiler && p->owned) {
+    stop_python_sampler(*p->profiler);
     Profiler* doomed = p->profiler;
     p->profiler = nullptr;
     Py_BEGIN_ALLOW_THREADS  // joins the collector and sampler

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <stdexcept>
+#include <string>
 
 #include "analysis/rule_helpers.hpp"
 #include "analysis/text_format.hpp"
@@ -204,10 +206,26 @@ double calls_share_from(const OperationStats& op, std::int64_t t_ns) {
   return all ? static_cast<double>(late) / static_cast<double>(all) : 0.0;
 }
 
+// DataLoader worker processes (run metadata "loader_worker_processes", which the Python package's
+// profile_dataloader sets) send their batches to the training loop through pipes, so the loop's
+// own reads there are batches arriving, not data read again (the workers' reads are counted in
+// the operations they record).
+bool loader_worker_processes(const Facts& f) {
+  const auto it = f.snapshot.run.metadata.find("loader_worker_processes");
+  if (it == f.snapshot.run.metadata.end()) return false;
+  try {
+    return std::stod(it->second) > 0.0;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 std::optional<RuleFiring> data_loading_cache(const Facts& f) {
   const std::int64_t span = f.steps.last_end_ns - f.steps.first_start_ns;
   if (f.steps.count == 0 || span <= 0) return std::nullopt;
   const std::int64_t mid = f.steps.first_start_ns + span / 2;
+  const bool from_workers = loader_worker_processes(f);
+  const ThreadTimes times(f.snapshot);
   // A reading operation that still reads in the second half of training: a cache would have
   // stopped the reads after the first pass.
   const OperationFacts* reader = nullptr;
@@ -216,6 +234,8 @@ std::optional<RuleFiring> data_loading_cache(const Facts& f) {
     const Category c = o.op->category;
     if (c != Category::DataLoading && c != Category::Io) continue;
     if (!o.io_read_bytes || *o.io_read_bytes < kMinIoBytes || o.op->count < 2) continue;
+    // The loop's wait for the next batch (data_loading on the steps' threads) reads the pipes.
+    if (from_workers && c == Category::DataLoading && times.fraction_on(o.op->id, f.steps.step_threads) >= 0.5) continue;
     if (o.op->first_seen_ns >= mid || o.op->last_seen_ns <= mid) continue;
     const double late = calls_share_from(*o.op, mid);
     if (late < kMinLateReadShare) continue;
@@ -233,7 +253,7 @@ std::optional<RuleFiring> data_loading_cache(const Facts& f) {
     read_bytes = *reader->io_read_bytes;
     source = "io probe";
   } else if (const TimelineSeries* io = f.snapshot.timeline("io_read_bytes_per_s");
-             io && io->values.size() >= 8 && io->t_ns.size() == io->values.size()) {
+             !from_workers && io && io->values.size() >= 8 && io->t_ns.size() == io->values.size()) {
     // No per-operation I/O: the process read as fast in the second half of training as in the first.
     double early = 0.0, late = 0.0;
     std::size_t ne = 0, nl = 0;
@@ -333,7 +353,8 @@ const std::vector<Rule>& data_loading_rules() {
      input_prefetch},
     {"data-loading-cache", "data_loading", "medium", "{op} reads the data again during training: cache it",
      ">= 1 MiB read by a data_loading/io operation (io probe, else the io_read_bytes_per_s timeline) that still "
-     "reads in the second half of training (>= 20 % of its calls)",
+     "reads in the second half of training (>= 20 % of its calls); with DataLoader worker processes, reads of a "
+     "data_loading operation on the steps' threads are batches arriving through pipes and do not count",
      "Cache the data after the first pass: {op} read {total}{passes} in {calls} calls taking {time}, and "
      "{late} of its calls came in the second half of training (from the {source}), so each pass reads it again. "
      "Keep the parsed examples in memory when they fit, or write them once to a fast local cache (tf.data "

@@ -68,6 +68,15 @@ std::string host_name() {
 
 }  // namespace
 
+namespace {
+std::atomic<bool> g_native_sampling_auto{true};  // set_native_sampling_auto()
+
+bool native_sampling(const Config& c) {
+  if (c.sampling_native == "auto") return g_native_sampling_auto.load(std::memory_order_relaxed);
+  return c.sampling_native == "on";
+}
+}  // namespace
+
 // Registered for fork() after its recorder and sampler, so config_mutex (held around recorder
 // calls) is taken before theirs.
 struct Profiler::Impl final : core::ForkAware {
@@ -144,7 +153,7 @@ Profiler::Profiler(Config config) {
     impl_->recorder.set_probe_categories(probe_categories(impl_->config));
   }
   if (impl_->config.sampler_enabled) impl_->sampler.start();
-  if (impl_->config.sampling.enabled) {
+  if (impl_->config.sampling.enabled && native_sampling(impl_->config)) {
     impl_->cpu_sampler = std::make_unique<sampling::CpuSampler>(
         impl_->config, *state_, impl_->samples, [impl = impl_.get()] { return impl->recorder.live_thread_ids(); });
     impl_->cpu_sampler->start();
@@ -235,6 +244,7 @@ void Profiler::update_config(const Config& config) {
   next.metrics = old.metrics;
   next.sampling = old.sampling;
   next.sampling_mechanism = old.sampling_mechanism;
+  next.sampling_native = old.sampling_native;
   next.dashboard_host = old.dashboard_host;
   next.dashboard_port = old.dashboard_port;
   next.dashboard_token = old.dashboard_token;
@@ -353,6 +363,10 @@ std::vector<std::string> Profiler::export_all(const std::string& directory) cons
 }
 
 void Profiler::add_samples(const SampleBatch& batch) { impl_->samples.add_external(batch); }
+
+std::vector<detail::RecordingThread> Profiler::recording_threads() const { return impl_->recorder.recording_threads(); }
+
+void set_native_sampling_auto(bool on) noexcept { g_native_sampling_auto.store(on, std::memory_order_relaxed); }
 
 void Profiler::reset() {
   if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->reset();

@@ -206,6 +206,8 @@ std::vector<KeyDef> build_keys() {
                        [](Config& c) -> bool& { return c.sampling.all_threads; }));
   k.push_back(string_key("sampling.mechanism", "auto (perf_event, else timer), perf_event (perf_event_open cpu-clock) or timer (timer_create on the thread CPU clock).",
                          [](Config& c) -> std::string& { return c.sampling_mechanism; }));
+  k.push_back(string_key("sampling.native", "auto, on or off: whether sampling.enabled runs the native CPU sampler (C/C++ stacks). auto: on, except in a Python process (the codeprof package imported), where the Python sampler takes Python stacks instead.",
+                         [](Config& c) -> std::string& { return c.sampling_native; }));
   k.push_back(int_key("sampling.max_frames", "Deepest stack kept per sample (innermost frames).", 4, 256,
                       [](Config& c) -> std::uint32_t& { return c.sampling.max_frames; }));
   k.push_back(int_key("sampling.buffer_samples", "Per-thread sample ring, in full-depth samples; a full ring drops and counts.", 16, 65'536,
@@ -448,6 +450,8 @@ void Config::validate() const {
   if (dashboard_host.empty()) throw ConfigError("config: key 'dashboard.host' expects an address, got ''");
   if (sampling_mechanism != "auto" && sampling_mechanism != "perf_event" && sampling_mechanism != "timer")
     throw ConfigError("config: key 'sampling.mechanism' expects auto, perf_event or timer, got '" + sampling_mechanism + "'");
+  if (sampling_native != "auto" && sampling_native != "on" && sampling_native != "off")
+    throw ConfigError("config: key 'sampling.native' expects auto, on or off, got '" + sampling_native + "'");
   const std::string& url = alerts.webhook_url;
   if (!url.empty() && !url.starts_with("http://") && !url.starts_with("https://"))
     throw ConfigError("config: key 'alerts.webhook.url' expects an http:// or https:// URL, got '" + url + "'");

@@ -402,6 +402,19 @@ void Recorder::flush() {
   drain_locked();
 }
 
+std::vector<detail::RecordingThread> Recorder::recording_threads() {
+  std::vector<detail::RecordingThread> out;
+  std::lock_guard lock(drain_mutex_);
+  adopt_fork_locked();
+  std::lock_guard tlock(threads_mutex_);
+  out.reserve(attached_.size() + new_buffers_.size());
+  for (const Attached& a : attached_)
+    if (!a.buffer->closed.load(std::memory_order_acquire)) out.push_back({a.buffer->os_tid, a.buffer});
+  for (const auto& b : new_buffers_)
+    if (!b->closed.load(std::memory_order_acquire)) out.push_back({b->os_tid, b});
+  return out;
+}
+
 void Recorder::reset() {
   std::lock_guard lock(drain_mutex_);
   adopt_fork_locked();

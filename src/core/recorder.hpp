@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "codeprof/detail/recorder_state.hpp"
+#include "codeprof/detail/recording_thread.hpp"
 #include "codeprof/detail/ticks.hpp"
 #include "codeprof/snapshot.hpp"
 #include "core/aggregator.hpp"
@@ -68,6 +69,9 @@ class Recorder final : private ForkAware {
   std::int64_t origin_steady_ns() const noexcept { return ticks_.origin_steady_ns(); }
   std::int64_t origin_unix_ns() const noexcept { return origin_unix_ns_; }
   bool uses_tsc() const noexcept { return ticks_.use_tsc(); }
+
+  // The threads that record here and have not exited (for a sampler on another thread).
+  std::vector<detail::RecordingThread> recording_threads();
 
   // Slow path of detail::thread_buffer(): registers the calling thread.
   detail::ThreadBuffer* attach_current_thread();

@@ -147,6 +147,15 @@ std::vector<RuleCase> cases() {
                [=] { return io_timeline(true).build(); }});
   v.push_back({"cache_io_stops_after_first_pass", "data-loading-cache", false, "", "",
                [=] { return io_timeline(false).build(); }});
+  // DataLoader worker processes: the loop's loading operation reads the batches from their pipes.
+  auto from_workers = [](Snapshot s) {
+    s.run.metadata["loader_worker_processes"] = "2";
+    return s;
+  };
+  v.push_back({"cache_pipe_reads_from_worker_processes", "data-loading-cache", false, "", "",
+               [=] { return from_workers(reread(4, 9.2).build()); }});
+  v.push_back({"cache_timeline_with_worker_processes", "data-loading-cache", false, "", "",
+               [=] { return from_workers(io_timeline(true).build()); }});
   // Steps whose optimizer update (cost independent of the batch) takes `optimizer_share` of them.
   auto optimizer_steps = [](std::uint64_t steps, double step_s, double optimizer_share) {
     SnapshotBuilder b(static_cast<double>(steps) * step_s);

@@ -35,7 +35,7 @@ def test_every_documented_key_is_an_attribute_that_round_trips():
             new = default / 2
         elif kind == "string":
             # Keys whose strings are checked get another valid value.
-            new = {"dashboard.host": "127.0.0.2", "sampling.mechanism": "timer", "trace.policy": "first",
+            new = {"dashboard.host": "127.0.0.2", "sampling.mechanism": "timer", "sampling.native": "off", "trace.policy": "first",
                    "alerts.webhook.format": "alertmanager",
                    "alerts.webhook.url": "http://127.0.0.1:9/alerts"}.get(key, "value")
         else:

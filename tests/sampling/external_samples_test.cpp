@@ -2,6 +2,12 @@
 // to the operations of a real Profiler, survive the JSON report, and reset() forgets them.
 #include <gtest/gtest.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "codeprof/exporters.hpp"
@@ -93,6 +99,74 @@ TEST(ExternalSamples, ConcurrentBatchesAreAllCounted) {
   EXPECT_EQ(s.sampling.samples, 2000u);
   EXPECT_EQ(s.profile.stacks.size(), 4u);  // one per thread
   EXPECT_EQ(s.sampling.sources[0].threads, 4u);
+}
+
+// What a sampler on its own thread (the Python package's) reads: the operations open on another
+// thread, innermost first, while that thread holds them open, and nothing once it closed them or
+// exited (the listed entry stays readable after the exit).
+TEST(ExternalSamples, AnotherThreadsOpenOperationsAreReadable) {
+  Profiler p(quiet());
+  const SiteId outer = register_site("ext_outer", Category::DataLoading);
+  const SiteId inner = register_site("ext_inner", Category::Preprocessing);
+  std::mutex m;
+  std::condition_variable cv;
+  int phase = 0;  // 1: scopes open, 2: closed, 3: may exit
+  std::atomic<std::uint64_t> tid{0};
+  auto wait_for = [&](int wanted) {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return phase >= wanted; });
+  };
+  auto advance = [&](int to) {
+    { std::lock_guard lock(m); phase = to; }
+    cv.notify_all();
+  };
+  std::thread t([&] {
+    tid = static_cast<std::uint64_t>(::syscall(SYS_gettid));
+    {
+      auto a = p.scope(outer);
+      auto b = p.scope(inner);
+      advance(1);
+      wait_for(2);
+    }
+    advance(3);
+    wait_for(4);
+  });
+  wait_for(1);
+  auto find = [&](const std::vector<detail::RecordingThread>& threads) -> const detail::RecordingThread* {
+    for (const auto& r : threads)
+      if (r.os_tid == tid.load()) return &r;
+    return nullptr;
+  };
+  std::vector<detail::RecordingThread> listed = p.recording_threads();
+  const detail::RecordingThread* rec = find(listed);
+  ASSERT_NE(rec, nullptr);
+  std::uint32_t ids[8];
+  ASSERT_EQ(detail::read_open_operations(*rec, ids, 8), 2);
+  EXPECT_EQ(ids[0], inner.id);
+  EXPECT_EQ(ids[1], outer.id);
+  ASSERT_EQ(detail::read_open_operations(*rec, ids, 1), 1);  // the innermost when fewer fit
+  EXPECT_EQ(ids[0], inner.id);
+  advance(2);
+  wait_for(3);
+  EXPECT_EQ(detail::read_open_operations(*rec, ids, 8), 0);
+  advance(4);
+  t.join();
+  EXPECT_EQ(detail::read_open_operations(*rec, ids, 8), 0);  // still readable: the entry keeps it
+  EXPECT_EQ(find(p.recording_threads()), nullptr);           // an exited thread is no longer listed
+}
+
+TEST(ExternalSamples, NativeSamplerCanBeSwitchedOff) {
+  Config c = quiet();
+  c.sampling.enabled = true;
+  c.sampling_native = "off";
+  Profiler p(c);
+  { auto s = p.profile_operation("ext_native_off", Category::Custom); }
+  const Snapshot s = p.snapshot();
+  EXPECT_TRUE(s.sampling.enabled);
+  EXPECT_TRUE(s.sampling.unwinder.empty());
+  EXPECT_TRUE(s.sampling.sources.empty());
+  c.sampling_native = "sometimes";
+  EXPECT_THROW(c.validate(), ConfigError);
 }
 
 }  // namespace
