@@ -18,6 +18,7 @@
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
 #include "core/fork_safety.hpp"
+#include "core/metric_store.hpp"
 #include "core/recorder.hpp"
 #include "metrics/probe_set.hpp"
 #include "metrics/system_sampler.hpp"
@@ -75,6 +76,7 @@ struct Profiler::Impl final : core::ForkAware {
         probes(config),
         sampler(config, recorder.origin_steady_ns()),
         samples(config.sampling.max_stacks),
+        metrics(recorder.origin_steady_ns()),
         command(read_command_line()),
         host(host_name()) {
     core::register_fork_aware(this);
@@ -102,6 +104,7 @@ struct Profiler::Impl final : core::ForkAware {
   metrics::ProbeSet probes;
   metrics::SystemSampler sampler;
   sampling::SampleStore samples;  // native and external stack samples
+  core::MetricStore metrics;      // the program's counters, values and gauges
   std::unique_ptr<sampling::CpuSampler> cpu_sampler;  // when sampling.enabled
   std::string command;
   std::string host;
@@ -258,10 +261,26 @@ void Profiler::set_metadata(std::string key, std::string value) {
   impl_->metadata[std::move(key)] = std::move(value);
 }
 
+void Profiler::add_counter(std::string_view name, double n, std::string_view unit) noexcept {
+  if (state_->active_mask.load(std::memory_order_relaxed) == 0) return;
+  impl_->metrics.record(MetricKind::Counter, name, n, unit);
+}
+
+void Profiler::record_value(std::string_view name, double x, std::string_view unit) noexcept {
+  if (state_->active_mask.load(std::memory_order_relaxed) == 0) return;
+  impl_->metrics.record(MetricKind::Value, name, x, unit);
+}
+
+void Profiler::set_gauge(std::string_view name, double v, std::string_view unit) noexcept {
+  if (state_->active_mask.load(std::memory_order_relaxed) == 0) return;
+  impl_->metrics.record(MetricKind::Gauge, name, v, unit);
+}
+
 Snapshot Profiler::snapshot() const {
   impl_->sampler.sample_now();  // the timelines reach the snapshot, however short the run
   Snapshot s;
   impl_->recorder.fill(s);
+  s.custom_metrics = impl_->metrics.collect();
   const Config cfg = config();
   s.run.source = "live";
   s.run.host = impl_->host;
@@ -277,6 +296,9 @@ Snapshot Profiler::snapshot() const {
   s.run.gpus = impl_->sampler.gpus();
   s.run.unavailable = impl_->probes.unavailable();
   for (auto& u : impl_->sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
+  if (const std::uint64_t refused = impl_->metrics.names_refused())
+    s.run.unavailable.push_back({"custom_metrics", std::to_string(refused) + " calls ignored: more than " +
+                                                       std::to_string(core::kMaxMetrics) + " distinct metric names"});
   {
     // A leaf lock: nothing else is taken while it is held (the fork handler takes every lock).
     std::lock_guard lock(impl_->notes_mutex);
@@ -328,6 +350,7 @@ void Profiler::add_samples(const SampleBatch& batch) { impl_->samples.add_extern
 void Profiler::reset() {
   if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->reset();
   impl_->recorder.reset();
+  impl_->metrics.reset();
   if (impl_->cpu_sampler) impl_->cpu_sampler->discard_pending();
   impl_->samples.reset();
   impl_->sampler.reset(impl_->recorder.origin_steady_ns());
