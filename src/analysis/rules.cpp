@@ -9,6 +9,7 @@
 
 #include "analysis/call_tree.hpp"
 #include "analysis/priority.hpp"
+#include "analysis/rules_custom_metrics.hpp"
 #include "analysis/text_format.hpp"
 
 namespace codeprof::analysis {
@@ -1083,7 +1084,15 @@ const std::vector<Rule> kRules = {
 
 }  // namespace
 
-const std::vector<Rule>& rule_catalogue() { return kRules; }
+const std::vector<Rule>& rule_catalogue() {
+  // The rules above, then those of each domain's file.
+  static const std::vector<Rule> all = [] {
+    std::vector<Rule> r = kRules;
+    r.insert(r.end(), custom_metrics_rules().begin(), custom_metrics_rules().end());
+    return r;
+  }();
+  return all;
+}
 
 std::string evidence_line(const std::vector<Evidence>& evidence) {
   std::string out;
@@ -1124,8 +1133,9 @@ std::vector<Recommendation> evaluate_rules(const Facts& facts) {
     std::size_t order;
   };
   std::vector<Fired> fired;
-  for (std::size_t i = 0; i < kRules.size(); ++i) {
-    const Rule& rule = kRules[i];
+  const std::vector<Rule>& rules = rule_catalogue();
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const Rule& rule = rules[i];
     std::optional<RuleFiring> f = rule.check(facts);
     if (!f || f->evidence.empty()) continue;  // no evidence, no recommendation
     Recommendation r;
