@@ -76,7 +76,7 @@ struct Profiler::Impl final : core::ForkAware {
         probes(config),
         sampler(config, recorder.origin_steady_ns()),
         samples(config.sampling.max_stacks),
-        metrics(recorder.origin_steady_ns()),
+        metrics(recorder.origin_steady_ns(), &recorder.state()),
         command(read_command_line()),
         host(host_name()) {
     core::register_fork_aware(this);

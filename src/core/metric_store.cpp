@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <new>
 #include <thread>
@@ -228,9 +229,22 @@ struct MetricThread {
     std::uint32_t id;
     MetricKind kind;
   };
+  // The length and the first and last 8 bytes, mixed by a multiply (as call sites are interned):
+  // two loads instead of hashing every byte; names that share them are told apart by the compare.
   struct NameHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    std::size_t operator()(std::string_view s) const noexcept {
+      std::uint64_t head = 0, tail = 0;
+      const std::size_t n = s.size();
+      if (n >= 8) {
+        std::memcpy(&head, s.data(), 8);
+        std::memcpy(&tail, s.data() + n - 8, 8);
+      } else if (n > 0) {
+        std::memcpy(&head, s.data(), n);
+      }
+      std::uint64_t h = (head ^ (tail * 0x9E3779B97F4A7C15ull) ^ n) * 0xFF51AFD7ED558CCDull;
+      return static_cast<std::size_t>(h ^ (h >> 29));
+    }
   };
 
   std::atomic<bool> closed{false};      // the thread exited: fold, then free
@@ -393,8 +407,8 @@ thread_local MetricSlot t_metric_slot{0, nullptr};
 
 }  // namespace
 
-MetricStore::MetricStore(std::int64_t origin_steady_ns)
-    : id_(g_next_store_id.fetch_add(1, std::memory_order_relaxed)), origin_ns_(origin_steady_ns) {
+MetricStore::MetricStore(std::int64_t origin_steady_ns, const detail::RecorderState* clock)
+    : id_(g_next_store_id.fetch_add(1, std::memory_order_relaxed)), origin_ns_(origin_steady_ns), clock_(clock) {
   register_fork_aware(this);
 }
 
@@ -493,7 +507,9 @@ void MetricStore::record(MetricKind kind, std::string_view name, double value, s
   if (bad) {
     put(c->rejected, get(c->rejected) + 1);
   } else {
-    const std::int64_t t_ns = std::max<std::int64_t>(0, static_cast<std::int64_t>(detail::steady_ns()) - origin_ns_);
+    const std::int64_t now = clock_ ? clock_->scale.since_origin_ns(detail::read_ticks(*clock_))
+                                    : static_cast<std::int64_t>(detail::steady_ns()) - origin_ns_;
+    const std::int64_t t_ns = std::max<std::int64_t>(0, now);
     c->add(kind, value, t_ns);
   }
   c->seq.store(s + 2, std::memory_order_release);

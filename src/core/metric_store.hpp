@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "codeprof/custom_metrics.hpp"
+#include "codeprof/detail/recorder_state.hpp"
 #include "core/fork_safety.hpp"
 
 namespace codeprof::core {
@@ -30,8 +31,10 @@ inline constexpr std::int64_t kMetricWindowNs = 10'000'000;
 
 class MetricStore final : private ForkAware {
  public:
-  // `origin_steady_ns`: the run's zero (steady_clock ns) that series and first/last times count from.
-  explicit MetricStore(std::int64_t origin_steady_ns);
+  // `origin_steady_ns`: the run's zero (steady_clock ns) that series and first/last times count
+  // from. With `clock`, calls are timed with that recorder's clock (the TSC where it is invariant:
+  // a few ns instead of clock_gettime's ~20), on the same time axis as its scopes.
+  explicit MetricStore(std::int64_t origin_steady_ns, const detail::RecorderState* clock = nullptr);
   ~MetricStore();
   MetricStore(const MetricStore&) = delete;
   MetricStore& operator=(const MetricStore&) = delete;
@@ -69,6 +72,7 @@ class MetricStore final : private ForkAware {
 
   const std::uint64_t id_;
   const std::int64_t origin_ns_;
+  const detail::RecorderState* const clock_;
   std::atomic<std::uint32_t> epoch_{0};  // resets so far; threads compare it at every call
   std::atomic<std::uint64_t> names_refused_{0};
 
