@@ -35,6 +35,7 @@ pid=$!
 while kill -0 "$pid" 2>/dev/null; do
   if grep -q "run finished; the dashboard stays up" "$log"; then
     kill -TERM "$pid" 2>/dev/null || true
+    echo "not a terminal: the dashboard stopped with the run (run from a terminal to keep it up)" >&2
     break
   fi
   sleep 0.5

@@ -3,11 +3,11 @@
 // configured thresholds, and a counter whose rate falls during the run. docs/RULES.md documents them.
 #include <vector>
 
-#include "analysis/rules.hpp"
+#include "analysis/rule_domains.hpp"
 
 namespace codeprof::analysis {
 
-const std::vector<Rule>& custom_metrics_rules();
+// custom_metrics_rules() is declared with the other domains in rule_domains.hpp.
 
 // A metric's reading over the run: a counter's rate per second (its value / wall time), a value's
 // mean, a gauge's latest setting. Also what the live alerts compare, over their window.

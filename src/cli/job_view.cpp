@@ -22,7 +22,7 @@
 #include "cli/rank_comparison.hpp"
 #include "codeprof/dashboard.hpp"
 #include "io/report_reader.hpp"
-#include "server/request_guard.hpp"
+#include "server/http_request_guard.hpp"
 #include "server/web_assets.hpp"
 
 namespace codeprof::cli {
@@ -375,28 +375,14 @@ void JobView::Impl::start_server() {
                             {"X-Frame-Options", "DENY"},
                             {"Referrer-Policy", "no-referrer"}});
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const std::string host = req.get_header_value("Host"), origin = req.get_header_value("Origin"),
-                      authorization = req.get_header_value("Authorization"), token = req.get_param_value("token"),
-                      cookie = req.get_header_value("Cookie"),
-                      request_header = req.get_header_value(std::string(server::kRequestHeader).c_str());
-    server::RequestFacts facts;
-    facts.method = req.method;
-    facts.host = host;
-    facts.origin = origin;
-    facts.authorization = authorization;
-    facts.token_param = token;
-    facts.cookie = cookie;
-    facts.has_request_header = req.has_header(std::string(server::kRequestHeader).c_str());
-    facts.request_header_value = request_header;
-    facts.port = port;  // the Host header must name the port this view listens on
-    const server::GuardDecision decision = server::check_request(options.token, facts);
+    const server::GuardDecision decision = server::check_http_request(req, options.token, port);
     if (decision.refusal) {
       res.status = decision.refusal->status;
       res.set_content(dump(Json{{"error", decision.refusal->message}, {"status", res.status}}), kJsonType);
       return httplib::Server::HandlerResponse::Handled;
     }
     if (decision.token_source == server::TokenSource::Query) {
-      res.set_header("Set-Cookie", std::string(server::kTokenCookie) + "=" + options.token + "; Path=/; HttpOnly; SameSite=Strict");
+      res.set_header("Set-Cookie", server::token_cookie(options.token));
       if (req.method == "GET" && req.path == "/") {
         res.set_redirect("/", 303);
         return httplib::Server::HandlerResponse::Handled;

@@ -49,14 +49,16 @@ double bucket_midpoint(int ordinal) noexcept {
 }
 
 // Per-thread state is written with plain load + store (one writer) and published to readers by a
-// sequence counter: odd while the writer changes a cell.
+// sequence counter: odd while the writer changes a cell. Stores inside are releases and reads
+// acquires (plain moves on x86), so a reader that saw a value written after the counter went odd
+// also sees the odd counter when it checks again (no fences: ThreadSanitizer follows these).
 template <class T, class V>
 void put(std::atomic<T>& a, V v) noexcept {
-  a.store(static_cast<T>(v), std::memory_order_relaxed);
+  a.store(static_cast<T>(v), std::memory_order_release);
 }
 template <class T>
 T get(const std::atomic<T>& a) noexcept {
-  return a.load(std::memory_order_relaxed);
+  return a.load(std::memory_order_acquire);
 }
 
 struct Window {
@@ -326,8 +328,7 @@ struct MergedMetric {
       f_ns = get(c.first_ns);
       l_ns = get(c.last_ns);
       rej = get(c.rejected);
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (c.seq.load(std::memory_order_relaxed) == s1) break;
+      if (c.seq.load(std::memory_order_acquire) == s1) break;
     }
     add_scalars(n, s, lo, hi, l, f_ns, l_ns);
     rejected += rej;
@@ -364,8 +365,7 @@ struct MergedMetric {
         v.last = get(w[i].last);
         v.last_ns = get(w[i].last_ns);
       }
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (c.seq.load(std::memory_order_relaxed) == s1) break;
+      if (c.seq.load(std::memory_order_acquire) == s1) break;
     }
     if (width == 0) return;
     for (std::uint32_t i = 0; i < kMetricWindows; ++i)
@@ -456,7 +456,6 @@ void MetricStore::record(MetricKind kind, std::string_view name, double value, s
       if (Cell* c = slot.load(std::memory_order_relaxed)) {
         const std::uint32_t s = c->seq.load(std::memory_order_relaxed);
         c->seq.store(s + 1, std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_release);
         c->clear();
         c->seq.store(s + 2, std::memory_order_release);
       }
@@ -503,7 +502,6 @@ void MetricStore::record(MetricKind kind, std::string_view name, double value, s
   const bool bad = e.kind != kind || !std::isfinite(value) || (kind == MetricKind::Counter && value < 0.0);
   const std::uint32_t s = c->seq.load(std::memory_order_relaxed);
   c->seq.store(s + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
   if (bad) {
     put(c->rejected, get(c->rejected) + 1);
   } else {

@@ -803,6 +803,11 @@ Report finish(const Parser& p, const std::string& name, Gathered& g) {
     s.events_recorded_total = p.u64(n, "recorded_total");
     s.events_dropped_total = p.u64(n, "dropped_total");
     s.trace_events_dropped = p.u64(n, "trace_dropped");
+    s.trace_policy = p.str(n, "trace_policy");
+    if (!s.trace_policy.empty() && s.trace_policy != "first" && s.trace_policy != "last")
+      p.fail(n.join("trace_policy"), "\"first\", \"last\" or empty", &n.value.at("trace_policy"));
+    s.trace_window_start_ns = p.ns(n, "trace_window_start");
+    s.trace_window_end_ns = p.ns(n, "trace_window_end");
   }
   p.each(top, "alerts", false, [&](const Node& n) {
     Alert a;

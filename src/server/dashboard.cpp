@@ -16,7 +16,7 @@
 #include "server/api_json.hpp"
 #include "server/config_patch.hpp"
 #include "server/gated_server.hpp"
-#include "server/request_guard.hpp"
+#include "server/http_request_guard.hpp"
 #include "server/view_cache.hpp"
 #include "server/web_assets.hpp"
 
@@ -148,32 +148,12 @@ struct Dashboard::Impl {
 };
 
 bool Dashboard::Impl::guard(const httplib::Request& req, httplib::Response& res) const {
-  const std::string host = req.get_header_value("Host");
-  const std::string origin = req.get_header_value("Origin");
-  const std::string authorization = req.get_header_value("Authorization");
-  const std::string token_param = req.get_param_value("token");
-  const std::string cookie = req.get_header_value("Cookie");
-  const std::string request_header = req.get_header_value(std::string(server::kRequestHeader).c_str());
-  server::RequestFacts facts;
-  facts.method = req.method;
-  facts.host = host;
-  facts.origin = origin;
-  facts.authorization = authorization;
-  facts.token_param = token_param;
-  facts.cookie = cookie;
-  facts.has_request_header = req.has_header(std::string(server::kRequestHeader).c_str());
-  facts.request_header_value = request_header;
-  facts.port = port;
-  const server::GuardDecision decision = server::check_request(options.token, facts);
+  const server::GuardDecision decision = server::check_http_request(req, options.token, port);
   if (decision.refusal) {
     send_error(res, decision.refusal->status, decision.refusal->message);
     return false;
   }
-  if (decision.token_source == server::TokenSource::Query) {
-    // Keep the token out of the address bar and history: remember it in a same-site cookie.
-    res.set_header("Set-Cookie", std::string(server::kTokenCookie) + "=" + options.token +
-                                     "; Path=/; HttpOnly; SameSite=Strict");
-  }
+  if (decision.token_source == server::TokenSource::Query) res.set_header("Set-Cookie", server::token_cookie(options.token));
   return true;
 }
 

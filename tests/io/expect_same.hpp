@@ -202,6 +202,9 @@ inline void expect_same_snapshot(const Snapshot& a, const Snapshot& b) {
   EXPECT_EQ(a.events_recorded_total, b.events_recorded_total);
   EXPECT_EQ(a.events_dropped_total, b.events_dropped_total);
   EXPECT_EQ(a.trace_events_dropped, b.trace_events_dropped);
+  EXPECT_EQ(a.trace_policy, b.trace_policy);
+  EXPECT_EQ(a.trace_window_start_ns, b.trace_window_start_ns);
+  EXPECT_EQ(a.trace_window_end_ns, b.trace_window_end_ns);
   expect_same_sampling(a, b);
   ASSERT_EQ(a.custom_metrics.size(), b.custom_metrics.size());
   for (std::size_t i = 0; i < a.custom_metrics.size(); ++i) {

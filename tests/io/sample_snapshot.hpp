@@ -139,6 +139,9 @@ inline Snapshot sample_snapshot() {
   s.events_recorded_total = 5000;
   s.events_dropped_total = 9;
   s.trace_events_dropped = 11;
+  s.trace_policy = "last";
+  s.trace_window_start_ns = 1'250'000'000;
+  s.trace_window_end_ns = 2'500'000'000;
   add_sampling(s);
   Alert alert;
   alert.name = "InputBound";
