@@ -11,6 +11,7 @@
     config: null,
     sort: { key: 'total_s', dir: -1 },
     seriesOperation: '',
+    seriesMetric: '',
     charts: new Map(),  // chart id -> { plot, signature }
     readOnly: false,
   };
@@ -175,6 +176,10 @@
     $('#series-operation').addEventListener('change', (e) => {
       view.seriesOperation = e.target.value;
       refreshOperationChart();
+    });
+    $('#series-metric').addEventListener('change', (e) => {
+      view.seriesMetric = e.target.value;
+      if (view.state) renderCustomMetric(view.state.custom_metrics || []);
     });
     for (const th of document.querySelectorAll('#operations-table th[data-key]')) {
       th.addEventListener('click', () => {
@@ -472,6 +477,31 @@
     }
   }
 
+  // The program's own metrics (docs/METRICS.md): pick one, see its series live (a counter's rate,
+  // a value's mean, a gauge's setting per window).
+  function renderCustomMetric(metrics) {
+    const select = $('#series-metric');
+    const names = metrics.map((m) => m.name);
+    if (view.seriesMetric && !names.includes(view.seriesMetric)) view.seriesMetric = '';  // after a reset
+    if (!view.seriesMetric && names.length) view.seriesMetric = names[0];
+    if ([...select.options].map((o) => o.value).join('|') !== names.join('|')) {
+      select.replaceChildren(...names.map((n) => el('option', { value: n, text: n })));
+    }
+    select.value = view.seriesMetric;
+    const m = metrics.find((x) => x.name === view.seriesMetric);
+    if (!m) {
+      $('#metric-summary').textContent = '';
+      showNoData('custom_metric', 'No metrics yet: profiler.add_counter / record_value / set_gauge.');
+      return;
+    }
+    const unit = m.unit ? ' ' + m.unit : '';
+    $('#metric-summary').textContent = m.kind === 'counter'
+      ? `${fmtValue(m.last, '')}${unit} in all`
+      : `last ${fmtValue(m.last, '')}${unit}, ${fmtCount(m.count)} calls`;
+    if (!m.t_s.length) { showNoData('custom_metric', `No windows of ${m.name} yet.`); return; }
+    drawChart('custom_metric', [m.series_label], '', [m.t_s, m.values]);
+  }
+
   let seriesRequest = 0;
   async function refreshOperationChart() {
     const name = view.seriesOperation;
@@ -515,6 +545,7 @@
     renderClassification(state.classification, state.trends);
     renderInconclusive(state.inconclusive);
     renderTimelines(state.timelines);
+    renderCustomMetric(state.custom_metrics || []);
     refreshOperationChart();
     refreshFlameGraph();
     document.body.dataset.generation = String(state.status.generation || Date.now());

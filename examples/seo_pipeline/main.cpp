@@ -9,6 +9,7 @@
 //   seo_pipeline --plant no-workers,leak   the same with known problems planted
 //   seo_pipeline --serve                   with the live dashboard
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -102,8 +103,14 @@ std::vector<std::string> export_reports(const codeprof::Profiler& profiler, cons
                                         const std::string& dir) {
   const codeprof::Snapshot snapshot = profiler.snapshot();
   std::vector<std::string> paths;
-  for (const auto& format : profiler.config().export_formats)
+  for (const auto& format : profiler.config().export_formats) {
     paths.push_back(codeprof::io::write_export(format, dir, snapshot, findings));
+    if (format == "csv" && !snapshot.custom_metrics.empty()) {
+      // The pipeline's own metrics (pages/s, tokens per batch, loss) as a table of their own.
+      paths.push_back(dir + "/pipeline_metrics.csv");
+      codeprof::io::write_file_atomic(paths.back(), codeprof::io::to_metrics_csv(snapshot));
+    }
+  }
   return paths;
 }
 
@@ -227,8 +234,28 @@ int run(const seo::PipelineOptions& o) {
       {"inference.correlation", fixed(result.correlation, 4)},
   };
   for (const auto& [key, value] : metadata) profiler.set_metadata(key, value);
+  profiler.set_gauge("scoring_pages_per_second", result.pages_per_second);
   const codeprof::Findings findings = profiler.analyze();
   seo::print_findings(stdout, findings);
+  {
+    // The pipeline's own numbers, as the profiler aggregated them (docs/METRICS.md).
+    const codeprof::Snapshot snapshot = profiler.snapshot();
+    if (!snapshot.custom_metrics.empty()) std::printf("\n== The pipeline's own metrics\n");
+    for (const auto& m : snapshot.custom_metrics) {
+      const std::string unit = m.unit.empty() ? "" : " " + m.unit;
+      const int digits = std::fabs(m.mean) >= 100 ? 1 : 4;
+      if (m.kind == codeprof::MetricKind::Counter)
+        std::printf("  %-26s %s%s, %s%s/s from its first to its last count\n", m.name.c_str(), fixed(m.sum, 0).c_str(),
+                    unit.c_str(), fixed(m.last_ns > m.first_ns ? m.sum / (static_cast<double>(m.last_ns - m.first_ns) / 1e9) : 0.0, 1).c_str(),
+                    unit.c_str());
+      else if (m.kind == codeprof::MetricKind::Value)
+        std::printf("  %-26s mean %s%s, min %s, max %s, last %s (%llu values)\n", m.name.c_str(),
+                    fixed(m.mean, digits).c_str(), unit.c_str(), fixed(m.min, digits).c_str(), fixed(m.max, digits).c_str(),
+                    fixed(m.last, digits).c_str(), static_cast<unsigned long long>(m.count));
+      else
+        std::printf("  %-26s %s%s (latest setting)\n", m.name.c_str(), fixed(m.last, digits).c_str(), unit.c_str());
+    }
+  }
   std::vector<std::string> paths = export_reports(profiler, findings, o.output_dir);
   paths.push_back(o.output_dir + "/predictions.csv");
   seo::print_paths(stdout, paths);

@@ -294,14 +294,24 @@ ModelRun train_and_score(const TrainingSetup& setup, codeprof::Profiler& profile
         optimizer.zero_grad();
         ++run.optimizer_steps;
       }
-      loss_sum += loss.item<double>() * static_cast<double>(o.grad_accum * batch->size);
+      const double step_loss = loss.item<double>() * static_cast<double>(o.grad_accum);
+      loss_sum += step_loss * static_cast<double>(batch->size);
       pages += batch->size;
+      // The pipeline's own numbers (docs/METRICS.md): throughput, batch contents, loss.
+      profiler.add_counter("pages_trained", static_cast<double>(batch->size), "pages");
+      profiler.record_value("tokens_per_batch",
+                            static_cast<double>(std::count_if(batch->tokens.begin(), batch->tokens.end(),
+                                                              [](std::int64_t id) { return id != Vocabulary::kPad; })),
+                            "tokens");
+      profiler.record_value("train_loss", step_loss);
       std::snprintf(detail, sizeof detail, "loss %.4f", pages ? loss_sum / static_cast<double>(pages) : 0.0);
       progress.update(s + 1, detail);
     }
     current.reset();  // before the next dataset is made: with --plant no-cache it replaces this one
     if (epoch + 1 < o.epochs) next_loader = make_loader(epoch + 1);
     const double val_loss = validate(model, setup, bf16, profiler);
+    profiler.record_value("validation_loss", val_loss);
+    profiler.set_gauge("learning_rate", optimizer.param_groups()[0].options().get_lr());
     ++run.epochs_run;
     std::snprintf(detail, sizeof detail, "train loss %.4f, validation loss %.4f, lr %.5f",
                   pages ? loss_sum / static_cast<double>(pages) : 0.0, val_loss,
@@ -361,6 +371,7 @@ ModelRun train_and_score(const TrainingSetup& setup, codeprof::Profiler& profile
       const float* p = scores.data_ptr<float>();
       for (std::size_t i = 0; i < batch->size; ++i)
         run.predictions.push_back({batch->ids[i], p[i], batch->targets[i]});
+      profiler.add_counter("pages_scored", static_cast<double>(batch->size), "pages");
       progress.update(s + 1);
     }
     run.scoring_seconds = milliseconds_since(t0) / 1e3;

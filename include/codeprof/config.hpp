@@ -3,6 +3,9 @@
 // Every key, its type, range and default is listed in docs/CONFIG.md (and by config_keys()).
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -87,6 +90,19 @@ struct Config {
   // --- analysis
   std::string step_operation;              // name of the step operation; empty = training_loop category
   double low_priority_share = 0.10;        // share of wall time that makes a fast operation a bottleneck
+  // A counter whose rate falls by this share (0..1) after a change point is reported (0: off).
+  double metric_rate_drop = 0.33;
+
+  // --- thresholds on the program's own metrics (docs/METRICS.md): custom_metrics.<name>.warning,
+  // .critical and .direction. A metric's reading is its rate per second (counter), its mean
+  // (value) or its latest setting (gauge).
+  struct MetricThreshold {
+    std::optional<double> warning;
+    std::optional<double> critical;
+    bool below = false;  // "below": bad when the reading falls under the threshold (throughput)
+    bool operator==(const MetricThreshold&) const = default;
+  };
+  std::map<std::string, MetricThreshold, std::less<>> custom_metrics;
 
   // --- output
   std::string output_dir = "codeprof_output";
@@ -128,6 +144,7 @@ struct Config {
     std::uint32_t webhook_timeout_ms = 2000;
     std::uint32_t webhook_retries = 3;
     std::uint32_t webhook_backoff_ms = 500;  // first retry delay, doubled each retry
+    double custom_metric_for_s = 0.0;   // seconds a custom metric stays past its threshold before firing
     bool operator==(const Alerts&) const = default;
   } alerts;
 

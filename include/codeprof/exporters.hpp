@@ -20,6 +20,7 @@ class WriteError : public std::runtime_error {
 std::string to_json_report(const Snapshot& snapshot, const Findings& findings);  // docs/REPORT_SCHEMA.md
 std::string to_chrome_trace(const Snapshot& snapshot);                          // Chrome trace event format
 std::string to_csv(const Snapshot& snapshot);                                   // operation statistics
+std::string to_metrics_csv(const Snapshot& snapshot);  // the program's own metrics (custom_metrics), one row each
 std::string to_prometheus(const Snapshot& snapshot, const Findings& findings);  // text exposition 0.0.4
 std::string to_html_report(const Snapshot& snapshot, const Findings& findings); // self-contained page
 std::string to_pprof(const Snapshot& snapshot);   // sampled profile: pprof profile.proto, gzip (binary)

@@ -51,6 +51,17 @@ class Profiler {
   void update_config(const Config& config);
   Config config() const;
 
+  // ---- the program's own numbers (docs/METRICS.md), from any thread: aggregated by the calling
+  // thread like scopes (no lock once the thread has used the name), exact at any load. A metric's
+  // kind is that of its first call; `unit` ("pages", "tokens", "s") is kept from the first call
+  // that gives one. Nothing is recorded while profiling is off (set_enabled(false)).
+  // A monotonic counter: adds n (>= 0) to it.
+  void add_counter(std::string_view name, double n = 1.0, std::string_view unit = {}) noexcept;
+  // One observation of a series (loss, tokens per batch): count/min/max/mean/last/percentiles.
+  void record_value(std::string_view name, double x, std::string_view unit = {}) noexcept;
+  // Sets a level (queue depth, cache hit rate): the most recent setting, from any thread, wins.
+  void set_gauge(std::string_view name, double v, std::string_view unit = {}) noexcept;
+
   // Names the calling thread in reports and traces.
   void set_thread_name(std::string name);
 

@@ -13,6 +13,7 @@
 
 #include "codeprof/alerts.hpp"
 #include "codeprof/category.hpp"
+#include "codeprof/custom_metrics.hpp"
 #include "codeprof/probe_metrics.hpp"
 
 namespace codeprof {
@@ -309,6 +310,13 @@ struct Snapshot {
 
   std::vector<Alert> alerts;     // live alerts: pending, firing and recently resolved (docs/ALERTS.md)
   AlertDelivery alert_delivery;  // the alert webhook's counters
+
+  std::vector<CustomMetric> custom_metrics;  // the program's own numbers, ascending by name
+  const CustomMetric* metric(std::string_view name) const noexcept {
+    for (const auto& m : custom_metrics)
+      if (m.name == name) return &m;
+    return nullptr;
+  }
 
   const OperationStats* find(std::string_view name) const noexcept {
     for (const auto& op : operations)

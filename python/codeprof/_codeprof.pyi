@@ -186,8 +186,37 @@ class RunInfo:
     unavailable: Tuple[Unavailable, ...]
     gpus: Tuple[GpuDeviceInfo, ...]
 
+class MetricWindow:
+    start_ns: int
+    width_ns: int
+    count: int
+    sum: float
+    min: float
+    max: float
+    last: float
+
+class CustomMetric:
+    name: str
+    kind: str
+    unit: str
+    count: int
+    sum: float
+    last: float
+    min: float
+    max: float
+    mean: float
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    first_ns: int
+    last_ns: int
+    rejected: int
+    series: Tuple[MetricWindow, ...]
+
 class Snapshot:
     run: RunInfo
+    custom_metrics: Tuple[CustomMetric, ...]
     operations: Tuple[OperationStats, ...]
     call_tree: Tuple[CallEdge, ...]
     threads: Tuple[ThreadStats, ...]
@@ -204,6 +233,7 @@ class Snapshot:
     trace_events_dropped: int
     def find(self, operation: Union[str, int]) -> Optional[OperationStats]: ...
     def timeline(self, name: str) -> Optional[TimelineSeries]: ...
+    def metric(self, name: str) -> Optional[CustomMetric]: ...
     def __getitem__(self, operation: Union[str, int]) -> OperationStats: ...
     def __contains__(self, operation: object) -> bool: ...
     def __len__(self) -> int: ...

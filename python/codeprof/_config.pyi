@@ -188,6 +188,11 @@ class _Section_alerts_webhook:
     """Delay before the first retry (milliseconds); doubled for each further retry."""
     def to_dict(self) -> Dict[str, Any]: ...
 
+class _Section_alerts_custom_metrics:
+    for_s: float
+    """Seconds a custom metric must stay past its threshold before its alert fires."""
+    def to_dict(self) -> Dict[str, Any]: ...
+
 class _Section_categories:
     data_loading: bool
     """Record scopes of category data_loading."""
@@ -314,6 +319,8 @@ class _Section_analysis:
     """Name of the operation that marks one step (empty: training_loop scopes)."""
     low_priority_share: float
     """Share of wall time (0..1) that makes an operation a low-priority bottleneck."""
+    metric_rate_drop: float
+    """Share (0..1) by which a counter's rate must fall after a change point to be reported (0: off)."""
     def to_dict(self) -> Dict[str, Any]: ...
 
 class _Section_output:
@@ -365,6 +372,7 @@ class _Section_alerts:
     memory_growth: _Section_alerts_memory_growth
     step_time: _Section_alerts_step_time
     webhook: _Section_alerts_webhook
+    custom_metrics: _Section_alerts_custom_metrics
     def to_dict(self) -> Dict[str, Any]: ...
 
 class Config:
@@ -386,6 +394,7 @@ class Config:
     job: _Section_job
     alerts: _Section_alerts
     # Flat names (dots become underscores) and aliases, also accepted as Config(**kwargs):
+    alerts_custom_metrics_for_s: float
     alerts_enabled: bool
     alerts_events_dropped_for_s: float
     alerts_events_dropped_threshold: float
@@ -409,6 +418,7 @@ class Config:
     alerts_webhook_url: str
     alerts_window_s: float
     analysis_low_priority_share: float
+    analysis_metric_rate_drop: float
     analysis_step_operation: str
     buffer_events: int
     buffer_events_per_thread: int

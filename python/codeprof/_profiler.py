@@ -164,6 +164,21 @@ class CodeProfiler(_codeprof.ProfilerCore):
         the analysis reads ``batch_size`` and ``loader_worker_processes``."""
         _codeprof._set_metadata(self, str(key), str(value))
 
+    # ------------------------------------------------------------------ the program's own metrics
+    def add_counter(self, name: str, n: float = 1, unit: str = "") -> None:
+        """Adds n (>= 0) to the monotonic counter `name` (pages scored, tokens seen). From any thread;
+        aggregated by the calling thread, exact at any load (docs/METRICS.md)."""
+        _codeprof._add_counter(self, name, float(n), unit)
+
+    def record_value(self, name: str, x: float, unit: str = "") -> None:
+        """One observation of the series `name` (loss, tokens per batch): count, min, max, mean,
+        last and percentiles."""
+        _codeprof._record_value(self, name, float(x), unit)
+
+    def set_gauge(self, name: str, v: float, unit: str = "") -> None:
+        """Sets the level `name` (queue depth, cache hit rate): the most recent setting wins."""
+        _codeprof._set_gauge(self, name, float(v), unit)
+
     def set_thread_name(self, name: str) -> None:
         """Names the calling thread in reports (default: threading.current_thread().name)."""
         _codeprof._set_thread_name(self, str(name))

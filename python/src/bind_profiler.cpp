@@ -60,6 +60,17 @@ void bind_profiler(py::module_& m) {
   m.def("_set_metadata", [](py::handle self, const std::string& key, const std::string& value) {
     core(self).set_metadata(key, value);
   });
+  // The program's own metrics: no lock once the thread has used the name (the GIL stays held:
+  // a call takes well under a microsecond).
+  m.def("_add_counter", [](py::handle self, std::string_view name, double n, std::string_view unit) {
+    core(self).add_counter(name, n, unit);
+  });
+  m.def("_record_value", [](py::handle self, std::string_view name, double x, std::string_view unit) {
+    core(self).record_value(name, x, unit);
+  });
+  m.def("_set_gauge", [](py::handle self, std::string_view name, double v, std::string_view unit) {
+    core(self).set_gauge(name, v, unit);
+  });
   m.def("_set_thread_name", [](py::handle self, const std::string& name) { core(self).set_thread_name(name); });
 
   m.def("_start_python_sampler", [](py::handle self) { start_python_sampler(core(self)); }, "Starts the Python sampler (sampling.python_frequency_hz) of this profiler; nothing when it runs.");

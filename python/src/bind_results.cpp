@@ -236,6 +236,36 @@ void bind_snapshot(py::module_& m) {
       .def_readonly("dropped", &SamplingInfo::dropped);
   def_ref_tuple(sampling, "sources", [](const SamplingInfo& s) -> const auto& { return s.sources; }, "");
   def_ref_tuple(sampling, "unavailable", [](const SamplingInfo& s) -> const auto& { return s.unavailable; }, "");
+  py::class_<MetricWindow>(m, "MetricWindow", "A custom metric within [start_ns, start_ns + width_ns).")
+      .def_readonly("start_ns", &MetricWindow::start_ns)
+      .def_readonly("width_ns", &MetricWindow::width_ns)
+      .def_readonly("count", &MetricWindow::count)
+      .def_readonly("sum", &MetricWindow::sum)
+      .def_readonly("min", &MetricWindow::min)
+      .def_readonly("max", &MetricWindow::max)
+      .def_readonly("last", &MetricWindow::last);
+  py::class_<CustomMetric> metric(m, "CustomMetric", "A number the program recorded: a counter, a value series or a gauge.");
+  metric.def_readonly("name", &CustomMetric::name)
+      .def_property_readonly("kind", [](const CustomMetric& c) { return std::string(metric_kind_name(c.kind)); })
+      .def_readonly("unit", &CustomMetric::unit)
+      .def_readonly("count", &CustomMetric::count)
+      .def_readonly("sum", &CustomMetric::sum)
+      .def_readonly("last", &CustomMetric::last)
+      .def_readonly("min", &CustomMetric::min)
+      .def_readonly("max", &CustomMetric::max)
+      .def_readonly("mean", &CustomMetric::mean)
+      .def_readonly("p50", &CustomMetric::p50)
+      .def_readonly("p90", &CustomMetric::p90)
+      .def_readonly("p95", &CustomMetric::p95)
+      .def_readonly("p99", &CustomMetric::p99)
+      .def_readonly("first_ns", &CustomMetric::first_ns)
+      .def_readonly("last_ns", &CustomMetric::last_ns)
+      .def_readonly("rejected", &CustomMetric::rejected)
+      .def("__repr__", [](const CustomMetric& c) {
+        return "<CustomMetric " + c.name + " (" + std::string(metric_kind_name(c.kind)) + "): " + std::to_string(c.count) +
+               " calls, last " + std::to_string(c.last) + ">";
+      });
+  def_ref_tuple(metric, "series", [](const CustomMetric& c) -> const auto& { return c.series; }, "Ascending by start.");
 
   py::class_<Snapshot, std::shared_ptr<Snapshot>> snap(
       m, "Snapshot", "An immutable copy of everything recorded: operations, call tree, threads, timelines, run.");
@@ -275,6 +305,12 @@ void bind_snapshot(py::module_& m) {
              const TimelineSeries* t = self.cast<const Snapshot&>().timeline(name);
              return t ? py::cast(t, py::return_value_policy::reference_internal, self) : py::none();
            })
+      .def("metric",
+           [](py::object self, const std::string& name) -> py::object {
+             const CustomMetric* c = self.cast<const Snapshot&>().metric(name);
+             return c ? py::cast(c, py::return_value_policy::reference_internal, self) : py::none();
+           },
+           py::arg("name"), "The custom metric with this name, or None.")
       .def("__repr__", [](const Snapshot& s) {
         return "<Snapshot " + s.run.source + ": " + std::to_string(s.operations.size()) + " operations, " +
                std::to_string(s.events_recorded) + " events, " + std::to_string(s.threads.size()) + " threads>";
@@ -286,6 +322,7 @@ void bind_snapshot(py::module_& m) {
   def_ref_tuple(snap, "trace_events", [](const Snapshot& s) -> const auto& { return s.trace_events; }, "");
   def_ref_tuple(snap, "steps", [](const Snapshot& s) -> const auto& { return s.steps; }, "");
   def_ref_tuple(snap, "devices", [](const Snapshot& s) -> const auto& { return s.devices; }, "");
+  def_ref_tuple(snap, "custom_metrics", [](const Snapshot& s) -> const auto& { return s.custom_metrics; }, "Ascending by name.");
 }
 
 }  // namespace

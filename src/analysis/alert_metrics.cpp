@@ -29,10 +29,20 @@ std::string gpu_of_utilization_series(const std::string& name) {
 }  // namespace
 
 void AlertMetrics::add(const Snapshot& s, const Findings& f, std::int64_t now) {
-  Point p{now, f.step_timing, s.events_recorded_total, s.events_dropped_total};
+  Point p{now, f.step_timing, s.events_recorded_total, s.events_dropped_total, {}};
+  for (const CustomMetric& m : s.custom_metrics)
+    if (m.kind != MetricKind::Gauge) p.metrics[m.name] = {m.count, m.sum};
+  const auto metric_went_back = [&](const Point& last) {
+    for (const auto& [name, t] : last.metrics) {
+      const auto it = p.metrics.find(name);
+      if (it == p.metrics.end() || it->second.count < t.count) return true;  // a reset
+    }
+    return false;
+  };
   if (!points_.empty()) {
     const Point& last = points_.back();
-    if (now <= last.t_ns || went_back(last.steps, p.steps) || p.recorded < last.recorded || p.dropped < last.dropped)
+    if (now <= last.t_ns || went_back(last.steps, p.steps) || p.recorded < last.recorded || p.dropped < last.dropped ||
+        metric_went_back(last))
       points_.clear();
   }
   points_.push_back(p);
@@ -55,6 +65,24 @@ void AlertMetrics::add(const Snapshot& s, const Findings& f, std::int64_t now) {
 
 std::vector<AlertSample> AlertMetrics::samples(const Snapshot& latest, const Config::Alerts& config) const {
   std::vector<AlertSample> out;
+  // The program's own metrics.
+  for (const CustomMetric& m : latest.custom_metrics) {
+    const std::string metric = std::string(kCustomMetricPrefix) + m.name;
+    if (m.kind == MetricKind::Gauge) {
+      if (m.count > 0) out.push_back({metric, {{"metric", m.name}}, m.last});
+      continue;
+    }
+    if (points_.size() < 2) continue;
+    const auto a = points_.front().metrics.find(m.name);
+    const auto b = points_.back().metrics.find(m.name);
+    if (b == points_.back().metrics.end()) continue;
+    const MetricTotals before = a == points_.front().metrics.end() ? MetricTotals{} : a->second;
+    const double span_s = seconds_between(points_.front().t_ns, points_.back().t_ns);
+    const double added = b->second.sum - before.sum;
+    const std::uint64_t calls = b->second.count - before.count;
+    if (m.kind == MetricKind::Counter && span_s > 0) out.push_back({metric, {{"metric", m.name}}, added / span_s});
+    if (m.kind == MetricKind::Value && calls > 0) out.push_back({metric, {{"metric", m.name}}, added / static_cast<double>(calls)});
+  }
   if (points_.size() >= 2) {
     const Point& a = points_.front();
     const Point& b = points_.back();
@@ -122,6 +150,23 @@ std::vector<AlertRule> builtin_alert_rules(const Config::Alerts& c) {
        "bytes", "codeprof's memory-growth trend: a process rising >= 16 MiB is worth a look (docs/RULES.md)"});
   add({"SlowSteps", kStepTimeMetric, AlertComparison::Above, c.step_time_s, c.step_time_for_s, 0, "warning",
        "mean step time {value} (threshold {threshold})", "s", "the user's own step-time budget (alerts.step_time.threshold)"});
+  return rules;
+}
+
+std::vector<AlertRule> custom_metric_alert_rules(const Config& config) {
+  std::vector<AlertRule> rules;
+  for (const auto& [name, t] : config.custom_metrics) {
+    const AlertComparison cmp = t.below ? AlertComparison::Below : AlertComparison::Above;
+    const std::string metric = std::string(kCustomMetricPrefix) + name;
+    const std::string summary = name + " is {value} (threshold {threshold}, " + (t.below ? "below" : "above") + ")";
+    const std::string source = "the program's own threshold (custom_metrics." + name + ".";
+    if (t.warning)
+      rules.push_back({"CustomMetricWarning", metric, cmp, *t.warning, config.alerts.custom_metric_for_s,
+                       config.alerts.keep_firing_for_s, "warning", summary, "", source + "warning)"});
+    if (t.critical)
+      rules.push_back({"CustomMetricCritical", metric, cmp, *t.critical, config.alerts.custom_metric_for_s,
+                       config.alerts.keep_firing_for_s, "critical", summary, "", source + "critical)"});
+  }
   return rules;
 }
 

@@ -4,6 +4,9 @@
 // thresholds from the configuration (docs/ALERTS.md gives each threshold's source).
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "codeprof/alerts.hpp"
@@ -19,6 +22,9 @@ inline constexpr const char* kStepTimeMetric = "step_time_seconds";      // mean
 inline constexpr const char* kDropShareMetric = "events_dropped_share";  // dropped / made, window
 inline constexpr const char* kGpuIdleMetric = "gpu_idle_share";          // samples under 5 %, window; label gpu
 inline constexpr const char* kRssGrowthMetric = "rss_growth_bytes";      // RSS growth over its own window
+// The program's own metrics: "custom_metric:<name>", label metric=<name>; a counter's rate per
+// second and a value's mean over the window, a gauge's latest setting.
+inline constexpr std::string_view kCustomMetricPrefix = "custom_metric:";
 
 class AlertMetrics {
  public:
@@ -34,11 +40,16 @@ class AlertMetrics {
   std::vector<AlertSample> samples(const Snapshot& latest, const Config::Alerts& config) const;
 
  private:
+  struct MetricTotals {
+    std::uint64_t count = 0;
+    double sum = 0.0;
+  };
   struct Point {
     std::int64_t t_ns = 0;
     StepTiming steps;
     std::uint64_t recorded = 0;
     std::uint64_t dropped = 0;
+    std::map<std::string, MetricTotals, std::less<>> metrics;  // counters and values
   };
   struct RssPoint {
     std::int64_t t_ns = 0;
@@ -52,5 +63,8 @@ class AlertMetrics {
 
 // The built-in rules with the configured thresholds; a rule whose threshold is 0 is left out.
 std::vector<AlertRule> builtin_alert_rules(const Config::Alerts& config);
+// One rule per threshold of the program's own metrics (custom_metrics.<name>.warning/.critical):
+// CustomMetricWarning / CustomMetricCritical.
+std::vector<AlertRule> custom_metric_alert_rules(const Config& config);
 
 }  // namespace codeprof::analysis

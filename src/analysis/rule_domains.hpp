@@ -14,5 +14,6 @@ const std::vector<Rule>& inference_rules();      // rules_inference.cpp
 const std::vector<Rule>& training_rules();       // rules_training.cpp
 const std::vector<Rule>& system_rules();         // rules_system.cpp
 const std::vector<Rule>& network_rules();        // rules_network.cpp
+const std::vector<Rule>& custom_metrics_rules(); // rules_custom_metrics.cpp
 
 }  // namespace codeprof::analysis

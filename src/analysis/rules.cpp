@@ -25,6 +25,7 @@ const std::vector<Rule>& rule_catalogue() {
         &training_rules(),
         &system_rules(),
         &network_rules(),
+        &custom_metrics_rules(),
     };
     std::vector<Rule> all;
     for (const std::vector<Rule>* rules : domains) all.insert(all.end(), rules->begin(), rules->end());

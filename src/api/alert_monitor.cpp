@@ -112,8 +112,11 @@ void AlertMonitor::run() {
 void AlertMonitor::evaluate_once() {
   std::lock_guard lock(evaluate_mutex_);
   const Config config = profiler_.config();
-  if (!rules_set_ || !(config.alerts == rules_config_)) {
-    engine_.set_rules(analysis::builtin_alert_rules(config.alerts));
+  if (!rules_set_ || !(config.alerts == rules_config_) || !(config.custom_metrics == rules_metrics_)) {
+    std::vector<AlertRule> rules = analysis::builtin_alert_rules(config.alerts);
+    for (AlertRule& r : analysis::custom_metric_alert_rules(config)) rules.push_back(std::move(r));
+    engine_.set_rules(std::move(rules));
+    rules_metrics_ = config.custom_metrics;
     metrics_.set_windows(config.alerts.window_s, config.alerts.memory_growth_window_s);
     rules_config_ = config.alerts;
     rules_set_ = true;

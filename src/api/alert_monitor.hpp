@@ -51,6 +51,7 @@ class AlertMonitor final : public core::ForkAware {
   analysis::AlertEngine engine_;
   analysis::AlertMetrics metrics_;
   Config::Alerts rules_config_{};
+  std::map<std::string, Config::MetricThreshold, std::less<>> rules_metrics_;  // custom_metrics.* the rules were made from
   bool rules_set_ = false;
 
   mutable std::mutex alerts_mutex_;

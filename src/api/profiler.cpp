@@ -18,6 +18,7 @@
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
 #include "core/fork_safety.hpp"
+#include "core/metric_store.hpp"
 #include "core/recorder.hpp"
 #include "metrics/probe_set.hpp"
 #include "metrics/system_sampler.hpp"
@@ -86,6 +87,7 @@ struct Profiler::Impl final : core::ForkAware {
         probes(config),
         sampler(config, recorder.origin_steady_ns()),
         samples(config.sampling.max_stacks),
+        metrics(recorder.origin_steady_ns(), &recorder.state()),
         command(read_command_line()),
         host(host_name()) {
     core::register_fork_aware(this);
@@ -113,6 +115,7 @@ struct Profiler::Impl final : core::ForkAware {
   metrics::ProbeSet probes;
   metrics::SystemSampler sampler;
   sampling::SampleStore samples;  // native and external stack samples
+  core::MetricStore metrics;      // the program's counters, values and gauges
   std::unique_ptr<sampling::CpuSampler> cpu_sampler;  // when sampling.enabled
   std::unique_ptr<sampling::AllocSampler> alloc_sampler;  // when sampling.alloc_enabled
   std::string command;
@@ -291,10 +294,26 @@ void Profiler::set_metadata(std::string key, std::string value) {
   impl_->metadata[std::move(key)] = std::move(value);
 }
 
+void Profiler::add_counter(std::string_view name, double n, std::string_view unit) noexcept {
+  if (state_->active_mask.load(std::memory_order_relaxed) == 0) return;
+  impl_->metrics.record(MetricKind::Counter, name, n, unit);
+}
+
+void Profiler::record_value(std::string_view name, double x, std::string_view unit) noexcept {
+  if (state_->active_mask.load(std::memory_order_relaxed) == 0) return;
+  impl_->metrics.record(MetricKind::Value, name, x, unit);
+}
+
+void Profiler::set_gauge(std::string_view name, double v, std::string_view unit) noexcept {
+  if (state_->active_mask.load(std::memory_order_relaxed) == 0) return;
+  impl_->metrics.record(MetricKind::Gauge, name, v, unit);
+}
+
 Snapshot Profiler::snapshot() const {
   impl_->sampler.sample_now();  // the timelines reach the snapshot, however short the run
   Snapshot s;
   impl_->recorder.fill(s);
+  s.custom_metrics = impl_->metrics.collect();
   const Config cfg = config();
   s.run.source = "live";
   s.run.host = impl_->host;
@@ -310,6 +329,9 @@ Snapshot Profiler::snapshot() const {
   s.run.gpus = impl_->sampler.gpus();
   s.run.unavailable = impl_->probes.unavailable();
   for (auto& u : impl_->sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
+  if (const std::uint64_t refused = impl_->metrics.names_refused())
+    s.run.unavailable.push_back({"custom_metrics", std::to_string(refused) + " calls ignored: more than " +
+                                                       std::to_string(core::kMaxMetrics) + " distinct metric names"});
   {
     // A leaf lock: nothing else is taken while it is held (the fork handler takes every lock).
     std::lock_guard lock(impl_->notes_mutex);
@@ -358,7 +380,18 @@ std::vector<std::string> Profiler::export_all(const std::string& directory) cons
   const Findings f = analysis::analyze(s, cfg);
   const std::string dir = directory.empty() ? cfg.output_dir : directory;
   std::vector<std::string> paths;
-  for (const std::string& format : cfg.export_formats) paths.push_back(io::write_export(format, dir, s, f));
+  for (const std::string& format : cfg.export_formats) {
+    paths.push_back(io::write_export(format, dir, s, f));
+    if (format == "csv" && !s.custom_metrics.empty()) {
+      // The program's own metrics: a second table next to the operations'.
+      std::string metrics_path = paths.back();
+      const std::size_t at = metrics_path.rfind("profiling_operations_");
+      if (at != std::string::npos) metrics_path.replace(at, 21, "profiling_custom_metrics_");
+      else metrics_path.insert(metrics_path.size() - 4, "_custom_metrics");
+      io::write_file_atomic(metrics_path, io::to_metrics_csv(s));
+      paths.push_back(metrics_path);
+    }
+  }
   return paths;
 }
 
@@ -371,6 +404,7 @@ void set_native_sampling_auto(bool on) noexcept { g_native_sampling_auto.store(o
 void Profiler::reset() {
   if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->reset();
   impl_->recorder.reset();
+  impl_->metrics.reset();
   if (impl_->cpu_sampler) impl_->cpu_sampler->discard_pending();
   if (impl_->alloc_sampler) impl_->alloc_sampler->reset(impl_->recorder.origin_steady_ns());
   impl_->samples.reset();

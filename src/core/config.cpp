@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
+#include <mutex>
+#include <optional>
 #include <cstdlib>
 #include <functional>
 #include <sstream>
@@ -252,7 +255,65 @@ std::vector<KeyDef> build_keys() {
   k.push_back(string_key("job.name", "Name of the job this process belongs to: a label on every metric, shown in reports and traces.",
                          [](Config& c) -> std::string& { return c.job_name; }));
   add_alert_keys(k);
+  k.push_back(float_key("analysis.metric_rate_drop",
+                        "Share (0..1) by which a counter's rate must fall after a change point to be reported (0: off).", 0, 1,
+                        [](Config& c) -> double& { return c.metric_rate_drop; }));
+  k.push_back(float_key("alerts.custom_metrics.for_s", "Seconds a custom metric must stay past its threshold before its alert fires.",
+                        0, 86400, [](Config& c) -> double& { return c.alerts.custom_metric_for_s; }));
   return k;
+}
+
+// ---- per-metric keys: custom_metrics.<name>.warning / .critical / .direction. Their names come
+// from the program, so they are made when first asked for (and kept: pointers to them stay valid).
+constexpr std::string_view kMetricPrefix = "custom_metrics.";
+constexpr std::string_view kMetricFields[] = {"warning", "critical", "direction"};
+
+std::optional<KeyDef> make_metric_key(std::string_view key) {
+  if (!key.starts_with(kMetricPrefix)) return std::nullopt;
+  const std::string_view rest = key.substr(kMetricPrefix.size());
+  const auto dot = rest.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return std::nullopt;
+  const std::string metric(rest.substr(0, dot));
+  const std::string_view field = rest.substr(dot + 1);
+  if (field == "direction") {
+    KeyDef k{std::string(key), Kind::String, "Whether the metric is bad above (default) or below its thresholds.", 0, 0,
+             [metric](Config& c, const std::string& t) { c.custom_metrics[metric].below = (t == "below"); },
+             [metric](const Config& c) {
+               const auto it = c.custom_metrics.find(metric);
+               return std::string(it != c.custom_metrics.end() && it->second.below ? "below" : "above");
+             }};
+    k.choices = {"above", "below"};
+    return k;
+  }
+  if (field != "warning" && field != "critical") return std::nullopt;
+  const bool warning = field == "warning";
+  return KeyDef{std::string(key), Kind::Float, "Threshold on the metric's reading.", -1e300, 1e300,
+                [metric, warning](Config& c, const std::string& t) {
+                  (warning ? c.custom_metrics[metric].warning : c.custom_metrics[metric].critical) = std::stod(t);
+                },
+                [metric, warning](const Config& c) {
+                  const auto it = c.custom_metrics.find(metric);
+                  if (it == c.custom_metrics.end()) return std::string();
+                  const std::optional<double>& v = warning ? it->second.warning : it->second.critical;
+                  return v ? format_double(*v) : std::string();
+                }};
+}
+
+// CODEPROF_CUSTOM_METRICS_<NAME>_<FIELD>: the metric is <NAME> in lower case.
+std::optional<std::string> metric_key_of_env(std::string_view env) {
+  constexpr std::string_view kEnvPrefix = "CODEPROF_CUSTOM_METRICS_";
+  if (!env.starts_with(kEnvPrefix)) return std::nullopt;
+  const std::string_view rest = env.substr(kEnvPrefix.size());
+  for (std::string_view field : kMetricFields) {
+    std::string upper = "_";
+    for (char ch : field) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+    if (rest.size() > upper.size() && rest.ends_with(upper)) {
+      std::string metric(rest.substr(0, rest.size() - upper.size()));
+      for (char& ch : metric) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      return std::string(kMetricPrefix) + metric + "." + std::string(field);
+    }
+  }
+  return std::nullopt;
 }
 
 const std::vector<KeyDef>& keys() {
@@ -263,6 +324,12 @@ const std::vector<KeyDef>& keys() {
 const KeyDef* find_key(std::string_view name) {
   for (const KeyDef& k : keys())
     if (k.name == name) return &k;
+  static std::mutex mutex;
+  static std::deque<KeyDef> made;  // per-metric keys asked for so far
+  std::lock_guard lock(mutex);
+  for (const KeyDef& k : made)
+    if (k.name == name) return &k;
+  if (std::optional<KeyDef> k = make_metric_key(name)) return &made.emplace_back(std::move(*k));
   return nullptr;
 }
 
@@ -281,7 +348,9 @@ std::string expectation(const KeyDef& k) {
   switch (k.kind) {
     case Kind::Bool: return "a bool (true/false)";
     case Kind::Int: return "an integer in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
-    case Kind::Float: return "a number in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
+    case Kind::Float:
+      if (k.min <= -1e300 && k.max >= 1e300) return "a finite number";
+      return "a number in [" + format_double(k.min) + ", " + format_double(k.max) + "]";
     case Kind::String: {
       if (k.choices.empty()) return "a string";
       std::string one_of = "one of ";
@@ -457,6 +526,13 @@ void Config::validate() const {
     throw ConfigError("config: key 'alerts.webhook.url' expects an http:// or https:// URL, got '" + url + "'");
   if (alerts.webhook_format != "webhook" && alerts.webhook_format != "alertmanager")
     throw ConfigError("config: key 'alerts.webhook.format' expects webhook or alertmanager, got '" + alerts.webhook_format + "'");
+  for (const auto& [name, t] : custom_metrics) {
+    if (!t.warning || !t.critical) continue;
+    if (t.below ? *t.warning < *t.critical : *t.warning > *t.critical)
+      throw ConfigError("config: key 'custom_metrics." + name + ".warning' expects a value " + (t.below ? ">=" : "<=") +
+                        " custom_metrics." + name + ".critical (" + format_double(*t.critical) + ") when direction is " +
+                        (t.below ? "below" : "above") + ", got " + format_double(*t.warning));
+  }
   if (trace_policy != "last" && trace_policy != "first")
     throw ConfigError("config: key 'trace.policy' expects one of last, first, got '" + trace_policy + "'");
 }
@@ -497,6 +573,8 @@ void Config::apply_env() {
     const KeyDef* match = nullptr;
     for (const KeyDef& k : keys())
       if (env_name(k.name) == name) match = &k;
+    if (!match)
+      if (const std::optional<std::string> key = metric_key_of_env(name)) match = find_key(*key);
     if (!match)
       throw ConfigError("environment: unknown variable '" + std::string(name) +
                         "' (CODEPROF_<KEY> names are listed in docs/CONFIG.md)");

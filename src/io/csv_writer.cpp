@@ -97,4 +97,25 @@ std::string to_csv(const Snapshot& snapshot) {
   return out;
 }
 
+std::string to_metrics_csv(const Snapshot& snapshot) {
+  std::string out;
+  const auto end_row = [&](const std::vector<std::string>& row) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (i) out += ',';
+      append_field(out, row[i]);
+    }
+    out += "\r\n";
+  };
+  end_row({"name", "kind", "unit", "count", "sum", "last", "min", "max", "mean", "p50", "p90", "p95", "p99",
+           "first_seen_s", "last_seen_s", "rejected"});
+  for (const CustomMetric& m : snapshot.custom_metrics) {
+    const bool value = m.kind == MetricKind::Value;
+    const auto q = [&](double v) { return value ? format_double(v) : std::string(); };
+    end_row({m.name, std::string(metric_kind_name(m.kind)), m.unit, std::to_string(m.count), format_double(m.sum),
+             format_double(m.last), format_double(m.min), format_double(m.max), format_double(m.mean), q(m.p50),
+             q(m.p90), q(m.p95), q(m.p99), seconds(m.first_ns), seconds(m.last_ns), std::to_string(m.rejected)});
+  }
+  return out;
+}
+
 }  // namespace codeprof::io

@@ -225,6 +225,14 @@ inline constexpr std::string_view kScript = R"JS(
     timeline.className = "empty";
   }
 
+  var metricCharts = document.getElementById("custom-metric-charts");
+  if (metricCharts && data.custom_metrics) {
+    data.custom_metrics.forEach(function (m) {
+      if (m.points.length > 1)
+        lineChart(metricCharts, m.name + " (" + m.kind + (m.unit ? ", " + m.unit : "") + ")", "", [{name: m.name, points: m.points}]);
+    });
+  }
+
   root.setAttribute("data-codeprof-resources",
                     String(performance.getEntriesByType ? performance.getEntriesByType("resource").length : 0));
   root.setAttribute("data-codeprof-rendered", "yes");

@@ -102,6 +102,22 @@ std::string chart_data(const Snapshot& s) {
   for (const auto& series : s.timelines) timelines.push_back(thin_series(series));
   data["timelines"] = std::move(timelines);
 
+  // The program's own metrics over time: a counter's rate, a value's mean, a gauge's setting.
+  Json metrics = Json::array();
+  for (const CustomMetric& m : s.custom_metrics) {
+    Json points = Json::array();
+    for (const MetricWindow& w : m.series) {
+      const double mid = secs(static_cast<double>(w.start_ns) + static_cast<double>(w.width_ns) / 2);
+      double v = w.last;
+      if (m.kind == MetricKind::Counter) v = w.width_ns > 0 ? w.sum / secs(static_cast<double>(w.width_ns)) : 0.0;
+      if (m.kind == MetricKind::Value) v = w.count ? w.sum / static_cast<double>(w.count) : 0.0;
+      points.push_back({mid, number(v)});
+    }
+    const std::string unit = m.unit + (m.kind == MetricKind::Counter ? (m.unit.empty() ? "per s" : "/s") : "");
+    metrics.push_back({{"name", m.name}, {"kind", metric_kind_name(m.kind)}, {"unit", unit}, {"points", std::move(points)}});
+  }
+  data["custom_metrics"] = std::move(metrics);
+
   std::string text = data.dump(-1, ' ', false, Json::error_handler_t::replace);
   // '<' only occurs inside JSON strings, where \u003c means the same: "</script>" cannot close the block.
   std::string safe;
@@ -265,6 +281,21 @@ void operations(Page& p, const Snapshot& s) {
   p.raw("</tbody></table></section>\n");
 }
 
+void custom_metrics(Page& p, const Snapshot& s) {
+  if (s.custom_metrics.empty()) return;
+  p.raw("<section id=\"custom-metrics\"><h2>The program's metrics</h2>"
+        "<table><thead><tr><th>Metric</th><th>Kind</th><th>Unit</th><th class=\"num\">Count</th>"
+        "<th class=\"num\">Last</th><th class=\"num\">Min</th><th class=\"num\">Mean</th><th class=\"num\">Max</th>"
+        "<th class=\"num\">p99</th></tr></thead><tbody>");
+  const auto num = [](double v) { return analysis::format_number(v, std::fabs(v) >= 100 ? 1 : 4); };
+  for (const CustomMetric& m : s.custom_metrics)
+    p.raw("<tr>").tag("td", m.name).tag("td", std::string(metric_kind_name(m.kind))).tag("td", m.unit)
+        .tag("td", analysis::format_count(m.count), "num").tag("td", num(m.last), "num").tag("td", num(m.min), "num")
+        .tag("td", num(m.mean), "num").tag("td", num(m.max), "num")
+        .tag("td", m.kind == MetricKind::Value ? num(m.p99) : std::string(), "num").raw("</tr>");
+  p.raw("</tbody></table><div id=\"custom-metric-charts\"></div></section>\n");
+}
+
 void trends(Page& p, const std::vector<Trend>& list) {
   p.raw("<section id=\"trends\"><h2>Trends</h2>");
   if (list.empty()) {
@@ -379,6 +410,7 @@ std::string to_html_report(const Snapshot& s, const Findings& f) {
         "<div id=\"operation-chart\" class=\"chart\"></div><div id=\"operation-time-chart\"></div></section>\n");
   p.raw("<section id=\"timeline\"><h2>Timeline</h2><div id=\"timeline-charts\"></div></section>\n");
   operations(p, s);
+  custom_metrics(p, s);
   sampled_profile(p, s);
   trends(p, f.trends);
   inconclusive(p, f.inconclusive);

@@ -51,6 +51,38 @@ Json run_json(const RunInfo& run) {
   return j;
 }
 
+Json custom_metric_json(const CustomMetric& m) {
+  Json series = Json::array();
+  for (const auto& w : m.series)
+    series.push_back({{"start", secs(static_cast<double>(w.start_ns))},
+                      {"width", secs(static_cast<double>(w.width_ns))},
+                      {"count", w.count},
+                      {"sum", number(w.sum)},
+                      {"min", number(w.min)},
+                      {"max", number(w.max)},
+                      {"last", number(w.last)}});
+  Json j{{"name", m.name},
+         {"kind", metric_kind_name(m.kind)},
+         {"unit", m.unit},
+         {"count", m.count},
+         {"sum", number(m.sum)},
+         {"last", number(m.last)},
+         {"min", number(m.min)},
+         {"max", number(m.max)},
+         {"mean", number(m.mean)}};
+  if (m.kind == MetricKind::Value) {
+    j["p50"] = number(m.p50);
+    j["p90"] = number(m.p90);
+    j["p95"] = number(m.p95);
+    j["p99"] = number(m.p99);
+  }
+  j["first_seen"] = secs(static_cast<double>(m.first_ns));
+  j["last_seen"] = secs(static_cast<double>(m.last_ns));
+  j["rejected"] = m.rejected;
+  j["series"] = std::move(series);
+  return j;
+}
+
 Json hot_spots_json(const std::vector<HotSpot>& spots) {
   Json a = Json::array();
   for (const auto& h : spots)
@@ -339,6 +371,7 @@ std::string to_json_report(const Snapshot& s, const Findings& f) {
                 {"fired_unix_ns", a.fired_unix_ns},
                 {"resolved_unix_ns", a.resolved_unix_ns}};
   });
+  j["custom_metrics"] = array_of(s.custom_metrics, custom_metric_json);
   return j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 

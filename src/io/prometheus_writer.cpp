@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <cctype>
 #include <set>
 #include <utility>
 #include <vector>
@@ -188,6 +189,49 @@ void write_alerts(Exposition& e, const Snapshot& s) {
   e.sample("codeprof_alert_notification_retries_total", {}, static_cast<double>(d.retries));
 }
 
+// The program's own metrics: codeprof_custom_<name>[_<unit>] (lower case, [a-z0-9_]), with
+// _total for counters; values as summaries (quantiles from the metric's histogram, _sum, _count).
+std::string custom_metric_name(const CustomMetric& m) {
+  std::string name = "codeprof_custom_" + sanitize_name(m.name);
+  std::string unit = sanitize_name(m.unit);
+  for (std::string* s : {&name, &unit})
+    for (char& c : *s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!unit.empty() && !name.ends_with("_" + unit)) name += "_" + unit;
+  if (m.kind == MetricKind::Counter && !name.ends_with("_total")) name += "_total";
+  if (m.kind != MetricKind::Counter)
+    while (name.ends_with("_total")) name.resize(name.size() - 6);  // reserved for counters
+  return name;
+}
+
+void write_custom_metrics(Exposition& e, const Snapshot& s) {
+  std::set<std::string> names;  // two metrics may sanitize to one name: keep the first
+  for (const CustomMetric& m : s.custom_metrics) {
+    if (m.count == 0) continue;
+    const std::string name = custom_metric_name(m);
+    const std::string base = m.kind == MetricKind::Counter ? name.substr(0, name.size() - 6) : name;
+    if (!names.insert(base).second || !names.insert(base + "_sum").second || !names.insert(base + "_count").second) continue;
+    const std::string unit = m.unit.empty() ? "" : " (" + m.unit + ")";
+    switch (m.kind) {
+      case MetricKind::Counter:
+        e.family(name, "counter", "The program's counter " + m.name + unit + ", since the profiler started or was reset.");
+        e.sample(name, {}, m.sum);
+        break;
+      case MetricKind::Gauge:
+        e.family(name, "gauge", "The program's gauge " + m.name + unit + ": its latest setting.");
+        e.sample(name, {}, m.last);
+        break;
+      case MetricKind::Value:
+        e.family(name, "summary", "The program's observations of " + m.name + unit +
+                                      " (quantiles from a log-linear histogram, relative error <= 0.78 %).");
+        for (const auto& [q, v] : {std::pair{"0.5", m.p50}, {"0.9", m.p90}, {"0.95", m.p95}, {"0.99", m.p99}})
+          e.sample(name, {{"quantile", q}}, v);
+        e.sample(name + "_sum", {}, m.sum);
+        e.sample(name + "_count", {}, static_cast<double>(m.count));
+        break;
+    }
+  }
+}
+
 void write_step_timing(Exposition& e, const StepTiming& t) {
   e.family("codeprof_steps_total", "counter", "Training or inference steps seen.");
   e.sample("codeprof_steps_total", {}, static_cast<double>(t.steps));
@@ -303,6 +347,7 @@ std::string to_prometheus(const Snapshot& s, const Findings& f) {
     e.sample("codeprof_recommendations", {{"priority", std::string(to_string(priority))}}, static_cast<double>(n));
   }
   write_alerts(e, s);
+  write_custom_metrics(e, s);
   return e.take();
 }
 

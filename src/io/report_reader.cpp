@@ -574,7 +574,8 @@ TopArray top_array(std::string_view key) {
 
 bool kept_at_top(std::string_view key) {
   for (std::string_view k : {"schema_version", "generated_at", "run", "classification", "event_counts", "sync_time",
-                             "dropped_events", "sampling", "profile", "alerts", "step_timing"})
+                             "dropped_events", "sampling", "profile", "alerts", "step_timing",
+                             "custom_metrics"})
     if (k == key) return true;
   return false;
 }
@@ -861,6 +862,33 @@ Report finish(const Parser& p, const std::string& name, Gathered& g) {
     a.fired_unix_ns = p.i64(n, "fired_unix_ns");
     a.resolved_unix_ns = p.i64(n, "resolved_unix_ns");
     s.alerts.push_back(std::move(a));
+  });
+  p.each(top, "custom_metrics", false, [&](const Node& n) {
+    CustomMetric m;
+    m.name = p.str(n, "name", true);
+    const std::string kind = p.str(n, "kind", true);
+    const auto k = metric_kind_from_name(kind);
+    if (!k) p.fail(n.join("kind"), "counter, value or gauge", &n.value.at("kind"));
+    m.kind = *k;
+    m.unit = p.str(n, "unit");
+    m.count = p.u64(n, "count");
+    m.sum = p.real(n, "sum");
+    m.last = p.real(n, "last");
+    m.min = p.real(n, "min");
+    m.max = p.real(n, "max");
+    m.mean = p.real(n, "mean");
+    m.p50 = p.real(n, "p50");
+    m.p90 = p.real(n, "p90");
+    m.p95 = p.real(n, "p95");
+    m.p99 = p.real(n, "p99");
+    m.first_ns = p.ns(n, "first_seen");
+    m.last_ns = p.ns(n, "last_seen");
+    m.rejected = p.u64(n, "rejected");
+    p.each(n, "series", false, [&](const Node& w) {
+      m.series.push_back(MetricWindow{p.ns(w, "start"), p.ns(w, "width"), p.u64(w, "count"), p.real(w, "sum"),
+                                      p.real(w, "min"), p.real(w, "max"), p.real(w, "last")});
+    });
+    s.custom_metrics.push_back(std::move(m));
   });
   // dropped_events is the report's original key; it wins if both are present and differ.
   if (p.member(top, "dropped_events", false)) s.events_dropped = p.u64(top, "dropped_events");

@@ -246,6 +246,40 @@ Json timelines_json(const Snapshot& s, std::size_t max_points) {
   return {{"series", std::move(series)}};
 }
 
+Json custom_metrics_json(const Snapshot& s) {
+  Json out = Json::array();
+  for (const CustomMetric& m : s.custom_metrics) {
+    // Per window: a counter's rate, a value's mean, a gauge's setting.
+    Json times = Json::array();
+    Json values = Json::array();
+    for (const MetricWindow& w : m.series) {
+      times.push_back(seconds(static_cast<double>(w.start_ns) + static_cast<double>(w.width_ns) / 2));
+      double v = w.last;
+      if (m.kind == MetricKind::Counter) v = w.width_ns > 0 ? w.sum / seconds(w.width_ns) : 0.0;
+      if (m.kind == MetricKind::Value) v = w.count ? w.sum / static_cast<double>(w.count) : 0.0;
+      values.push_back(v);
+    }
+    const std::string per = m.kind == MetricKind::Counter ? (m.unit.empty() ? "per s" : m.unit + "/s")
+                          : m.kind == MetricKind::Value   ? "mean" + (m.unit.empty() ? "" : " (" + m.unit + ")")
+                                                          : (m.unit.empty() ? "setting" : m.unit);
+    out.push_back({{"name", m.name},
+                   {"kind", metric_kind_name(m.kind)},
+                   {"unit", m.unit},
+                   {"count", m.count},
+                   {"last", m.last},
+                   {"min", m.min},
+                   {"max", m.max},
+                   {"mean", m.mean},
+                   {"p50", m.p50},
+                   {"p99", m.p99},
+                   {"rejected", m.rejected},
+                   {"series_label", per},
+                   {"t_s", std::move(times)},
+                   {"values", std::move(values)}});
+  }
+  return out;
+}
+
 Json state_json(const Snapshot& s, const Findings& f, bool read_only) {
   Json out = {{"status", status_json(s, read_only)}};
   out.update(operations_json(s));
@@ -253,6 +287,7 @@ Json state_json(const Snapshot& s, const Findings& f, bool read_only) {
   out.update(recommendations_json(f));
   out.update(classification_json(f));
   out["timelines"] = timelines_json(s)["series"];
+  out["custom_metrics"] = custom_metrics_json(s);
   return out;
 }
 

@@ -31,6 +31,8 @@ Json classification_json(const Findings& findings);  // classification and trend
 // Sampled series, each thinned to at most max_points (the last sample is always kept).
 Json timelines_json(const Snapshot& snapshot, std::size_t max_points = kDefaultTimelinePoints);
 // Everything the page shows at once: what the event stream sends.
+// The program's own metrics, each with its series per window (t_s, values).
+Json custom_metrics_json(const Snapshot& snapshot);
 Json state_json(const Snapshot& snapshot, const Findings& findings, bool read_only);
 
 }  // namespace codeprof::server

@@ -200,3 +200,54 @@ TEST(BuiltinAlertRules, ThresholdsComeFromTheConfigAndZeroTurnsARuleOff) {
 
 }  // namespace
 }  // namespace codeprof
+
+namespace codeprof {
+namespace {
+
+Snapshot with_metrics(double pages, std::uint64_t pages_calls, double loss_sum, std::uint64_t loss_calls, double depth) {
+  Snapshot s;
+  const auto make = [](std::string name, MetricKind kind, std::uint64_t count, double sum, double last) {
+    CustomMetric m;
+    m.name = std::move(name);
+    m.kind = kind;
+    m.count = count;
+    m.sum = sum;
+    m.last = last;
+    return m;
+  };
+  s.custom_metrics = {make("pages_scored", MetricKind::Counter, pages_calls, pages, pages),
+                      make("loss", MetricKind::Value, loss_calls, loss_sum, 0), make("queue_depth", MetricKind::Gauge, 1, depth, depth)};
+  return s;
+}
+
+// A counter's rate and a value's mean over the window, a gauge's latest setting; the thresholds
+// of custom_metrics.* fire CustomMetricWarning / CustomMetricCritical with the metric as a label.
+TEST(AlertMetrics, CustomMetricsAreReadOverTheWindowAndFireTheirThresholds) {
+  analysis::AlertMetrics m;
+  m.set_windows(10, 1800);
+  add(m, 0, {}, with_metrics(0, 0, 0, 0, 3));
+  add(m, 100 * kSecond, {}, with_metrics(10000, 100, 100, 100, 4));  // 100 pages/s, loss 1.0
+  add(m, 110 * kSecond, {}, with_metrics(10200, 110, 130, 110, 9));  // 20 pages/s, loss 3.0 in the window
+  const auto samples = m.samples(with_metrics(10200, 110, 130, 110, 9), {});
+  EXPECT_NEAR(value_of(samples, "custom_metric:pages_scored"), 20.0, 1e-9);
+  EXPECT_NEAR(value_of(samples, "custom_metric:loss"), 3.0, 1e-9);
+  EXPECT_EQ(value_of(samples, "custom_metric:queue_depth"), 9.0);
+
+  Config config;
+  config.custom_metrics["pages_scored"].critical = 50;
+  config.custom_metrics["pages_scored"].below = true;
+  config.custom_metrics["loss"].warning = 2.5;
+  config.custom_metrics["queue_depth"].warning = 100;
+  analysis::AlertEngine engine;
+  engine.set_rules(analysis::custom_metric_alert_rules(config));
+  engine.evaluate(samples, 110 * kSecond);
+  std::map<std::string, std::string> firing;  // metric label -> alert name
+  for (const Alert& a : engine.alerts())
+    if (a.state == "firing") firing[a.labels.at("metric")] = a.name;
+  EXPECT_EQ(firing.size(), 2u);
+  EXPECT_EQ(firing["pages_scored"], "CustomMetricCritical");
+  EXPECT_EQ(firing["loss"], "CustomMetricWarning");
+}
+
+}  // namespace
+}  // namespace codeprof

@@ -457,6 +457,44 @@ std::vector<RuleCase> cases() {
   };
   v.push_back({"events_dropped", "profiler-events-dropped", true, "medium", "100 events", [=] { return dropped(100); }});
   v.push_back({"events_complete", "profiler-events-dropped", false, "", "", [=] { return dropped(0); }});
+  // ---- the program's own metrics: a counter at `early` per second for 4 s, then `late` per second
+  auto pages = [](double early, double late) {
+    auto b = one_op("score", Category::Custom, 100, 0.05);
+    CustomMetric m;
+    m.name = "pages_scored";
+    m.kind = MetricKind::Counter;
+    m.unit = "pages";
+    for (int i = 0; i < 40; ++i) {
+      const double per_s = (i < 20 ? early : late) * (1.0 + 0.02 * (i % 3));
+      const double in_window = per_s * 0.2;
+      m.series.push_back({i * 200'000'000LL, 200'000'000LL, 10, in_window, in_window / 10, in_window / 10, 0});
+      m.count += 10;
+      m.sum += in_window;
+    }
+    m.last = m.sum;
+    m.mean = m.sum / static_cast<double>(m.count);
+    b.snapshot().custom_metrics.push_back(m);
+    CustomMetric loss;
+    loss.name = "loss";
+    loss.count = 10;
+    loss.mean = loss.last = 2.0;
+    b.snapshot().custom_metrics.push_back(loss);
+    return b.build();
+  };
+  v.push_back({"metric_rate_drops", "custom-metric-rate-drop", true, "medium", "from 102.0 pages/s to 51.0 pages/s",
+               [=] { return pages(100, 50); }});
+  v.push_back({"metric_rate_steady", "custom-metric-rate-drop", false, "", "", [=] { return pages(100, 95); }});
+  v.push_back({"metric_loss_critical", "custom-metric-threshold", true, "high", "above its critical threshold of 1.500",
+               [=] { return pages(100, 100); },
+               [](Config& c) {
+                 c.custom_metrics["loss"].warning = 1.0;
+                 c.custom_metrics["loss"].critical = 1.5;
+               }});
+  v.push_back({"metric_throughput_ok", "custom-metric-threshold", false, "", "", [=] { return pages(100, 100); },
+               [](Config& c) {
+                 c.custom_metrics["pages_scored"].warning = 50;  // about 100 pages/s: fine
+                 c.custom_metrics["pages_scored"].below = true;
+               }});
   return v;
 }
 

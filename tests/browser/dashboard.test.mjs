@@ -133,6 +133,22 @@ describe('dashboard in chromium', { concurrency: false }, () => {
     assert.ok((await page.locator('#inconclusive-list li').count()) >= 1, 'the checks that could not conclude are listed');
   });
 
+  test('a metric picked from the list shows its live chart', async () => {
+    await page.waitForSelector('.chart[data-chart="custom_metric"] canvas', { timeout: 15000 });
+    const names = await page.$$eval('#series-metric option', (options) => options.map((o) => o.value));
+    assert.deepEqual(names, ['loss', 'pages_scored', 'queue_depth']);
+    await page.selectOption('#series-metric', 'pages_scored');
+    await page.waitForFunction(() => /pages in all/.test(document.querySelector('#metric-summary').textContent),
+      null, { timeout: 10000 });
+    // The chart's legend names the counter's rate.
+    await page.waitForFunction(() => /pages\/s/.test(document.querySelector('.chart[data-chart="custom_metric"]').textContent),
+      null, { timeout: 10000 });
+    const before = Number((await page.textContent('#metric-summary')).replace(/[^0-9]/g, ''));
+    await updates(page, 2);
+    const after = Number((await page.textContent('#metric-summary')).replace(/[^0-9]/g, ''));
+    assert.ok(after > before, `the counter grows live: ${before} then ${after}`);
+  });
+
   test('operation table updates live while the workload runs', async () => {
     const first = await tableCount(page, 'load_batch');
     assert.ok(first > 0);

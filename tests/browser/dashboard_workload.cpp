@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
       CODEPROF_SCOPE(profiler, "forward", codeprof::Category::ModelInference);
       sink += spin(std::chrono::microseconds(1500));
     }
+    // The program's own numbers (docs/METRICS.md), as the demo records them.
+    profiler.add_counter("pages_scored", 16, "pages");
+    profiler.record_value("loss", 1.0 + static_cast<double>(sink % 100) / 100.0);
+    profiler.set_gauge("queue_depth", static_cast<double>(sink % 8), "batches");
   }
   std::printf("done %llu\n", static_cast<unsigned long long>(sink & 1));
   return 0;

@@ -224,6 +224,32 @@ inline void expect_same_snapshot(const Snapshot& a, const Snapshot& b) {
   EXPECT_EQ(a.trace_window_start_ns, b.trace_window_start_ns);
   EXPECT_EQ(a.trace_window_end_ns, b.trace_window_end_ns);
   expect_same_sampling(a, b);
+  ASSERT_EQ(a.custom_metrics.size(), b.custom_metrics.size());
+  for (std::size_t i = 0; i < a.custom_metrics.size(); ++i) {
+    const CustomMetric& x = a.custom_metrics[i];
+    const CustomMetric& y = b.custom_metrics[i];
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.kind, y.kind);
+    EXPECT_EQ(x.unit, y.unit);
+    EXPECT_EQ(x.count, y.count);
+    EXPECT_EQ(x.sum, y.sum);
+    EXPECT_EQ(x.last, y.last);
+    EXPECT_EQ(x.min, y.min);
+    EXPECT_EQ(x.max, y.max);
+    EXPECT_EQ(x.mean, y.mean);
+    EXPECT_EQ(x.p99, y.p99);
+    EXPECT_EQ(x.first_ns, y.first_ns);
+    EXPECT_EQ(x.last_ns, y.last_ns);
+    EXPECT_EQ(x.rejected, y.rejected);
+    ASSERT_EQ(x.series.size(), y.series.size());
+    for (std::size_t k = 0; k < x.series.size(); ++k) {
+      EXPECT_EQ(x.series[k].start_ns, y.series[k].start_ns);
+      EXPECT_EQ(x.series[k].width_ns, y.series[k].width_ns);
+      EXPECT_EQ(x.series[k].count, y.series[k].count);
+      EXPECT_EQ(x.series[k].sum, y.series[k].sum);
+      EXPECT_EQ(x.series[k].last, y.series[k].last);
+    }
+  }
   ASSERT_EQ(a.alerts.size(), b.alerts.size());
   for (std::size_t i = 0; i < a.alerts.size(); ++i) {
     EXPECT_EQ(a.alerts[i].name, b.alerts[i].name);

@@ -56,7 +56,8 @@ TEST(HtmlReport, SelfContainedAndEscaped) {
                            "Raise DataLoader num_workers to 8 and enable pin_memory.", "input_share = 62.5 %", "mean_duration_s = 25.0 ms (load_batch)",
                            "no NVIDIA driver: libnvidia-ml.so.1 not found", "load_batch got 1.8x slower"})
     EXPECT_NE(html.find(text), std::string::npos) << text;
-  EXPECT_EQ(count_of(html, "<tr>"), 2u + 1 + 6 + 1 + 2 + 1 + 1 + 2) << "bottleneck, operation and trend rows with headers";
+  EXPECT_EQ(count_of(html, "<tr>"), 2u + 1 + 6 + 1 + 2 + 1 + 1 + 2 + 1 + 2)
+      << "bottleneck, operation, trend and custom metric rows with headers";
 }
 
 TEST(HtmlReport, RendersInHeadlessChromiumWithoutErrorsOrNetwork) {
@@ -72,9 +73,9 @@ TEST(HtmlReport, RendersInHeadlessChromiumWithoutErrorsOrNetwork) {
   EXPECT_NE(dom.find("data-codeprof-resources=\"0\""), std::string::npos) << "the page fetched something";
   EXPECT_EQ(dom.find("data-codeprof-error=\""), std::string::npos) << dom.substr(0, 400);
   // Charts drawn by the script: one bar per operation, one line per sampler series plus one per
-  // operation with per-window durations (five at most).
+  // operation with per-window durations (five at most), one per custom metric with two windows or more.
   EXPECT_EQ(count_of(dom, "class=\"bar\""), 6u);
-  EXPECT_EQ(count_of(dom, "class=\"series\""), 2u + 5u);
+  EXPECT_EQ(count_of(dom, "class=\"series\""), 2u + 5u + 1u);
   EXPECT_NE(dom.find("aria-label=\"rss_bytes (bytes)\""), std::string::npos);
 
   const std::string empty_dom = rendered_dom(empty, dir);

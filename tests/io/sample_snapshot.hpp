@@ -163,6 +163,33 @@ inline Snapshot sample_snapshot() {
   alert.active_since_unix_ns = 1795000000000000000;
   alert.fired_unix_ns = 1795000300000000000;
   s.alerts.push_back(alert);
+  CustomMetric pages;
+  pages.name = "pages_scored";
+  pages.kind = MetricKind::Counter;
+  pages.unit = "pages";
+  pages.count = 40;
+  pages.sum = pages.last = 1280;
+  pages.min = 16;
+  pages.max = 64;
+  pages.mean = 32;
+  pages.first_ns = 1'000'000;
+  pages.last_ns = 7'900'000'000;
+  pages.series = {{0, 4'000'000'000, 30, 960, 16, 64, 960}, {4'000'000'000, 4'000'000'000, 10, 320, 32, 32, 1280}};
+  s.custom_metrics.push_back(pages);
+  CustomMetric loss;
+  loss.name = "loss";
+  loss.kind = MetricKind::Value;
+  loss.count = 2;
+  loss.sum = 3.0;
+  loss.last = 1.0;
+  loss.min = 1.0;
+  loss.max = 2.0;
+  loss.mean = 1.5;
+  loss.p50 = 1.0;
+  loss.p90 = loss.p95 = loss.p99 = 2.0;
+  loss.rejected = 1;
+  loss.series = {{0, 4'000'000'000, 2, 3.0, 1.0, 2.0, 1.0}};
+  s.custom_metrics.push_back(loss);
   return s;
 }
 
