@@ -65,7 +65,7 @@
       el('tbody'));
     container.append(
       el('div', { class: 'control-row' }, el('label', null, 'Operation ', select), el('label', null, 'Search ', search), reset, matches),
-      info, graph, details, hotTitle, hot);
+      info, graph, details, hotTitle, el('div', { class: 'table-wrap' }, hot));
 
     let profile = initial;
     let chosen = ALL;

@@ -249,6 +249,15 @@ describe('dashboard in chromium', { concurrency: false }, () => {
     await page.screenshot({ path: path.join(artifacts, 'flame-graph.png'), fullPage: true });
     await page.click('#flame-root button.flame-reset');
     assert.ok(before > 1, 'frames drawn');
+    // A demangled C++ name runs to hundreds of characters without a space: it wraps, the page
+    // keeps the window's width.
+    const overflow = await page.evaluate(() => {
+      const row = document.querySelector('#flame-root table.flame-hot-lines tbody tr:not(.group)');
+      row.cells[0].textContent = 'std::__detail::_Executor<__gnu_cxx::__normal_iterator<char const*, std::__cxx11::basic_string<char>>>::_M_dfs'.repeat(6);
+      row.cells[1].textContent = '/usr/include/c++/12/bits/' + 'very_long_header_name_'.repeat(8) + '.h:1234';
+      return document.documentElement.scrollWidth - window.innerWidth;
+    });
+    assert.ok(overflow <= 0, `a long function name widens the page by ${overflow}px`);
     assert.deepEqual(consoleErrors, []);
   });
 
