@@ -10,6 +10,7 @@
 
 #include "../tests/analysis/snapshot_builder.hpp"
 #include "analysis/analyze.hpp"
+#include "ratio_reporter.hpp"
 
 namespace {
 
@@ -59,32 +60,16 @@ void BM_Analyze(benchmark::State& state) {
 }
 BENCHMARK(BM_Analyze)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) ns_[r.benchmark_name()] = r.GetAdjustedCPUTime();  // single-threaded: CPU time is steadier on a busy machine
-    ConsoleReporter::ReportRuns(runs);
-  }
-  void Finalize() override {
-    ConsoleReporter::Finalize();
-    for (const char* n : {"1000", "10000"}) {
-      const double copy = ns_[std::string("BM_CopySnapshot/") + n], analyze = ns_[std::string("BM_Analyze/") + n];
-      if (copy > 0) std::printf("%s operations: analyze / snapshot copy = %.2f\n", n, analyze / copy);
-    }
-    const double small = ns_["BM_Analyze/1000"], large = ns_["BM_Analyze/10000"];
-    if (small > 0) std::printf("analyze, 10000 vs 1000 operations = %.1fx (10x = linear)\n", large / small);
-  }
-
- private:
-  std::map<std::string, double> ns_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
-  return 0;
+  // Single-threaded: CPU time is steadier on a busy machine.
+  return codeprof::bench::run_with_ratios(argc, argv, [](const codeprof::bench::RunTimes& t) {
+    for (const std::string n : {"1000", "10000"}) {
+      const double copy = t.cpu_ns("BM_CopySnapshot/" + n), analyze = t.cpu_ns("BM_Analyze/" + n);
+      if (copy > 0) std::printf("%s operations: analyze / snapshot copy = %.2f\n", n.c_str(), analyze / copy);
+    }
+    const double small = t.cpu_ns("BM_Analyze/1000"), large = t.cpu_ns("BM_Analyze/10000");
+    if (small > 0) std::printf("analyze, 10000 vs 1000 operations = %.1fx (10x = linear)\n", large / small);
+  });
 }

@@ -19,6 +19,7 @@
 
 #include "codeprof/scope.hpp"
 #include "core/recorder.hpp"
+#include "ratio_reporter.hpp"
 
 using namespace codeprof;
 
@@ -230,55 +231,30 @@ static void BM_Snapshot_1000Operations(benchmark::State& state) {
 BENCHMARK(BM_Snapshot_1000Operations)->Unit(benchmark::kMillisecond);
 
 // Prints the ratios the targets are stated in, from the same run (medians when repeated).
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      const std::string name = r.run_name.function_name;
-      if (r.run_type == Run::RT_Aggregate) {
-        if (r.aggregate_name == "median") median_[name] = r.GetAdjustedCPUTime();
-      } else {
-        single_[name] = r.GetAdjustedCPUTime();
-        for (const auto& [k, c] : r.counters) counters_[r.benchmark_name()][k] = c.value;
-      }
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  void Finalize() override {
-    ConsoleReporter::Finalize();
-    auto ns = [&](const std::string& n) { return median_.count(n) ? median_[n] : (single_.count(n) ? single_[n] : 0.0); };
-    const double floor = ns("BM_Floor_TwoTimestampsAndStore");
+int main(int argc, char** argv) {
+  return codeprof::bench::run_with_ratios(argc, argv, [](const codeprof::bench::RunTimes& t) {
+    const double floor = t.cpu_ns("BM_Floor_TwoTimestampsAndStore");
     if (floor <= 0) return;
     auto line = [&](const char* what, const std::string& name, const char* target) {
-      if (ns(name) <= 0) return;
-      std::printf("%-36s %7.2f ns  = %5.2fx floor   (%s)\n", what, ns(name), ns(name) / floor, target);
+      if (t.cpu_ns(name) <= 0) return;
+      std::printf("%-36s %7.2f ns  = %5.2fx floor   (%s)\n", what, t.cpu_ns(name), t.cpu_ns(name) / floor, target);
     };
     std::printf("\nCPU time per call%s; floor (2 timestamps + store): %.2f ns\n",
-                median_.empty() ? "" : " (medians of the repetitions)", floor);
+                t.repeated() ? " (medians of the repetitions)" : "", floor);
     line("scope, timing only", "BM_Scope_Enabled", "target <= 1.5x, aim 1.1x");
     line("scope, dynamic name (one name)", "BM_Scope_DynamicName", "target <= 1.5x");
     line("scope, dynamic name (four in turn)", "BM_Scope_DynamicName_FourInTurn", "target <= 1.5x");
     line("scope, disabled at run time", "BM_Scope_RuntimeDisabled", "target <= 1 ns");
     line("scope, compiled out", "BM_Scope_CompiledOut", "target 0");
     line("naive steady_clock+mutex+map", "BM_Naive_SteadyClockMutexHashMap", "baseline");
-    for (const auto& [name, c] : counters_) {
+    for (const std::string& name : t.names()) {
       if (name.rfind("BM_Saturated", 0) != 0) continue;
+      auto c = [&](const char* key) { return t.counter(name, key); };
       std::printf("%s: %.0f producers%s, made %.1f M/s, recorded %.1f M/s (statistics exact: %s), "
                   "trace ring drops %.1f %% of made (trace accounted: %s)\n",
-                  name.c_str(), c.at("producers"), name.find("/1") != std::string::npos ? " + 1 busy thread" : "",
-                  c.at("made_per_s") / 1e6, c.at("recorded_per_s") / 1e6, c.at("statistics_exact") == 1 ? "yes" : "NO",
-                  100 * c.at("trace_drop_share"), c.at("trace_accounted") == 1 ? "yes" : "NO");
+                  name.c_str(), c("producers"), name.find("/1") != std::string::npos ? " + 1 busy thread" : "",
+                  c("made_per_s") / 1e6, c("recorded_per_s") / 1e6, c("statistics_exact") == 1 ? "yes" : "NO",
+                  100 * c("trace_drop_share"), c("trace_accounted") == 1 ? "yes" : "NO");
     }
-  }
-
- private:
-  std::map<std::string, double> median_, single_;
-  std::map<std::string, std::map<std::string, double>> counters_;
-};
-
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
+  });
 }

@@ -9,6 +9,7 @@
 
 #include "../tests/server/load_support.hpp"
 #include "codeprof/dashboard.hpp"
+#include "ratio_reporter.hpp"
 
 namespace {
 
@@ -32,13 +33,13 @@ void run_workload(benchmark::State& state) {
 }
 
 void BM_Workload_NoDashboard(benchmark::State& state) { run_workload(state); }
-BENCHMARK(BM_Workload_NoDashboard)->MinTime(1.0);
+BENCHMARK(BM_Workload_NoDashboard)->MinTime(codeprof::bench::min_time(1.0));
 
 void BM_Workload_IdleDashboard(benchmark::State& state) {
   codeprof::Dashboard dashboard(profiler(), free_port());
   run_workload(state);
 }
-BENCHMARK(BM_Workload_IdleDashboard)->MinTime(1.0);
+BENCHMARK(BM_Workload_IdleDashboard)->MinTime(codeprof::bench::min_time(1.0));
 
 void BM_Workload_Dashboard200Clients(benchmark::State& state) {
   codeprof::Dashboard dashboard(profiler(), free_port());
@@ -48,7 +49,7 @@ void BM_Workload_Dashboard200Clients(benchmark::State& state) {
   state.counters["requests"] = static_cast<double>(crowd.ok());
   state.counters["failed"] = static_cast<double>(crowd.failed());
 }
-BENCHMARK(BM_Workload_Dashboard200Clients)->MinTime(1.0);
+BENCHMARK(BM_Workload_Dashboard200Clients)->MinTime(codeprof::bench::min_time(1.0));
 
 // One GET /api/state answered from the cache (wall time: client + server on loopback).
 void BM_StateRequest_Cached(benchmark::State& state) {
@@ -62,34 +63,15 @@ void BM_StateRequest_Cached(benchmark::State& state) {
 }
 BENCHMARK(BM_StateRequest_Cached)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    // Keyed by the function name ("BM_X/min_time:1.000" -> "BM_X").
-    for (const Run& r : runs) {
-      const std::string name = r.benchmark_name();
-      ns_[name.substr(0, name.find('/'))] = r.GetAdjustedCPUTime();
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  void Finalize() override {
-    ConsoleReporter::Finalize();
-    const double base = ns_["BM_Workload_NoDashboard"];
-    if (base <= 0) return;
-    std::printf("\nworkload iteration, thread CPU time (no dashboard = 1.00):\n");
-    for (const char* name : {"BM_Workload_IdleDashboard", "BM_Workload_Dashboard200Clients"})
-      if (ns_.count(name)) std::printf("  %-34s %8.0f ns  = %.3fx   (target <= 1.10x)\n", name, ns_[name], ns_[name] / base);
-  }
-
- private:
-  std::map<std::string, double> ns_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
+  return codeprof::bench::run_with_ratios(argc, argv, [](const codeprof::bench::RunTimes& t) {
+    const double base = t.cpu_ns("BM_Workload_NoDashboard");
+    if (base <= 0) return;
+    std::printf("\nworkload iteration, thread CPU time (no dashboard = 1.00):\n");
+    for (const std::string name : {"BM_Workload_IdleDashboard", "BM_Workload_Dashboard200Clients"})
+      if (t.has(name))
+        std::printf("  %-34s %8.0f ns  = %.3fx   (target <= 1.10x)\n", name.c_str(), t.cpu_ns(name), t.cpu_ns(name) / base);
+  });
 }

@@ -17,6 +17,7 @@
 #include "metrics/gpu_runtime.hpp"
 #include "metrics/process_reader.hpp"
 #include "metrics/system_sampler.hpp"
+#include "ratio_reporter.hpp"
 
 using namespace codeprof;
 
@@ -122,46 +123,25 @@ static void BM_Sampler_At100ms(benchmark::State& state) {
 BENCHMARK(BM_Sampler_At100ms)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Prints each probe's cost per scope as a ratio to the timing-only scope of the same run.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      if (r.error_occurred) continue;
-      ns_[r.benchmark_name()] = r.GetAdjustedCPUTime();
-      for (const auto& [k, v] : r.counters) counters_[r.benchmark_name() + ":" + k] = v;
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  void Finalize() override {
-    ConsoleReporter::Finalize();
+int main(int argc, char** argv) {
+  return codeprof::bench::run_with_ratios(argc, argv, [](const codeprof::bench::RunTimes& t) {
     const std::string base_name = "BM_Scope/probe:" + std::to_string(kTimingOnly);
-    if (!ns_.count(base_name)) return;
-    const double base = ns_[base_name];
+    if (!t.has(base_name)) return;
+    const double base = t.cpu_ns(base_name);
     std::printf("\n%-16s %10s %10s %12s\n", "probe", "ns/scope", "x timing", "+ns/scope");
     for (int c = kTimingOnly; c <= kCpuMemoryIo; ++c) {
       const std::string name = "BM_Scope/probe:" + std::to_string(c);
-      if (!ns_.count(name)) {
+      if (!t.has(name)) {
         std::printf("%-16s %10s\n", choice_name(c), "unavailable");
         continue;
       }
-      std::printf("%-16s %10.1f %10.2f %12.1f\n", choice_name(c), ns_[name], ns_[name] / base, ns_[name] - base);
+      std::printf("%-16s %10.1f %10.2f %12.1f\n", choice_name(c), t.cpu_ns(name), t.cpu_ns(name) / base, t.cpu_ns(name) - base);
     }
-    if (ns_.count("BM_NewDelete_Counted") && ns_.count("BM_MallocFree_Uncounted"))
-      std::printf("new+delete counted: %.1f ns vs malloc+free %.1f ns (%.2fx)\n", ns_["BM_NewDelete_Counted"],
-                  ns_["BM_MallocFree_Uncounted"], ns_["BM_NewDelete_Counted"] / ns_["BM_MallocFree_Uncounted"]);
-    if (counters_.count("BM_Sampler_At100ms:percent_of_one_core"))
+    if (t.has("BM_NewDelete_Counted") && t.has("BM_MallocFree_Uncounted"))
+      std::printf("new+delete counted: %.1f ns vs malloc+free %.1f ns (%.2fx)\n", t.cpu_ns("BM_NewDelete_Counted"),
+                  t.cpu_ns("BM_MallocFree_Uncounted"), t.cpu_ns("BM_NewDelete_Counted") / t.cpu_ns("BM_MallocFree_Uncounted"));
+    if (t.has("BM_Sampler_At100ms"))
       std::printf("sampler at 100 ms: %.3f %% of one core (%.0f us per sample; target < 1 %%)\n",
-                  counters_["BM_Sampler_At100ms:percent_of_one_core"], counters_["BM_Sampler_At100ms:cpu_us_per_sample"]);
-  }
-
- private:
-  std::map<std::string, double> ns_;
-  std::map<std::string, double> counters_;
-};
-
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
+                  t.counter("BM_Sampler_At100ms", "percent_of_one_core"), t.counter("BM_Sampler_At100ms", "cpu_us_per_sample"));
+  });
 }

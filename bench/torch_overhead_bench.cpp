@@ -20,6 +20,8 @@
 #include <codeprof/codeprof.hpp>
 #include <codeprof/torch.hpp>
 
+#include "ratio_reporter.hpp"
+
 namespace {
 
 using codeprof::Category;
@@ -94,7 +96,7 @@ void BM_TrainStep(benchmark::State& state) {
   if (observer)
     state.counters["ops_per_iter"] = static_cast<double>(observer->recorded()) / static_cast<double>(state.iterations());
 }
-BENCHMARK(BM_TrainStep)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->MinTime(1.0);
+BENCHMARK(BM_TrainStep)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->MinTime(codeprof::bench::min_time(1.0));
 
 void BM_Inference(benchmark::State& state) {
   Fixture& f = fixture();
@@ -108,43 +110,23 @@ void BM_Inference(benchmark::State& state) {
   if (observer)
     state.counters["ops_per_iter"] = static_cast<double>(observer->recorded()) / static_cast<double>(state.iterations());
 }
-BENCHMARK(BM_Inference)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->MinTime(1.0);
-
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      const std::string name = r.run_name.function_name + "/" + r.run_name.args;  // without /min_time
-      ns_[name] = r.GetAdjustedRealTime();
-      if (auto it = r.counters.find("ops_per_iter"); it != r.counters.end()) ops_[name] = it->second;
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  void Finalize() override {
-    ConsoleReporter::Finalize();
-    for (const std::string what : {"BM_TrainStep", "BM_Inference"}) {
-      const double base = ns_[what + "/0"];
-      if (base <= 0) continue;
-      std::printf("\n%s (batch %s), no observer: %.1f us\n", what.c_str(), what == "BM_TrainStep" ? "32" : "1", base);
-      for (const auto& [arg, label] : {std::pair{"/1", "every operator"}, std::pair{"/2", "10 % sampled"}}) {
-        const std::string name = what + arg;
-        if (!ns_.count(name)) continue;
-        const double ops = ops_[name];
-        std::printf("  observer, %-15s %8.1f us = %.3fx  (%.0f ops recorded/iter, %.2f us extra per recorded op)\n",
-                    label, ns_[name], ns_[name] / base, ops, ops > 0 ? (ns_[name] - base) / ops : 0.0);
-      }
-    }
-  }
-
- private:
-  std::map<std::string, double> ns_, ops_;
-};
+BENCHMARK(BM_Inference)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->MinTime(codeprof::bench::min_time(1.0));
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
+  return codeprof::bench::run_with_ratios(argc, argv, [](const codeprof::bench::RunTimes& t) {
+    for (const std::string what : {"BM_TrainStep", "BM_Inference"}) {
+      const double base = t.real_ns(what + "/0");
+      if (base <= 0) continue;
+      std::printf("\n%s (batch %s), no observer: %.1f us\n", what.c_str(), what == "BM_TrainStep" ? "32" : "1", base);
+      for (const auto& [arg, label] : {std::pair{"/1", "every operator"}, std::pair{"/2", "10 % sampled"}}) {
+        const std::string name = what + arg;
+        if (!t.has(name)) continue;
+        const double ops = t.counter(name, "ops_per_iter");
+        std::printf("  observer, %-15s %8.1f us = %.3fx  (%.0f ops recorded/iter, %.2f us extra per recorded op)\n",
+                    label, t.real_ns(name), t.real_ns(name) / base, ops, ops > 0 ? (t.real_ns(name) - base) / ops : 0.0);
+      }
+    }
+  });
 }

@@ -17,6 +17,7 @@
 #include "api/process_parts_hub.hpp"
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
+#include "core/config_changes.hpp"
 #include "core/fork_safety.hpp"
 #include "core/metric_store.hpp"
 #include "core/recorder.hpp"
@@ -238,29 +239,9 @@ void Profiler::update_config(const Config& config) {
   std::lock_guard lock(impl_->config_mutex);
   const Config old = impl_->config;
   Config next = config;
-  // Fixed at construction: buffer sizes, sampler, probes, dashboard.
-  next.buffer_events = old.buffer_events;
-  next.collector_interval_us = old.collector_interval_us;
-  next.sampler_enabled = old.sampler_enabled;
-  next.sampler_interval_ms = old.sampler_interval_ms;
-  next.timeline_capacity = old.timeline_capacity;
-  next.metrics = old.metrics;
-  next.sampling = old.sampling;
-  next.sampling_mechanism = old.sampling_mechanism;
-  next.sampling_native = old.sampling_native;
-  next.dashboard_host = old.dashboard_host;
-  next.dashboard_port = old.dashboard_port;
-  next.dashboard_token = old.dashboard_token;
-  next.alerts.enabled = old.alerts.enabled;
-  next.alerts.interval_ms = old.alerts.interval_ms;
-  next.alerts.webhook_url = old.alerts.webhook_url;
-  next.alerts.webhook_format = old.alerts.webhook_format;
-  next.alerts.webhook_queue = old.alerts.webhook_queue;
-  next.alerts.webhook_timeout_ms = old.alerts.webhook_timeout_ms;
-  next.alerts.webhook_retries = old.alerts.webhook_retries;
-  next.alerts.webhook_backoff_ms = old.alerts.webhook_backoff_ms;
-  next.local_rank = old.local_rank;
-  next.job_name = old.job_name;
+  // Fixed at construction: the keys the key table marks so (buffers, sampler, probes, dashboard,
+  // the alert thread and its webhook, the node's rank, the job's name).
+  core::keep_start_only_keys(next, old);
   impl_->config = next;
   impl_->recorder.set_enabled(next.enabled);
   for (std::size_t i = 0; i < kCategoryCount; ++i)

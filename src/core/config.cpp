@@ -13,6 +13,8 @@
 #include <functional>
 #include <sstream>
 
+#include "core/config_changes.hpp"
+
 extern char** environ;
 
 namespace codeprof {
@@ -28,7 +30,15 @@ struct KeyDef {
   std::function<void(Config&, const std::string&)> set;  // from already-validated text
   std::function<std::string(const Config&)> get;
   std::vector<std::string> choices = {};  // a string key that takes one of these
+  std::function<void(Config&, const Config&)> copy = {};  // the value from one Config to another, exactly
 };
+
+// The value of the field `ref` names, copied from one Config to another.
+template <typename Get>
+KeyDef with_copy(KeyDef k, Get ref) {
+  k.copy = [ref](Config& to, const Config& from) { ref(to) = ref(const_cast<Config&>(from)); };
+  return k;
+}
 
 std::string kind_name(Kind k) {
   switch (k) {
@@ -78,33 +88,33 @@ std::string join_list(const std::vector<std::string>& v) {
 
 template <typename Get>
 KeyDef bool_key(std::string name, std::string desc, Get ref) {
-  return {std::move(name), Kind::Bool, std::move(desc), 0, 0,
+  return with_copy(KeyDef{std::move(name), Kind::Bool, std::move(desc), 0, 0,
           [ref](Config& c, const std::string& t) { ref(c) = (t == "true"); },
-          [ref](const Config& c) { return std::string(ref(const_cast<Config&>(c)) ? "true" : "false"); }};
+          [ref](const Config& c) { return std::string(ref(const_cast<Config&>(c)) ? "true" : "false"); }}, ref);
 }
 
 template <typename Get>
 KeyDef int_key(std::string name, std::string desc, double min, double max, Get ref) {
-  return {std::move(name), Kind::Int, std::move(desc), min, max,
+  return with_copy(KeyDef{std::move(name), Kind::Int, std::move(desc), min, max,
           [ref](Config& c, const std::string& t) {
             using T = std::remove_reference_t<decltype(ref(c))>;
             ref(c) = static_cast<T>(std::stoll(t));
           },
-          [ref](const Config& c) { return std::to_string(ref(const_cast<Config&>(c))); }};
+          [ref](const Config& c) { return std::to_string(ref(const_cast<Config&>(c))); }}, ref);
 }
 
 template <typename Get>
 KeyDef float_key(std::string name, std::string desc, double min, double max, Get ref) {
-  return {std::move(name), Kind::Float, std::move(desc), min, max,
+  return with_copy(KeyDef{std::move(name), Kind::Float, std::move(desc), min, max,
           [ref](Config& c, const std::string& t) { ref(c) = std::stod(t); },
-          [ref](const Config& c) { return format_double(ref(const_cast<Config&>(c))); }};
+          [ref](const Config& c) { return format_double(ref(const_cast<Config&>(c))); }}, ref);
 }
 
 template <typename Get>
 KeyDef string_key(std::string name, std::string desc, Get ref) {
-  return {std::move(name), Kind::String, std::move(desc), 0, 0,
+  return with_copy(KeyDef{std::move(name), Kind::String, std::move(desc), 0, 0,
           [ref](Config& c, const std::string& t) { ref(c) = t; },
-          [ref](const Config& c) { return ref(const_cast<Config&>(c)); }};
+          [ref](const Config& c) { return ref(const_cast<Config&>(c)); }}, ref);
 }
 
 // The alert rules' keys (docs/ALERTS.md gives each threshold's source).
@@ -594,6 +604,52 @@ void Config::apply_env() {
   copy.validate();
   *this = std::move(copy);
 }
+
+namespace core {
+namespace {
+
+// When each key may change (core/config_changes.hpp): an entry ending in '.' covers every key under
+// it, another one key; the first entry that matches decides, and a key none matches is fixed at
+// start. Fixed: what threads, buffers and probes were built from (buffer, collector, sampler,
+// sampling, metrics), the dashboard's address, the alert thread and its webhook, the node's rank
+// and the job's name.
+struct KeyChangeEntry {
+  std::string_view key;
+  KeyChange change;
+};
+constexpr KeyChangeEntry kKeyChanges[] = {
+    {"enabled", KeyChange::Live},
+    {"categories.", KeyChange::Live},
+    {"thresholds.", KeyChange::Live},
+    {"trace.", KeyChange::Live},
+    {"analysis.", KeyChange::Live},
+    {"custom_metrics.", KeyChange::Live},  // per-metric thresholds (the alert monitor follows them)
+    {"alerts.enabled", KeyChange::AtStart},
+    {"alerts.interval_ms", KeyChange::AtStart},
+    {"alerts.webhook.", KeyChange::AtStart},
+    {"alerts.", KeyChange::Live},
+    {"output.", KeyChange::ByProgram},
+    {"run.rank", KeyChange::ByProgram},
+    {"run.world_size", KeyChange::ByProgram},
+};
+
+}  // namespace
+
+KeyChange key_change(std::string_view key) {
+  for (const KeyChangeEntry& e : kKeyChanges)
+    if (e.key.ends_with('.') ? key.starts_with(e.key) : key == e.key) return e.change;
+  return KeyChange::AtStart;
+}
+
+void keep_start_only_keys(Config& to, const Config& from) {
+  for (const KeyDef& k : keys()) {
+    if (key_change(k.name) != KeyChange::AtStart) continue;
+    if (k.copy) k.copy(to, from);
+    else k.set(to, k.get(from));
+  }
+}
+
+}  // namespace core
 
 const std::vector<ConfigKey>& config_keys() {
   static const std::vector<ConfigKey> list = [] {

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/config_changes.hpp"
+
 namespace codeprof::server {
 namespace {
 
@@ -50,12 +52,7 @@ std::string category_key(Category c) { return "categories." + std::string(to_str
 std::string warning_key(Category c) { return "thresholds." + std::string(to_string(c)) + ".warning"; }
 std::string critical_key(Category c) { return "thresholds." + std::string(to_string(c)) + ".critical"; }
 
-bool is_runtime_key(std::string_view key) {
-  return key == kEnabledKey || key.starts_with("categories.") || key.starts_with("thresholds.") ||
-         key.starts_with("analysis.") || key.starts_with("trace.") ||
-         (key.starts_with("alerts.") && !key.starts_with("alerts.webhook.") && key != "alerts.enabled" &&
-          key != "alerts.interval_ms");
-}
+bool is_runtime_key(std::string_view key) { return core::key_change(key) == core::KeyChange::Live; }
 
 Config apply_config_patch(const Config& base, std::string_view body) {
   Json patch;

@@ -20,9 +20,10 @@ std::string category_key(Category c);   // "categories.<name>"
 std::string warning_key(Category c);    // "thresholds.<name>.warning"
 std::string critical_key(Category c);   // "thresholds.<name>.critical"
 
-// Keys that Profiler::update_config applies to a running profiler: the switches, thresholds,
-// trace recording and analysis settings. The rest (buffers, sampler, probes, output,
-// dashboard, run) is fixed when the profiler starts.
+// Keys the dashboard may change while the profiler runs (KeyChange::Live in the key table,
+// core/config_changes.hpp): the switches, thresholds, trace recording, analysis settings and alert
+// rules. Output paths and ranks only the program may change (Profiler::update_config); buffers,
+// sampler, probes, the dashboard and the alert thread are fixed when the profiler starts.
 bool is_runtime_key(std::string_view key);
 
 // A request that changes nothing: 400 with a message naming the key and what was expected.

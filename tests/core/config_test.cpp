@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/config_changes.hpp"
+
 using namespace codeprof;
 
 namespace {
@@ -153,4 +155,56 @@ TEST(Config, DocsListEveryKey) {
     EXPECT_NE(doc.find("`" + k.name + "`"), std::string::npos) << k.name;
     EXPECT_NE(doc.find(k.env), std::string::npos) << k.env;
   }
+}
+
+// One table says when each key may change: fixed at start, by the program, or live (dashboard).
+TEST(ConfigKeyChanges, EveryKeyHasOneAnswer) {
+  using core::KeyChange;
+  EXPECT_EQ(core::key_change("enabled"), KeyChange::Live);
+  EXPECT_EQ(core::key_change("categories.io"), KeyChange::Live);
+  EXPECT_EQ(core::key_change("thresholds.io.warning"), KeyChange::Live);
+  EXPECT_EQ(core::key_change("trace.policy"), KeyChange::Live);
+  EXPECT_EQ(core::key_change("alerts.window_s"), KeyChange::Live);
+  EXPECT_EQ(core::key_change("alerts.enabled"), KeyChange::AtStart);
+  EXPECT_EQ(core::key_change("alerts.webhook.url"), KeyChange::AtStart);
+  EXPECT_EQ(core::key_change("output.dir"), KeyChange::ByProgram);
+  EXPECT_EQ(core::key_change("run.rank"), KeyChange::ByProgram);
+  EXPECT_EQ(core::key_change("run.local_rank"), KeyChange::AtStart);
+  EXPECT_EQ(core::key_change("sampler.interval_ms"), KeyChange::AtStart);
+  EXPECT_EQ(core::key_change("metrics.categories.io"), KeyChange::AtStart);
+  EXPECT_EQ(core::key_change("no.such.key"), KeyChange::AtStart);
+}
+
+TEST(ConfigKeyChanges, KeepingStartOnlyKeysTakesTheRest) {
+  const Config old;
+  Config next;
+  next.buffer_events = 1024;
+  next.sampling.frequency_hz = 50;
+  next.sampling_mechanism = "timer";
+  next.metrics.cpu = true;
+  next.dashboard_port = 8080;
+  next.alerts.interval_ms = 200;
+  next.alerts.webhook_retries = 0;
+  next.local_rank = 2;
+  next.job_name = "other";
+  next.output_dir = "elsewhere";
+  next.rank = 3;
+  next.trace_enabled = true;
+  next.alerts.window_s = 5.0;
+  next.thresholds[index_of(Category::Io)] = {0.001, 0.002};
+  core::keep_start_only_keys(next, old);
+  EXPECT_EQ(next.buffer_events, old.buffer_events);
+  EXPECT_EQ(next.sampling, old.sampling);
+  EXPECT_EQ(next.sampling_mechanism, old.sampling_mechanism);
+  EXPECT_EQ(next.metrics, old.metrics);
+  EXPECT_EQ(next.dashboard_port, old.dashboard_port);
+  EXPECT_EQ(next.alerts.interval_ms, old.alerts.interval_ms);
+  EXPECT_EQ(next.alerts.webhook_retries, old.alerts.webhook_retries);
+  EXPECT_EQ(next.local_rank, old.local_rank);
+  EXPECT_EQ(next.job_name, old.job_name);
+  EXPECT_EQ(next.output_dir, "elsewhere");
+  EXPECT_EQ(next.rank, 3);
+  EXPECT_TRUE(next.trace_enabled);
+  EXPECT_EQ(next.alerts.window_s, 5.0);
+  EXPECT_EQ(next.thresholds[index_of(Category::Io)].critical_s, 0.002);
 }
