@@ -34,6 +34,20 @@ const CLI::Validator kFinite(
     },
     "FINITE");
 
+// A count of list entries: a whole number from `least` up (CLI11's PositiveNumber accepts 2.5 and
+// names a range up to 1.8e308 when it refuses).
+CLI::Validator whole_number_from(unsigned long least) {
+  return CLI::Validator(
+      [least](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.size() <= 9 &&
+                            text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits || std::stoul(text) < least)
+          return "expected a whole number from " + std::to_string(least) + " to 999999999, got '" + text + "'";
+        return {};
+      },
+      "COUNT");
+}
+
 // One line whatever the message holds (file names and values from files may carry newlines or
 // terminal escape sequences).
 // "--ranks a,b" or "--ranks @file" (one URL a line; blank lines and # comments skipped).
@@ -82,7 +96,7 @@ int main(int argc, char** argv) {
   analyze_cmd->add_option("-o,--output", analyze.output, "write to this file instead of stdout");
   analyze_cmd->add_option("--config", analyze.config_path, "TOML file with thresholds (docs/CONFIG.md)");
   analyze_cmd->add_option("--top", analyze.top, "operations, bottlenecks and recommendations to list (default 10)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_from(1));
   analyze_cmd
       ->add_option("--straggler-threshold", analyze.straggler_threshold_pct,
                    "percent by which a rank must differ from the others to be a straggler (default 10)")
@@ -110,7 +124,8 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   diff_cmd->add_option("--top", diff.top,
                        "text: operations in both runs to list, largest change first (default 20, 0 = all; "
-                       "regressed ones are always listed)");
+                       "regressed ones are always listed)")
+      ->check(whole_number_from(0));
   diff_cmd->add_option("--format", diff.format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
   diff_cmd->add_option("-o,--output", diff.output, "write to this file instead of stdout");
 

@@ -96,6 +96,20 @@ TEST(CliDiff, NonFiniteLimitsAreRefusedAndDoNotTurnTheGateOff) {
   expect_one_line_error(cli("analyze " + a + " " + b + " --straggler-threshold nan"), "--straggler-threshold");
 }
 
+TEST(CliCounts, TopTakesAWholeNumberAndSaysSoWhenItIsNot) {
+  test::TempDir dir("cli_top");
+  const std::string a = write_report(dir, "a.json", test::sample_snapshot());
+  ASSERT_EQ(cli("analyze " + a + " --top 3").exit_code, 0);
+  ASSERT_EQ(cli("diff " + a + " " + a + " --top 0").exit_code, 0);
+  for (const char* value : {"abc", "0", "-1", "2.5", "99999999999"}) {
+    const auto r = cli("analyze " + a + " --top " + value);
+    expect_one_line_error(r, "--top");
+    EXPECT_NE(r.output.find("expected a whole number from 1 to 999999999, got '" + std::string(value) + "'"), std::string::npos)
+        << r.output;
+  }
+  expect_one_line_error(cli("diff " + a + " " + a + " --top 1.5"), "--top");
+}
+
 TEST(CliDiff, AnOperationThatTookNoTimeBeforeAndSomeNowHasRegressed) {
   test::TempDir dir("cli_zero");
   Snapshot base = test::sample_snapshot();
