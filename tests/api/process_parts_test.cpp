@@ -241,6 +241,13 @@ TEST(ProcessPartMerge, AnOperationOnlyTheWorkerRanJoinsWithARegisteredId) {
 // A fork()ed child records into its own profiler and sends cumulative parts; the parent's
 // snapshot holds the last one, under the child's name.
 TEST(ProcessPartChannel, ForkedChildPartsReachTheParentsSnapshot) {
+#if defined(__SANITIZE_ADDRESS__)
+  // GCC 12's ASan does not lock its allocator across fork(): when one of the parent's threads (the
+  // profiler's collector) holds a size-class lock at that moment, the child's first allocation
+  // waits forever (seen: every child thread in __sanitizer::SizeClassAllocator64::GetFromAllocator).
+  // The release tree runs this test; the channel's code has no fork-specific path to instrument.
+  GTEST_SKIP() << "ASan (GCC 12) cannot allocate in the child of a multi-threaded fork";
+#endif
   Profiler parent(quiet_config());
   const std::string address = parent.process_channel();
   ASSERT_EQ(address.rfind("@codeprof-", 0), 0u) << address;
