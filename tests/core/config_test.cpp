@@ -9,23 +9,15 @@
 #include <fstream>
 
 #include "core/config_changes.hpp"
+#include "core/config_test_support.hpp"
 
 using namespace codeprof;
 
 namespace {
 std::string write_temp(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() / ("codeprof_cfg_" + std::to_string(::getpid()) + "_" + name);
-  std::ofstream(path) << text;
-  return path.string();
+  return test::write_temp_config("codeprof_cfg_", name, text);
 }
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(auto&& fn) { return test::config_error_of(fn); }
 struct EnvVar {
   std::string name;
   EnvVar(std::string n, const char* v) : name(std::move(n)) { ::setenv(name.c_str(), v, 1); }

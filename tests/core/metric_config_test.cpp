@@ -8,24 +8,14 @@
 #include <fstream>
 
 #include "codeprof/config.hpp"
+#include "core/config_test_support.hpp"
 
 namespace codeprof {
 namespace {
-
 std::string write_temp(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() / ("codeprof_mcfg_" + std::to_string(::getpid()) + "_" + name);
-  std::ofstream(path) << text;
-  return path.string();
+  return test::write_temp_config("codeprof_mcfg_", name, text);
 }
-
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(auto&& fn) { return test::config_error_of(fn); }
 
 TEST(MetricConfig, TomlEnvironmentAndText) {
   const Config c = Config::load(write_temp("ok.toml",
