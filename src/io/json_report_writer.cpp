@@ -205,7 +205,9 @@ Json profile_json(const SampleProfile& p) {
                       {"cpu_samples", st.cpu_samples},
                       {"alloc_samples", st.alloc_samples},
                       {"alloc_bytes", st.alloc_bytes},
-                      {"live_bytes", st.live_bytes}});
+                      {"live_bytes", st.live_bytes},
+                      {"alloc_objects", st.alloc_objects},
+                      {"live_objects", st.live_objects}});
   return {{"operations", std::move(operations)}, {"frames", std::move(frames)}, {"stacks", std::move(stacks)}};
 }
 

@@ -75,9 +75,12 @@ std::string to_pprof(const Snapshot& s) {
   };
   add_type("samples", "count");
   add_type("cpu", "nanoseconds");
+  // Heap profile types as Go and tcmalloc name them; every value is already the unbiased estimate
+  // of what the samples stand for (objects and bytes scaled alike), so pprof must not rescale.
   if (any_alloc) {
     add_type("alloc_objects", "count");
     add_type("alloc_space", "bytes");
+    add_type("inuse_objects", "count");
     add_type("inuse_space", "bytes");
   }
   const double period = sampling_period_ns(s);
@@ -149,8 +152,9 @@ std::string to_pprof(const Snapshot& s) {
     sample->add_value(static_cast<std::int64_t>(st.cpu_samples));
     sample->add_value(static_cast<std::int64_t>(static_cast<double>(st.cpu_samples) * period));
     if (any_alloc) {
-      sample->add_value(static_cast<std::int64_t>(st.alloc_samples));
+      sample->add_value(static_cast<std::int64_t>(st.alloc_objects));
       sample->add_value(static_cast<std::int64_t>(st.alloc_bytes));
+      sample->add_value(static_cast<std::int64_t>(st.live_objects));
       sample->add_value(static_cast<std::int64_t>(st.live_bytes));
     }
     if (!st.operations.empty()) {

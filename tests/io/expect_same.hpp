@@ -131,6 +131,8 @@ inline void expect_same_sampling(const Snapshot& a, const Snapshot& b) {
     EXPECT_EQ(p.stacks[i].alloc_samples, q.stacks[i].alloc_samples);
     EXPECT_EQ(p.stacks[i].alloc_bytes, q.stacks[i].alloc_bytes);
     EXPECT_EQ(p.stacks[i].live_bytes, q.stacks[i].live_bytes);
+    EXPECT_EQ(p.stacks[i].alloc_objects, q.stacks[i].alloc_objects);
+    EXPECT_EQ(p.stacks[i].live_objects, q.stacks[i].live_objects);
   }
 }
 
