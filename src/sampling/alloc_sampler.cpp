@@ -245,7 +245,9 @@ AllocSampler::AllocSampler(const Config& config, const detail::RecorderState& re
   Busy busy;
   impl_ = std::make_unique<Impl>();
   if (!allocator_linked) {
-    impl_->note("allocation_sampling", "link codeprof::alloc (its operator new samples the allocations) to sample allocations");
+    impl_->note("allocation_sampling",
+                "link codeprof::alloc (its operator new samples the allocations; from Python, preload "
+                "codeprof.alloc_library()) to sample allocations");
     return;
   }
   // The unwinder loads and initialises itself at its first call; done here, before the program's
