@@ -356,6 +356,46 @@ std::string script_safe(std::string text) {
   return text;
 }
 
+bool any_allocations(const Snapshot& s) {
+  return std::any_of(s.operations.begin(), s.operations.end(), [](const OperationStats& op) { return op.alloc_samples > 0; });
+}
+
+// One table of allocation sites per operation, at most `per_operation` rows each.
+void alloc_site_table(Page& p, const Snapshot& s, std::string_view cls, std::string_view bytes_heading,
+                      const std::vector<AllocSite> OperationStats::*sites, std::size_t per_operation) {
+  p.raw("<table class=\"").text(cls).raw("\"><thead><tr><th>Operation</th><th>Function</th><th>Line</th><th class=\"num\">")
+      .text(bytes_heading).raw("</th><th class=\"num\">Share</th></tr></thead><tbody>");
+  for (const auto& op : s.operations) {
+    const std::vector<AllocSite>& list = op.*sites;
+    for (std::size_t i = 0; i < list.size() && i < per_operation; ++i) {
+      const AllocSite& a = list[i];
+      p.raw("<tr><td>").text(i == 0 ? op.name : "").raw("</td><td>").text(a.function).raw("</td><td>");
+      p.text(a.file.empty() ? "-" : a.file + ":" + std::to_string(a.line));
+      p.raw("</td><td class=\"num\">").text(analysis::format_bytes(static_cast<double>(a.bytes)));
+      p.raw("</td><td class=\"num\">").text(analysis::format_percent(a.share)).raw("</td></tr>");
+    }
+  }
+  p.raw("</tbody></table>");
+}
+
+// Where each operation allocates and what it still held at the end (leak suspects), from the
+// allocation samples: written as tables, so they read without the flame graph.
+void allocations(Page& p, const Snapshot& s) {
+  if (!any_allocations(s)) return;
+  constexpr std::size_t kSitesPerOperation = 5;
+  p.raw("<section id=\"allocations\"><h2>Where the memory is allocated</h2>");
+  p.tag("p", analysis::format_count(s.sampling.alloc_samples) + " sampled allocations, one per " +
+                 analysis::format_bytes(static_cast<double>(s.sampling.alloc_interval_bytes)) +
+                 " allocated on average; bytes are the estimates the samples stand for.", "meta");
+  p.tag("h3", "Allocation sites");
+  alloc_site_table(p, s, "alloc-sites", "Sampled bytes", &OperationStats::hot_allocations, kSitesPerOperation);
+  const bool any_live = std::any_of(s.operations.begin(), s.operations.end(), [](const OperationStats& op) { return !op.live_at_end.empty(); });
+  p.tag("h3", "Live at the end (leak suspects)");
+  if (any_live) alloc_site_table(p, s, "live-at-end", "Live bytes", &OperationStats::live_at_end, kSitesPerOperation);
+  else p.tag("p", "Every sampled allocation was freed.", "empty");
+  p.raw("</section>\n");
+}
+
 // Where the CPU time goes inside each operation: the hot lines (always) and the interactive flame
 // graph (when the dashboard library bundled its scripts into this program).
 void sampled_profile(Page& p, const Snapshot& s) {
@@ -371,8 +411,11 @@ void sampled_profile(Page& p, const Snapshot& s) {
     p.raw("<style>").raw(assets->style).raw("</style><div id=\"flame-root\"></div>");
     p.raw("<script type=\"application/json\" id=\"codeprof-profile\">").raw(script_safe(profile_view_json(s))).raw("</script>");
     p.raw("<script>").raw(script_safe(assets->script)).raw("</script>");
+    // With allocation samples the graph can weigh the allocating stacks; their sites are listed
+    // by the allocations section below, so the graph does not repeat them.
     p.raw("<script>window.codeprofFlameGraph.mount(document.getElementById('flame-root'), "
-          "JSON.parse(document.getElementById('codeprof-profile').textContent));</script>");
+          "JSON.parse(document.getElementById('codeprof-profile').textContent)")
+        .raw(any_allocations(s) ? ", {allocationTables: false});</script>" : ");</script>");
   } else {
     p.tag("p", "The interactive flame graph needs the dashboard library (codeprof::dashboard, as the codeprof command "
                "has); the hot lines follow. The pprof and folded exports hold every stack.", "meta");
@@ -412,6 +455,7 @@ std::string to_html_report(const Snapshot& s, const Findings& f) {
   operations(p, s);
   custom_metrics(p, s);
   sampled_profile(p, s);
+  allocations(p, s);
   trends(p, f.trends);
   inconclusive(p, f.inconclusive);
   run_facts(p, s);
