@@ -104,11 +104,6 @@ std::string profile_view_json(const Snapshot& s, std::size_t max_stacks) {
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return p.stacks[a].cpu_samples > p.stacks[b].cpu_samples; });
-  const auto op_name = [&](std::uint32_t id) {
-    for (const auto& o : p.operations)
-      if (o.id == id) return o.name;
-    return std::string("operation#").append(std::to_string(id));
-  };
   Json frames = Json::array();
   for (const auto& f : p.frames) frames.push_back(f.function);
   Json stacks = Json::array();
@@ -121,7 +116,7 @@ std::string profile_view_json(const Snapshot& s, std::size_t max_stacks) {
       continue;
     }
     Json ops = Json::array();
-    for (auto it = st.operations.rbegin(); it != st.operations.rend(); ++it) ops.push_back(op_name(*it));
+    for (auto it = st.operations.rbegin(); it != st.operations.rend(); ++it) ops.push_back(operation_name(p, *it));
     Json fr = Json::array();
     for (auto it = st.frames.rbegin(); it != st.frames.rend(); ++it) fr.push_back(*it);
     stacks.push_back({{"ops", std::move(ops)}, {"frames", std::move(fr)}, {"value", st.cpu_samples}});
