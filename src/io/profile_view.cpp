@@ -17,12 +17,6 @@ Json hot_spots(const std::vector<HotSpot>& spots) {
   return a;
 }
 
-std::string operation_name(const SampleProfile& p, std::uint32_t id) {
-  for (const auto& o : p.operations)
-    if (o.id == id) return o.name;
-  return std::string("operation#").append(std::to_string(id));
-}
-
 Json alloc_sites(const std::vector<AllocSite>& sites) {
   Json a = Json::array();
   for (const auto& s : sites)
@@ -76,6 +70,12 @@ void add_allocations(Json& out, const Snapshot& s, std::size_t max_stacks) {
 }
 
 }  // namespace
+
+std::string operation_name(const SampleProfile& p, std::uint32_t id) {
+  for (const auto& o : p.operations)
+    if (o.id == id) return o.name;
+  return std::string("operation#").append(std::to_string(id));
+}
 
 std::string profile_view_json(const Snapshot& s, std::size_t max_stacks) {
   const SampleProfile& p = s.profile;

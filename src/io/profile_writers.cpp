@@ -8,6 +8,7 @@
 
 #include "codeprof/exporters.hpp"
 #include "io/profile.pb.h"
+#include "io/profile_view.hpp"
 
 namespace codeprof::io {
 namespace {
@@ -45,12 +46,6 @@ std::string gzip(const std::string& data) {
   if (rc != Z_STREAM_END) throw WriteError("pprof: gzip compression failed");
   out.resize(z.total_out);
   return out;
-}
-
-std::string operation_name(const SampleProfile& p, std::uint32_t id) {
-  for (const auto& o : p.operations)
-    if (o.id == id) return o.name;
-  return std::string("operation#").append(std::to_string(id));
 }
 
 double sampling_period_ns(const Snapshot& s) {
