@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -326,7 +327,13 @@ Snapshot Profiler::snapshot() const {
   }
   if (impl_->alloc_sampler) {
     impl_->alloc_sampler->publish(impl_->samples);
-    for (auto& u : impl_->alloc_sampler->unavailable()) s.sampling.unavailable.push_back(std::move(u));
+    // Both samplers symbolise with their own symboliser: a module without debug information
+    // is noted once.
+    for (auto& u : impl_->alloc_sampler->unavailable()) {
+      const bool noted = std::any_of(s.sampling.unavailable.begin(), s.sampling.unavailable.end(),
+                                     [&](const Unavailable& n) { return n.what == u.what && n.reason == u.reason; });
+      if (!noted) s.sampling.unavailable.push_back(std::move(u));
+    }
     if (impl_->alloc_sampler->active()) s.sampling.unwinder = "libunwind";
   }
   impl_->samples.fill(s, site_table());

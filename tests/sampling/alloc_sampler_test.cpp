@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <map>
+#include <set>
 #include <mutex>
 #include <thread>
 
@@ -72,6 +73,26 @@ TEST(AllocSampling, PlantedSiteComesFirstWithItsShare) {
       EXPECT_EQ(s.profile.frames[st.frames.front()].function.find("operator new"), std::string::npos);
     }
   }
+}
+
+// With CPU and allocation sampling both on, each symboliser notes the modules it found without
+// debug information; the snapshot lists each note once.
+TEST(AllocSampling, EachUnavailableNoteIsListedOnceWithBothSamplersOn) {
+  Config c = alloc_config(64 * 1024);
+  c.sampling.enabled = true;
+  Profiler p(c);
+  const SiteId planted = register_site("alloc.both_samplers", Category::Preprocessing);
+  {
+    auto scope = p.scope(planted);
+    test::allocate_planted(32u << 20);
+  }
+  const Snapshot s = p.snapshot();
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& u : s.sampling.unavailable) {
+    std::printf("unavailable: %s: %s\n", u.what.c_str(), u.reason.c_str());
+    EXPECT_TRUE(seen.insert({u.what, u.reason}).second) << "listed twice: " << u.what << ": " << u.reason;
+  }
+  EXPECT_GT(s.find("alloc.both_samplers")->alloc_samples, 0u);
 }
 
 TEST(AllocSampling, PlantedLeakIsLiveAtTheEndAndReportedAsSuch) {
