@@ -50,7 +50,7 @@ std::vector<Bottleneck> find_bottlenecks(const Snapshot& snapshot, const Config&
     if (container) b.optimization_priority = lower_priority(b.optimization_priority);
 
     b.operation = op.name;
-    b.type = category;
+    b.type = op.category;
     b.avg_duration = f.mean_s;
     b.p95_duration = f.p95_s;
     b.calls = op.count;

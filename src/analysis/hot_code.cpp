@@ -85,7 +85,7 @@ void cite_hot_code(const Snapshot& s, Findings& findings) {
     if (!op) continue;
     const auto hot = hottest_code(s, op->id);
     if (!hot) continue;
-    r.evidence.push_back({"hot_code_share", hot->share, "ratio", op->name});
+    r.evidence.push_back({"hot_code_share", hot->share, EvidenceUnit::Ratio, op->name, {}});
     if (!r.evidence_text.empty()) r.evidence_text.append("; ");
     r.evidence_text.append(op->name).append(": ").append(hot->text());
     r.action.append(" Start with ").append(hot->file.empty() ? hot->function : place(hot->file, hot->line));

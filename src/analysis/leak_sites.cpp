@@ -27,8 +27,8 @@ void cite_leak_sites(const Snapshot& s, Findings& findings) {
         if (!o.live_at_end.empty() && (!op || op->live_at_end.empty() || o.live_sampled_bytes > op->live_sampled_bytes)) op = &o;
     if (!op || op->live_at_end.empty()) continue;
     const AllocSite& top = op->live_at_end.front();
-    r.evidence.push_back({"live_at_end_bytes", static_cast<double>(top.bytes), "bytes", op->name});
-    r.evidence.push_back({"live_at_end_share", top.share, "ratio", op->name});
+    r.evidence.push_back({"live_at_end_bytes", static_cast<double>(top.bytes), EvidenceUnit::Bytes, op->name, {}});
+    r.evidence.push_back({"live_at_end_share", top.share, EvidenceUnit::Ratio, op->name, {}});
     const std::string where = site_text(top);
     if (!r.evidence_text.empty()) r.evidence_text.append("; ");
     r.evidence_text.append(op->name).append(": ").append(format_bytes(static_cast<double>(top.bytes)));

@@ -18,8 +18,8 @@ bool batch_independent(const OperationStats& op) {
 
 }  // namespace
 
-Evidence ev(std::string metric, double value, std::string unit, std::string operation) {
-  return Evidence{std::move(metric), value, std::move(unit), std::move(operation)};
+Evidence ev(std::string metric, double value, EvidenceUnit unit, std::string operation) {
+  return Evidence{std::move(metric), value, unit, std::move(operation), {}};
 }
 
 int hardware_threads(const Facts& f) { return std::max(1, f.snapshot.run.hardware_threads); }

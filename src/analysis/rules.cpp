@@ -38,15 +38,18 @@ std::string evidence_line(const std::vector<Evidence>& evidence) {
   std::string out;
   for (const Evidence& e : evidence) {
     std::string v;
-    if (e.unit == "s") v = format_seconds(e.value);
-    else if (e.unit == "ratio") v = format_percent(e.value);
-    else if (e.unit == "factor") v = format_number(e.value, 2) + "x";
-    else if (e.unit == "percent") v = format_number(e.value, 1) + " %";
-    else if (e.unit == "bytes") v = format_bytes(e.value);
-    else if (e.unit == "bytes_per_s") v = format_bytes(e.value) + "/s";
-    else if (e.unit == "per_s") v = format_number(e.value, 1) + "/s";
-    else if (e.unit == "count") v = format_number(e.value, e.value == std::floor(e.value) ? 0 : 1);
-    else v = format_number(e.value, 3) + (e.unit.empty() ? "" : " " + e.unit);
+    switch (e.unit) {
+      case EvidenceUnit::Seconds: v = format_seconds(e.value); break;
+      case EvidenceUnit::Ratio: v = format_percent(e.value); break;
+      case EvidenceUnit::Factor: v = format_number(e.value, 2) + "x"; break;
+      case EvidenceUnit::Percent: v = format_number(e.value, 1) + " %"; break;
+      case EvidenceUnit::Bytes: v = format_bytes(e.value); break;
+      case EvidenceUnit::BytesPerSecond: v = format_bytes(e.value) + "/s"; break;
+      case EvidenceUnit::PerSecond: v = format_number(e.value, 1) + "/s"; break;
+      case EvidenceUnit::Count: v = format_number(e.value, e.value == std::floor(e.value) ? 0 : 1); break;
+      case EvidenceUnit::None: v = format_number(e.value, 3); break;
+      case EvidenceUnit::Metric: v = format_number(e.value, 3) + (e.metric_unit.empty() ? "" : " " + e.metric_unit); break;
+    }
     out += (out.empty() ? "" : "; ") + e.metric + " = " + v + (e.operation.empty() ? "" : " (" + e.operation + ")");
   }
   return out;
@@ -64,6 +67,10 @@ std::vector<Inconclusive> undecided_rules(const Facts& facts) {
                    "lr_scheduling, or PyTorch's Optimizer.step#...)",
                    "none inside the " + format_count(facts.steps.count) + " steps"});
   return out;
+}
+
+RecommendationType type_of(const Rule& rule) {
+  return recommendation_type_from_string(rule.type).value_or(RecommendationType::System);
 }
 
 Priority priority_of(const Rule& rule, const RuleFiring& firing) {
@@ -85,7 +92,7 @@ std::vector<Recommendation> evaluate_rules(const Facts& facts) {
     if (!f || f->evidence.empty()) continue;  // no evidence, no recommendation
     Recommendation r;
     r.id = std::string(rule.id);
-    r.type = std::string(rule.type);
+    r.type = type_of(rule);
     r.priority = priority_of(rule, *f);
     r.title = render(rule.title, f->values);
     r.evidence = std::move(f->evidence);

@@ -63,12 +63,12 @@ std::optional<RuleFiring> network_bound(const Facts& f) {
   RuleFiring r;
   r.priority = w->run_share >= kHighRunShare ? "high" : "medium";
   r.impact = w->run_share * w->blocked_share;
-  r.evidence = {ev("network_blocked_share", w->blocked_share, "ratio", op.name),
-                ev(receiving ? "network_receive_rate" : "network_send_rate", rate, "bytes_per_s", op.name),
-                ev(receiving ? "network_received_bytes" : "network_sent_bytes", bytes, "bytes", op.name),
-                ev("network_calls", calls, "count", op.name),
-                ev("run_share", w->run_share, "ratio", op.name)};
-  if (w->o->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *w->o->cpu_efficiency, "ratio", op.name));
+  r.evidence = {ev("network_blocked_share", w->blocked_share, EvidenceUnit::Ratio, op.name),
+                ev(receiving ? "network_receive_rate" : "network_send_rate", rate, EvidenceUnit::BytesPerSecond, op.name),
+                ev(receiving ? "network_received_bytes" : "network_sent_bytes", bytes, EvidenceUnit::Bytes, op.name),
+                ev("network_calls", calls, EvidenceUnit::Count, op.name),
+                ev("run_share", w->run_share, EvidenceUnit::Ratio, op.name)};
+  if (w->o->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *w->o->cpu_efficiency, EvidenceUnit::Ratio, op.name));
   r.values = {{"op", op.name},
               {"blocked", format_percent(w->blocked_share)},
               {"blocked_time", format_seconds(blocked_s)},

@@ -280,7 +280,7 @@ void JobView::Impl::recompute() {
       row["uptime_s"] = static_cast<double>(s.run.wall_ns) / 1e9;
       row["events_dropped"] = s.events_dropped;
       row["summary"] = f.classification.summary;
-      row["input_level"] = f.classification.input.level;
+      row["input_level"] = std::string(to_string(f.classification.input.level));
       row["input_share"] = f.classification.input.input_share;
       row["gpu_idle_share"] = f.classification.gpu.available ? Json(f.classification.gpu.idle_share) : Json(nullptr);
       for (const auto& facts : job.ranks)

@@ -40,14 +40,14 @@ void classification(std::string& out, const Snapshot& s, const Classification& c
   if (c.input.steps > 0)
     out += "  steps: " + analysis::format_count(c.input.steps) + ", mean " +
            analysis::format_seconds(c.input.step_time / static_cast<double>(c.input.steps)) + ", input " +
-           analysis::format_percent(c.input.input_share) + " of step time (" + c.input.level + " input-bound)" +
+           analysis::format_percent(c.input.input_share) + " of step time (" + std::string(to_string(c.input.level)) + " input-bound)" +
            (c.input.step_source.empty() ? "" : "; steps from " + c.input.step_source) + "\n";
   else
     out += "  steps: none found, so no input-bound verdict\n";
   if (c.gpu.available)
     out += "  GPU: idle " + analysis::format_percent(c.gpu.idle_share) + (s.steps.empty() ? " of the run" : " of step time") +
            (c.gpu.mean_utilization > 0 ? ", mean utilization " + analysis::format_percent(c.gpu.mean_utilization / 100.0) : "") +
-           (c.gpu.source.empty() ? "" : " (from the " + c.gpu.source + ")") + "\n";
+           (c.gpu.source == GpuSource::None ? "" : " (from the " + std::string(to_string(c.gpu.source)) + ")") + "\n";
   if (c.cpu.mean_efficiency >= 0) {
     out += "  CPU: efficiency " + analysis::format_percent(c.cpu.mean_efficiency) +
            (c.cpu.contention_suspected ? ", contention suspected" : "");
@@ -97,7 +97,7 @@ void bottlenecks(std::string& out, const std::vector<Bottleneck>& list, std::siz
   }
   for (std::size_t i = 0; i < list.size() && i < top; ++i) {
     const auto& b = list[i];
-    out += "  " + std::to_string(i + 1) + ". [" + std::string(to_string(b.optimization_priority)) + "] " + printable(b.operation) + " (" + b.type + ", " +
+    out += "  " + std::to_string(i + 1) + ". [" + std::string(to_string(b.optimization_priority)) + "] " + printable(b.operation) + " (" + std::string(to_string(b.type)) + ", " +
            std::string(to_string(b.severity)) + "): mean " + analysis::format_seconds(b.avg_duration) + ", p95 " + analysis::format_seconds(b.p95_duration) +
            ", " + analysis::format_count(b.calls) + " calls, " + analysis::format_percent(b.share_of_wall) + " of wall time\n";
     if (!b.reason.empty()) out += "     " + b.reason + "\n";

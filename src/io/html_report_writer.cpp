@@ -131,12 +131,13 @@ std::string chart_data(const Snapshot& s) {
 
 // An evidence number in its unit, readable: "72.7 %", "16.3 ms", "1.0 MiB", "1.79 factor".
 std::string evidence_value(const Evidence& e) {
-  if (e.unit == "s") return analysis::format_seconds(e.value);
-  if (e.unit == "bytes") return analysis::format_bytes(e.value);
-  if (e.unit == "ratio") return analysis::format_percent(e.value);
+  if (e.unit == EvidenceUnit::Seconds) return analysis::format_seconds(e.value);
+  if (e.unit == EvidenceUnit::Bytes) return analysis::format_bytes(e.value);
+  if (e.unit == EvidenceUnit::Ratio) return analysis::format_percent(e.value);
   char buf[48];
   std::snprintf(buf, sizeof buf, "%.4g", e.value);
-  return e.unit.empty() || e.unit == "count" ? std::string(buf) : std::string(buf) + " " + e.unit;
+  const std::string_view unit = unit_spelling(e);
+  return unit.empty() || e.unit == EvidenceUnit::Count ? std::string(buf) : std::string(buf) + " " + std::string(unit);
 }
 
 class Page {
@@ -189,7 +190,7 @@ void classification(Page& p, const Snapshot& s, const Classification& c) {
   p.raw("<section id=\"classification\"><h2>Classification</h2>");
   p.tag("p", c.summary.empty() ? "No classification." : c.summary, "summary");
   p.raw("<div class=\"cards\"><div class=\"card\"><h3>Input pipeline</h3><dl>");
-  p.definition("bound", c.input.level)
+  p.definition("bound", std::string(to_string(c.input.level)))
       .definition("input share", c.input.steps ? analysis::format_percent(c.input.input_share) : "n/a (no steps)")
       .definition("steps", analysis::format_count(c.input.steps))
       .definition("step time", analysis::format_seconds(c.input.step_time))
@@ -199,7 +200,7 @@ void classification(Page& p, const Snapshot& s, const Classification& c) {
     p.definition("idle share", analysis::format_percent(c.gpu.idle_share))
         .definition("mean utilization", analysis::format_percent(c.gpu.mean_utilization / 100.0))
         .definition("peak memory", analysis::format_percent(c.gpu.peak_memory_fraction))
-        .definition("from", c.gpu.source);
+        .definition("from", std::string(to_string(c.gpu.source)));
   } else {
     p.definition("data", "none (no GPU seen)");
   }
@@ -237,7 +238,7 @@ void recommendations(Page& p, const std::vector<Recommendation>& recs) {
       p.raw("</ul></details>");
     }
     p.raw("<p><span class=\"label\">Action:</span> ").text(r.action).raw("</p>");
-    p.raw("<p class=\"meta\"><code>").text(r.id).raw("</code> \xC2\xB7 ").text(r.type).raw("</p></div>");
+    p.raw("<p class=\"meta\"><code>").text(r.id).raw("</code> \xC2\xB7 ").text(std::string(to_string(r.type))).raw("</p></div>");
   }
   p.raw("</div></section>\n");
 }
@@ -252,7 +253,7 @@ void bottlenecks(Page& p, const std::vector<Bottleneck>& list) {
         "<th class=\"num\">Mean</th><th class=\"num\">p95</th><th class=\"num\">Total</th><th class=\"num\">Share of wall</th>"
         "<th>Reason</th></tr></thead><tbody>");
   for (const auto& b : list) {
-    p.raw("<tr>").tag("td", b.operation).tag("td", b.type).raw("<td>").badge(to_string(b.severity)).raw("</td><td>")
+    p.raw("<tr>").tag("td", b.operation).tag("td", std::string(to_string(b.type))).raw("<td>").badge(to_string(b.severity)).raw("</td><td>")
         .badge(to_string(b.optimization_priority)).raw("</td>")
         .tag("td", analysis::format_count(b.calls), "num").tag("td", analysis::format_seconds(b.avg_duration), "num")
         .tag("td", analysis::format_seconds(b.p95_duration), "num").tag("td", analysis::format_seconds(b.total_time), "num")

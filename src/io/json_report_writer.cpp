@@ -211,7 +211,7 @@ Json profile_json(const SampleProfile& p) {
 
 Json bottleneck_json(const Bottleneck& b) {
   return {{"operation", b.operation},
-          {"type", b.type},
+          {"type", std::string(to_string(b.type))},
           {"avg_duration", number(b.avg_duration)},
           {"optimization_priority", std::string(to_string(b.optimization_priority))},
           {"severity", std::string(to_string(b.severity))},
@@ -227,9 +227,9 @@ Json recommendation_json(const Recommendation& r) {
   Json evidence = Json::array();
   for (const auto& e : r.evidence)
     evidence.push_back(
-        {{"metric", e.metric}, {"value", number(e.value)}, {"unit", e.unit}, {"operation", e.operation}});
+        {{"metric", e.metric}, {"value", number(e.value)}, {"unit", std::string(unit_spelling(e))}, {"operation", e.operation}});
   return {{"id", r.id},
-          {"type", r.type},
+          {"type", std::string(to_string(r.type))},
           {"priority", std::string(to_string(r.priority))},
           {"title", r.title},
           {"evidence", std::move(evidence)},
@@ -240,7 +240,7 @@ Json recommendation_json(const Recommendation& r) {
 Json classification_json(const Classification& c) {
   return {{"summary", c.summary},
           {"input",
-           {{"level", c.input.level},
+           {{"level", std::string(to_string(c.input.level))},
             {"input_share", number(c.input.input_share)},
             {"steps", c.input.steps},
             {"step_time", number(c.input.step_time)},
@@ -250,7 +250,7 @@ Json classification_json(const Classification& c) {
             {"idle_share", number(c.gpu.idle_share)},
             {"mean_utilization", number(c.gpu.mean_utilization)},
             {"peak_memory_fraction", number(c.gpu.peak_memory_fraction)},
-            {"source", c.gpu.source}}},
+            {"source", std::string(to_string(c.gpu.source))}}},
           {"cpu",
            {{"mean_efficiency", number(c.cpu.mean_efficiency)},
             {"involuntary_switches_per_s", number(c.cpu.involuntary_switches_per_s)},
