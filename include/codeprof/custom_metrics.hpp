@@ -37,6 +37,8 @@ struct MetricWindow {
   double min = 0.0;
   double max = 0.0;
   double last = 0.0;
+
+  bool operator==(const MetricWindow&) const = default;
 };
 
 struct CustomMetric {
@@ -58,6 +60,8 @@ struct CustomMetric {
   // value that is not a finite number.
   std::uint64_t rejected = 0;
   std::vector<MetricWindow> series;  // ascending by start; bounded (see docs/ARCHITECTURE.md)
+
+  bool operator==(const CustomMetric&) const = default;
 };
 
 }  // namespace codeprof
