@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <map>
 
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -197,13 +197,13 @@ std::string summarize(const Classification& c) {
   else
     out = "input pipeline: " +
           (c.input.level == InputBound::Not ? std::string("not input-bound") : std::string(to_string(c.input.level)) + " input-bound") +
-          " (" + format_percent(c.input.input_share) + " of step time over " + format_count(c.input.steps) + " steps)";
+          " (" + common::format_percent(c.input.input_share) + " of step time over " + common::format_count(c.input.steps) + " steps)";
   if (c.gpu.available)
-    out += "; GPU: " + format_number(c.gpu.mean_utilization, 0) + " % utilised, idle " + format_percent(c.gpu.idle_share) +
-           (c.gpu.peak_memory_fraction > 0.0 ? ", memory peak " + format_percent(c.gpu.peak_memory_fraction) : "");
+    out += "; GPU: " + common::format_number(c.gpu.mean_utilization, 0) + " % utilised, idle " + common::format_percent(c.gpu.idle_share) +
+           (c.gpu.peak_memory_fraction > 0.0 ? ", memory peak " + common::format_percent(c.gpu.peak_memory_fraction) : "");
   else
     out += "; GPU: no data";
-  if (c.cpu.mean_efficiency >= 0.0) out += "; CPU efficiency " + format_percent(c.cpu.mean_efficiency);
+  if (c.cpu.mean_efficiency >= 0.0) out += "; CPU efficiency " + common::format_percent(c.cpu.mean_efficiency);
   if (c.cpu.contention_suspected) out += "; lock contention suspected";
   return out;
 }

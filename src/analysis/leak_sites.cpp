@@ -1,6 +1,6 @@
 #include "analysis/leak_sites.hpp"
 
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -31,9 +31,9 @@ void cite_leak_sites(const Snapshot& s, Findings& findings) {
     r.evidence.push_back({"live_at_end_share", top.share, EvidenceUnit::Ratio, op->name, {}});
     const std::string where = site_text(top);
     if (!r.evidence_text.empty()) r.evidence_text.append("; ");
-    r.evidence_text.append(op->name).append(": ").append(format_bytes(static_cast<double>(top.bytes)));
+    r.evidence_text.append(op->name).append(": ").append(common::format_bytes(static_cast<double>(top.bytes)));
     r.evidence_text.append(" sampled live at ").append(where);
-    r.action.append(" Start with ").append(where).append(", where ").append(format_percent(top.share));
+    r.action.append(" Start with ").append(where).append(", where ").append(common::format_percent(top.share));
     r.action.append(" of what ").append(op->name).append(" still holds was allocated (allocation samples).");
   }
 }

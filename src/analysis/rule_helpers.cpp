@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "analysis/call_tree.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -49,7 +49,7 @@ StepFixedWork step_fixed_work(const Facts& f) {
   std::sort(parts.begin(), parts.end(), std::greater<>());
   for (const auto& [seconds, name] : parts) {
     w.seconds += seconds;
-    w.parts.push_back(name + " " + format_seconds(seconds));
+    w.parts.push_back(name + " " + common::format_seconds(seconds));
   }
   w.seconds = std::min(w.seconds, f.steps.step_time_s);
   return w;

@@ -11,6 +11,7 @@
 #include "analysis/rule_domains.hpp"
 #include "analysis/rule_helpers.hpp"
 #include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 
@@ -39,16 +40,16 @@ std::string evidence_line(const std::vector<Evidence>& evidence) {
   for (const Evidence& e : evidence) {
     std::string v;
     switch (e.unit) {
-      case EvidenceUnit::Seconds: v = format_seconds(e.value); break;
-      case EvidenceUnit::Ratio: v = format_percent(e.value); break;
-      case EvidenceUnit::Factor: v = format_number(e.value, 2) + "x"; break;
-      case EvidenceUnit::Percent: v = format_number(e.value, 1) + " %"; break;
-      case EvidenceUnit::Bytes: v = format_bytes(e.value); break;
-      case EvidenceUnit::BytesPerSecond: v = format_bytes(e.value) + "/s"; break;
-      case EvidenceUnit::PerSecond: v = format_number(e.value, 1) + "/s"; break;
-      case EvidenceUnit::Count: v = format_number(e.value, e.value == std::floor(e.value) ? 0 : 1); break;
-      case EvidenceUnit::None: v = format_number(e.value, 3); break;
-      case EvidenceUnit::Metric: v = format_number(e.value, 3) + (e.metric_unit.empty() ? "" : " " + e.metric_unit); break;
+      case EvidenceUnit::Seconds: v = common::format_seconds(e.value); break;
+      case EvidenceUnit::Ratio: v = common::format_percent(e.value); break;
+      case EvidenceUnit::Factor: v = common::format_number(e.value, 2) + "x"; break;
+      case EvidenceUnit::Percent: v = common::format_number(e.value, 1) + " %"; break;
+      case EvidenceUnit::Bytes: v = common::format_bytes(e.value); break;
+      case EvidenceUnit::BytesPerSecond: v = common::format_bytes(e.value) + "/s"; break;
+      case EvidenceUnit::PerSecond: v = common::format_number(e.value, 1) + "/s"; break;
+      case EvidenceUnit::Count: v = common::format_number(e.value, e.value == std::floor(e.value) ? 0 : 1); break;
+      case EvidenceUnit::None: v = common::format_number(e.value, 3); break;
+      case EvidenceUnit::Metric: v = common::format_number(e.value, 3) + (e.metric_unit.empty() ? "" : " " + e.metric_unit); break;
     }
     out += (out.empty() ? "" : "; ") + e.metric + " = " + v + (e.operation.empty() ? "" : " (" + e.operation + ")");
   }
@@ -60,12 +61,12 @@ std::vector<Inconclusive> undecided_rules(const Facts& facts) {
   // batch-size-small, once there are steps at all (without steps, input_bound says so).
   if (facts.steps.count > 0 && facts.steps.count < kManyCalls)
     out.push_back({"batch-size-small", ">= " + std::to_string(kManyCalls) + " steps",
-                   format_count(facts.steps.count) + " steps"});
+                   common::format_count(facts.steps.count) + " steps"});
   else if (facts.steps.count > 0 && !step_fixed_work(facts).measured)
     out.push_back({"batch-size-small",
                    "the optimizer's time in the steps (an operation of category gradient_accumulation or "
                    "lr_scheduling, or PyTorch's Optimizer.step#...)",
-                   "none inside the " + format_count(facts.steps.count) + " steps"});
+                   "none inside the " + common::format_count(facts.steps.count) + " steps"});
   return out;
 }
 

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "analysis/robust_stats.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -18,8 +18,8 @@ constexpr std::size_t kMinSegment = 3;
 
 std::string reading_text(const CustomMetric& m, double reading) {
   std::string unit = m.unit.empty() ? "" : " " + m.unit;
-  if (m.kind == MetricKind::Counter) return format_number(reading, 1) + unit + "/s";
-  return format_number(reading, 3) + unit;
+  if (m.kind == MetricKind::Counter) return common::format_number(reading, 1) + unit + "/s";
+  return common::format_number(reading, 3) + unit;
 }
 
 std::optional<RuleFiring> custom_metric_threshold(const Facts& facts) {
@@ -94,10 +94,10 @@ std::optional<RuleFiring> custom_metric_rate_drop(const Facts& facts) {
                 {"mann_whitney_z", worst->change.z, EvidenceUnit::None, {}, {}}};
   const std::string unit = m.unit.empty() ? "" : " " + m.unit;
   f.values = {{"metric", m.name},
-              {"drop", format_percent(worst->share)},
-              {"at", format_seconds(worst->change.at_s)},
-              {"before", format_number(worst->change.before_per_s, 1) + unit + "/s"},
-              {"after", format_number(worst->change.after_per_s, 1) + unit + "/s"},
+              {"drop", common::format_percent(worst->share)},
+              {"at", common::format_seconds(worst->change.at_s)},
+              {"before", common::format_number(worst->change.before_per_s, 1) + unit + "/s"},
+              {"after", common::format_number(worst->change.after_per_s, 1) + unit + "/s"},
               {"windows", std::to_string(worst->change.windows)}};
   f.impact = worst->share;
   return f;

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "analysis/rule_helpers.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -155,12 +155,12 @@ std::optional<RuleFiring> input_bound_workers(const Facts& f) {
   if (eff) r.evidence.push_back(ev("loader_cpu_efficiency", *eff, EvidenceUnit::Ratio, load->op->name));
   r.values = {{"workers", std::to_string(workers)},
               {"current", std::to_string(current)},
-              {"share", format_percent(bound->share)},
-              {"input", format_seconds(load_s)},
-              {"compute", format_seconds(compute_s)},
+              {"share", common::format_percent(bound->share)},
+              {"input", common::format_seconds(load_s)},
+              {"compute", common::format_seconds(compute_s)},
               {"hw", std::to_string(hw)},
               {"op", worker_op->op->name},
-              {"efficiency", eff ? "the loader is " + format_percent(*eff) + " CPU-busy, so " + std::to_string(workers) +
+              {"efficiency", eff ? "the loader is " + common::format_percent(*eff) + " CPU-busy, so " + std::to_string(workers) +
                                        " workers fit in " + std::to_string(hw) + " hardware threads"
                                  : "the loader's CPU efficiency was not measured (enable metrics.cpu); the count assumes it is CPU-bound"}};
   return r;
@@ -190,9 +190,9 @@ std::optional<RuleFiring> input_prefetch(const Facts& f) {
                 ev("loader_p95_over_mean", jitter, EvidenceUnit::Factor, load->op->name)};
   r.values = {{"op", load->op->name},
               {"depth", std::to_string(depth)},
-              {"input", format_seconds(input_s)},
-              {"compute", format_seconds(compute_s)},
-              {"on_thread", format_percent(on_step_threads)}};
+              {"input", common::format_seconds(input_s)},
+              {"compute", common::format_seconds(compute_s)},
+              {"on_thread", common::format_percent(on_step_threads)}};
   return r;
 }
 
@@ -285,15 +285,15 @@ std::optional<RuleFiring> data_loading_cache(const Facts& f) {
   std::string passes;
   if (f.steps.passes >= 2 && f.steps.pass_operation) {
     r.evidence.push_back(ev("passes", static_cast<double>(f.steps.passes), EvidenceUnit::Count));
-    passes = " over " + format_count(f.steps.passes) + " passes (" + format_bytes(read_bytes / static_cast<double>(f.steps.passes)) +
+    passes = " over " + common::format_count(f.steps.passes) + " passes (" + common::format_bytes(read_bytes / static_cast<double>(f.steps.passes)) +
              " per pass)";
   }
   r.values = {{"op", reader->op->name},
-              {"total", format_bytes(read_bytes)},
+              {"total", common::format_bytes(read_bytes)},
               {"passes", passes},
-              {"late", format_percent(late_share)},
-              {"time", format_seconds(reader->total_s)},
-              {"calls", format_count(reader->op->count)},
+              {"late", common::format_percent(late_share)},
+              {"time", common::format_seconds(reader->total_s)},
+              {"calls", common::format_count(reader->op->count)},
               {"source", source}};
   return r;
 }
@@ -319,19 +319,19 @@ std::optional<RuleFiring> batch_size_small(const Facts& f) {
     try {
       const double b = std::stod(it->second);
       r.evidence.push_back(ev("batch_size", b, EvidenceUnit::Count));
-      batch = " (from " + format_number(b, 0) + " to about " + format_number(b * factor, 0) + ")";
+      batch = " (from " + common::format_number(b, 0) + " to about " + common::format_number(b * factor, 0) + ")";
     } catch (const std::exception&) {
     }
   }
   std::string parts;
   for (std::size_t i = 0; i < fixed.parts.size() && i < 3; ++i) parts += (i ? ", " : "") + fixed.parts[i];
-  r.values = {{"steps", format_count(f.steps.count)},
-              {"median", format_seconds(f.steps.median_step_s)},
-              {"share", format_percent(share)},
+  r.values = {{"steps", common::format_count(f.steps.count)},
+              {"median", common::format_seconds(f.steps.median_step_s)},
+              {"share", common::format_percent(share)},
               {"parts", parts},
               {"batch", batch},
-              {"saving", format_percent(share * (1.0 - 1.0 / factor))},
-              {"factor", format_number(factor, 0)}};
+              {"saving", common::format_percent(share * (1.0 - 1.0 / factor))},
+              {"factor", common::format_number(factor, 0)}};
   return r;
 }
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "analysis/rule_helpers.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -38,7 +38,7 @@ std::optional<RuleFiring> inference_quantize(const Facts& f) {
   r.evidence = {ev("inference_share_of_wall", share, EvidenceUnit::Ratio), ev("mean_duration", top->mean_s, EvidenceUnit::Seconds, top->op->name),
                 ev("gpu_used", 0.0, EvidenceUnit::Count)};
   if (top->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *top->cpu_efficiency, EvidenceUnit::Ratio, top->op->name));
-  r.values = {{"op", top->op->name}, {"share", format_percent(share)}, {"mean", format_seconds(top->mean_s)}};
+  r.values = {{"op", top->op->name}, {"share", common::format_percent(share)}, {"mean", common::format_seconds(top->mean_s)}};
   return r;
 }
 
@@ -50,7 +50,7 @@ std::optional<RuleFiring> inference_prune(const Facts& f) {
     r.impact = o->self_share;
     r.evidence = {ev("mean_duration", o->mean_s, EvidenceUnit::Seconds, o->op->name), ev("warning_threshold", t.warning_s, EvidenceUnit::Seconds),
                   ev("calls", static_cast<double>(o->op->count), EvidenceUnit::Count, o->op->name)};
-    r.values = {{"op", o->op->name}, {"mean", format_seconds(o->mean_s)}, {"warning", format_seconds(t.warning_s)}};
+    r.values = {{"op", o->op->name}, {"mean", common::format_seconds(o->mean_s)}, {"warning", common::format_seconds(t.warning_s)}};
     return r;
   }
   return std::nullopt;
@@ -65,7 +65,7 @@ std::optional<RuleFiring> inference_compile(const Facts& f) {
   r.impact = share * 0.5;
   r.evidence = {ev("calls", static_cast<double>(top->op->count), EvidenceUnit::Count, top->op->name),
                 ev("inference_share_of_wall", share, EvidenceUnit::Ratio), ev("mean_duration", top->mean_s, EvidenceUnit::Seconds, top->op->name)};
-  r.values = {{"op", top->op->name}, {"calls", format_count(top->op->count)}, {"share", format_percent(share)}};
+  r.values = {{"op", top->op->name}, {"calls", common::format_count(top->op->count)}, {"share", common::format_percent(share)}};
   return r;
 }
 
@@ -80,8 +80,8 @@ std::optional<RuleFiring> inference_batching(const Facts& f) {
   r.impact = share;
   r.evidence = {ev("calls", static_cast<double>(top->op->count), EvidenceUnit::Count, top->op->name),
                 ev("mean_duration", top->mean_s, EvidenceUnit::Seconds, top->op->name), ev("inference_share_of_wall", share, EvidenceUnit::Ratio)};
-  r.values = {{"op", top->op->name}, {"calls", format_count(top->op->count)}, {"mean", format_seconds(top->mean_s)},
-              {"share", format_percent(share)}};
+  r.values = {{"op", top->op->name}, {"calls", common::format_count(top->op->count)}, {"mean", common::format_seconds(top->mean_s)},
+              {"share", common::format_percent(share)}};
   return r;
 }
 
@@ -93,7 +93,7 @@ std::optional<RuleFiring> inference_mixed_precision(const Facts& f) {
   r.impact = share * 0.5;
   r.evidence = {ev("inference_share_of_wall", share, EvidenceUnit::Ratio), ev("mixed_precision_operations", 0.0, EvidenceUnit::Count),
                 ev("gpu_mean_utilization", f.classification.gpu.mean_utilization, EvidenceUnit::Percent)};
-  r.values = {{"share", format_percent(share)}};
+  r.values = {{"share", common::format_percent(share)}};
   return r;
 }
 
@@ -106,7 +106,7 @@ std::optional<RuleFiring> inference_memory(const Facts& f) {
     RuleFiring r;
     r.impact = o->self_share;
     r.evidence = {ev(gpu >= peak ? "gpu_memory_delta_per_call" : "allocation_peak_per_call", grow, EvidenceUnit::Bytes, o->op->name)};
-    r.values = {{"op", o->op->name}, {"memory", format_bytes(grow)}};
+    r.values = {{"op", o->op->name}, {"memory", common::format_bytes(grow)}};
     return r;
   }
   // Device memory near its limit in a run that infers but does not train.
@@ -117,7 +117,7 @@ std::optional<RuleFiring> inference_memory(const Facts& f) {
     const OperationFacts* top = f.in_category(Category::ModelInference).front();
     r.evidence = {ev("gpu_peak_memory_fraction", f.classification.gpu.peak_memory_fraction, EvidenceUnit::Ratio),
                   ev("self_time", top->self_s, EvidenceUnit::Seconds, top->op->name)};
-    r.values = {{"op", top->op->name}, {"memory", format_percent(f.classification.gpu.peak_memory_fraction) + " of device memory"}};
+    r.values = {{"op", top->op->name}, {"memory", common::format_percent(f.classification.gpu.peak_memory_fraction) + " of device memory"}};
     return r;
   }
   return std::nullopt;

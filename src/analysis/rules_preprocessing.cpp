@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "analysis/rule_helpers.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -20,7 +20,7 @@ constexpr std::uint64_t kTinyStageCalls = 1000;
 
 std::string efficiency_text(const std::optional<double>& e) {
   if (!e) return "its CPU efficiency was not measured (enable metrics.cpu to confirm)";
-  return format_percent(*e) + " of its wall time on the CPU";
+  return common::format_percent(*e) + " of its wall time on the CPU";
 }
 
 std::optional<RuleFiring> preprocessing_vectorize(const Facts& f) {
@@ -43,10 +43,10 @@ std::optional<RuleFiring> preprocessing_vectorize(const Facts& f) {
                   ev("mean_duration", o->mean_s, EvidenceUnit::Seconds, o->op->name), ev("calls", static_cast<double>(o->op->count), EvidenceUnit::Count, o->op->name)};
     if (o->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *o->cpu_efficiency, EvidenceUnit::Ratio, o->op->name));
     r.values = {{"op", o->op->name},
-                {"self", format_seconds(o->self_s)},
-                {"share", format_percent(o->self_share)},
-                {"mean", format_seconds(o->mean_s)},
-                {"calls", format_count(o->op->count)},
+                {"self", common::format_seconds(o->self_s)},
+                {"share", common::format_percent(o->self_share)},
+                {"mean", common::format_seconds(o->mean_s)},
+                {"calls", common::format_count(o->op->count)},
                 {"efficiency", efficiency_text(o->cpu_efficiency)}};
     return r;
   }
@@ -67,7 +67,7 @@ std::optional<RuleFiring> preprocessing_parallelize(const Facts& f) {
   r.impact = share * 0.9;
   r.evidence = {ev("preprocessing_share_of_wall", share, EvidenceUnit::Ratio), ev("preprocessing_threads", static_cast<double>(max_threads), EvidenceUnit::Count),
                 ev("hardware_threads", hw, EvidenceUnit::Count), ev("self_time", top->self_s, EvidenceUnit::Seconds, top->op->name)};
-  r.values = {{"op", top->op->name}, {"share", format_percent(share)}, {"hw", std::to_string(hw)},
+  r.values = {{"op", top->op->name}, {"share", common::format_percent(share)}, {"hw", std::to_string(hw)},
               {"workers", std::to_string(hw - 1)}};
   return r;
 }
@@ -82,8 +82,8 @@ std::optional<RuleFiring> preprocessing_memory_reuse(const Facts& f) {
     r.impact = o->self_share;
     r.evidence = {ev("allocations_per_call", allocs, EvidenceUnit::Count, o->op->name), ev("bytes_allocated_per_call", bytes, EvidenceUnit::Bytes, o->op->name),
                   ev("self_time_share", o->self_share, EvidenceUnit::Ratio, o->op->name)};
-    r.values = {{"op", o->op->name}, {"allocs", format_number(allocs, 0)}, {"bytes", format_bytes(bytes)},
-                {"share", format_percent(o->self_share)}};
+    r.values = {{"op", o->op->name}, {"allocs", common::format_number(allocs, 0)}, {"bytes", common::format_bytes(bytes)},
+                {"share", common::format_percent(o->self_share)}};
     return r;
   }
   return std::nullopt;
@@ -107,7 +107,7 @@ std::optional<RuleFiring> pipeline_streamline(const Facts& f) {
   }
   r.evidence.push_back(ev("stages", static_cast<double>(tiny.size()), EvidenceUnit::Count));
   r.evidence.push_back(ev("stages_share_of_wall", share, EvidenceUnit::Ratio));
-  r.values = {{"stages", names}, {"count", std::to_string(tiny.size())}, {"share", format_percent(share)}};
+  r.values = {{"stages", names}, {"count", std::to_string(tiny.size())}, {"share", common::format_percent(share)}};
   return r;
 }
 

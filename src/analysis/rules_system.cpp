@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "analysis/rule_helpers.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -28,9 +28,9 @@ std::optional<RuleFiring> gpu_idle(const Facts& f) {
   const InputPipelineClass& in = f.classification.input;
   const bool input = in.level == InputBound::Highly || in.level == InputBound::Moderately;
   if (input) r.evidence.push_back(ev("input_share_of_step_time", in.input_share, EvidenceUnit::Ratio));
-  r.values = {{"idle", format_percent(g.idle_share)},
+  r.values = {{"idle", common::format_percent(g.idle_share)},
               {"source", std::string(to_string(g.source))},
-              {"cause", input ? "the steps wait for input (" + format_percent(in.input_share) +
+              {"cause", input ? "the steps wait for input (" + common::format_percent(in.input_share) +
                                     " of step time): fix the input pipeline first (input-bound-workers, input-prefetch)"
                               : "the host does not keep it fed: overlap host work with device work (non_blocking copies, "
                                 "pinned memory), launch fewer, larger kernels (bigger batches, CUDA graphs, torch.compile)"}};
@@ -44,7 +44,7 @@ std::optional<RuleFiring> gpu_low_utilization(const Facts& f) {
   RuleFiring r;
   r.impact = 1.0 - g.mean_utilization / 100.0;
   r.evidence = {ev("gpu_mean_utilization", g.mean_utilization, EvidenceUnit::Percent), ev("gpu_idle_share", g.idle_share, EvidenceUnit::Ratio)};
-  r.values = {{"utilization", format_number(g.mean_utilization, 0) + " %"}};
+  r.values = {{"utilization", common::format_number(g.mean_utilization, 0) + " %"}};
   return r;
 }
 
@@ -59,9 +59,9 @@ std::optional<RuleFiring> gpu_memory_near_limit(const Facts& f) {
   r.evidence = {ev("gpu" + std::to_string(worst->index) + "_peak_memory", static_cast<double>(worst->peak_memory_bytes), EvidenceUnit::Bytes),
                 ev("gpu" + std::to_string(worst->index) + "_memory_total", static_cast<double>(worst->memory_total_bytes), EvidenceUnit::Bytes),
                 ev("gpu_peak_memory_fraction", worst->peak_memory_fraction, EvidenceUnit::Ratio)};
-  r.values = {{"gpu", std::to_string(worst->index)}, {"peak", format_bytes(static_cast<double>(worst->peak_memory_bytes))},
-              {"total", format_bytes(static_cast<double>(worst->memory_total_bytes))},
-              {"fraction", format_percent(worst->peak_memory_fraction)}};
+  r.values = {{"gpu", std::to_string(worst->index)}, {"peak", common::format_bytes(static_cast<double>(worst->peak_memory_bytes))},
+              {"total", common::format_bytes(static_cast<double>(worst->memory_total_bytes))},
+              {"fraction", common::format_percent(worst->peak_memory_fraction)}};
   return r;
 }
 
@@ -99,7 +99,7 @@ std::optional<RuleFiring> memory_leak_suspected(const Facts& f) {
   r.impact = 0.5;
   const Trend& lead = op_trend ? *op_trend : *rss_trend;
   r.values = {{"op", op.empty() ? "the process" : op},
-              {"rate", format_bytes(lead.magnitude) + " " + per},
+              {"rate", common::format_bytes(lead.magnitude) + " " + per},
               {"description", lead.description}};
   return r;
 }
@@ -113,7 +113,7 @@ std::optional<RuleFiring> slowdown_detected(const Facts& f) {
     r.impact = share;
     r.evidence = {ev("late_over_early_duration", t.magnitude, EvidenceUnit::Factor, t.operation), ev("onset", t.at_s, EvidenceUnit::Seconds, t.operation),
                   ev("self_time_share", share, EvidenceUnit::Ratio, t.operation)};
-    r.values = {{"op", t.operation}, {"ratio", format_number(t.magnitude, 2) + "x"}, {"at", format_seconds(t.at_s)},
+    r.values = {{"op", t.operation}, {"ratio", common::format_number(t.magnitude, 2) + "x"}, {"at", common::format_seconds(t.at_s)},
                 {"description", t.description}};
     return r;
   }
@@ -136,7 +136,7 @@ std::optional<RuleFiring> latency_spikes(const Facts& f) {
   std::string when;
   for (std::size_t i = 0; i < spikes.size() && i < 3; ++i) {
     r.evidence.push_back(ev("spike_over_p99", spikes[i]->magnitude, EvidenceUnit::Factor, spikes[i]->operation));
-    when += (when.empty() ? "" : ", ") + format_seconds(spikes[i]->at_s);
+    when += (when.empty() ? "" : ", ") + common::format_seconds(spikes[i]->at_s);
   }
   r.evidence.push_back(ev("spikes", static_cast<double>(spikes.size()), EvidenceUnit::Count));
   r.values = {{"op", worst.operation}, {"count", std::to_string(spikes.size())}, {"when", when}, {"description", worst.description}};
@@ -156,9 +156,9 @@ std::optional<RuleFiring> lock_contention(const Facts& f) {
                 ev(c.efficiency_measured ? "waiting_fraction" : "waiting_fraction_estimated", c.wait_fraction, EvidenceUnit::Ratio, o->op->name),
                 ev("mean_over_fastest_call", c.mean_over_min, EvidenceUnit::Factor, o->op->name),
                 ev("waiting_share_of_thread_time", c.waiting_share, EvidenceUnit::Ratio, o->op->name)};
-  r.values = {{"op", o->op->name}, {"threads", std::to_string(c.threads)}, {"wait", format_percent(c.wait_fraction)},
-              {"mean", format_seconds(o->mean_s)}, {"min", format_seconds(static_cast<double>(o->op->min_ns) * 1e-9)},
-              {"inflight", format_number(c.concurrency, 1)}};
+  r.values = {{"op", o->op->name}, {"threads", std::to_string(c.threads)}, {"wait", common::format_percent(c.wait_fraction)},
+              {"mean", common::format_seconds(o->mean_s)}, {"min", common::format_seconds(static_cast<double>(o->op->min_ns) * 1e-9)},
+              {"inflight", common::format_number(c.concurrency, 1)}};
   return r;
 }
 
@@ -179,9 +179,9 @@ std::optional<RuleFiring> io_bound(const Facts& f) {
   r.evidence = {ev("io_bytes", bytes, EvidenceUnit::Bytes, best->op->name), ev("throughput", best->total_s > 0 ? bytes / best->total_s : 0.0, EvidenceUnit::BytesPerSecond, best->op->name),
                 ev("self_time_share", best->self_share, EvidenceUnit::Ratio, best->op->name)};
   if (best->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *best->cpu_efficiency, EvidenceUnit::Ratio, best->op->name));
-  r.values = {{"op", best->op->name}, {"bytes", format_bytes(bytes)}, {"time", format_seconds(best->total_s)},
-              {"rate", format_bytes(best->total_s > 0 ? bytes / best->total_s : 0.0) + "/s"},
-              {"share", format_percent(best->self_share)}};
+  r.values = {{"op", best->op->name}, {"bytes", common::format_bytes(bytes)}, {"time", common::format_seconds(best->total_s)},
+              {"rate", common::format_bytes(best->total_s > 0 ? bytes / best->total_s : 0.0) + "/s"},
+              {"share", common::format_percent(best->self_share)}};
   return r;
 }
 
@@ -197,8 +197,8 @@ std::optional<RuleFiring> cpu_waiting(const Facts& f) {
     r.impact = o->self_share * (1.0 - *o->cpu_efficiency);
     r.evidence = {ev("cpu_efficiency", *o->cpu_efficiency, EvidenceUnit::Ratio, o->op->name), ev("self_time_share", o->self_share, EvidenceUnit::Ratio, o->op->name),
                   ev("mean_duration", o->mean_s, EvidenceUnit::Seconds, o->op->name)};
-    r.values = {{"op", o->op->name}, {"efficiency", format_percent(*o->cpu_efficiency)}, {"share", format_percent(o->self_share)},
-                {"waiting", format_seconds(o->total_s * (1.0 - *o->cpu_efficiency))}};
+    r.values = {{"op", o->op->name}, {"efficiency", common::format_percent(*o->cpu_efficiency)}, {"share", common::format_percent(o->self_share)},
+                {"waiting", common::format_seconds(o->total_s * (1.0 - *o->cpu_efficiency))}};
     return r;
   }
   return std::nullopt;
@@ -214,7 +214,7 @@ std::optional<RuleFiring> high_context_switches(const Facts& f) {
   for (const ThreadStats& t : f.snapshot.threads)
     if (f.wall_s > 0 && ns_to_s(static_cast<double>(t.top_level_ns)) >= 0.5 * f.wall_s) ++busy_threads;
   r.evidence.push_back(ev("busy_profiled_threads", static_cast<double>(busy_threads), EvidenceUnit::Count));
-  r.values = {{"rate", format_number(*rate, 0)}, {"hw", std::to_string(hw)}, {"busy", std::to_string(busy_threads)}};
+  r.values = {{"rate", common::format_number(*rate, 0)}, {"hw", std::to_string(hw)}, {"busy", std::to_string(busy_threads)}};
   return r;
 }
 
@@ -228,7 +228,7 @@ std::optional<RuleFiring> excessive_synchronization(const Facts& f) {
   r.priority = share >= 0.30 ? "high" : "medium";
   r.impact = share;
   r.evidence = {ev("synchronization_time", sync_s, EvidenceUnit::Seconds), ev(f.steps.count > 0 ? "share_of_step_time" : "share_of_wall_time", share, EvidenceUnit::Ratio)};
-  r.values = {{"time", format_seconds(sync_s)}, {"share", format_percent(share)}};
+  r.values = {{"time", common::format_seconds(sync_s)}, {"share", common::format_percent(share)}};
   return r;
 }
 
@@ -240,7 +240,7 @@ std::optional<RuleFiring> profiler_events_dropped(const Facts& f) {
   RuleFiring r;
   r.priority = share >= 0.01 ? "medium" : "low";
   r.evidence = {ev("events_dropped", static_cast<double>(dropped), EvidenceUnit::Count), ev("dropped_share", share, EvidenceUnit::Ratio)};
-  r.values = {{"dropped", format_count(dropped)}, {"share", format_percent(share)},
+  r.values = {{"dropped", common::format_count(dropped)}, {"share", common::format_percent(share)},
               {"buffer", std::to_string(f.config.buffer_events * 4)}};
   return r;
 }

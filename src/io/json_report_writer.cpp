@@ -5,6 +5,7 @@
 
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
+#include "common/wall_clock.hpp"
 #include "io/report_schema.hpp"
 #include "io/text_output.hpp"
 
@@ -319,7 +320,7 @@ Json array_of(const std::vector<T>& items, F&& to_json) {
 std::string to_json_report(const Snapshot& s, const Findings& f) {
   Json j;
   j["schema_version"] = kReportSchemaVersion;
-  j["generated_at"] = iso8601_utc(unix_now_ns());
+  j["generated_at"] = iso8601_utc(common::unix_now_ns());
   j["generator"] = std::string("codeprof ") + kVersion;
   j["run"] = run_json(s.run);
   j["operations"] = array_of(s.operations, operation_json);

@@ -24,8 +24,9 @@
 #include <set>
 #include <streambuf>
 
-#include "analysis/text_format.hpp"
 #include "codeprof/trace_reader.hpp"
+#include "common/number_format.hpp"
+#include "common/one_line.hpp"
 #include "io/report_schema.hpp"
 #include "io/trace/input.hpp"
 
@@ -58,7 +59,7 @@ class Parser {
         msg += " " + shown;
       }
     }
-    throw ReportError(analysis::one_line(msg));
+    throw ReportError(common::one_line(msg));
   }
 
   // ---- shape
@@ -350,7 +351,7 @@ OperationStats read_operation(const Parser& p, const Node& n) {
   op.p95_ns = p.uns(n, "p95_duration");
   op.p99_ns = p.uns(n, "p99_duration");
   if (op.count > 0 && op.min_ns > op.max_ns && p.member(n, "max_duration", false))
-    p.fail(n.join("min_duration"), "at most max_duration (" + analysis::format_seconds(op.max_ns / 1e9) + ")",
+    p.fail(n.join("min_duration"), "at most max_duration (" + common::format_seconds(op.max_ns / 1e9) + ")",
            p.member(n, "min_duration", false));
   op.first_seen_ns = p.ns(n, "first_seen");
   op.last_seen_ns = p.ns(n, "last_seen");
@@ -612,7 +613,7 @@ class ReportSax {
       if (k == "schema_version") out_.has_schema_version = true;
       if (k == "operations") out_.has_operations = true;
     } else if (f.target && f.target->is_object() && f.target->contains(k)) {
-      fail(path_of(frames_.size() - 1, k), "each key once, found '" + analysis::one_line(k) + "' twice (duplicate key)");
+      fail(path_of(frames_.size() - 1, k), "each key once, found '" + common::one_line(k) + "' twice (duplicate key)");
     }
     f.key = std::move(k);
     return true;
@@ -623,7 +624,7 @@ class ReportSax {
     std::string what;
     if (e.id == 406) what = "a number too large for a double";
     else if (input_.at_end()) what = "the text ends early (a truncated file?)";
-    else what = "unexpected '" + analysis::one_line(last_token.substr(0, 24)) + "'";
+    else what = "unexpected '" + common::one_line(last_token.substr(0, 24)) + "'";
     throw ReportError(name_ + ": not valid JSON at byte " + std::to_string(offset) + ": " + what);
   }
 
@@ -640,7 +641,7 @@ class ReportSax {
   };
 
   [[noreturn]] void fail(const std::string& path, const std::string& expected) const {
-    throw ReportError(analysis::one_line(name_ + ": " + path + ": expected " + expected));
+    throw ReportError(common::one_line(name_ + ": " + path + ": expected " + expected));
   }
 
   // The key path to a frame; a deep one keeps its first and last steps ("x[0][0] ... 1019 levels
