@@ -74,12 +74,14 @@ class BuildWithCMake(build_ext):
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copyfile(source, target)
             shutil.copymode(source, target)
-        # The socket counters for LD_PRELOAD (codeprof.network_library()), next to the modules.
-        preload = os.path.join(built, "libcodeprof_net.so")
-        if os.path.isfile(preload):
-            target = os.path.join(os.path.dirname(self.get_ext_fullpath("codeprof._codeprof")), "libcodeprof_net.so")
-            shutil.copyfile(preload, target)
-            shutil.copymode(preload, target)
+        # The socket counters and the allocation hooks for LD_PRELOAD (codeprof.network_library(),
+        # codeprof.alloc_library()), next to the modules.
+        for name in ("libcodeprof_net.so", "libcodeprof_alloc.so"):
+            preload = os.path.join(built, name)
+            if os.path.isfile(preload):
+                target = os.path.join(os.path.dirname(self.get_ext_fullpath("codeprof._codeprof")), name)
+                shutil.copyfile(preload, target)
+                shutil.copymode(preload, target)
 
 
 setup(ext_modules=[CMakeExtension(f"codeprof.{m}") for m in MODULES], cmdclass={"build_ext": BuildWithCMake})

@@ -252,6 +252,8 @@ struct ProfileStack {
   std::uint64_t alloc_samples = 0;        // sampled allocations
   std::uint64_t alloc_bytes = 0;          // bytes allocated, estimated from the samples
   std::uint64_t live_bytes = 0;           // of those, still allocated when the snapshot was taken
+  std::uint64_t alloc_objects = 0;        // allocations made, estimated from the samples
+  std::uint64_t live_objects = 0;         // of those, not freed when the snapshot was taken
 
   bool operator==(const ProfileStack&) const = default;
 };

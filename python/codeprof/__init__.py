@@ -35,8 +35,18 @@ def network_library() -> Optional[str]:
     return path if os.path.isfile(path) else None
 
 
+def alloc_library() -> Optional[str]:
+    """Path of libcodeprof_alloc.so, codeprof's operator new/delete: start Python with
+    ``LD_PRELOAD=<this path>`` and ``sampling.alloc_enabled`` to sample the allocations C++
+    extensions make (per operation ``hot_allocations`` / ``live_at_end``; docs/PYTHON.md).
+    Python's own objects come from its allocator, not operator new, and are not sampled.
+    None when the package was built without it."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libcodeprof_alloc.so")
+    return path if os.path.isfile(path) else None
+
+
 __all__ = [
     "Bottleneck", "Category", "CodeProfiler", "Config", "ConfigError", "Dashboard", "DashboardError",
     "Findings", "OperationStats", "Profiler", "Recommendation", "Snapshot", "TraceReadError", "Trend",
-    "WriteError", "analyze", "config_keys", "default_profiler", "network_library", "read_trace", "serve_snapshot",
+    "WriteError", "alloc_library", "analyze", "config_keys", "default_profiler", "network_library", "read_trace", "serve_snapshot",
 ]

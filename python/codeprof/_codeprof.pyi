@@ -75,6 +75,21 @@ class ResourceStat:
     min: int
     mean: float
 
+class HotSpot:
+    function: str
+    file: str
+    line: int
+    samples: int
+    share: float
+
+class AllocSite:
+    function: str
+    file: str
+    line: int
+    samples: int
+    bytes: int
+    share: float
+
 class OperationStats:
     id: int
     name: str
@@ -108,6 +123,15 @@ class OperationStats:
     series: Tuple[DurationWindow, ...]
     slowest: Tuple[SlowCall, ...]
     resources: Dict[str, ResourceStat]
+    cpu_samples: int
+    hot_functions: Tuple[HotSpot, ...]
+    hot_lines: Tuple[HotSpot, ...]
+    alloc_samples: int
+    alloc_sampled_bytes: int
+    live_sampled_bytes: int
+    peak_live_sampled_bytes: int
+    hot_allocations: Tuple[AllocSite, ...]
+    live_at_end: Tuple[AllocSite, ...]
 
 class CallEdge:
     parent_id: Optional[int]

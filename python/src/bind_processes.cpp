@@ -12,14 +12,6 @@
 namespace codeprof::python {
 namespace {
 
-Profiler& core(py::handle self) {
-  try {
-    return profiler_of(self.ptr());
-  } catch (const std::invalid_argument& e) {
-    throw py::type_error(e.what());
-  }
-}
-
 // One sender per child-side profiler; the periodic flusher and a per-batch flush may both send.
 struct PartSender {
   explicit PartSender(std::string address) : sender(std::move(address)) {}

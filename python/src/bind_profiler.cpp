@@ -21,13 +21,6 @@ Category category_arg(py::handle category) {
   return static_cast<Category>(c);
 }
 
-Profiler& core(py::handle self) {
-  try {
-    return profiler_of(self.ptr());
-  } catch (const std::invalid_argument& e) {
-    throw py::type_error(e.what());
-  }
-}
 
 // A live dashboard that keeps its profiler object alive and stops before it goes.
 struct DashboardHandle {
@@ -40,6 +33,14 @@ struct DashboardHandle {
 };
 
 }  // namespace
+
+Profiler& core(py::handle self) {
+  try {
+    return profiler_of(self.ptr());
+  } catch (const std::invalid_argument& e) {
+    throw py::type_error(e.what());
+  }
+}
 
 void bind_profiler(py::module_& m) {
   py::register_exception<DashboardError>(m, "DashboardError", PyExc_OSError);

@@ -80,6 +80,19 @@ void bind_operation(py::module_& m) {
       .def("__repr__", [](const HotSpot& h) {
         return "<HotSpot " + h.function + " " + h.file + ":" + std::to_string(h.line) + " " + std::to_string(h.samples) + " samples>";
       });
+  py::class_<AllocSite>(m, "AllocSite", "A site where an operation's sampled allocations were made.")
+      .def_readonly("function", &AllocSite::function)
+      .def_readonly("file", &AllocSite::file)
+      .def_readonly("line", &AllocSite::line)
+      .def_readonly("samples", &AllocSite::samples, "sampled allocations made there (freed or not)")
+      .def_readonly("bytes", &AllocSite::bytes,
+                    "hot_allocations: estimated bytes allocated there; live_at_end: of those, not freed")
+      .def_readonly("share", &AllocSite::share,
+                    "bytes / the operation's alloc_sampled_bytes (live_at_end: live_sampled_bytes), 0..1")
+      .def("__repr__", [](const AllocSite& a) {
+        return "<AllocSite " + a.function + " " + a.file + ":" + std::to_string(a.line) + " " + std::to_string(a.bytes) +
+               " bytes>";
+      });
   py::class_<OperationStats> op(m, "OperationStats",
                                 "Statistics of one operation (a name in a category). Durations in nanoseconds; "
                                 "the *_s properties give seconds.");
@@ -136,6 +149,18 @@ void bind_operation(py::module_& m) {
                 "Where its samples were (innermost frame), by function, most samples first.");
   def_ref_tuple(op, "hot_lines", [](const OperationStats& o) -> const auto& { return o.hot_lines; },
                 "Where its samples were (innermost frame), by line, most samples first.");
+  op.def_readonly("alloc_samples", &OperationStats::alloc_samples,
+                  "Allocations sampled while this was the innermost open operation (0 when allocation sampling was off).")
+      .def_readonly("alloc_sampled_bytes", &OperationStats::alloc_sampled_bytes,
+                    "The bytes those sampled allocations stand for: the estimate of what this operation allocated itself.")
+      .def_readonly("live_sampled_bytes", &OperationStats::live_sampled_bytes,
+                    "Of those, the bytes not freed when the snapshot was taken (estimated).")
+      .def_readonly("peak_live_sampled_bytes", &OperationStats::peak_live_sampled_bytes,
+                    "The highest value live_sampled_bytes reached during the run (estimated).");
+  def_ref_tuple(op, "hot_allocations", [](const OperationStats& o) -> const auto& { return o.hot_allocations; },
+                "Where its sampled bytes were allocated, by site, most bytes first.");
+  def_ref_tuple(op, "live_at_end", [](const OperationStats& o) -> const auto& { return o.live_at_end; },
+                "Leak suspects: sites whose sampled allocations were still live, most live bytes first.");
   def_ref_tuple(op, "histogram", [](const OperationStats& o) -> const auto& { return o.histogram; },
                 "Non-empty buckets of the log-linear duration histogram, ascending.");
   def_ref_tuple(op, "series", [](const OperationStats& o) -> const auto& { return o.series; },
@@ -233,7 +258,12 @@ void bind_snapshot(py::module_& m) {
   sampling.def_readonly("enabled", &SamplingInfo::enabled)
       .def_readonly("unwinder", &SamplingInfo::unwinder)
       .def_readonly("samples", &SamplingInfo::samples)
-      .def_readonly("dropped", &SamplingInfo::dropped);
+      .def_readonly("dropped", &SamplingInfo::dropped)
+      .def_readonly("alloc_interval_bytes", &SamplingInfo::alloc_interval_bytes,
+                    "Mean bytes between allocation samples (0: allocation sampling was off).")
+      .def_readonly("alloc_samples", &SamplingInfo::alloc_samples)
+      .def_readonly("alloc_peak_live_bytes", &SamplingInfo::alloc_peak_live_bytes)
+      .def_readonly("alloc_peak_at_ns", &SamplingInfo::alloc_peak_at_ns);
   def_ref_tuple(sampling, "sources", [](const SamplingInfo& s) -> const auto& { return s.sources; }, "");
   def_ref_tuple(sampling, "unavailable", [](const SamplingInfo& s) -> const auto& { return s.unavailable; }, "");
   py::class_<MetricWindow>(m, "MetricWindow", "A custom metric within [start_ns, start_ns + width_ns).")

@@ -5,6 +5,10 @@
 #include "codeprof/findings.hpp"
 #include "codeprof/snapshot.hpp"
 
+namespace codeprof {
+class Profiler;
+}
+
 namespace codeprof::python {
 
 namespace py = pybind11;
@@ -14,6 +18,9 @@ void bind_results(py::module_& m);    // Snapshot and its parts; Findings as Pyt
 void bind_profiler(py::module_& m);   // switches, results, exports, dashboard of a ProfilerCore
 void bind_processes(py::module_& m);  // process parts: sender, status, merge
 void bind_traces(py::module_& m);     // reading traces and reports, analysis, exports of a Snapshot
+
+// The C++ profiler behind a ProfilerCore object; a TypeError for anything else.
+Profiler& core(py::handle self);
 
 // The Python face of a category: the codeprof.Category member once the package registered them,
 // else its name.

@@ -29,7 +29,7 @@
 namespace codeprof::cli {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using OrderedJson = nlohmann::ordered_json;
 
 constexpr const char* kJsonType = "application/json; charset=utf-8";
 constexpr const char* kPagePolicy =
@@ -37,7 +37,7 @@ constexpr const char* kPagePolicy =
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 constexpr const char* kStragglerMetric = "rank_compute_ratio";
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const OrderedJson& j) { return j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace); }
 
 // "http://h:p/prefix/" -> {"http://h:p", "/prefix/"}
 std::pair<std::string, std::string> split_url(const std::string& url) {
@@ -69,7 +69,7 @@ Fetched fetch_report(const RankEndpoint& rank, std::chrono::milliseconds timeout
   if (result->status != 200) {
     std::string message = "HTTP " + std::to_string(result->status);
     try {
-      const auto j = Json::parse(result->body);
+      const auto j = OrderedJson::parse(result->body);
       if (j.contains("error")) message += ": " + j["error"].get<std::string>();
     } catch (const std::exception&) {
     }
@@ -254,17 +254,17 @@ void JobView::Impl::recompute() {
   }
   engine.evaluate(samples, now);
 
-  Json rows = Json::array();
+  OrderedJson rows = OrderedJson::array();
   std::vector<double> input_shares, gpu_idle;
   std::size_t input_bound = 0, with_steps = 0;
   for (std::size_t i = 0; i < ranks.size(); ++i) {
     const Rank& r = ranks[i];
-    Json row = {{"url", r.endpoint.url},
+    OrderedJson row = {{"url", r.endpoint.url},
                 {"open_url", r.endpoint.token.empty() ? r.endpoint.url : r.endpoint.url + "?token=" + r.endpoint.token},
                 {"reachable", r.reachable},
                 {"error", r.error},
                 {"updated_unix_ns", r.updated_unix_ns},
-                {"compute_ratio", ratio[i] >= 0 ? Json(ratio[i]) : Json(nullptr)}};
+                {"compute_ratio", ratio[i] >= 0 ? OrderedJson(ratio[i]) : OrderedJson(nullptr)}};
     if (r.report) {
       const Snapshot& s = r.report->snapshot;
       const Findings& f = r.report->findings;
@@ -279,7 +279,7 @@ void JobView::Impl::recompute() {
       row["summary"] = f.classification.summary;
       row["input_level"] = std::string(to_string(f.classification.input.level));
       row["input_share"] = f.classification.input.input_share;
-      row["gpu_idle_share"] = f.classification.gpu.available ? Json(f.classification.gpu.idle_share) : Json(nullptr);
+      row["gpu_idle_share"] = f.classification.gpu.available ? OrderedJson(f.classification.gpu.idle_share) : OrderedJson(nullptr);
       for (const auto& facts : job.ranks)
         if (facts.path == r.endpoint.url) {
           row["steps"] = facts.steps;
@@ -289,7 +289,7 @@ void JobView::Impl::recompute() {
           row["per_step"] = job.per_step;
           row["top_operation"] = facts.top_operation;
         }
-      Json alerts = Json::array();
+      OrderedJson alerts = OrderedJson::array();
       for (const auto& a : s.alerts)
         if (a.state == "firing") alerts.push_back({{"name", a.name}, {"summary", a.summary}});
       row["alerts"] = std::move(alerts);
@@ -303,7 +303,7 @@ void JobView::Impl::recompute() {
     rows.push_back(std::move(row));
   }
 
-  Json stragglers = Json::array();
+  OrderedJson stragglers = OrderedJson::array();
   for (const auto& st : job.stragglers)
     stragglers.push_back({{"rank", st.rank}, {"measure", st.measure}, {"difference", st.difference}, {"description", st.description}});
 
@@ -320,7 +320,7 @@ void JobView::Impl::recompute() {
   std::size_t reachable = 0;
   for (const auto& r : ranks) reachable += r.reachable ? 1 : 0;
 
-  Json alerts = Json::array();
+  OrderedJson alerts = OrderedJson::array();
   for (const auto& a : engine.alerts())
     alerts.push_back({{"name", a.name},
                       {"state", a.state},
@@ -333,7 +333,7 @@ void JobView::Impl::recompute() {
                       {"fired_unix_ns", a.fired_unix_ns},
                       {"resolved_unix_ns", a.resolved_unix_ns}});
 
-  const Json doc = {{"generated_unix_ns", now},
+  const OrderedJson doc = {{"generated_unix_ns", now},
                     {"poll_interval_s", static_cast<double>(options.poll_interval.count()) / 1000.0},
                     {"ranks_configured", ranks.size()},
                     {"ranks_reachable", reachable},
@@ -344,8 +344,8 @@ void JobView::Impl::recompute() {
                      {{"summary", summary},
                       {"ranks_with_steps", with_steps},
                       {"input_bound_ranks", input_bound},
-                      {"median_input_share", input_shares.empty() ? Json(nullptr) : Json(median_of(input_shares))},
-                      {"median_gpu_idle_share", gpu_idle.empty() ? Json(nullptr) : Json(median_of(gpu_idle))}}},
+                      {"median_input_share", input_shares.empty() ? OrderedJson(nullptr) : OrderedJson(median_of(input_shares))},
+                      {"median_gpu_idle_share", gpu_idle.empty() ? OrderedJson(nullptr) : OrderedJson(median_of(gpu_idle))}}},
                     {"stragglers", std::move(stragglers)},
                     {"alerts", std::move(alerts)},
                     {"ranks", std::move(rows)}};
@@ -375,7 +375,7 @@ void JobView::Impl::start_server() {
     const server::GuardDecision decision = server::check_http_request(req, options.token, port);
     if (decision.refusal) {
       res.status = decision.refusal->status;
-      res.set_content(dump(Json{{"error", decision.refusal->message}, {"status", res.status}}), kJsonType);
+      res.set_content(dump(OrderedJson{{"error", decision.refusal->message}, {"status", res.status}}), kJsonType);
       return httplib::Server::HandlerResponse::Handled;
     }
     if (decision.token_source == server::TokenSource::Query) {
@@ -397,7 +397,7 @@ void JobView::Impl::start_server() {
                                                                                                        : nullptr;
     if (!asset) {
       res.status = 404;
-      res.set_content(dump(Json{{"error", "no such page or endpoint: " + req.path}, {"status", 404}}), kJsonType);
+      res.set_content(dump(OrderedJson{{"error", "no such page or endpoint: " + req.path}, {"status", 404}}), kJsonType);
       return;
     }
     if (asset->content_type.starts_with("text/html")) res.set_header("Content-Security-Policy", kPagePolicy);

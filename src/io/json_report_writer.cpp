@@ -12,16 +12,16 @@
 namespace codeprof::io {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using OrderedJson = nlohmann::ordered_json;
 
 // Seconds from nanoseconds; the reader converts back with llround, exactly below 26 days.
 double secs(double ns) { return ns_to_seconds(ns); }
 
 // JSON has no NaN or infinity: write null, which the reader takes back as NaN.
-Json number(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+OrderedJson number(double v) { return std::isfinite(v) ? OrderedJson(v) : OrderedJson(nullptr); }
 
-Json run_json(const RunInfo& run) {
-  Json j;
+OrderedJson run_json(const RunInfo& run) {
+  OrderedJson j;
   j["source"] = run.source;
   j["source_path"] = run.source_path;
   j["host"] = run.host;
@@ -36,24 +36,24 @@ Json run_json(const RunInfo& run) {
   j["wall_time"] = secs(static_cast<double>(run.wall_ns));
   j["version"] = run.version;
   j["enabled"] = run.enabled;
-  Json categories = Json::array();
+  OrderedJson categories = OrderedJson::array();
   for (std::size_t i = 0; i < kCategoryCount; ++i)
     if (run.category_mask & (1u << i)) categories.push_back(kCategoryNames[i]);
   j["categories_enabled"] = std::move(categories);
   j["hardware_threads"] = run.hardware_threads;
-  Json unavailable = Json::array();
+  OrderedJson unavailable = OrderedJson::array();
   for (const auto& u : run.unavailable) unavailable.push_back({{"what", u.what}, {"reason", u.reason}});
   j["unavailable"] = std::move(unavailable);
-  Json gpus = Json::array();
+  OrderedJson gpus = OrderedJson::array();
   for (const auto& g : run.gpus)
     gpus.push_back({{"index", g.index}, {"name", g.name}, {"memory_total_bytes", g.memory_total_bytes}});
   j["gpus"] = std::move(gpus);
-  j["metadata"] = Json(run.metadata);
+  j["metadata"] = OrderedJson(run.metadata);
   return j;
 }
 
-Json custom_metric_json(const CustomMetric& m) {
-  Json series = Json::array();
+OrderedJson custom_metric_json(const CustomMetric& m) {
+  OrderedJson series = OrderedJson::array();
   for (const auto& w : m.series)
     series.push_back({{"start", secs(static_cast<double>(w.start_ns))},
                       {"width", secs(static_cast<double>(w.width_ns))},
@@ -62,7 +62,7 @@ Json custom_metric_json(const CustomMetric& m) {
                       {"min", number(w.min)},
                       {"max", number(w.max)},
                       {"last", number(w.last)}});
-  Json j{{"name", m.name},
+  OrderedJson j{{"name", m.name},
          {"kind", metric_kind_name(m.kind)},
          {"unit", m.unit},
          {"count", m.count},
@@ -84,23 +84,23 @@ Json custom_metric_json(const CustomMetric& m) {
   return j;
 }
 
-Json hot_spots_json(const std::vector<HotSpot>& spots) {
-  Json a = Json::array();
+OrderedJson hot_spots_json(const std::vector<HotSpot>& spots) {
+  OrderedJson a = OrderedJson::array();
   for (const auto& h : spots)
     a.push_back({{"function", h.function}, {"file", h.file}, {"line", h.line}, {"samples", h.samples}, {"share", number(h.share)}});
   return a;
 }
 
-Json alloc_sites_json(const std::vector<AllocSite>& sites) {
-  Json a = Json::array();
+OrderedJson alloc_sites_json(const std::vector<AllocSite>& sites) {
+  OrderedJson a = OrderedJson::array();
   for (const auto& h : sites)
     a.push_back({{"function", h.function}, {"file", h.file}, {"line", h.line}, {"samples", h.samples}, {"bytes", h.bytes},
                  {"share", number(h.share)}});
   return a;
 }
 
-Json operation_json(const OperationStats& op) {
-  Json j;
+OrderedJson operation_json(const OperationStats& op) {
+  OrderedJson j;
   j["id"] = op.id;
   j["name"] = op.name;
   j["type"] = to_string(op.category);
@@ -120,14 +120,14 @@ Json operation_json(const OperationStats& op) {
   j["first_seen"] = secs(static_cast<double>(op.first_seen_ns));
   j["last_seen"] = secs(static_cast<double>(op.last_seen_ns));
 
-  Json histogram = Json::array();
+  OrderedJson histogram = OrderedJson::array();
   for (const auto& b : op.histogram)
     histogram.push_back({{"lower", secs(static_cast<double>(b.lower_ns))},
                          {"upper", secs(static_cast<double>(b.upper_ns))},
                          {"count", b.count}});
   j["histogram"] = std::move(histogram);
 
-  Json series = Json::array();
+  OrderedJson series = OrderedJson::array();
   for (const auto& w : op.series)
     series.push_back({{"start", secs(static_cast<double>(w.start_ns))},
                       {"width", secs(static_cast<double>(w.width_ns))},
@@ -137,14 +137,14 @@ Json operation_json(const OperationStats& op) {
                       {"max", secs(static_cast<double>(w.max_ns))}});
   j["series"] = std::move(series);
 
-  Json slowest = Json::array();
+  OrderedJson slowest = OrderedJson::array();
   for (const auto& c : op.slowest)
     slowest.push_back({{"start", secs(static_cast<double>(c.start_ns))},
                        {"duration", secs(static_cast<double>(c.duration_ns))},
                        {"thread", c.thread_index}});
   j["slowest"] = std::move(slowest);
 
-  Json resources = Json::object();
+  OrderedJson resources = OrderedJson::object();
   for (const auto& info : kResourceMetrics) {
     const ResourceStat& r = op.resource(info.metric);
     if (r.samples == 0) continue;
@@ -169,15 +169,15 @@ Json operation_json(const OperationStats& op) {
   return j;
 }
 
-Json sampling_json(const SamplingInfo& info) {
-  Json sources = Json::array();
+OrderedJson sampling_json(const SamplingInfo& info) {
+  OrderedJson sources = OrderedJson::array();
   for (const auto& src : info.sources)
     sources.push_back({{"name", src.name},
                        {"frequency_hz", number(src.frequency_hz)},
                        {"threads", src.threads},
                        {"samples", src.samples},
                        {"dropped", src.dropped}});
-  Json unavailable = Json::array();
+  OrderedJson unavailable = OrderedJson::array();
   for (const auto& u : info.unavailable) unavailable.push_back({{"what", u.what}, {"reason", u.reason}});
   return {{"enabled", info.enabled},
           {"unwinder", info.unwinder},
@@ -191,14 +191,14 @@ Json sampling_json(const SamplingInfo& info) {
           {"unavailable", std::move(unavailable)}};
 }
 
-Json profile_json(const SampleProfile& p) {
-  Json operations = Json::array();
+OrderedJson profile_json(const SampleProfile& p) {
+  OrderedJson operations = OrderedJson::array();
   for (const auto& o : p.operations)
     operations.push_back({{"id", o.id}, {"name", o.name}, {"type", to_string(o.category)}});
-  Json frames = Json::array();
+  OrderedJson frames = OrderedJson::array();
   for (const auto& f : p.frames)
     frames.push_back({{"function", f.function}, {"file", f.file}, {"line", f.line}, {"module", f.module}, {"inlined", f.inlined}});
-  Json stacks = Json::array();
+  OrderedJson stacks = OrderedJson::array();
   for (const auto& st : p.stacks)
     stacks.push_back({{"frames", st.frames},
                       {"operations", st.operations},
@@ -206,11 +206,13 @@ Json profile_json(const SampleProfile& p) {
                       {"cpu_samples", st.cpu_samples},
                       {"alloc_samples", st.alloc_samples},
                       {"alloc_bytes", st.alloc_bytes},
-                      {"live_bytes", st.live_bytes}});
+                      {"live_bytes", st.live_bytes},
+                      {"alloc_objects", st.alloc_objects},
+                      {"live_objects", st.live_objects}});
   return {{"operations", std::move(operations)}, {"frames", std::move(frames)}, {"stacks", std::move(stacks)}};
 }
 
-Json bottleneck_json(const Bottleneck& b) {
+OrderedJson bottleneck_json(const Bottleneck& b) {
   return {{"operation", b.operation},
           {"type", std::string(to_string(b.type))},
           {"avg_duration", number(b.avg_duration)},
@@ -224,8 +226,8 @@ Json bottleneck_json(const Bottleneck& b) {
           {"reason", b.reason}};
 }
 
-Json recommendation_json(const Recommendation& r) {
-  Json evidence = Json::array();
+OrderedJson recommendation_json(const Recommendation& r) {
+  OrderedJson evidence = OrderedJson::array();
   for (const auto& e : r.evidence)
     evidence.push_back(
         {{"metric", e.metric}, {"value", number(e.value)}, {"unit", std::string(unit_spelling(e))}, {"operation", e.operation}});
@@ -238,7 +240,7 @@ Json recommendation_json(const Recommendation& r) {
           {"action", r.action}};
 }
 
-Json classification_json(const Classification& c) {
+OrderedJson classification_json(const Classification& c) {
   return {{"summary", c.summary},
           {"input",
            {{"level", std::string(to_string(c.input.level))},
@@ -259,7 +261,7 @@ Json classification_json(const Classification& c) {
             {"waiting_operations", c.cpu.waiting_operations}}}};
 }
 
-Json trend_json(const Trend& t) {
+OrderedJson trend_json(const Trend& t) {
   return {{"kind", std::string(to_string(t.kind))},
           {"operation", t.operation},
           {"description", t.description},
@@ -268,23 +270,23 @@ Json trend_json(const Trend& t) {
           {"method", t.method}};
 }
 
-Json timeline_json(const TimelineSeries& s) {
-  Json t = Json::array();
+OrderedJson timeline_json(const TimelineSeries& s) {
+  OrderedJson t = OrderedJson::array();
   for (const auto v : s.t_ns) t.push_back(secs(static_cast<double>(v)));
-  Json values = Json::array();
+  OrderedJson values = OrderedJson::array();
   for (const auto v : s.values) values.push_back(number(v));
   return {{"name", s.name}, {"unit", s.unit}, {"t", std::move(t)}, {"values", std::move(values)}};
 }
 
-Json call_edge_json(const CallEdge& e) {
-  return {{"parent", e.parent_id == kRootOperation ? Json(nullptr) : Json(e.parent_id)},
+OrderedJson call_edge_json(const CallEdge& e) {
+  return {{"parent", e.parent_id == kRootOperation ? OrderedJson(nullptr) : OrderedJson(e.parent_id)},
           {"child", e.child_id},
           {"count", e.count},
           {"total_time", secs(static_cast<double>(e.total_ns))}};
 }
 
-Json thread_json(const ThreadStats& t) {
-  Json ops = Json::array();
+OrderedJson thread_json(const ThreadStats& t) {
+  OrderedJson ops = OrderedJson::array();
   for (const auto& o : t.operations)
     ops.push_back({{"id", o.operation_id},
                    {"count", o.count},
@@ -296,7 +298,7 @@ Json thread_json(const ThreadStats& t) {
           {"operations", std::move(ops)}};
 }
 
-Json device_json(const DeviceActivity& d) {
+OrderedJson device_json(const DeviceActivity& d) {
   return {{"device", d.device},
           {"stream", d.stream},
           {"busy_time", secs(static_cast<double>(d.busy_ns))},
@@ -309,8 +311,8 @@ Json device_json(const DeviceActivity& d) {
 }
 
 template <typename T, typename F>
-Json array_of(const std::vector<T>& items, F&& to_json) {
-  Json a = Json::array();
+OrderedJson array_of(const std::vector<T>& items, F&& to_json) {
+  OrderedJson a = OrderedJson::array();
   for (const auto& item : items) a.push_back(to_json(item));
   return a;
 }
@@ -318,7 +320,7 @@ Json array_of(const std::vector<T>& items, F&& to_json) {
 }  // namespace
 
 std::string to_json_report(const Snapshot& s, const Findings& f) {
-  Json j;
+  OrderedJson j;
   j["schema_version"] = kReportSchemaVersion;
   j["generated_at"] = iso8601_utc(common::unix_now_ns());
   j["generator"] = std::string("codeprof ") + kVersion;
@@ -334,13 +336,13 @@ std::string to_json_report(const Snapshot& s, const Findings& f) {
                       {"collective_time", number(f.step_timing.collective_time)}};
   j["trends"] = array_of(f.trends, trend_json);
   j["inconclusive"] = array_of(f.inconclusive, [](const Inconclusive& i) {
-    return Json{{"check", i.check}, {"needs", i.needs}, {"had", i.had}};
+    return OrderedJson{{"check", i.check}, {"needs", i.needs}, {"had", i.had}};
   });
   j["timeline"] = array_of(s.timelines, timeline_json);
   j["call_tree"] = array_of(s.call_tree, call_edge_json);
   j["threads"] = array_of(s.threads, thread_json);
   j["steps"] = array_of(s.steps, [](const StepSpan& st) {
-    return Json{{"index", st.index},
+    return OrderedJson{{"index", st.index},
                 {"start", secs(static_cast<double>(st.start_ns))},
                 {"end", secs(static_cast<double>(st.end_ns))}};
   });
@@ -360,11 +362,11 @@ std::string to_json_report(const Snapshot& s, const Findings& f) {
   j["sampling"] = sampling_json(s.sampling);
   j["profile"] = profile_json(s.profile);
   j["alerts"] = array_of(s.alerts, [](const Alert& a) {
-    return Json{{"name", a.name},
+    return OrderedJson{{"name", a.name},
                 {"state", a.state},
                 {"severity", a.severity},
                 {"summary", a.summary},
-                {"labels", Json(a.labels)},
+                {"labels", OrderedJson(a.labels)},
                 {"value", number(a.value)},
                 {"threshold", number(a.threshold)},
                 {"source", a.source},
@@ -373,7 +375,7 @@ std::string to_json_report(const Snapshot& s, const Findings& f) {
                 {"resolved_unix_ns", a.resolved_unix_ns}};
   });
   j["custom_metrics"] = array_of(s.custom_metrics, custom_metric_json);
-  return j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
+  return j.dump(1, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
 }
 
 }  // namespace codeprof::io

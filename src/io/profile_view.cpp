@@ -17,7 +17,65 @@ Json hot_spots(const std::vector<HotSpot>& spots) {
   return a;
 }
 
+Json alloc_sites(const std::vector<AllocSite>& sites) {
+  Json a = Json::array();
+  for (const auto& s : sites)
+    a.push_back({{"function", s.function}, {"file", s.file}, {"line", s.line}, {"samples", s.samples}, {"bytes", s.bytes},
+                 {"share", s.share}});
+  return a;
+}
+
+// Only when allocations were sampled, so the view of a CPU-only profile stays as it was: each
+// operation's allocation sites and leak suspects, and the allocating stacks weighted by bytes
+// allocated ("value") and still live ("live"), most bytes first.
+void add_allocations(Json& out, const Snapshot& s, std::size_t max_stacks) {
+  const SampleProfile& p = s.profile;
+  const bool any = std::any_of(p.stacks.begin(), p.stacks.end(), [](const ProfileStack& st) { return st.alloc_samples > 0; });
+  if (!any) return;
+  out["sampling"]["alloc_interval_bytes"] = s.sampling.alloc_interval_bytes;
+  out["sampling"]["alloc_samples"] = s.sampling.alloc_samples;
+  Json operations = Json::array();
+  for (const auto& op : s.operations)
+    if (op.alloc_samples > 0)
+      operations.push_back({{"id", op.id},
+                            {"name", op.name},
+                            {"type", to_string(op.category)},
+                            {"alloc_samples", op.alloc_samples},
+                            {"alloc_sampled_bytes", op.alloc_sampled_bytes},
+                            {"live_sampled_bytes", op.live_sampled_bytes},
+                            {"hot_allocations", alloc_sites(op.hot_allocations)},
+                            {"live_at_end", alloc_sites(op.live_at_end)}});
+  out["allocations"] = std::move(operations);
+  std::vector<std::size_t> order(p.stacks.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return p.stacks[a].alloc_bytes > p.stacks[b].alloc_bytes; });
+  Json stacks = Json::array();
+  std::uint64_t omitted = 0;
+  for (const std::size_t i : order) {
+    const ProfileStack& st = p.stacks[i];
+    if (st.alloc_bytes == 0) continue;
+    if (stacks.size() >= max_stacks) {
+      omitted += st.alloc_bytes;
+      continue;
+    }
+    Json ops = Json::array();
+    for (auto it = st.operations.rbegin(); it != st.operations.rend(); ++it) ops.push_back(operation_name(p, *it));
+    Json fr = Json::array();
+    for (auto it = st.frames.rbegin(); it != st.frames.rend(); ++it) fr.push_back(*it);
+    stacks.push_back({{"ops", std::move(ops)}, {"frames", std::move(fr)}, {"value", st.alloc_bytes}, {"live", st.live_bytes}});
+  }
+  out["alloc_stacks"] = std::move(stacks);
+  out["alloc_omitted"] = omitted;
+}
+
 }  // namespace
+
+std::string operation_name(const SampleProfile& p, std::uint32_t id) {
+  for (const auto& o : p.operations)
+    if (o.id == id) return o.name;
+  return std::string("operation#").append(std::to_string(id));
+}
 
 std::string profile_view_json(const Snapshot& s, std::size_t max_stacks) {
   const SampleProfile& p = s.profile;
@@ -46,11 +104,6 @@ std::string profile_view_json(const Snapshot& s, std::size_t max_stacks) {
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return p.stacks[a].cpu_samples > p.stacks[b].cpu_samples; });
-  const auto op_name = [&](std::uint32_t id) {
-    for (const auto& o : p.operations)
-      if (o.id == id) return o.name;
-    return std::string("operation#").append(std::to_string(id));
-  };
   Json frames = Json::array();
   for (const auto& f : p.frames) frames.push_back(f.function);
   Json stacks = Json::array();
@@ -63,12 +116,12 @@ std::string profile_view_json(const Snapshot& s, std::size_t max_stacks) {
       continue;
     }
     Json ops = Json::array();
-    for (auto it = st.operations.rbegin(); it != st.operations.rend(); ++it) ops.push_back(op_name(*it));
+    for (auto it = st.operations.rbegin(); it != st.operations.rend(); ++it) ops.push_back(operation_name(p, *it));
     Json fr = Json::array();
     for (auto it = st.frames.rbegin(); it != st.frames.rend(); ++it) fr.push_back(*it);
     stacks.push_back({{"ops", std::move(ops)}, {"frames", std::move(fr)}, {"value", st.cpu_samples}});
   }
-  const Json out = {{"sampling",
+  Json out = {{"sampling",
            {{"enabled", s.sampling.enabled},
             {"sources", std::move(sources)},
             {"samples", s.sampling.samples},
@@ -78,6 +131,7 @@ std::string profile_view_json(const Snapshot& s, std::size_t max_stacks) {
           {"frames", std::move(frames)},
           {"stacks", std::move(stacks)},
           {"omitted", omitted}};
+  add_allocations(out, s, max_stacks);
   return out.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 

@@ -8,6 +8,7 @@
 
 #include "codeprof/exporters.hpp"
 #include "io/profile.pb.h"
+#include "io/profile_view.hpp"
 
 namespace codeprof::io {
 namespace {
@@ -47,12 +48,6 @@ std::string gzip(const std::string& data) {
   return out;
 }
 
-std::string operation_name(const SampleProfile& p, std::uint32_t id) {
-  for (const auto& o : p.operations)
-    if (o.id == id) return o.name;
-  return std::string("operation#").append(std::to_string(id));
-}
-
 double sampling_period_ns(const Snapshot& s) {
   for (const auto& src : s.sampling.sources)
     if (src.frequency_hz > 0) return 1e9 / src.frequency_hz;
@@ -75,9 +70,12 @@ std::string to_pprof(const Snapshot& s) {
   };
   add_type("samples", "count");
   add_type("cpu", "nanoseconds");
+  // Heap profile types as Go and tcmalloc name them; every value is already the unbiased estimate
+  // of what the samples stand for (objects and bytes scaled alike), so pprof must not rescale.
   if (any_alloc) {
     add_type("alloc_objects", "count");
     add_type("alloc_space", "bytes");
+    add_type("inuse_objects", "count");
     add_type("inuse_space", "bytes");
   }
   const double period = sampling_period_ns(s);
@@ -149,8 +147,9 @@ std::string to_pprof(const Snapshot& s) {
     sample->add_value(static_cast<std::int64_t>(st.cpu_samples));
     sample->add_value(static_cast<std::int64_t>(static_cast<double>(st.cpu_samples) * period));
     if (any_alloc) {
-      sample->add_value(static_cast<std::int64_t>(st.alloc_samples));
+      sample->add_value(static_cast<std::int64_t>(st.alloc_objects));
       sample->add_value(static_cast<std::int64_t>(st.alloc_bytes));
+      sample->add_value(static_cast<std::int64_t>(st.live_objects));
       sample->add_value(static_cast<std::int64_t>(st.live_bytes));
     }
     if (!st.operations.empty()) {

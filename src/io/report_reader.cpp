@@ -328,6 +328,8 @@ void read_profile(const Parser& p, const Node& top, SampleProfile& profile) {
     stack.alloc_samples = p.u64(st, "alloc_samples");
     stack.alloc_bytes = p.u64(st, "alloc_bytes");
     stack.live_bytes = p.u64(st, "live_bytes");
+    stack.alloc_objects = p.u64(st, "alloc_objects");
+    stack.live_objects = p.u64(st, "live_objects");
     profile.stacks.push_back(std::move(stack));
   });
 }

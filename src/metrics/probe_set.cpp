@@ -15,26 +15,30 @@ namespace codeprof::metrics {
 namespace {
 
 // Where each probe keeps its entry reading in the scope's ProbeFrame.
-enum Word : std::size_t {
-  kCpu = 0,
-  kRss = 1,
-  kRchar = 2,
-  kWchar = 3,
-  kSyscr = 4,
-  kSyscw = 5,
-  kAllocBytes = 6,
-  kAllocs = 7,
-  kFreedBytes = 8,
-  kFrees = 9,
-  kLiveAtEntry = 10,
-  kSavedPeak = 11,
-  kGpuMem = 12,
-  kGpuStartEvent = 13,
-  kFlags = 15,  // which entry readings succeeded
-  kNetSent = 16,
-  kNetRecv = 17,
-  kNetCalls = 18,
-  kNetBlocked = 19,
+// Scoped by a struct: a unity batch may put this file next to system_sampler.cpp, which has
+// its own kRss.
+struct Word {
+  enum : std::size_t {
+    kCpu = 0,
+    kRss = 1,
+    kRchar = 2,
+    kWchar = 3,
+    kSyscr = 4,
+    kSyscw = 5,
+    kAllocBytes = 6,
+    kAllocs = 7,
+    kFreedBytes = 8,
+    kFrees = 9,
+    kLiveAtEntry = 10,
+    kSavedPeak = 11,
+    kGpuMem = 12,
+    kGpuStartEvent = 13,
+    kFlags = 15,  // which entry readings succeeded
+    kNetSent = 16,
+    kNetRecv = 17,
+    kNetCalls = 18,
+    kNetBlocked = 19,
+  };
 };
 
 enum Flag : std::int64_t {
@@ -118,42 +122,42 @@ struct ProbeSet::Impl {
       flags |= kPushedNvtx;
     }
     if (s.gpu_memory) {
-      w[kGpuMem] = s.nvml->memory_used_bytes();
-      if (w[kGpuMem] >= 0) flags |= kHasGpuMem;
+      w[Word::kGpuMem] = s.nvml->memory_used_bytes();
+      if (w[Word::kGpuMem] >= 0) flags |= kHasGpuMem;
     }
     if (s.io) {
       IoCounters io;
       if (read_thread_io(io)) {
-        w[kRchar] = io.rchar;
-        w[kWchar] = io.wchar;
-        w[kSyscr] = io.syscr;
-        w[kSyscw] = io.syscw;
+        w[Word::kRchar] = io.rchar;
+        w[Word::kWchar] = io.wchar;
+        w[Word::kSyscr] = io.syscr;
+        w[Word::kSyscw] = io.syscw;
         flags |= kHasIo;
       }
     }
     if (s.rss) {
-      w[kRss] = s.rss_probe.rss_bytes();
-      if (w[kRss] >= 0) flags |= kHasRss;
+      w[Word::kRss] = s.rss_probe.rss_bytes();
+      if (w[Word::kRss] >= 0) flags |= kHasRss;
     }
     if (s.alloc) {
       if (AllocCounters* c = thread_alloc_counters()) {
-        w[kAllocBytes] = c->allocated_bytes;
-        w[kAllocs] = c->allocations;
-        w[kFreedBytes] = c->freed_bytes;
-        w[kFrees] = c->frees;
-        w[kLiveAtEntry] = c->live_bytes;
+        w[Word::kAllocBytes] = c->allocated_bytes;
+        w[Word::kAllocs] = c->allocations;
+        w[Word::kFreedBytes] = c->freed_bytes;
+        w[Word::kFrees] = c->frees;
+        w[Word::kLiveAtEntry] = c->live_bytes;
         // Start a fresh peak for this scope; end() folds it back into the enclosing one.
-        w[kSavedPeak] = c->peak_live_bytes;
+        w[Word::kSavedPeak] = c->peak_live_bytes;
         c->peak_live_bytes = c->live_bytes;
         flags |= kHasAlloc;
       }
     }
     if (s.network) {
       if (const NetCounters* c = thread_net_counters()) {
-        w[kNetSent] = c->sent_bytes;
-        w[kNetRecv] = c->recv_bytes;
-        w[kNetCalls] = c->calls;
-        w[kNetBlocked] = c->blocked_ns;
+        w[Word::kNetSent] = c->sent_bytes;
+        w[Word::kNetRecv] = c->recv_bytes;
+        w[Word::kNetCalls] = c->calls;
+        w[Word::kNetBlocked] = c->blocked_ns;
         flags |= kHasNet;
       }
     }
@@ -165,67 +169,67 @@ struct ProbeSet::Impl {
       }
       if (site && site->category == Category::Gpu) {
         void* ev = s.cuda->record_event();
-        std::memcpy(&w[kGpuStartEvent], &ev, sizeof ev);
+        std::memcpy(&w[Word::kGpuStartEvent], &ev, sizeof ev);
         if (ev) flags |= kHasGpuEvent;
       }
     }
     // Last, so that the reading is as close as possible to the scope's start timestamp.
     if (s.cpu) {
-      w[kCpu] = thread_cpu_ns();
-      if (w[kCpu] >= 0) flags |= kHasCpu;
+      w[Word::kCpu] = thread_cpu_ns();
+      if (w[Word::kCpu] >= 0) flags |= kHasCpu;
     }
-    w[kFlags] = flags;
+    w[Word::kFlags] = flags;
   }
 
   static void end(void* context, std::uint32_t, const ProbeFrame& frame, ProbeDeltas& out) noexcept {
     const Impl& s = *static_cast<const Impl*>(context);
     const auto& w = frame.words;
-    const std::int64_t flags = w[kFlags];
+    const std::int64_t flags = w[Word::kFlags];
     if (flags & kHasCpu) {
       const std::int64_t now = thread_cpu_ns();
-      if (now >= 0) out.set(ProbeMetric::CpuTimeNs, now - w[kCpu]);
+      if (now >= 0) out.set(ProbeMetric::CpuTimeNs, now - w[Word::kCpu]);
     }
     if (flags & kHasGpuEvent) {
       void* start = nullptr;
-      std::memcpy(&start, &w[kGpuStartEvent], sizeof start);
+      std::memcpy(&start, &w[Word::kGpuStartEvent], sizeof start);
       const std::int64_t ns = s.cuda->elapsed_ns_and_destroy(start, s.cuda->record_event());
       if (ns >= 0) out.set(ProbeMetric::GpuTimeNs, ns);
     }
     if (flags & kHasAlloc) {
       if (AllocCounters* c = thread_alloc_counters()) {
-        out.set(ProbeMetric::AllocBytes, c->allocated_bytes - w[kAllocBytes]);
-        out.set(ProbeMetric::AllocCount, c->allocations - w[kAllocs]);
-        out.set(ProbeMetric::FreeBytes, c->freed_bytes - w[kFreedBytes]);
-        out.set(ProbeMetric::FreeCount, c->frees - w[kFrees]);
+        out.set(ProbeMetric::AllocBytes, c->allocated_bytes - w[Word::kAllocBytes]);
+        out.set(ProbeMetric::AllocCount, c->allocations - w[Word::kAllocs]);
+        out.set(ProbeMetric::FreeBytes, c->freed_bytes - w[Word::kFreedBytes]);
+        out.set(ProbeMetric::FreeCount, c->frees - w[Word::kFrees]);
         const std::int64_t peak = c->peak_live_bytes;
-        out.set(ProbeMetric::AllocPeakBytes, peak > w[kLiveAtEntry] ? peak - w[kLiveAtEntry] : 0);
-        if (w[kSavedPeak] > peak) c->peak_live_bytes = w[kSavedPeak];
+        out.set(ProbeMetric::AllocPeakBytes, peak > w[Word::kLiveAtEntry] ? peak - w[Word::kLiveAtEntry] : 0);
+        if (w[Word::kSavedPeak] > peak) c->peak_live_bytes = w[Word::kSavedPeak];
       }
     }
     if (flags & kHasNet) {
       if (const NetCounters* c = thread_net_counters()) {
-        out.set(ProbeMetric::NetSentBytes, c->sent_bytes - w[kNetSent]);
-        out.set(ProbeMetric::NetRecvBytes, c->recv_bytes - w[kNetRecv]);
-        out.set(ProbeMetric::NetCalls, c->calls - w[kNetCalls]);
-        out.set(ProbeMetric::NetBlockedNs, c->blocked_ns - w[kNetBlocked]);
+        out.set(ProbeMetric::NetSentBytes, c->sent_bytes - w[Word::kNetSent]);
+        out.set(ProbeMetric::NetRecvBytes, c->recv_bytes - w[Word::kNetRecv]);
+        out.set(ProbeMetric::NetCalls, c->calls - w[Word::kNetCalls]);
+        out.set(ProbeMetric::NetBlockedNs, c->blocked_ns - w[Word::kNetBlocked]);
       }
     }
     if (flags & kHasRss) {
       const std::int64_t now = s.rss_probe.rss_bytes();
-      if (now >= 0) out.set(ProbeMetric::RssDeltaBytes, now - w[kRss]);
+      if (now >= 0) out.set(ProbeMetric::RssDeltaBytes, now - w[Word::kRss]);
     }
     if (flags & kHasIo) {
       IoCounters io;
       if (read_thread_io(io)) {
-        out.set(ProbeMetric::IoReadBytes, io.rchar - w[kRchar]);
-        out.set(ProbeMetric::IoWriteBytes, io.wchar - w[kWchar]);
-        out.set(ProbeMetric::IoReadCalls, io.syscr - w[kSyscr]);
-        out.set(ProbeMetric::IoWriteCalls, io.syscw - w[kSyscw]);
+        out.set(ProbeMetric::IoReadBytes, io.rchar - w[Word::kRchar]);
+        out.set(ProbeMetric::IoWriteBytes, io.wchar - w[Word::kWchar]);
+        out.set(ProbeMetric::IoReadCalls, io.syscr - w[Word::kSyscr]);
+        out.set(ProbeMetric::IoWriteCalls, io.syscw - w[Word::kSyscw]);
       }
     }
     if (flags & kHasGpuMem) {
       const std::int64_t now = s.nvml->memory_used_bytes();
-      if (now >= 0) out.set(ProbeMetric::GpuMemDeltaBytes, now - w[kGpuMem]);
+      if (now >= 0) out.set(ProbeMetric::GpuMemDeltaBytes, now - w[Word::kGpuMem]);
     }
     if (flags & kPushedNvtx) nvtx_pop();
   }

@@ -44,12 +44,15 @@ struct RawStack {
   std::uint64_t samples = 0;
   std::uint64_t bytes = 0;  // estimated bytes allocated
   std::uint64_t live = 0;   // of those, estimated bytes not freed yet
+  double objects = 0;       // estimated allocations made (a sample stands for 1 / its probability)
+  double live_objects = 0;  // of those, estimated allocations not freed yet
 };
 
 struct LiveAllocation {
   std::uint32_t stack = 0;
   std::uint32_t operation = kNoOperation;  // innermost open operation
   std::uint64_t weight = 0;                // estimated bytes it stands for
+  double objects = 0;                      // estimated allocations it stands for
   std::uint64_t epoch = 0;                 // counted only while it equals the state's epoch
 };
 
@@ -87,6 +90,7 @@ struct State {
     if (a.epoch == epoch) {
       const auto w = static_cast<std::int64_t>(a.weight);
       stacks[a.stack].live -= a.weight;
+      stacks[a.stack].live_objects -= a.objects;
       live_bytes -= w;
       operations[a.operation].live -= w;
     }
@@ -156,10 +160,11 @@ void AllocSampler::on_sample(void* p, std::size_t bytes, std::uint32_t filter_bi
     const int n_ops = s.recorder ? read_open_operations(*s.recorder, ops, kMaxOperations) : -1;
     const std::size_t op_count = n_ops > 0 ? static_cast<std::size_t>(n_ops) : 0;
     // An allocation of `bytes` holds at least one point of the Poisson process with probability
-    // 1 - exp(-bytes / mean): it stands for bytes / that probability.
+    // 1 - exp(-bytes / mean): it stands for 1 / that probability allocations of its size, i.e.
+    // bytes / that probability bytes (pprof's and tcmalloc's unbiased estimate, for both).
     const double size = static_cast<double>(bytes);
-    const double weight_d = size / -std::expm1(-size / s.mean);
-    const auto weight = static_cast<std::uint64_t>(std::llround(weight_d));
+    const double objects = 1.0 / -std::expm1(-size / s.mean);
+    const auto weight = static_cast<std::uint64_t>(std::llround(size * objects));
 
     std::string key;
     key.reserve(static_cast<std::size_t>(n) * 8 + op_count * 4 + 12);
@@ -185,6 +190,8 @@ void AllocSampler::on_sample(void* p, std::size_t bytes, std::uint32_t filter_bi
     st.samples += 1;
     st.bytes += weight;
     st.live += weight;
+    st.objects += objects;
+    st.live_objects += objects;
     ++s.samples;
 
     const auto address = reinterpret_cast<std::uintptr_t>(p);
@@ -192,7 +199,7 @@ void AllocSampler::on_sample(void* p, std::size_t bytes, std::uint32_t filter_bi
     // from new): that allocation is gone.
     if (auto old = s.live.find(address); old != s.live.end()) s.forget(old, filter_bit);
     const std::uint32_t op = op_count ? ops[0] : kNoOperation;
-    s.live.emplace(address, LiveAllocation{it->second, op, weight, s.epoch});
+    s.live.emplace(address, LiveAllocation{it->second, op, weight, objects, s.epoch});
     if (s.bit_users[filter_bit]++ == 0) g_filter[filter_bit >> 6].fetch_or(1ull << (filter_bit & 63), std::memory_order_relaxed);
 
     const auto w = static_cast<std::int64_t>(weight);
@@ -238,7 +245,9 @@ AllocSampler::AllocSampler(const Config& config, const detail::RecorderState& re
   Busy busy;
   impl_ = std::make_unique<Impl>();
   if (!allocator_linked) {
-    impl_->note("allocation_sampling", "link codeprof::alloc (its operator new samples the allocations) to sample allocations");
+    impl_->note("allocation_sampling",
+                "link codeprof::alloc (its operator new samples the allocations; from Python, preload "
+                "codeprof.alloc_library()) to sample allocations");
     return;
   }
   // The unwinder loads and initialises itself at its first call; done here, before the program's
@@ -315,7 +324,10 @@ void AllocSampler::publish(SampleStore& store) {
   for (std::size_t i = 0; i < stacks.size(); ++i) {
     ids.clear();
     for (const ProfileFrame& f : symbolised[i]) ids.push_back(w.intern(f));
-    w.add_alloc(ids, stacks[i].ops, stacks[i].thread, stacks[i].samples, stacks[i].bytes, stacks[i].live);
+    const RawStack& st = stacks[i];
+    // live_objects may sit a rounding error below zero after its last free.
+    const auto count = [](double x) { return x > 0.5 ? static_cast<std::uint64_t>(std::llround(x)) : std::uint64_t{0}; };
+    w.add_alloc(ids, st.ops, st.thread, {st.samples, st.bytes, st.live, count(st.objects), count(st.live_objects)});
   }
 }
 

@@ -91,17 +91,20 @@ bool SampleStore::Writer::add_cpu(std::string_view source, std::span<const std::
 }
 
 void SampleStore::Writer::clear_alloc() {
-  for (ProfileStack& st : store_.stacks_) st.alloc_samples = st.alloc_bytes = st.live_bytes = 0;
+  for (ProfileStack& st : store_.stacks_)
+    st.alloc_samples = st.alloc_bytes = st.live_bytes = st.alloc_objects = st.live_objects = 0;
 }
 
 bool SampleStore::Writer::add_alloc(std::span<const std::uint32_t> frames, std::span<const std::uint32_t> operations,
-                                    std::uint64_t thread, std::uint64_t samples, std::uint64_t bytes, std::uint64_t live_bytes) {
+                                    std::uint64_t thread, const AllocCounts& counts) {
   const auto id = store_.stack_index(frames, operations, thread);
   if (!id) return false;
   ProfileStack& st = store_.stacks_[*id];
-  st.alloc_samples += samples;
-  st.alloc_bytes += bytes;
-  st.live_bytes += live_bytes;
+  st.alloc_samples += counts.samples;
+  st.alloc_bytes += counts.bytes;
+  st.live_bytes += counts.live_bytes;
+  st.alloc_objects += counts.objects;
+  st.live_objects += counts.live_objects;
   return true;
 }
 

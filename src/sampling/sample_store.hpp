@@ -33,10 +33,17 @@ class SampleStore {
                  std::uint64_t thread, std::uint64_t count);
     // Sets every stack's alloc_* counts to zero (before add_alloc re-adds the current ones).
     void clear_alloc();
-    // Adds allocation samples of one stack: `samples` sampled allocations standing for `bytes`
-    // bytes, `live_bytes` of them not freed yet. False when the stack is new and the table is full.
+    // What the allocation samples of one stack stand for (estimates, see AllocSampler).
+    struct AllocCounts {
+      std::uint64_t samples = 0;       // sampled allocations
+      std::uint64_t bytes = 0;         // bytes allocated
+      std::uint64_t live_bytes = 0;    // of those, not freed yet
+      std::uint64_t objects = 0;       // allocations made
+      std::uint64_t live_objects = 0;  // of those, not freed yet
+    };
+    // Adds allocation samples of one stack. False when the stack is new and the table is full.
     bool add_alloc(std::span<const std::uint32_t> frames, std::span<const std::uint32_t> operations, std::uint64_t thread,
-                   std::uint64_t samples, std::uint64_t bytes, std::uint64_t live_bytes);
+                   const AllocCounts& counts);
     // Samples `source` could not take or keep.
     void add_dropped(std::string_view source, std::uint64_t count);
     // Declares a mechanism that runs (shown even before its first sample).

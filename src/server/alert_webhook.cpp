@@ -11,7 +11,7 @@
 namespace codeprof::server {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using OrderedJson = nlohmann::ordered_json;
 
 // Alertmanager's zero time, which its webhook payload uses for "no end yet".
 constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
@@ -61,7 +61,7 @@ AlertLabels common_of(const std::vector<AlertLabels>& sets) {
   return common;
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const OrderedJson& j) { return j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace); }
 
 }  // namespace
 
@@ -78,7 +78,7 @@ WebhookOptions WebhookOptions::from_config(const Config& config) {
 }
 
 std::string webhook_payload(const std::vector<Alert>& alerts, const std::string& external_url) {
-  Json list = Json::array();
+  OrderedJson list = OrderedJson::array();
   std::vector<AlertLabels> label_sets, annotation_sets;
   bool any_firing = false;
   for (const Alert& a : alerts) {
@@ -102,7 +102,7 @@ std::string webhook_payload(const std::vector<Alert>& alerts, const std::string&
   std::string group_key = "{}:{";
   for (const auto& [k, v] : group) group_key += k + "=\"" + v + "\"";
   group_key += "}";
-  const Json body = {{"version", "4"},
+  const OrderedJson body = {{"version", "4"},
                      {"groupKey", group_key},
                      {"truncatedAlerts", 0},
                      {"status", any_firing ? "firing" : "resolved"},
@@ -116,9 +116,9 @@ std::string webhook_payload(const std::vector<Alert>& alerts, const std::string&
 }
 
 std::string alertmanager_payload(const std::vector<Alert>& alerts, const std::string& external_url) {
-  Json list = Json::array();
+  OrderedJson list = OrderedJson::array();
   for (const Alert& a : alerts) {
-    Json j = {{"labels", alert_labels(a)},
+    OrderedJson j = {{"labels", alert_labels(a)},
               {"annotations", alert_annotations(a)},
               {"startsAt", rfc3339(a.fired_unix_ns ? a.fired_unix_ns : a.active_since_unix_ns)}};
     // Without endsAt Alertmanager keeps a firing alert for its resolve_timeout; a resolved one ends now.

@@ -19,7 +19,7 @@ namespace {
 
 using testing::ns;
 using testing::SnapshotBuilder;
-constexpr double MiB = 1024.0 * 1024.0;
+using testing::MiB;
 constexpr double GiB = 1024.0 * MiB;
 
 const Recommendation* find(const Findings& f, const std::string& id) {
@@ -70,7 +70,7 @@ SnapshotBuilder one_op(const std::string& name, Category c, std::uint64_t count,
   return b;
 }
 
-std::vector<double> repeat(double v, std::size_t n) { return std::vector<double>(n, v); }
+using testing::repeat;
 
 std::vector<double> concat(std::vector<double> a, const std::vector<double>& b) {
   a.insert(a.end(), b.begin(), b.end());

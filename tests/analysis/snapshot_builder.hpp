@@ -12,6 +12,9 @@
 namespace codeprof::testing {
 
 inline std::int64_t ns(double seconds) { return std::llround(seconds * 1e9); }
+inline constexpr double MiB = 1024.0 * 1024.0;
+// A constant series of n values (window statistics, trend inputs).
+inline std::vector<double> repeat(double v, std::size_t n) { return std::vector<double>(n, v); }
 
 class SnapshotBuilder {
  public:

@@ -12,7 +12,7 @@ namespace {
 using testing::ns;
 using testing::SnapshotBuilder;
 
-SnapshotBuilder training(double load_s, double compute_s) {
+SnapshotBuilder training_steps(double load_s, double compute_s) {
   SnapshotBuilder b(100 * (load_s + compute_s));
   const auto step = b.op("train_step", Category::TrainingLoop, 100, load_s + compute_s);
   b.top(step);
@@ -37,7 +37,7 @@ TEST(Steps, NoStepsMeansUnknown) {
 }
 
 TEST(Steps, OutermostTrainingLoopOperationWithItsInput) {
-  const auto in = input_of(training(0.03, 0.07).build());
+  const auto in = input_of(training_steps(0.03, 0.07).build());
   EXPECT_EQ(in.steps, 100u);
   EXPECT_NEAR(in.step_time, 10.0, 1e-9);
   EXPECT_NEAR(in.input_share, 0.3, 1e-9);
@@ -46,15 +46,15 @@ TEST(Steps, OutermostTrainingLoopOperationWithItsInput) {
 }
 
 TEST(Steps, LevelsFollowTheTwentyAndFivePercentThresholds) {
-  EXPECT_EQ(input_of(training(0.021, 0.079).build()).level, InputBound::Highly);
-  EXPECT_EQ(input_of(training(0.019, 0.081).build()).level, InputBound::Moderately);
-  EXPECT_EQ(input_of(training(0.0051, 0.0949).build()).level, InputBound::Moderately);
-  EXPECT_EQ(input_of(training(0.0049, 0.0951).build()).level, InputBound::Not);
-  EXPECT_EQ(input_of(training(0.0, 0.1).build()).level, InputBound::Not);
+  EXPECT_EQ(input_of(training_steps(0.021, 0.079).build()).level, InputBound::Highly);
+  EXPECT_EQ(input_of(training_steps(0.019, 0.081).build()).level, InputBound::Moderately);
+  EXPECT_EQ(input_of(training_steps(0.0051, 0.0949).build()).level, InputBound::Moderately);
+  EXPECT_EQ(input_of(training_steps(0.0049, 0.0951).build()).level, InputBound::Not);
+  EXPECT_EQ(input_of(training_steps(0.0, 0.1).build()).level, InputBound::Not);
 }
 
 TEST(Steps, ConfiguredStepOperationWins) {
-  auto b = training(0.03, 0.07);
+  auto b = training_steps(0.03, 0.07);
   const auto it = b.op("iteration", Category::Custom, 50, 0.2);
   b.top(it);
   Config c;

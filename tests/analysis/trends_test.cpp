@@ -13,7 +13,7 @@ namespace {
 
 using testing::ns;
 using testing::SnapshotBuilder;
-constexpr double MiB = 1024.0 * 1024.0;
+using testing::MiB;
 
 std::vector<Trend> trends_of(const Snapshot& s, TrendKind kind) {
   std::vector<Trend> out;
@@ -22,7 +22,7 @@ std::vector<Trend> trends_of(const Snapshot& s, TrendKind kind) {
   return out;
 }
 
-std::vector<double> repeat(double v, std::size_t n) { return std::vector<double>(n, v); }
+using testing::repeat;
 
 TEST(RobustStats, MedianQuantileTheilSenKendall) {
   EXPECT_DOUBLE_EQ(analysis::median({}), 0.0);

@@ -6,7 +6,7 @@
 //   CODEPROF_CHROMIUM     the browser (default /usr/bin/chromium)
 // Exits 77 (CTest: skipped) when the browser or playwright-core is missing.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -258,6 +258,56 @@ describe('dashboard in chromium', { concurrency: false }, () => {
       return document.documentElement.scrollWidth - window.innerWidth;
     });
     assert.ok(overflow <= 0, `a long function name widens the page by ${overflow}px`);
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  test('allocation views: the planted site, the planted leak and the allocating stacks', async () => {
+    // build_vocab allocates through the planted sites of tests/sampling/planted_allocations.cpp
+    // (70 % of its bytes at hot_allocation) and keeps 64 KiB a step at leak_planted.
+    await page.waitForSelector('#flame-root select.flame-operation option[value="build_vocab"]', { state: 'attached', timeout: 20000 });
+    await page.selectOption('#flame-root select.flame-operation', 'build_vocab');
+    await page.waitForSelector('#flame-root table.flame-alloc-sites tbody tr', { timeout: 15000 });
+    const top = await page.$$eval('#flame-root table.flame-alloc-sites tbody tr:first-child td', (tds) => tds.map((td) => td.textContent));
+    assert.match(top[0], /hot_allocation/);
+    assert.match(top[1], /^planted_allocations\.cpp:\d+$/);
+    assert.match(top[2], /(KiB|MiB|GiB)$/);
+    assert.ok(parseFloat(top[3]) > 40, `the planted site holds most of the bytes: ${top}`);
+    await page.waitForSelector('#flame-root table.flame-live-sites tbody tr', { timeout: 15000 });
+    const leak = await page.$$eval('#flame-root table.flame-live-sites tbody tr:first-child td', (tds) => tds.map((td) => td.textContent));
+    assert.match(leak[0], /leak_planted/);
+    assert.match(leak[1], /^planted_allocations\.cpp:\d+$/);
+    // Its long demangled name wraps: the share column stays inside the window.
+    const shareRight = await page.$eval('#flame-root table.flame-live-sites tbody tr:first-child td:last-child',
+                                        (td) => td.getBoundingClientRect().right);
+    assert.ok(shareRight <= await page.evaluate(() => window.innerWidth), `share column ends at ${shareRight}px`);
+    // The flame graph weighs the allocating stacks by bytes allocated, rooted at the operation.
+    await page.selectOption('#flame-root select.flame-weight', 'alloc');
+    await page.waitForSelector('#flame-root g.frame[name="operation:build_vocab"]', { timeout: 10000 });
+    assert.ok(Number(await page.getAttribute('#flame-root .flame-graph', 'data-total')) > 0, 'bytes in the graph');
+    assert.ok((await page.locator('#flame-root .flame-graph svg g.frame[name^="codeprof::test::hot_allocation"]').count()) > 0,
+              'the planted function is a frame');
+    await page.screenshot({ path: path.join(artifacts, 'allocations.png'), fullPage: true });
+    await page.selectOption('#flame-root select.flame-weight', 'cpu');
+
+    // The HTML report lists the same sites as tables and its flame graph weighs allocations too.
+    const html = await page.evaluate(async () => (await fetch('/api/export/html')).text());
+    const file = path.join(artifacts, 'report-with-allocations.html');
+    writeFileSync(file, html);
+    const report = await context.newPage();
+    try {
+      await report.goto('file://' + file);
+      await report.waitForSelector('html[data-codeprof-rendered="yes"]', { timeout: 15000 });
+      const rows = await report.$$eval('#allocations table.alloc-sites tbody tr', (trs) => trs.map((tr) => tr.textContent));
+      assert.ok(rows.some((r) => /hot_allocation/.test(r) && /planted_allocations\.cpp:\d+/.test(r)), rows.join('\n'));
+      const live = await report.$$eval('#allocations table.live-at-end tbody tr', (trs) => trs.map((tr) => tr.textContent));
+      assert.ok(live.some((r) => /leak_planted/.test(r)), live.join('\n'));
+      await report.selectOption('#flame-root select.flame-weight', 'live');
+      await report.waitForSelector('#flame-root .flame-graph svg g.frame[name^="codeprof::test::leak_planted"]', { timeout: 10000 });
+      assert.equal(await report.locator('#flame-root table.flame-alloc-sites tbody tr').count(), 0, 'listed once, by the report');
+      assert.equal(await report.getAttribute('html', 'data-codeprof-error'), null);
+    } finally {
+      await report.close();
+    }
     assert.deepEqual(consoleErrors, []);
   });
 

@@ -9,9 +9,12 @@
 #include <string>
 #include <thread>
 #include <atomic>
+#include <memory>
+#include <vector>
 
 #include "codeprof/codeprof.hpp"
 #include "codeprof/dashboard.hpp"
+#include "sampling/planted_allocations.hpp"
 
 namespace {
 
@@ -35,6 +38,8 @@ int main(int argc, char** argv) {
   config.trace_enabled = true;  // the Chrome trace export then holds real events
   config.trace_budget_events = 200'000;
   config.sampling.enabled = true;  // the flame graph
+  config.sampling.alloc_enabled = true;  // the allocation views (codeprof::alloc is linked)
+  config.sampling.alloc_interval_bytes = 64 * 1024;
   codeprof::Profiler profiler(config);
   // The program's own notes, as the demo hands them over: they must reach the live page.
   profiler.add_unavailable("multi_gpu", "skipped: data-parallel training needs 2 or more CUDA devices, found 0");
@@ -56,6 +61,7 @@ int main(int argc, char** argv) {
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   std::uint64_t sink = 0;
+  std::vector<std::unique_ptr<char[]>> kept;  // the planted leak: 64 KiB a step, up to 4 MiB
   while (!stop && std::chrono::steady_clock::now() < deadline) {
     CODEPROF_SCOPE(profiler, "train_step", codeprof::Category::TrainingLoop);
     {
@@ -65,6 +71,11 @@ int main(int argc, char** argv) {
     {
       CODEPROF_SCOPE(profiler, "tokenize", codeprof::Category::Preprocessing);
       sink += spin(std::chrono::microseconds(800));
+    }
+    {
+      CODEPROF_SCOPE(profiler, "build_vocab", codeprof::Category::Preprocessing);
+      sink += codeprof::test::allocate_planted(512 * 1024);
+      if (kept.size() < 64) codeprof::test::leak_planted(kept, 1, 64 * 1024);
     }
     {
       CODEPROF_SCOPE(profiler, "forward", codeprof::Category::ModelInference);

@@ -56,8 +56,31 @@ TEST(HtmlReport, SelfContainedAndEscaped) {
                            "Raise DataLoader num_workers to 8 and enable pin_memory.", "input_share = 62.5 %", "mean_duration_s = 25.0 ms (load_batch)",
                            "no NVIDIA driver: libnvidia-ml.so.1 not found", "load_batch got 1.8x slower"})
     EXPECT_NE(html.find(text), std::string::npos) << text;
-  EXPECT_EQ(count_of(html, "<tr>"), 2u + 1 + 6 + 1 + 2 + 1 + 1 + 2 + 1 + 2)
-      << "bottleneck, operation, trend and custom metric rows with headers";
+  EXPECT_EQ(count_of(html, "<tr>"), 2u + 1 + 6 + 1 + 2 + 1 + 1 + 2 + 1 + 2 + 2 + 2)
+      << "bottleneck, operation, trend, custom metric, allocation site and live-at-end rows with headers";
+}
+
+TEST(HtmlReport, ListsAllocationSitesAndLeakSuspects) {
+  const std::string html = io::to_html_report(test::sample_snapshot(), test::sample_findings());
+  const auto section = html.find("<section id=\"allocations\">");
+  ASSERT_NE(section, std::string::npos);
+  const std::string allocations = html.substr(section, html.find("</section>", section) - section);
+  EXPECT_NE(allocations.find("17 sampled allocations, one per 512.0 KiB allocated on average"), std::string::npos) << allocations;
+  // The planted site of tokenize: function, file:line, estimated bytes, share; then the bytes it still held.
+  const std::string site = "<td>tokenize(std::vector&lt;std::string&gt; const&amp;)</td><td>/src/tok.cpp:120</td>";
+  const auto hot = allocations.find("<table class=\"alloc-sites\">");
+  const auto live = allocations.find("<table class=\"live-at-end\">");
+  ASSERT_NE(hot, std::string::npos);
+  ASSERT_NE(live, std::string::npos);
+  EXPECT_NE(allocations.find(site + "<td class=\"num\">6.0 MiB</td><td class=\"num\">100.0 %</td>", hot), std::string::npos) << allocations;
+  EXPECT_NE(allocations.find(site + "<td class=\"num\">2.0 MiB</td><td class=\"num\">100.0 %</td>", live), std::string::npos) << allocations;
+  // The operation's name is escaped like everywhere else.
+  EXPECT_NE(allocations.find("<td>tokenize, &quot;fast&quot;\nv2</td>"), std::string::npos) << allocations;
+
+  // Without allocation samples the section is left out.
+  Snapshot none = test::sample_snapshot();
+  for (auto& op : none.operations) op.alloc_samples = 0;
+  EXPECT_EQ(io::to_html_report(none, test::sample_findings()).find("id=\"allocations\""), std::string::npos);
 }
 
 TEST(HtmlReport, RendersInHeadlessChromiumWithoutErrorsOrNetwork) {

@@ -38,10 +38,19 @@ TEST(Pprof, DecodesWithTheProtoAndKeepsStacksLabelsAndInlinedLines) {
   ASSERT_TRUE(p.ParseFromString(gunzip(io::to_pprof(s))));
   const auto str = [&](std::int64_t i) { return p.string_table(static_cast<int>(i)); };
   EXPECT_EQ(p.string_table(0), "");
-  ASSERT_EQ(p.sample_type_size(), 5);  // allocation samples exist in the sample snapshot
+  ASSERT_EQ(p.sample_type_size(), 6);  // allocation samples exist in the sample snapshot
   EXPECT_EQ(str(p.sample_type(0).type()), "samples");
   EXPECT_EQ(str(p.sample_type(1).type()), "cpu");
-  EXPECT_EQ(str(p.sample_type(4).type()), "inuse_space");
+  EXPECT_EQ(str(p.sample_type(2).type()), "alloc_objects");
+  EXPECT_EQ(str(p.sample_type(3).type()), "alloc_space");
+  EXPECT_EQ(str(p.sample_type(4).type()), "inuse_objects");
+  EXPECT_EQ(str(p.sample_type(5).type()), "inuse_space");
+  // The stack with allocations: estimated objects and bytes, allocated and still live.
+  const auto& alloc = p.sample(1);
+  EXPECT_EQ(alloc.value(2), 96);
+  EXPECT_EQ(alloc.value(3), 6'291'456);
+  EXPECT_EQ(alloc.value(4), 32);
+  EXPECT_EQ(alloc.value(5), 2'097'152);
   EXPECT_EQ(p.period(), static_cast<std::int64_t>(1e9 / 999.0));
   ASSERT_EQ(p.sample_size(), static_cast<int>(s.profile.stacks.size()));
   const auto& first = p.sample(0);
@@ -113,6 +122,12 @@ TEST(Pprof, TheRealPprofToolReadsTheAllocationSampleTypes) {
   ASSERT_EQ(inuse.exit_code, 0) << inuse.output;
   EXPECT_NE(inuse.output.find("2MB total"), std::string::npos) << inuse.output;
   EXPECT_NE(inuse.output.find("tokenize"), std::string::npos) << inuse.output;
+  const auto objects = test::run_command(std::string(CODEPROF_PPROF) + " -top -sample_index=alloc_objects " + test::shell_quote(path));
+  ASSERT_EQ(objects.exit_code, 0) << objects.output;
+  EXPECT_NE(objects.output.find("136 total"), std::string::npos) << objects.output;  // 96 + 40 estimated allocations
+  const auto live = test::run_command(std::string(CODEPROF_PPROF) + " -top -sample_index=inuse_objects " + test::shell_quote(path));
+  ASSERT_EQ(live.exit_code, 0) << live.output;
+  EXPECT_NE(live.output.find("32 total"), std::string::npos) << live.output;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "io/trace/input.hpp"
+#include "io/trace/no_position.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -18,7 +19,6 @@
 namespace codeprof::io::trace {
 namespace {
 
-constexpr std::uint64_t kNo = TraceReadError::kNoPosition;
 
 class FileSource final : public ByteSource {
  public:

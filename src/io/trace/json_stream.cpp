@@ -5,13 +5,13 @@
 
 #include "io/trace/json_errors.hpp"
 #include "io/trace/json_scanner.hpp"
+#include "io/trace/no_position.hpp"
 
 namespace codeprof::io::trace {
 namespace {
 
 constexpr std::size_t kReadChunk = std::size_t{4} << 20;
 constexpr std::size_t kMinRead = std::size_t{64} << 10;
-constexpr std::uint64_t kNo = TraceReadError::kNoPosition;
 
 std::string describe(int c) {
   if (c < 0) return "the end of the file";

@@ -12,13 +12,14 @@
 #include "io/trace/input.hpp"
 #include "io/trace/json_scanner.hpp"
 #include "io/trace/json_stream.hpp"
+#include "io/trace/no_position.hpp"
 #include "io/trace/source_reader.hpp"
 
 namespace codeprof::io {
 namespace {
 
-constexpr std::uint64_t kNo = TraceReadError::kNoPosition;
 constexpr std::size_t kDetectBytes = 64 * 1024;
+using trace::kNo;
 
 std::string message(const std::string& file, std::uint64_t offset, std::uint64_t event, const std::string& problem) {
   std::string m = file + ": ";
