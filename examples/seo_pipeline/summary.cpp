@@ -26,7 +26,7 @@ void print_findings(std::FILE* out, const codeprof::Findings& f, SummaryLimits l
   for (std::size_t i = 0; i < nb; ++i) {
     const auto& b = f.bottlenecks[i];
     std::fprintf(out, "  %zu. %-28s %-15s %-6s mean %-10s p95 %-10s calls %-8llu share %5.1f%%\n     %s\n", i + 1,
-                 b.operation.c_str(), b.type.c_str(), std::string(to_string(b.optimization_priority)).c_str(), seconds(b.avg_duration).c_str(),
+                 b.operation.c_str(), std::string(to_string(b.type)).c_str(), std::string(to_string(b.optimization_priority)).c_str(), seconds(b.avg_duration).c_str(),
                  seconds(b.p95_duration).c_str(), static_cast<unsigned long long>(b.calls), 100.0 * b.share_of_wall,
                  b.reason.c_str());
   }
@@ -35,11 +35,11 @@ void print_findings(std::FILE* out, const codeprof::Findings& f, SummaryLimits l
   // the reports says the same).
   const auto& c = f.classification;
   std::fprintf(out, "\n== Classification\n");
-  if (c.input.level == "unknown")
+  if (c.input.level == codeprof::InputBound::Unknown)
     std::fprintf(out, "  input pipeline: unknown (no steps found)\n");
   else
     std::fprintf(out, "  input pipeline: %s input-bound (%.1f%% of %llu steps' time in data loading + preprocessing)\n",
-                 c.input.level.c_str(), 100.0 * c.input.input_share, static_cast<unsigned long long>(c.input.steps));
+                 std::string(to_string(c.input.level)).c_str(), 100.0 * c.input.input_share, static_cast<unsigned long long>(c.input.steps));
   if (c.gpu.available) {
     std::fprintf(out, "  gpu: idle %.1f%%, mean utilisation %.1f%%\n", 100.0 * c.gpu.idle_share, c.gpu.mean_utilization);
   } else {

@@ -52,6 +52,8 @@ struct Alert {
   std::int64_t active_since_unix_ns = 0;  // when the condition started to hold
   std::int64_t fired_unix_ns = 0;         // 0 while pending
   std::int64_t resolved_unix_ns = 0;      // 0 unless resolved
+
+  bool operator==(const Alert&) const = default;
 };
 
 // What happened to the notifications sent to a webhook.
@@ -63,6 +65,8 @@ struct AlertDelivery {
   std::uint64_t retries = 0;    // requests repeated after a failure
   std::uint64_t dropped = 0;    // refused because the queue was full
   std::string last_error;       // the latest failure, one line
+
+  bool operator==(const AlertDelivery&) const = default;
 };
 
 }  // namespace codeprof

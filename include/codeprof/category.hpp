@@ -5,6 +5,8 @@
 #include <optional>
 #include <string_view>
 
+#include "codeprof/detail/enum_names.hpp"
+
 namespace codeprof {
 
 enum class Category : std::uint8_t {
@@ -31,15 +33,10 @@ inline constexpr std::array<std::string_view, kCategoryCount> kCategoryNames = {
     "multi_gpu",     "gradient_accumulation", "early_stopping",  "lr_scheduling", "memory",
     "gpu",           "cpu",                   "io",              "custom"};
 
-constexpr std::string_view to_string(Category c) noexcept {
-  return kCategoryNames[static_cast<std::size_t>(c)];
-}
+constexpr std::string_view to_string(Category c) noexcept { return detail::enum_name(kCategoryNames, c); }
 
 constexpr std::optional<Category> category_from_string(std::string_view s) noexcept {
-  for (std::size_t i = 0; i < kCategoryCount; ++i) {
-    if (kCategoryNames[i] == s) return static_cast<Category>(i);
-  }
-  return std::nullopt;
+  return detail::enum_from_name<Category>(kCategoryNames, s);
 }
 
 constexpr std::size_t index_of(Category c) noexcept { return static_cast<std::size_t>(c); }

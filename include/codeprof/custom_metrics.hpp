@@ -2,11 +2,14 @@
 // Numbers the program reports about itself that are not durations: throughput, loss, queue depth,
 // cache hit rate. Recorded with Profiler::add_counter / record_value / set_gauge, aggregated by
 // the recording thread (exact at any load), merged into every Snapshot. Plain data.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "codeprof/detail/enum_names.hpp"
 
 namespace codeprof {
 
@@ -16,19 +19,11 @@ enum class MetricKind : std::uint8_t {
   Gauge,    // a level that is set: the most recent setting wins (queue depth, cache hit rate)
 };
 
-inline constexpr std::string_view metric_kind_name(MetricKind k) noexcept {
-  switch (k) {
-    case MetricKind::Counter: return "counter";
-    case MetricKind::Value: return "value";
-    case MetricKind::Gauge: return "gauge";
-  }
-  return "value";
-}
-inline std::optional<MetricKind> metric_kind_from_name(std::string_view s) noexcept {
-  if (s == "counter") return MetricKind::Counter;
-  if (s == "value") return MetricKind::Value;
-  if (s == "gauge") return MetricKind::Gauge;
-  return std::nullopt;
+inline constexpr std::array<std::string_view, 3> kMetricKindNames = {"counter", "value", "gauge"};
+
+inline constexpr std::string_view metric_kind_name(MetricKind k) noexcept { return detail::enum_name(kMetricKindNames, k); }
+inline constexpr std::optional<MetricKind> metric_kind_from_name(std::string_view s) noexcept {
+  return detail::enum_from_name<MetricKind>(kMetricKindNames, s);
 }
 
 // What a metric recorded within one time window [start_ns, start_ns + width_ns) (run-relative).
@@ -42,6 +37,8 @@ struct MetricWindow {
   double min = 0.0;
   double max = 0.0;
   double last = 0.0;
+
+  bool operator==(const MetricWindow&) const = default;
 };
 
 struct CustomMetric {
@@ -63,6 +60,8 @@ struct CustomMetric {
   // value that is not a finite number.
   std::uint64_t rejected = 0;
   std::vector<MetricWindow> series;  // ascending by start; bounded (see docs/ARCHITECTURE.md)
+
+  bool operator==(const CustomMetric&) const = default;
 };
 
 }  // namespace codeprof

@@ -37,7 +37,7 @@ struct DashboardOptions {
   // (which also sets a same-site cookie so the page's own requests carry it) or that cookie.
   std::string token;
   // Request bodies above this many bytes get 413.
-  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_body_bytes = std::size_t{64} * 1024;
   // How long one computed snapshot + findings is served to every client before it is recomputed.
   std::chrono::milliseconds cache_ttl{250};
   // Server-Sent Events period (the page's live updates).

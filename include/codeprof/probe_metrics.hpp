@@ -51,6 +51,8 @@ struct ProbeDeltas {
   }
   bool has(ProbeMetric m) const noexcept { return (valid & metric_bit(m)) != 0; }
   std::int64_t get(ProbeMetric m) const noexcept { return values[index_of(m)]; }
+
+  bool operator==(const ProbeDeltas&) const = default;
 };
 
 // Per-scope scratch space that a probe fills at scope entry and reads at scope exit.

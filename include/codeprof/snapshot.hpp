@@ -25,6 +25,8 @@ struct HistogramBucket {
   std::uint64_t lower_ns = 0;
   std::uint64_t upper_ns = 0;
   std::uint64_t count = 0;
+
+  bool operator==(const HistogramBucket&) const = default;
 };
 
 // Durations aggregated over one time window [start_ns, start_ns + width_ns).
@@ -35,6 +37,8 @@ struct DurationWindow {
   std::uint64_t total_ns = 0;
   std::uint64_t min_ns = 0;
   std::uint64_t max_ns = 0;
+
+  bool operator==(const DurationWindow&) const = default;
 };
 
 // One of the slowest calls of an operation, kept with when it happened.
@@ -42,6 +46,8 @@ struct SlowCall {
   std::int64_t start_ns = 0;
   std::uint64_t duration_ns = 0;
   std::uint32_t thread_index = 0;
+
+  bool operator==(const SlowCall&) const = default;
 };
 
 // Aggregate of one probe metric over the scopes that measured it.
@@ -51,6 +57,8 @@ struct ResourceStat {
   std::int64_t max = 0;
   std::int64_t min = 0;
   double mean() const noexcept { return samples ? static_cast<double>(total) / static_cast<double>(samples) : 0.0; }
+
+  bool operator==(const ResourceStat&) const = default;
 };
 
 // A function or source line where an operation's CPU samples were taken: its own code, not the
@@ -61,6 +69,8 @@ struct HotSpot {
   std::uint32_t line = 0;   // hot_lines: the sampled line; hot_functions: its most sampled line (0: unknown)
   std::uint64_t samples = 0;
   double share = 0.0;       // samples / the operation's CPU samples, 0..1
+
+  bool operator==(const HotSpot&) const = default;
 };
 
 // Where an operation allocates, from the allocation samples: the innermost frame of the
@@ -72,6 +82,8 @@ struct AllocSite {
   std::uint64_t samples = 0;  // sampled allocations made there (live_at_end too: freed or not)
   std::uint64_t bytes = 0;    // hot_allocations: estimated bytes allocated; live_at_end: still live
   double share = 0.0;         // of the operation's alloc_sampled_bytes (live_at_end: live_sampled_bytes), 0..1
+
+  bool operator==(const AllocSite&) const = default;
 };
 
 struct OperationStats {
@@ -119,6 +131,8 @@ struct OperationStats {
   std::vector<AllocSite> live_at_end;  // leak suspects: sites whose allocations are still live
 
   const ResourceStat& resource(ProbeMetric m) const noexcept { return resources[index_of(m)]; }
+
+  bool operator==(const OperationStats&) const = default;
 };
 
 // Parent -> child edge of the call tree (parent_id == kRootOperation for top-level calls).
@@ -127,6 +141,8 @@ struct CallEdge {
   std::uint32_t child_id = 0;
   std::uint64_t count = 0;
   std::uint64_t total_ns = 0;
+
+  bool operator==(const CallEdge&) const = default;
 };
 
 struct ThreadOperationStats {
@@ -134,6 +150,8 @@ struct ThreadOperationStats {
   std::uint64_t count = 0;
   std::uint64_t total_ns = 0;
   std::uint64_t self_ns = 0;
+
+  bool operator==(const ThreadOperationStats&) const = default;
 };
 
 struct ThreadStats {
@@ -144,6 +162,8 @@ struct ThreadStats {
   std::uint64_t dropped = 0;
   std::uint64_t top_level_ns = 0;  // time inside outermost scopes: how busy the thread was
   std::vector<ThreadOperationStats> operations;
+
+  bool operator==(const ThreadStats&) const = default;
 };
 
 // A raw event, kept when trace recording is on (Chrome trace export).
@@ -154,6 +174,8 @@ struct TraceEvent {
   std::int64_t duration_ns = 0;
   std::uint16_t depth = 0;
   ProbeDeltas probes;  // valid == 0 when no probe ran
+
+  bool operator==(const TraceEvent&) const = default;
 };
 
 // A sampled series (the system sampler's CPU %, RSS, GPU utilisation, ...).
@@ -162,12 +184,16 @@ struct TimelineSeries {
   std::string unit;   // e.g. "percent", "bytes", "bytes_per_second", "count", "celsius", "watts"
   std::vector<std::int64_t> t_ns;
   std::vector<double> values;
+
+  bool operator==(const TimelineSeries&) const = default;
 };
 
 // A probe or reader feature that could not run, and why. Reported once.
 struct Unavailable {
   std::string what;    // e.g. "gpu_memory", "nvml", "cpu_time"
   std::string reason;  // e.g. "no NVIDIA driver: libnvidia-ml.so.1 not found"
+
+  bool operator==(const Unavailable&) const = default;
 };
 
 // A training/inference step (live: derived by analysis; traces: ProfilerStep#N).
@@ -175,6 +201,8 @@ struct StepSpan {
   std::int64_t index = 0;
   std::int64_t start_ns = 0;
   std::int64_t end_ns = 0;
+
+  bool operator==(const StepSpan&) const = default;
 };
 
 // GPU activity of one device/stream, from a trace or GPU timing.
@@ -188,12 +216,16 @@ struct DeviceActivity {
   std::uint64_t memcpy_bytes = 0;
   std::uint64_t kernels = 0;
   std::int64_t busy_in_steps_ns = 0;  // busy time inside StepSpans
+
+  bool operator==(const DeviceActivity&) const = default;
 };
 
 struct GpuDeviceInfo {
   int index = 0;
   std::string name;
   std::uint64_t memory_total_bytes = 0;
+
+  bool operator==(const GpuDeviceInfo&) const = default;
 };
 
 // ---- Sampling profile: stacks sampled on CPU time (and allocations), with the operations that
@@ -222,6 +254,8 @@ struct ProfileStack {
   std::uint64_t live_bytes = 0;           // of those, still allocated when the snapshot was taken
   std::uint64_t alloc_objects = 0;        // allocations made, estimated from the samples
   std::uint64_t live_objects = 0;         // of those, not freed when the snapshot was taken
+
+  bool operator==(const ProfileStack&) const = default;
 };
 
 // Names of the operations the stacks refer to (also those not finished yet).
@@ -229,6 +263,8 @@ struct ProfileOperation {
   std::uint32_t id = 0;
   std::string name;
   Category category = Category::Custom;
+
+  bool operator==(const ProfileOperation&) const = default;
 };
 
 struct SampleProfile {
@@ -236,6 +272,8 @@ struct SampleProfile {
   std::vector<ProfileFrame> frames;          // distinct frames
   std::vector<ProfileStack> stacks;          // distinct stacks
   bool empty() const noexcept { return stacks.empty(); }
+
+  bool operator==(const SampleProfile&) const = default;
 };
 
 // One sampling mechanism that ran: "perf_event" (perf_event_open cpu-clock), "timer"
@@ -246,6 +284,8 @@ struct SamplingSource {
   std::uint64_t threads = 0;   // threads it sampled
   std::uint64_t samples = 0;   // samples kept
   std::uint64_t dropped = 0;   // samples lost (full per-thread ring, stack table full, ...)
+
+  bool operator==(const SamplingSource&) const = default;
 };
 
 struct SamplingInfo {
@@ -259,6 +299,8 @@ struct SamplingInfo {
   std::int64_t alloc_peak_live_bytes = 0;  // highest estimated live bytes seen
   std::int64_t alloc_peak_at_ns = 0;       // when (origin-relative)
   std::vector<Unavailable> unavailable;    // what could not run and why (also in run.unavailable)
+
+  bool operator==(const SamplingInfo&) const = default;
 };
 
 struct RunInfo {
@@ -280,6 +322,8 @@ struct RunInfo {
   std::vector<Unavailable> unavailable;
   std::vector<GpuDeviceInfo> gpus;
   std::map<std::string, std::string> metadata;
+
+  bool operator==(const RunInfo&) const = default;
 };
 
 struct Snapshot {
@@ -335,6 +379,8 @@ struct Snapshot {
       if (s.name == name) return &s;
     return nullptr;
   }
+
+  bool operator==(const Snapshot&) const = default;
 };
 
 }  // namespace codeprof

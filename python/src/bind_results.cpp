@@ -365,7 +365,7 @@ py::object category_object(Category c) {
 py::dict to_dict(const Bottleneck& b) {
   py::dict d;
   d["operation"] = b.operation;
-  d["type"] = b.type;
+  d["type"] = std::string(to_string(b.type));
   d["avg_duration"] = b.avg_duration;
   d["optimization_priority"] = std::string(to_string(b.optimization_priority));
   d["severity"] = std::string(to_string(b.severity));
@@ -384,13 +384,13 @@ py::dict to_dict(const Recommendation& r) {
     py::dict x;
     x["metric"] = e.metric;
     x["value"] = e.value;
-    x["unit"] = e.unit;
+    x["unit"] = std::string(unit_spelling(e));
     x["operation"] = e.operation;
     evidence.append(x);
   }
   py::dict d;
   d["id"] = r.id;
-  d["type"] = r.type;
+  d["type"] = std::string(to_string(r.type));
   d["priority"] = std::string(to_string(r.priority));
   d["title"] = r.title;
   d["evidence"] = evidence;
@@ -401,7 +401,7 @@ py::dict to_dict(const Recommendation& r) {
 
 py::dict to_dict(const Classification& c) {
   py::dict input, gpu, cpu, d;
-  input["level"] = c.input.level;
+  input["level"] = std::string(to_string(c.input.level));
   input["input_share"] = c.input.input_share;
   input["steps"] = c.input.steps;
   input["step_time"] = c.input.step_time;
@@ -410,7 +410,7 @@ py::dict to_dict(const Classification& c) {
   gpu["idle_share"] = c.gpu.idle_share;
   gpu["mean_utilization"] = c.gpu.mean_utilization;
   gpu["peak_memory_fraction"] = c.gpu.peak_memory_fraction;
-  gpu["source"] = c.gpu.source;
+  gpu["source"] = std::string(to_string(c.gpu.source));
   cpu["mean_efficiency"] = c.cpu.mean_efficiency;
   cpu["involuntary_switches_per_s"] = c.cpu.involuntary_switches_per_s;
   cpu["contention_suspected"] = c.cpu.contention_suspected;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 
@@ -25,11 +26,11 @@ bool alert_condition(const AlertRule& rule, double value) noexcept {
 }
 
 std::string format_alert_value(const std::string& unit, double value) {
-  if (unit == "ratio") return format_percent(value);
-  if (unit == "s") return format_seconds(value);
-  if (unit == "bytes") return format_bytes(value);
-  if (unit == "factor") return format_number(value, 2) + "x";
-  return format_number(value, 3);
+  if (unit == "ratio") return common::format_percent(value);
+  if (unit == "s") return common::format_seconds(value);
+  if (unit == "bytes") return common::format_bytes(value);
+  if (unit == "factor") return common::format_number(value, 2) + "x";
+  return common::format_number(value, 3);
 }
 
 std::string alert_summary(const AlertRule& rule, double value, const AlertLabels& labels) {

@@ -5,7 +5,7 @@
 #include "analysis/analyze.hpp"
 #include "analysis/operation_facts.hpp"
 #include "analysis/priority.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -30,18 +30,18 @@ std::vector<Bottleneck> find_bottlenecks(const Snapshot& snapshot, const Config&
     if (f.mean_s >= t.critical_s || f.p95_s >= t.critical_s) {
       b.severity = Severity::Critical;
       b.optimization_priority = Priority::High;
-      why = (f.mean_s >= t.critical_s ? "mean " + format_seconds(f.mean_s) : "p95 " + format_seconds(f.p95_s)) +
-            " >= critical " + format_seconds(t.critical_s) + " for " + category;
+      why = (f.mean_s >= t.critical_s ? "mean " + common::format_seconds(f.mean_s) : "p95 " + common::format_seconds(f.p95_s)) +
+            " >= critical " + common::format_seconds(t.critical_s) + " for " + category;
     } else if (f.mean_s >= t.warning_s || f.p95_s >= t.warning_s) {
       b.severity = Severity::Warning;
       b.optimization_priority = Priority::Medium;
-      why = (f.mean_s >= t.warning_s ? "mean " + format_seconds(f.mean_s) : "p95 " + format_seconds(f.p95_s)) +
-            " >= warning " + format_seconds(t.warning_s) + " for " + category;
+      why = (f.mean_s >= t.warning_s ? "mean " + common::format_seconds(f.mean_s) : "p95 " + common::format_seconds(f.p95_s)) +
+            " >= warning " + common::format_seconds(t.warning_s) + " for " + category;
     } else if (wall_s > 0.0 && f.self_share >= config.low_priority_share) {
       b.severity = Severity::Share;
       b.optimization_priority = Priority::Low;
-      why = "self time " + format_percent(f.self_share) + " of the run >= " + format_percent(config.low_priority_share) +
-            " (calls under the " + category + " warning " + format_seconds(t.warning_s) + ")";
+      why = "self time " + common::format_percent(f.self_share) + " of the run >= " + common::format_percent(config.low_priority_share) +
+            " (calls under the " + category + " warning " + common::format_seconds(t.warning_s) + ")";
     } else {
       continue;
     }
@@ -50,16 +50,16 @@ std::vector<Bottleneck> find_bottlenecks(const Snapshot& snapshot, const Config&
     if (container) b.optimization_priority = lower_priority(b.optimization_priority);
 
     b.operation = op.name;
-    b.type = category;
+    b.type = op.category;
     b.avg_duration = f.mean_s;
     b.p95_duration = f.p95_s;
     b.calls = op.count;
     b.total_time = f.total_s;
     b.self_time = f.self_s;
     b.share_of_wall = f.self_share;
-    b.reason = why + ": mean " + format_seconds(f.mean_s) + ", p95 " + format_seconds(f.p95_s) + " over " +
-               format_count(op.count) + " calls; self " + format_seconds(f.self_s) + " = " + format_percent(f.self_share) +
-               " of the " + format_seconds(wall_s) +
+    b.reason = why + ": mean " + common::format_seconds(f.mean_s) + ", p95 " + common::format_seconds(f.p95_s) + " over " +
+               common::format_count(op.count) + " calls; self " + common::format_seconds(f.self_s) + " = " + common::format_percent(f.self_share) +
+               " of the " + common::format_seconds(wall_s) +
                " run" + (f.threads > 1 ? " on " + std::to_string(f.threads) + " threads" : "") +
                (container ? "; its time is mostly in its children, ranked on their own" : "");
     out.push_back(std::move(b));

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <map>
 
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -54,10 +54,10 @@ std::vector<GpuUsage> gpu_usage(const Snapshot& s, const StepFacts& steps, doubl
       }
       g.mean_utilization = sum / static_cast<double>(v.size());
       g.idle_share = static_cast<double>(idle) / static_cast<double>(v.size());
-      g.source = "sampler";
+      g.source = GpuSource::Sampler;
     } else if (const auto mi = gpu_index(series.name, "_memory_used_bytes")) {
       GpuUsage& g = entry(*mi);
-      if (g.source.empty()) {
+      if (g.source == GpuSource::None) {
         g.mean_utilization = -1.0;
         g.idle_share = -1.0;
       }
@@ -75,7 +75,7 @@ std::vector<GpuUsage> gpu_usage(const Snapshot& s, const StepFacts& steps, doubl
   for (const auto& [device, pick] : busiest) {
     const DeviceActivity& d = *pick;
     GpuUsage& g = entry(device);
-    if (g.source == "sampler") continue;  // sampled utilisation wins
+    if (g.source == GpuSource::Sampler) continue;  // sampled utilisation wins
     const bool in_steps = steps.count > 0 && steps.step_time_s > 0.0;
     const double denom = in_steps ? steps.step_time_s : wall_s;
     const double busy = ns_to_s(static_cast<double>(in_steps ? d.busy_in_steps_ns : d.busy_ns));
@@ -83,7 +83,7 @@ std::vector<GpuUsage> gpu_usage(const Snapshot& s, const StepFacts& steps, doubl
     const double util = std::clamp(busy / denom, 0.0, 1.0);
     g.mean_utilization = util * 100.0;
     g.idle_share = 1.0 - util;
-    g.source = "trace";
+    g.source = GpuSource::Trace;
   }
   for (const GpuDeviceInfo& info : s.run.gpus) {
     const auto it = by_index.find(info.index);
@@ -109,8 +109,8 @@ GpuClass classify_gpu(const std::vector<GpuUsage>& gpus) {
     util += g.mean_utilization;
     idle += g.idle_share;
     ++measured;
-    if (c.source.empty()) c.source = g.source;
-    else if (c.source != g.source) c.source = "sampler+trace";
+    if (c.source == GpuSource::None) c.source = g.source;
+    else if (c.source != g.source) c.source = GpuSource::SamplerAndTrace;
   }
   if (measured) {
     c.mean_utilization = util / static_cast<double>(measured);
@@ -193,16 +193,17 @@ CpuClass classify_cpu(const Snapshot& s, const std::vector<OperationFacts>& ops,
 
 std::string summarize(const Classification& c) {
   std::string out;
-  if (c.input.level == "unknown") out = "input pipeline: unknown (no steps found)";
+  if (c.input.level == InputBound::Unknown) out = "input pipeline: unknown (no steps found)";
   else
-    out = "input pipeline: " + (c.input.level == "not" ? std::string("not input-bound") : c.input.level + " input-bound") +
-          " (" + format_percent(c.input.input_share) + " of step time over " + format_count(c.input.steps) + " steps)";
+    out = "input pipeline: " +
+          (c.input.level == InputBound::Not ? std::string("not input-bound") : std::string(to_string(c.input.level)) + " input-bound") +
+          " (" + common::format_percent(c.input.input_share) + " of step time over " + common::format_count(c.input.steps) + " steps)";
   if (c.gpu.available)
-    out += "; GPU: " + format_number(c.gpu.mean_utilization, 0) + " % utilised, idle " + format_percent(c.gpu.idle_share) +
-           (c.gpu.peak_memory_fraction > 0.0 ? ", memory peak " + format_percent(c.gpu.peak_memory_fraction) : "");
+    out += "; GPU: " + common::format_number(c.gpu.mean_utilization, 0) + " % utilised, idle " + common::format_percent(c.gpu.idle_share) +
+           (c.gpu.peak_memory_fraction > 0.0 ? ", memory peak " + common::format_percent(c.gpu.peak_memory_fraction) : "");
   else
     out += "; GPU: no data";
-  if (c.cpu.mean_efficiency >= 0.0) out += "; CPU efficiency " + format_percent(c.cpu.mean_efficiency);
+  if (c.cpu.mean_efficiency >= 0.0) out += "; CPU efficiency " + common::format_percent(c.cpu.mean_efficiency);
   if (c.cpu.contention_suspected) out += "; lock contention suspected";
   return out;
 }

@@ -24,7 +24,7 @@ struct GpuUsage {
   std::uint64_t peak_memory_bytes = 0;
   std::uint64_t memory_total_bytes = 0;
   double peak_memory_fraction = 0.0;  // 0..1, 0 when unknown
-  std::string source;                 // "sampler" or "trace"
+  GpuSource source = GpuSource::None;  // Sampler or Trace
 };
 
 // One operation that several threads run at once while mostly waiting: a lock they share.

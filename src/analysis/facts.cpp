@@ -67,7 +67,7 @@ Facts build_facts(const Snapshot& snapshot, const Config& config) {
   f.classification.cpu = classify_cpu(snapshot, f.operations, f.contended);
   f.classification.summary = summarize(f.classification);
   f.trends = find_trends(snapshot, f.operations, f.steps, &f.inconclusive);
-  if (f.classification.input.level == "unknown")
+  if (f.classification.input.level == InputBound::Unknown)
     f.inconclusive.push_back({"input_bound",
                               "steps: ProfilerStep# spans in a trace, the operation analysis.step_operation names, or "
                               "a training_loop scope",

@@ -3,7 +3,7 @@
 #include <map>
 #include <tuple>
 
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -36,7 +36,7 @@ std::string place(const std::string& file, std::uint32_t line) {
 }  // namespace
 
 std::string HotCode::text() const {
-  std::string t = format_percent(share);
+  std::string t = common::format_percent(share);
   if (file.empty()) return t.append(" of its CPU samples in ").append(function);
   return t.append(" of its CPU samples at ").append(place(base_name(file), line)).append(", mostly in ").append(function);
 }
@@ -85,11 +85,11 @@ void cite_hot_code(const Snapshot& s, Findings& findings) {
     if (!op) continue;
     const auto hot = hottest_code(s, op->id);
     if (!hot) continue;
-    r.evidence.push_back({"hot_code_share", hot->share, "ratio", op->name});
+    r.evidence.push_back({"hot_code_share", hot->share, EvidenceUnit::Ratio, op->name, {}});
     if (!r.evidence_text.empty()) r.evidence_text.append("; ");
     r.evidence_text.append(op->name).append(": ").append(hot->text());
     r.action.append(" Start with ").append(hot->file.empty() ? hot->function : place(hot->file, hot->line));
-    r.action.append(" (").append(format_percent(hot->share)).append(" of ").append(op->name).append("'s CPU samples).");
+    r.action.append(" (").append(common::format_percent(hot->share)).append(" of ").append(op->name).append("'s CPU samples).");
   }
   for (Bottleneck& b : findings.bottlenecks) {
     const OperationStats* op = s.find(b.operation);

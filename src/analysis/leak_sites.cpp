@@ -1,6 +1,6 @@
 #include "analysis/leak_sites.hpp"
 
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -27,13 +27,13 @@ void cite_leak_sites(const Snapshot& s, Findings& findings) {
         if (!o.live_at_end.empty() && (!op || op->live_at_end.empty() || o.live_sampled_bytes > op->live_sampled_bytes)) op = &o;
     if (!op || op->live_at_end.empty()) continue;
     const AllocSite& top = op->live_at_end.front();
-    r.evidence.push_back({"live_at_end_bytes", static_cast<double>(top.bytes), "bytes", op->name});
-    r.evidence.push_back({"live_at_end_share", top.share, "ratio", op->name});
+    r.evidence.push_back({"live_at_end_bytes", static_cast<double>(top.bytes), EvidenceUnit::Bytes, op->name, {}});
+    r.evidence.push_back({"live_at_end_share", top.share, EvidenceUnit::Ratio, op->name, {}});
     const std::string where = site_text(top);
     if (!r.evidence_text.empty()) r.evidence_text.append("; ");
-    r.evidence_text.append(op->name).append(": ").append(format_bytes(static_cast<double>(top.bytes)));
+    r.evidence_text.append(op->name).append(": ").append(common::format_bytes(static_cast<double>(top.bytes)));
     r.evidence_text.append(" sampled live at ").append(where);
-    r.action.append(" Start with ").append(where).append(", where ").append(format_percent(top.share));
+    r.action.append(" Start with ").append(where).append(", where ").append(common::format_percent(top.share));
     r.action.append(" of what ").append(op->name).append(" still holds was allocated (allocation samples).");
   }
 }

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "analysis/call_tree.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -18,8 +18,8 @@ bool batch_independent(const OperationStats& op) {
 
 }  // namespace
 
-Evidence ev(std::string metric, double value, std::string unit, std::string operation) {
-  return Evidence{std::move(metric), value, std::move(unit), std::move(operation)};
+Evidence ev(std::string metric, double value, EvidenceUnit unit, std::string operation) {
+  return Evidence{std::move(metric), value, unit, std::move(operation), {}};
 }
 
 int hardware_threads(const Facts& f) { return std::max(1, f.snapshot.run.hardware_threads); }
@@ -49,7 +49,7 @@ StepFixedWork step_fixed_work(const Facts& f) {
   std::sort(parts.begin(), parts.end(), std::greater<>());
   for (const auto& [seconds, name] : parts) {
     w.seconds += seconds;
-    w.parts.push_back(name + " " + format_seconds(seconds));
+    w.parts.push_back(name + " " + common::format_seconds(seconds));
   }
   w.seconds = std::min(w.seconds, f.steps.step_time_s);
   return w;

@@ -34,7 +34,7 @@ inline constexpr double kGpuLowUtilization = 50.0;  // percent
 // Device memory over 90 %: under 10 % headroom for the caching allocator's peaks (codeprof's bound).
 inline constexpr double kGpuMemoryNearLimit = 0.90;
 
-Evidence ev(std::string metric, double value, std::string unit, std::string operation = {});
+Evidence ev(std::string metric, double value, EvidenceUnit unit, std::string operation = {});
 
 int hardware_threads(const Facts& f);
 

@@ -11,6 +11,7 @@
 #include "analysis/rule_domains.hpp"
 #include "analysis/rule_helpers.hpp"
 #include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 
@@ -38,15 +39,18 @@ std::string evidence_line(const std::vector<Evidence>& evidence) {
   std::string out;
   for (const Evidence& e : evidence) {
     std::string v;
-    if (e.unit == "s") v = format_seconds(e.value);
-    else if (e.unit == "ratio") v = format_percent(e.value);
-    else if (e.unit == "factor") v = format_number(e.value, 2) + "x";
-    else if (e.unit == "percent") v = format_number(e.value, 1) + " %";
-    else if (e.unit == "bytes") v = format_bytes(e.value);
-    else if (e.unit == "bytes_per_s") v = format_bytes(e.value) + "/s";
-    else if (e.unit == "per_s") v = format_number(e.value, 1) + "/s";
-    else if (e.unit == "count") v = format_number(e.value, e.value == std::floor(e.value) ? 0 : 1);
-    else v = format_number(e.value, 3) + (e.unit.empty() ? "" : " " + e.unit);
+    switch (e.unit) {
+      case EvidenceUnit::Seconds: v = common::format_seconds(e.value); break;
+      case EvidenceUnit::Ratio: v = common::format_percent(e.value); break;
+      case EvidenceUnit::Factor: v = common::format_number(e.value, 2) + "x"; break;
+      case EvidenceUnit::Percent: v = common::format_number(e.value, 1) + " %"; break;
+      case EvidenceUnit::Bytes: v = common::format_bytes(e.value); break;
+      case EvidenceUnit::BytesPerSecond: v = common::format_bytes(e.value) + "/s"; break;
+      case EvidenceUnit::PerSecond: v = common::format_number(e.value, 1) + "/s"; break;
+      case EvidenceUnit::Count: v = common::format_number(e.value, e.value == std::floor(e.value) ? 0 : 1); break;
+      case EvidenceUnit::None: v = common::format_number(e.value, 3); break;
+      case EvidenceUnit::Metric: v = common::format_number(e.value, 3) + (e.metric_unit.empty() ? "" : " " + e.metric_unit); break;
+    }
     out += (out.empty() ? "" : "; ") + e.metric + " = " + v + (e.operation.empty() ? "" : " (" + e.operation + ")");
   }
   return out;
@@ -57,13 +61,17 @@ std::vector<Inconclusive> undecided_rules(const Facts& facts) {
   // batch-size-small, once there are steps at all (without steps, input_bound says so).
   if (facts.steps.count > 0 && facts.steps.count < kManyCalls)
     out.push_back({"batch-size-small", ">= " + std::to_string(kManyCalls) + " steps",
-                   format_count(facts.steps.count) + " steps"});
+                   common::format_count(facts.steps.count) + " steps"});
   else if (facts.steps.count > 0 && !step_fixed_work(facts).measured)
     out.push_back({"batch-size-small",
                    "the optimizer's time in the steps (an operation of category gradient_accumulation or "
                    "lr_scheduling, or PyTorch's Optimizer.step#...)",
-                   "none inside the " + format_count(facts.steps.count) + " steps"});
+                   "none inside the " + common::format_count(facts.steps.count) + " steps"});
   return out;
+}
+
+RecommendationType type_of(const Rule& rule) {
+  return recommendation_type_from_string(rule.type).value_or(RecommendationType::System);
 }
 
 Priority priority_of(const Rule& rule, const RuleFiring& firing) {
@@ -85,7 +93,7 @@ std::vector<Recommendation> evaluate_rules(const Facts& facts) {
     if (!f || f->evidence.empty()) continue;  // no evidence, no recommendation
     Recommendation r;
     r.id = std::string(rule.id);
-    r.type = std::string(rule.type);
+    r.type = type_of(rule);
     r.priority = priority_of(rule, *f);
     r.title = render(rule.title, f->values);
     r.evidence = std::move(f->evidence);

@@ -37,6 +37,9 @@ const std::vector<Rule>& rule_catalogue();
 // The rules that fire, most important first (priority, then impact, then catalogue order).
 std::vector<Recommendation> evaluate_rules(const Facts& facts);
 
+// The rule's type: an operation category or "system" (a test checks every rule's is one of them).
+RecommendationType type_of(const Rule& rule);
+
 // The firing's priority, else the rule's default (a test checks every default is a priority).
 Priority priority_of(const Rule& rule, const RuleFiring& firing);
 

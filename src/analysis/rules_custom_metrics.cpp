@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "analysis/robust_stats.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -18,8 +18,8 @@ constexpr std::size_t kMinSegment = 3;
 
 std::string reading_text(const CustomMetric& m, double reading) {
   std::string unit = m.unit.empty() ? "" : " " + m.unit;
-  if (m.kind == MetricKind::Counter) return format_number(reading, 1) + unit + "/s";
-  return format_number(reading, 3) + unit;
+  if (m.kind == MetricKind::Counter) return common::format_number(reading, 1) + unit + "/s";
+  return common::format_number(reading, 3) + unit;
 }
 
 std::optional<RuleFiring> custom_metric_threshold(const Facts& facts) {
@@ -48,8 +48,8 @@ std::optional<RuleFiring> custom_metric_threshold(const Facts& facts) {
   std::string others;
   for (const Breach& b : breaches) {
     const std::string metric = b.metric->name + (b.metric->kind == MetricKind::Counter ? "_per_s" : "");
-    f.evidence.push_back({metric, b.reading, b.metric->unit, ""});
-    f.evidence.push_back({metric + (b.critical ? "_critical" : "_warning"), b.threshold, b.metric->unit, ""});
+    f.evidence.push_back(metric_evidence(metric, b.reading, b.metric->unit));
+    f.evidence.push_back(metric_evidence(metric + (b.critical ? "_critical" : "_warning"), b.threshold, b.metric->unit));
     if (&b != &breaches.front())
       others += std::string(others.empty() ? " Also past their thresholds: " : ", ") + b.metric->name + " (" +
                 metric_reading_name(b.metric->kind) + " " + reading_text(*b.metric, b.reading) + ")";
@@ -87,17 +87,17 @@ std::optional<RuleFiring> custom_metric_rate_drop(const Facts& facts) {
   const CustomMetric& m = *worst->metric;
   RuleFiring f;
   f.priority = worst->share >= 2.0 / 3.0 ? "high" : "medium";
-  f.evidence = {{m.name + "_per_s_before", worst->change.before_per_s, "per_s", ""},
-                {m.name + "_per_s_after", worst->change.after_per_s, "per_s", ""},
-                {"rate_drop", worst->share, "ratio", ""},
-                {"change_at", worst->change.at_s, "s", ""},
-                {"mann_whitney_z", worst->change.z, "", ""}};
+  f.evidence = {{m.name + "_per_s_before", worst->change.before_per_s, EvidenceUnit::PerSecond, {}, {}},
+                {m.name + "_per_s_after", worst->change.after_per_s, EvidenceUnit::PerSecond, {}, {}},
+                {"rate_drop", worst->share, EvidenceUnit::Ratio, {}, {}},
+                {"change_at", worst->change.at_s, EvidenceUnit::Seconds, {}, {}},
+                {"mann_whitney_z", worst->change.z, EvidenceUnit::None, {}, {}}};
   const std::string unit = m.unit.empty() ? "" : " " + m.unit;
   f.values = {{"metric", m.name},
-              {"drop", format_percent(worst->share)},
-              {"at", format_seconds(worst->change.at_s)},
-              {"before", format_number(worst->change.before_per_s, 1) + unit + "/s"},
-              {"after", format_number(worst->change.after_per_s, 1) + unit + "/s"},
+              {"drop", common::format_percent(worst->share)},
+              {"at", common::format_seconds(worst->change.at_s)},
+              {"before", common::format_number(worst->change.before_per_s, 1) + unit + "/s"},
+              {"after", common::format_number(worst->change.after_per_s, 1) + unit + "/s"},
               {"windows", std::to_string(worst->change.windows)}};
   f.impact = worst->share;
   return f;

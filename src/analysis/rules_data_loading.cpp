@@ -9,7 +9,7 @@
 #include <string>
 
 #include "analysis/rule_helpers.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -25,18 +25,18 @@ constexpr double kMinLateReadShare = 0.2;
 constexpr double kBatchFactorProbe = 4.0;
 
 // Input time share: from the steps when known, else data loading + preprocessing self time / wall.
-struct InputBound {
+struct InputShare {
   double share = 0.0;
   bool from_steps = false;
 };
-std::optional<InputBound> input_bound(const Facts& f) {
+std::optional<InputShare> input_bound(const Facts& f) {
   const InputPipelineClass& in = f.classification.input;
-  if (in.level == "highly" || in.level == "moderately") return InputBound{in.input_share, true};
-  if (in.level != "unknown" || f.wall_s <= 0.0) return std::nullopt;
+  if (in.level == InputBound::Highly || in.level == InputBound::Moderately) return InputShare{in.input_share, true};
+  if (in.level != InputBound::Unknown || f.wall_s <= 0.0) return std::nullopt;
   const double share =
       (f.category_self_s(Category::DataLoading) + f.category_self_s(Category::Preprocessing)) / f.wall_s;
   if (share < kHighlyInputBound) return std::nullopt;
-  return InputBound{std::min(1.0, share), false};
+  return InputShare{std::min(1.0, share), false};
 }
 
 // The operation that loads for the steps: the input operation that stalled them most (inside or
@@ -146,21 +146,21 @@ std::optional<RuleFiring> input_bound_workers(const Facts& f) {
   // Workers hide the input time but still spend it: a rule that removes an operation's own cost
   // (preprocessing-vectorize) ranks first at equal share.
   r.impact = bound->share * 0.9;
-  r.evidence = {ev(bound->from_steps ? "input_share_of_step_time" : "input_share_of_wall_time", bound->share, "ratio"),
-                ev("input_wait_per_step", stall_s, "s"),
-                ev("load_time_per_step", load_s, "s", worker_op->op->name),
-                ev("compute_time_per_step", compute_s, "s"),
-                ev("loader_worker_threads", static_cast<double>(current), "count"),
-                ev("hardware_threads", hw, "count")};
-  if (eff) r.evidence.push_back(ev("loader_cpu_efficiency", *eff, "ratio", load->op->name));
+  r.evidence = {ev(bound->from_steps ? "input_share_of_step_time" : "input_share_of_wall_time", bound->share, EvidenceUnit::Ratio),
+                ev("input_wait_per_step", stall_s, EvidenceUnit::Seconds),
+                ev("load_time_per_step", load_s, EvidenceUnit::Seconds, worker_op->op->name),
+                ev("compute_time_per_step", compute_s, EvidenceUnit::Seconds),
+                ev("loader_worker_threads", static_cast<double>(current), EvidenceUnit::Count),
+                ev("hardware_threads", hw, EvidenceUnit::Count)};
+  if (eff) r.evidence.push_back(ev("loader_cpu_efficiency", *eff, EvidenceUnit::Ratio, load->op->name));
   r.values = {{"workers", std::to_string(workers)},
               {"current", std::to_string(current)},
-              {"share", format_percent(bound->share)},
-              {"input", format_seconds(load_s)},
-              {"compute", format_seconds(compute_s)},
+              {"share", common::format_percent(bound->share)},
+              {"input", common::format_seconds(load_s)},
+              {"compute", common::format_seconds(compute_s)},
               {"hw", std::to_string(hw)},
               {"op", worker_op->op->name},
-              {"efficiency", eff ? "the loader is " + format_percent(*eff) + " CPU-busy, so " + std::to_string(workers) +
+              {"efficiency", eff ? "the loader is " + common::format_percent(*eff) + " CPU-busy, so " + std::to_string(workers) +
                                        " workers fit in " + std::to_string(hw) + " hardware threads"
                                  : "the loader's CPU efficiency was not measured (enable metrics.cpu); the count assumes it is CPU-bound"}};
   return r;
@@ -183,16 +183,16 @@ std::optional<RuleFiring> input_prefetch(const Facts& f) {
   RuleFiring r;
   r.priority = bound->share >= kHighlyInputBound ? "high" : "medium";
   r.impact = bound->share * 0.89;  // just after the workers rule for the same evidence
-  r.evidence = {ev(bound->from_steps ? "input_share_of_step_time" : "input_share_of_wall_time", bound->share, "ratio"),
-                ev("loading_on_step_thread", on_step_threads, "ratio", load->op->name),
-                ev("input_time_per_step", input_s, "s", load->op->name),
-                ev("compute_time_per_step", compute_s, "s"),
-                ev("loader_p95_over_mean", jitter, "factor", load->op->name)};
+  r.evidence = {ev(bound->from_steps ? "input_share_of_step_time" : "input_share_of_wall_time", bound->share, EvidenceUnit::Ratio),
+                ev("loading_on_step_thread", on_step_threads, EvidenceUnit::Ratio, load->op->name),
+                ev("input_time_per_step", input_s, EvidenceUnit::Seconds, load->op->name),
+                ev("compute_time_per_step", compute_s, EvidenceUnit::Seconds),
+                ev("loader_p95_over_mean", jitter, EvidenceUnit::Factor, load->op->name)};
   r.values = {{"op", load->op->name},
               {"depth", std::to_string(depth)},
-              {"input", format_seconds(input_s)},
-              {"compute", format_seconds(compute_s)},
-              {"on_thread", format_percent(on_step_threads)}};
+              {"input", common::format_seconds(input_s)},
+              {"compute", common::format_seconds(compute_s)},
+              {"on_thread", common::format_percent(on_step_threads)}};
   return r;
 }
 
@@ -278,22 +278,22 @@ std::optional<RuleFiring> data_loading_cache(const Facts& f) {
   RuleFiring r;
   r.priority = reader->self_share >= kLargeShare ? "high" : "medium";
   r.impact = std::max(reader->self_share, 0.01);
-  r.evidence = {ev("bytes_read", read_bytes, "bytes", reader->op->name),
-                ev("calls_in_second_half_of_training", late_share, "ratio", reader->op->name),
-                ev("read_time", reader->total_s, "s", reader->op->name),
-                ev("calls", static_cast<double>(reader->op->count), "count", reader->op->name)};
+  r.evidence = {ev("bytes_read", read_bytes, EvidenceUnit::Bytes, reader->op->name),
+                ev("calls_in_second_half_of_training", late_share, EvidenceUnit::Ratio, reader->op->name),
+                ev("read_time", reader->total_s, EvidenceUnit::Seconds, reader->op->name),
+                ev("calls", static_cast<double>(reader->op->count), EvidenceUnit::Count, reader->op->name)};
   std::string passes;
   if (f.steps.passes >= 2 && f.steps.pass_operation) {
-    r.evidence.push_back(ev("passes", static_cast<double>(f.steps.passes), "count"));
-    passes = " over " + format_count(f.steps.passes) + " passes (" + format_bytes(read_bytes / static_cast<double>(f.steps.passes)) +
+    r.evidence.push_back(ev("passes", static_cast<double>(f.steps.passes), EvidenceUnit::Count));
+    passes = " over " + common::format_count(f.steps.passes) + " passes (" + common::format_bytes(read_bytes / static_cast<double>(f.steps.passes)) +
              " per pass)";
   }
   r.values = {{"op", reader->op->name},
-              {"total", format_bytes(read_bytes)},
+              {"total", common::format_bytes(read_bytes)},
               {"passes", passes},
-              {"late", format_percent(late_share)},
-              {"time", format_seconds(reader->total_s)},
-              {"calls", format_count(reader->op->count)},
+              {"late", common::format_percent(late_share)},
+              {"time", common::format_seconds(reader->total_s)},
+              {"calls", common::format_count(reader->op->count)},
               {"source", source}};
   return r;
 }
@@ -310,28 +310,28 @@ std::optional<RuleFiring> batch_size_small(const Facts& f) {
   const double factor = std::clamp(std::pow(2.0, std::ceil(std::log2(wanted))), 2.0, 64.0);
   RuleFiring r;
   r.impact = share * (1.0 - 1.0 / factor);  // the share of the time per sample a factor-x batch saves
-  r.evidence = {ev("fixed_work_share_of_step", share, "ratio"),
-                ev("fixed_work_per_step", fixed.seconds / static_cast<double>(f.steps.count), "s"),
-                ev("steps", static_cast<double>(f.steps.count), "count"),
-                ev("median_step_time", f.steps.median_step_s, "s")};
+  r.evidence = {ev("fixed_work_share_of_step", share, EvidenceUnit::Ratio),
+                ev("fixed_work_per_step", fixed.seconds / static_cast<double>(f.steps.count), EvidenceUnit::Seconds),
+                ev("steps", static_cast<double>(f.steps.count), EvidenceUnit::Count),
+                ev("median_step_time", f.steps.median_step_s, EvidenceUnit::Seconds)};
   std::string batch;
   if (const auto it = f.snapshot.run.metadata.find("batch_size"); it != f.snapshot.run.metadata.end()) {
     try {
       const double b = std::stod(it->second);
-      r.evidence.push_back(ev("batch_size", b, "count"));
-      batch = " (from " + format_number(b, 0) + " to about " + format_number(b * factor, 0) + ")";
+      r.evidence.push_back(ev("batch_size", b, EvidenceUnit::Count));
+      batch = " (from " + common::format_number(b, 0) + " to about " + common::format_number(b * factor, 0) + ")";
     } catch (const std::exception&) {
     }
   }
   std::string parts;
   for (std::size_t i = 0; i < fixed.parts.size() && i < 3; ++i) parts += (i ? ", " : "") + fixed.parts[i];
-  r.values = {{"steps", format_count(f.steps.count)},
-              {"median", format_seconds(f.steps.median_step_s)},
-              {"share", format_percent(share)},
+  r.values = {{"steps", common::format_count(f.steps.count)},
+              {"median", common::format_seconds(f.steps.median_step_s)},
+              {"share", common::format_percent(share)},
               {"parts", parts},
               {"batch", batch},
-              {"saving", format_percent(share * (1.0 - 1.0 / factor))},
-              {"factor", format_number(factor, 0)}};
+              {"saving", common::format_percent(share * (1.0 - 1.0 / factor))},
+              {"factor", common::format_number(factor, 0)}};
   return r;
 }
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "analysis/rule_helpers.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -35,10 +35,10 @@ std::optional<RuleFiring> inference_quantize(const Facts& f) {
   if (top->cpu_efficiency && *top->cpu_efficiency < kAsleepCpu) return std::nullopt;
   RuleFiring r;
   r.impact = share;
-  r.evidence = {ev("inference_share_of_wall", share, "ratio"), ev("mean_duration", top->mean_s, "s", top->op->name),
-                ev("gpu_used", 0.0, "count")};
-  if (top->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *top->cpu_efficiency, "ratio", top->op->name));
-  r.values = {{"op", top->op->name}, {"share", format_percent(share)}, {"mean", format_seconds(top->mean_s)}};
+  r.evidence = {ev("inference_share_of_wall", share, EvidenceUnit::Ratio), ev("mean_duration", top->mean_s, EvidenceUnit::Seconds, top->op->name),
+                ev("gpu_used", 0.0, EvidenceUnit::Count)};
+  if (top->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *top->cpu_efficiency, EvidenceUnit::Ratio, top->op->name));
+  r.values = {{"op", top->op->name}, {"share", common::format_percent(share)}, {"mean", common::format_seconds(top->mean_s)}};
   return r;
 }
 
@@ -48,9 +48,9 @@ std::optional<RuleFiring> inference_prune(const Facts& f) {
     if (o->mean_s < t.warning_s) continue;
     RuleFiring r;
     r.impact = o->self_share;
-    r.evidence = {ev("mean_duration", o->mean_s, "s", o->op->name), ev("warning_threshold", t.warning_s, "s"),
-                  ev("calls", static_cast<double>(o->op->count), "count", o->op->name)};
-    r.values = {{"op", o->op->name}, {"mean", format_seconds(o->mean_s)}, {"warning", format_seconds(t.warning_s)}};
+    r.evidence = {ev("mean_duration", o->mean_s, EvidenceUnit::Seconds, o->op->name), ev("warning_threshold", t.warning_s, EvidenceUnit::Seconds),
+                  ev("calls", static_cast<double>(o->op->count), EvidenceUnit::Count, o->op->name)};
+    r.values = {{"op", o->op->name}, {"mean", common::format_seconds(o->mean_s)}, {"warning", common::format_seconds(t.warning_s)}};
     return r;
   }
   return std::nullopt;
@@ -63,9 +63,9 @@ std::optional<RuleFiring> inference_compile(const Facts& f) {
   const OperationFacts* top = ops.front();
   RuleFiring r;
   r.impact = share * 0.5;
-  r.evidence = {ev("calls", static_cast<double>(top->op->count), "count", top->op->name),
-                ev("inference_share_of_wall", share, "ratio"), ev("mean_duration", top->mean_s, "s", top->op->name)};
-  r.values = {{"op", top->op->name}, {"calls", format_count(top->op->count)}, {"share", format_percent(share)}};
+  r.evidence = {ev("calls", static_cast<double>(top->op->count), EvidenceUnit::Count, top->op->name),
+                ev("inference_share_of_wall", share, EvidenceUnit::Ratio), ev("mean_duration", top->mean_s, EvidenceUnit::Seconds, top->op->name)};
+  r.values = {{"op", top->op->name}, {"calls", common::format_count(top->op->count)}, {"share", common::format_percent(share)}};
   return r;
 }
 
@@ -78,10 +78,10 @@ std::optional<RuleFiring> inference_batching(const Facts& f) {
   RuleFiring r;
   r.priority = share >= kLargeShare ? "medium" : "low";
   r.impact = share;
-  r.evidence = {ev("calls", static_cast<double>(top->op->count), "count", top->op->name),
-                ev("mean_duration", top->mean_s, "s", top->op->name), ev("inference_share_of_wall", share, "ratio")};
-  r.values = {{"op", top->op->name}, {"calls", format_count(top->op->count)}, {"mean", format_seconds(top->mean_s)},
-              {"share", format_percent(share)}};
+  r.evidence = {ev("calls", static_cast<double>(top->op->count), EvidenceUnit::Count, top->op->name),
+                ev("mean_duration", top->mean_s, EvidenceUnit::Seconds, top->op->name), ev("inference_share_of_wall", share, EvidenceUnit::Ratio)};
+  r.values = {{"op", top->op->name}, {"calls", common::format_count(top->op->count)}, {"mean", common::format_seconds(top->mean_s)},
+              {"share", common::format_percent(share)}};
   return r;
 }
 
@@ -91,9 +91,9 @@ std::optional<RuleFiring> inference_mixed_precision(const Facts& f) {
   if (!used_gpu(f) || share < kNoticeableShare || has_mixed_precision(f)) return std::nullopt;
   RuleFiring r;
   r.impact = share * 0.5;
-  r.evidence = {ev("inference_share_of_wall", share, "ratio"), ev("mixed_precision_operations", 0.0, "count"),
-                ev("gpu_mean_utilization", f.classification.gpu.mean_utilization, "percent")};
-  r.values = {{"share", format_percent(share)}};
+  r.evidence = {ev("inference_share_of_wall", share, EvidenceUnit::Ratio), ev("mixed_precision_operations", 0.0, EvidenceUnit::Count),
+                ev("gpu_mean_utilization", f.classification.gpu.mean_utilization, EvidenceUnit::Percent)};
+  r.values = {{"share", common::format_percent(share)}};
   return r;
 }
 
@@ -105,8 +105,8 @@ std::optional<RuleFiring> inference_memory(const Facts& f) {
     if (grow < kLargeInferenceMemory) continue;
     RuleFiring r;
     r.impact = o->self_share;
-    r.evidence = {ev(gpu >= peak ? "gpu_memory_delta_per_call" : "allocation_peak_per_call", grow, "bytes", o->op->name)};
-    r.values = {{"op", o->op->name}, {"memory", format_bytes(grow)}};
+    r.evidence = {ev(gpu >= peak ? "gpu_memory_delta_per_call" : "allocation_peak_per_call", grow, EvidenceUnit::Bytes, o->op->name)};
+    r.values = {{"op", o->op->name}, {"memory", common::format_bytes(grow)}};
     return r;
   }
   // Device memory near its limit in a run that infers but does not train.
@@ -115,9 +115,9 @@ std::optional<RuleFiring> inference_memory(const Facts& f) {
     RuleFiring r;
     r.impact = f.classification.gpu.peak_memory_fraction;
     const OperationFacts* top = f.in_category(Category::ModelInference).front();
-    r.evidence = {ev("gpu_peak_memory_fraction", f.classification.gpu.peak_memory_fraction, "ratio"),
-                  ev("self_time", top->self_s, "s", top->op->name)};
-    r.values = {{"op", top->op->name}, {"memory", format_percent(f.classification.gpu.peak_memory_fraction) + " of device memory"}};
+    r.evidence = {ev("gpu_peak_memory_fraction", f.classification.gpu.peak_memory_fraction, EvidenceUnit::Ratio),
+                  ev("self_time", top->self_s, EvidenceUnit::Seconds, top->op->name)};
+    r.values = {{"op", top->op->name}, {"memory", common::format_percent(f.classification.gpu.peak_memory_fraction) + " of device memory"}};
     return r;
   }
   return std::nullopt;

@@ -5,7 +5,7 @@
 
 #include "analysis/rule_domains.hpp"
 #include "analysis/rule_helpers.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -63,20 +63,20 @@ std::optional<RuleFiring> network_bound(const Facts& f) {
   RuleFiring r;
   r.priority = w->run_share >= kHighRunShare ? "high" : "medium";
   r.impact = w->run_share * w->blocked_share;
-  r.evidence = {ev("network_blocked_share", w->blocked_share, "ratio", op.name),
-                ev(receiving ? "network_receive_rate" : "network_send_rate", rate, "bytes_per_s", op.name),
-                ev(receiving ? "network_received_bytes" : "network_sent_bytes", bytes, "bytes", op.name),
-                ev("network_calls", calls, "count", op.name),
-                ev("run_share", w->run_share, "ratio", op.name)};
-  if (w->o->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *w->o->cpu_efficiency, "ratio", op.name));
+  r.evidence = {ev("network_blocked_share", w->blocked_share, EvidenceUnit::Ratio, op.name),
+                ev(receiving ? "network_receive_rate" : "network_send_rate", rate, EvidenceUnit::BytesPerSecond, op.name),
+                ev(receiving ? "network_received_bytes" : "network_sent_bytes", bytes, EvidenceUnit::Bytes, op.name),
+                ev("network_calls", calls, EvidenceUnit::Count, op.name),
+                ev("run_share", w->run_share, EvidenceUnit::Ratio, op.name)};
+  if (w->o->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *w->o->cpu_efficiency, EvidenceUnit::Ratio, op.name));
   r.values = {{"op", op.name},
-              {"blocked", format_percent(w->blocked_share)},
-              {"blocked_time", format_seconds(blocked_s)},
+              {"blocked", common::format_percent(w->blocked_share)},
+              {"blocked_time", common::format_seconds(blocked_s)},
               {"direction", receiving ? "receiving" : "sending"},
-              {"rate", format_bytes(rate) + "/s"},
-              {"bytes", format_bytes(bytes)},
-              {"calls", format_count(static_cast<std::uint64_t>(calls))},
-              {"share", format_percent(w->run_share)},
+              {"rate", common::format_bytes(rate) + "/s"},
+              {"bytes", common::format_bytes(bytes)},
+              {"calls", common::format_count(static_cast<std::uint64_t>(calls))},
+              {"share", common::format_percent(w->run_share)},
               {"parallel", std::to_string(parallel)}};
   return r;
 }

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "analysis/rule_helpers.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -20,7 +20,7 @@ constexpr std::uint64_t kTinyStageCalls = 1000;
 
 std::string efficiency_text(const std::optional<double>& e) {
   if (!e) return "its CPU efficiency was not measured (enable metrics.cpu to confirm)";
-  return format_percent(*e) + " of its wall time on the CPU";
+  return common::format_percent(*e) + " of its wall time on the CPU";
 }
 
 std::optional<RuleFiring> preprocessing_vectorize(const Facts& f) {
@@ -30,7 +30,7 @@ std::optional<RuleFiring> preprocessing_vectorize(const Facts& f) {
     // Off the critical path: it runs on other threads than the steps and the steps do not wait
     // for input, so making it faster does not shorten the run.
     const bool off_critical_path = f.steps.count > 0 && !f.steps.step_threads.empty() &&
-                                   f.classification.input.level == "not" &&
+                                   f.classification.input.level == InputBound::Not &&
                                    thread_fraction(f.snapshot, o->op->id, f.steps.step_threads) < 0.5;
     RuleFiring r;
     r.priority = o->self_share >= 0.30 && !off_critical_path ? "high" : "medium";
@@ -39,14 +39,14 @@ std::optional<RuleFiring> preprocessing_vectorize(const Facts& f) {
     const bool on_step_threads = f.steps.count > 0 && f.steps.iteration_s() > 0.0 &&
                                  thread_fraction(f.snapshot, o->op->id, f.steps.step_threads) >= 0.5;
     r.impact = on_step_threads ? std::min(1.0, o->self_s / f.steps.iteration_s()) : o->self_share;
-    r.evidence = {ev("self_time_share", o->self_share, "ratio", o->op->name), ev("self_time", o->self_s, "s", o->op->name),
-                  ev("mean_duration", o->mean_s, "s", o->op->name), ev("calls", static_cast<double>(o->op->count), "count", o->op->name)};
-    if (o->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *o->cpu_efficiency, "ratio", o->op->name));
+    r.evidence = {ev("self_time_share", o->self_share, EvidenceUnit::Ratio, o->op->name), ev("self_time", o->self_s, EvidenceUnit::Seconds, o->op->name),
+                  ev("mean_duration", o->mean_s, EvidenceUnit::Seconds, o->op->name), ev("calls", static_cast<double>(o->op->count), EvidenceUnit::Count, o->op->name)};
+    if (o->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *o->cpu_efficiency, EvidenceUnit::Ratio, o->op->name));
     r.values = {{"op", o->op->name},
-                {"self", format_seconds(o->self_s)},
-                {"share", format_percent(o->self_share)},
-                {"mean", format_seconds(o->mean_s)},
-                {"calls", format_count(o->op->count)},
+                {"self", common::format_seconds(o->self_s)},
+                {"share", common::format_percent(o->self_share)},
+                {"mean", common::format_seconds(o->mean_s)},
+                {"calls", common::format_count(o->op->count)},
                 {"efficiency", efficiency_text(o->cpu_efficiency)}};
     return r;
   }
@@ -65,9 +65,9 @@ std::optional<RuleFiring> preprocessing_parallelize(const Facts& f) {
   if (top->cpu_efficiency && *top->cpu_efficiency < kAsleepCpu) return std::nullopt;
   RuleFiring r;
   r.impact = share * 0.9;
-  r.evidence = {ev("preprocessing_share_of_wall", share, "ratio"), ev("preprocessing_threads", static_cast<double>(max_threads), "count"),
-                ev("hardware_threads", hw, "count"), ev("self_time", top->self_s, "s", top->op->name)};
-  r.values = {{"op", top->op->name}, {"share", format_percent(share)}, {"hw", std::to_string(hw)},
+  r.evidence = {ev("preprocessing_share_of_wall", share, EvidenceUnit::Ratio), ev("preprocessing_threads", static_cast<double>(max_threads), EvidenceUnit::Count),
+                ev("hardware_threads", hw, EvidenceUnit::Count), ev("self_time", top->self_s, EvidenceUnit::Seconds, top->op->name)};
+  r.values = {{"op", top->op->name}, {"share", common::format_percent(share)}, {"hw", std::to_string(hw)},
               {"workers", std::to_string(hw - 1)}};
   return r;
 }
@@ -80,10 +80,10 @@ std::optional<RuleFiring> preprocessing_memory_reuse(const Facts& f) {
     RuleFiring r;
     r.priority = o->self_share >= kLargeShare ? "medium" : "low";
     r.impact = o->self_share;
-    r.evidence = {ev("allocations_per_call", allocs, "count", o->op->name), ev("bytes_allocated_per_call", bytes, "bytes", o->op->name),
-                  ev("self_time_share", o->self_share, "ratio", o->op->name)};
-    r.values = {{"op", o->op->name}, {"allocs", format_number(allocs, 0)}, {"bytes", format_bytes(bytes)},
-                {"share", format_percent(o->self_share)}};
+    r.evidence = {ev("allocations_per_call", allocs, EvidenceUnit::Count, o->op->name), ev("bytes_allocated_per_call", bytes, EvidenceUnit::Bytes, o->op->name),
+                  ev("self_time_share", o->self_share, EvidenceUnit::Ratio, o->op->name)};
+    r.values = {{"op", o->op->name}, {"allocs", common::format_number(allocs, 0)}, {"bytes", common::format_bytes(bytes)},
+                {"share", common::format_percent(o->self_share)}};
     return r;
   }
   return std::nullopt;
@@ -103,11 +103,11 @@ std::optional<RuleFiring> pipeline_streamline(const Facts& f) {
   std::string names;
   for (const OperationFacts* o : tiny) {
     names += (names.empty() ? "" : ", ") + o->op->name;
-    r.evidence.push_back(ev("mean_duration", o->mean_s, "s", o->op->name));
+    r.evidence.push_back(ev("mean_duration", o->mean_s, EvidenceUnit::Seconds, o->op->name));
   }
-  r.evidence.push_back(ev("stages", static_cast<double>(tiny.size()), "count"));
-  r.evidence.push_back(ev("stages_share_of_wall", share, "ratio"));
-  r.values = {{"stages", names}, {"count", std::to_string(tiny.size())}, {"share", format_percent(share)}};
+  r.evidence.push_back(ev("stages", static_cast<double>(tiny.size()), EvidenceUnit::Count));
+  r.evidence.push_back(ev("stages_share_of_wall", share, EvidenceUnit::Ratio));
+  r.values = {{"stages", names}, {"count", std::to_string(tiny.size())}, {"share", common::format_percent(share)}};
   return r;
 }
 

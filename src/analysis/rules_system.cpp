@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "analysis/rule_helpers.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -20,17 +20,17 @@ constexpr double kLargeLeakBytes = 64.0 * 1024 * 1024;  // growth over the run t
 
 std::optional<RuleFiring> gpu_idle(const Facts& f) {
   const GpuClass& g = f.classification.gpu;
-  if (!g.available || g.source.empty() || g.idle_share < kGpuIdleShare) return std::nullopt;
+  if (!g.available || g.source == GpuSource::None || g.idle_share < kGpuIdleShare) return std::nullopt;
   RuleFiring r;
   r.priority = g.idle_share >= 0.5 ? "high" : "medium";
   r.impact = g.idle_share;
-  r.evidence = {ev("gpu_idle_share", g.idle_share, "ratio"), ev("gpu_mean_utilization", g.mean_utilization, "percent")};
+  r.evidence = {ev("gpu_idle_share", g.idle_share, EvidenceUnit::Ratio), ev("gpu_mean_utilization", g.mean_utilization, EvidenceUnit::Percent)};
   const InputPipelineClass& in = f.classification.input;
-  const bool input = in.level == "highly" || in.level == "moderately";
-  if (input) r.evidence.push_back(ev("input_share_of_step_time", in.input_share, "ratio"));
-  r.values = {{"idle", format_percent(g.idle_share)},
-              {"source", g.source},
-              {"cause", input ? "the steps wait for input (" + format_percent(in.input_share) +
+  const bool input = in.level == InputBound::Highly || in.level == InputBound::Moderately;
+  if (input) r.evidence.push_back(ev("input_share_of_step_time", in.input_share, EvidenceUnit::Ratio));
+  r.values = {{"idle", common::format_percent(g.idle_share)},
+              {"source", std::string(to_string(g.source))},
+              {"cause", input ? "the steps wait for input (" + common::format_percent(in.input_share) +
                                     " of step time): fix the input pipeline first (input-bound-workers, input-prefetch)"
                               : "the host does not keep it fed: overlap host work with device work (non_blocking copies, "
                                 "pinned memory), launch fewer, larger kernels (bigger batches, CUDA graphs, torch.compile)"}};
@@ -39,12 +39,12 @@ std::optional<RuleFiring> gpu_idle(const Facts& f) {
 
 std::optional<RuleFiring> gpu_low_utilization(const Facts& f) {
   const GpuClass& g = f.classification.gpu;
-  if (!g.available || g.source.empty() || g.mean_utilization >= kGpuLowUtilization || g.idle_share >= kGpuIdleShare)
+  if (!g.available || g.source == GpuSource::None || g.mean_utilization >= kGpuLowUtilization || g.idle_share >= kGpuIdleShare)
     return std::nullopt;
   RuleFiring r;
   r.impact = 1.0 - g.mean_utilization / 100.0;
-  r.evidence = {ev("gpu_mean_utilization", g.mean_utilization, "percent"), ev("gpu_idle_share", g.idle_share, "ratio")};
-  r.values = {{"utilization", format_number(g.mean_utilization, 0) + " %"}};
+  r.evidence = {ev("gpu_mean_utilization", g.mean_utilization, EvidenceUnit::Percent), ev("gpu_idle_share", g.idle_share, EvidenceUnit::Ratio)};
+  r.values = {{"utilization", common::format_number(g.mean_utilization, 0) + " %"}};
   return r;
 }
 
@@ -56,12 +56,12 @@ std::optional<RuleFiring> gpu_memory_near_limit(const Facts& f) {
   if (!worst) return std::nullopt;
   RuleFiring r;
   r.impact = worst->peak_memory_fraction;
-  r.evidence = {ev("gpu" + std::to_string(worst->index) + "_peak_memory", static_cast<double>(worst->peak_memory_bytes), "bytes"),
-                ev("gpu" + std::to_string(worst->index) + "_memory_total", static_cast<double>(worst->memory_total_bytes), "bytes"),
-                ev("gpu_peak_memory_fraction", worst->peak_memory_fraction, "ratio")};
-  r.values = {{"gpu", std::to_string(worst->index)}, {"peak", format_bytes(static_cast<double>(worst->peak_memory_bytes))},
-              {"total", format_bytes(static_cast<double>(worst->memory_total_bytes))},
-              {"fraction", format_percent(worst->peak_memory_fraction)}};
+  r.evidence = {ev("gpu" + std::to_string(worst->index) + "_peak_memory", static_cast<double>(worst->peak_memory_bytes), EvidenceUnit::Bytes),
+                ev("gpu" + std::to_string(worst->index) + "_memory_total", static_cast<double>(worst->memory_total_bytes), EvidenceUnit::Bytes),
+                ev("gpu_peak_memory_fraction", worst->peak_memory_fraction, EvidenceUnit::Ratio)};
+  r.values = {{"gpu", std::to_string(worst->index)}, {"peak", common::format_bytes(static_cast<double>(worst->peak_memory_bytes))},
+              {"total", common::format_bytes(static_cast<double>(worst->memory_total_bytes))},
+              {"fraction", common::format_percent(worst->peak_memory_fraction)}};
   return r;
 }
 
@@ -87,19 +87,19 @@ std::optional<RuleFiring> memory_leak_suspected(const Facts& f) {
     const OperationFacts* o = f.operation(op);
     const double balance = o && o->alloc_balance_bytes ? *o->alloc_balance_bytes : o && o->rss_delta_bytes ? *o->rss_delta_bytes : 0.0;
     total = balance;
-    r.evidence.push_back(ev(f.steps.count > 0 ? "retained_bytes_per_step" : "retained_bytes_per_call", op_trend->magnitude, "bytes", op));
-    r.evidence.push_back(ev("retained_bytes", balance, "bytes", op));
+    r.evidence.push_back(ev(f.steps.count > 0 ? "retained_bytes_per_step" : "retained_bytes_per_call", op_trend->magnitude, EvidenceUnit::Bytes, op));
+    r.evidence.push_back(ev("retained_bytes", balance, EvidenceUnit::Bytes, op));
   }
   if (rss_trend) {
     if (op.empty()) op = rss_trend->operation;
-    r.evidence.push_back(ev(rss_per_step ? "rss_growth_per_step" : "rss_growth_per_second", rss_trend->magnitude, "bytes"));
+    r.evidence.push_back(ev(rss_per_step ? "rss_growth_per_step" : "rss_growth_per_second", rss_trend->magnitude, EvidenceUnit::Bytes));
     total = std::max(total, rss_trend->magnitude * (rss_per_step ? static_cast<double>(f.steps.count) : f.wall_s));
   }
   r.priority = (rss_trend && op_trend) || total >= kLargeLeakBytes ? "high" : "medium";
   r.impact = 0.5;
   const Trend& lead = op_trend ? *op_trend : *rss_trend;
   r.values = {{"op", op.empty() ? "the process" : op},
-              {"rate", format_bytes(lead.magnitude) + " " + per},
+              {"rate", common::format_bytes(lead.magnitude) + " " + per},
               {"description", lead.description}};
   return r;
 }
@@ -111,9 +111,9 @@ std::optional<RuleFiring> slowdown_detected(const Facts& f) {
     const double share = o ? o->self_share : 0.0;
     RuleFiring r;  // medium: the cause is open, and load from other processes can be one
     r.impact = share;
-    r.evidence = {ev("late_over_early_duration", t.magnitude, "factor", t.operation), ev("onset", t.at_s, "s", t.operation),
-                  ev("self_time_share", share, "ratio", t.operation)};
-    r.values = {{"op", t.operation}, {"ratio", format_number(t.magnitude, 2) + "x"}, {"at", format_seconds(t.at_s)},
+    r.evidence = {ev("late_over_early_duration", t.magnitude, EvidenceUnit::Factor, t.operation), ev("onset", t.at_s, EvidenceUnit::Seconds, t.operation),
+                  ev("self_time_share", share, EvidenceUnit::Ratio, t.operation)};
+    r.values = {{"op", t.operation}, {"ratio", common::format_number(t.magnitude, 2) + "x"}, {"at", common::format_seconds(t.at_s)},
                 {"description", t.description}};
     return r;
   }
@@ -135,10 +135,10 @@ std::optional<RuleFiring> latency_spikes(const Facts& f) {
   r.impact = 0.0;
   std::string when;
   for (std::size_t i = 0; i < spikes.size() && i < 3; ++i) {
-    r.evidence.push_back(ev("spike_over_p99", spikes[i]->magnitude, "factor", spikes[i]->operation));
-    when += (when.empty() ? "" : ", ") + format_seconds(spikes[i]->at_s);
+    r.evidence.push_back(ev("spike_over_p99", spikes[i]->magnitude, EvidenceUnit::Factor, spikes[i]->operation));
+    when += (when.empty() ? "" : ", ") + common::format_seconds(spikes[i]->at_s);
   }
-  r.evidence.push_back(ev("spikes", static_cast<double>(spikes.size()), "count"));
+  r.evidence.push_back(ev("spikes", static_cast<double>(spikes.size()), EvidenceUnit::Count));
   r.values = {{"op", worst.operation}, {"count", std::to_string(spikes.size())}, {"when", when}, {"description", worst.description}};
   return r;
 }
@@ -151,14 +151,14 @@ std::optional<RuleFiring> lock_contention(const Facts& f) {
   RuleFiring r;
   r.priority = c.efficiency_measured && c.waiting_share >= kLargeShare ? "high" : c.waiting_share >= kSmallShare ? "medium" : "low";
   r.impact = c.waiting_share;
-  r.evidence = {ev("threads", static_cast<double>(c.threads), "count", o->op->name),
-                ev("calls_in_flight", c.concurrency, "count", o->op->name),
-                ev(c.efficiency_measured ? "waiting_fraction" : "waiting_fraction_estimated", c.wait_fraction, "ratio", o->op->name),
-                ev("mean_over_fastest_call", c.mean_over_min, "factor", o->op->name),
-                ev("waiting_share_of_thread_time", c.waiting_share, "ratio", o->op->name)};
-  r.values = {{"op", o->op->name}, {"threads", std::to_string(c.threads)}, {"wait", format_percent(c.wait_fraction)},
-              {"mean", format_seconds(o->mean_s)}, {"min", format_seconds(static_cast<double>(o->op->min_ns) * 1e-9)},
-              {"inflight", format_number(c.concurrency, 1)}};
+  r.evidence = {ev("threads", static_cast<double>(c.threads), EvidenceUnit::Count, o->op->name),
+                ev("calls_in_flight", c.concurrency, EvidenceUnit::Count, o->op->name),
+                ev(c.efficiency_measured ? "waiting_fraction" : "waiting_fraction_estimated", c.wait_fraction, EvidenceUnit::Ratio, o->op->name),
+                ev("mean_over_fastest_call", c.mean_over_min, EvidenceUnit::Factor, o->op->name),
+                ev("waiting_share_of_thread_time", c.waiting_share, EvidenceUnit::Ratio, o->op->name)};
+  r.values = {{"op", o->op->name}, {"threads", std::to_string(c.threads)}, {"wait", common::format_percent(c.wait_fraction)},
+              {"mean", common::format_seconds(o->mean_s)}, {"min", common::format_seconds(static_cast<double>(o->op->min_ns) * 1e-9)},
+              {"inflight", common::format_number(c.concurrency, 1)}};
   return r;
 }
 
@@ -176,12 +176,12 @@ std::optional<RuleFiring> io_bound(const Facts& f) {
   RuleFiring r;
   r.priority = best->self_share >= 0.30 ? "high" : "medium";
   r.impact = best->self_share;
-  r.evidence = {ev("io_bytes", bytes, "bytes", best->op->name), ev("throughput", best->total_s > 0 ? bytes / best->total_s : 0.0, "bytes_per_s", best->op->name),
-                ev("self_time_share", best->self_share, "ratio", best->op->name)};
-  if (best->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *best->cpu_efficiency, "ratio", best->op->name));
-  r.values = {{"op", best->op->name}, {"bytes", format_bytes(bytes)}, {"time", format_seconds(best->total_s)},
-              {"rate", format_bytes(best->total_s > 0 ? bytes / best->total_s : 0.0) + "/s"},
-              {"share", format_percent(best->self_share)}};
+  r.evidence = {ev("io_bytes", bytes, EvidenceUnit::Bytes, best->op->name), ev("throughput", best->total_s > 0 ? bytes / best->total_s : 0.0, EvidenceUnit::BytesPerSecond, best->op->name),
+                ev("self_time_share", best->self_share, EvidenceUnit::Ratio, best->op->name)};
+  if (best->cpu_efficiency) r.evidence.push_back(ev("cpu_efficiency", *best->cpu_efficiency, EvidenceUnit::Ratio, best->op->name));
+  r.values = {{"op", best->op->name}, {"bytes", common::format_bytes(bytes)}, {"time", common::format_seconds(best->total_s)},
+              {"rate", common::format_bytes(best->total_s > 0 ? bytes / best->total_s : 0.0) + "/s"},
+              {"share", common::format_percent(best->self_share)}};
   return r;
 }
 
@@ -195,10 +195,10 @@ std::optional<RuleFiring> cpu_waiting(const Facts& f) {
     if (contended) continue;
     RuleFiring r;
     r.impact = o->self_share * (1.0 - *o->cpu_efficiency);
-    r.evidence = {ev("cpu_efficiency", *o->cpu_efficiency, "ratio", o->op->name), ev("self_time_share", o->self_share, "ratio", o->op->name),
-                  ev("mean_duration", o->mean_s, "s", o->op->name)};
-    r.values = {{"op", o->op->name}, {"efficiency", format_percent(*o->cpu_efficiency)}, {"share", format_percent(o->self_share)},
-                {"waiting", format_seconds(o->total_s * (1.0 - *o->cpu_efficiency))}};
+    r.evidence = {ev("cpu_efficiency", *o->cpu_efficiency, EvidenceUnit::Ratio, o->op->name), ev("self_time_share", o->self_share, EvidenceUnit::Ratio, o->op->name),
+                  ev("mean_duration", o->mean_s, EvidenceUnit::Seconds, o->op->name)};
+    r.values = {{"op", o->op->name}, {"efficiency", common::format_percent(*o->cpu_efficiency)}, {"share", common::format_percent(o->self_share)},
+                {"waiting", common::format_seconds(o->total_s * (1.0 - *o->cpu_efficiency))}};
     return r;
   }
   return std::nullopt;
@@ -209,12 +209,12 @@ std::optional<RuleFiring> high_context_switches(const Facts& f) {
   const int hw = hardware_threads(f);
   if (!rate || *rate < kSwitchesPerHwThread * hw) return std::nullopt;
   RuleFiring r;
-  r.evidence = {ev("involuntary_context_switches", *rate, "per_s"), ev("hardware_threads", hw, "count")};
+  r.evidence = {ev("involuntary_context_switches", *rate, EvidenceUnit::PerSecond), ev("hardware_threads", hw, EvidenceUnit::Count)};
   std::size_t busy_threads = 0;
   for (const ThreadStats& t : f.snapshot.threads)
     if (f.wall_s > 0 && ns_to_s(static_cast<double>(t.top_level_ns)) >= 0.5 * f.wall_s) ++busy_threads;
-  r.evidence.push_back(ev("busy_profiled_threads", static_cast<double>(busy_threads), "count"));
-  r.values = {{"rate", format_number(*rate, 0)}, {"hw", std::to_string(hw)}, {"busy", std::to_string(busy_threads)}};
+  r.evidence.push_back(ev("busy_profiled_threads", static_cast<double>(busy_threads), EvidenceUnit::Count));
+  r.values = {{"rate", common::format_number(*rate, 0)}, {"hw", std::to_string(hw)}, {"busy", std::to_string(busy_threads)}};
   return r;
 }
 
@@ -227,8 +227,8 @@ std::optional<RuleFiring> excessive_synchronization(const Facts& f) {
   RuleFiring r;
   r.priority = share >= 0.30 ? "high" : "medium";
   r.impact = share;
-  r.evidence = {ev("synchronization_time", sync_s, "s"), ev(f.steps.count > 0 ? "share_of_step_time" : "share_of_wall_time", share, "ratio")};
-  r.values = {{"time", format_seconds(sync_s)}, {"share", format_percent(share)}};
+  r.evidence = {ev("synchronization_time", sync_s, EvidenceUnit::Seconds), ev(f.steps.count > 0 ? "share_of_step_time" : "share_of_wall_time", share, EvidenceUnit::Ratio)};
+  r.values = {{"time", common::format_seconds(sync_s)}, {"share", common::format_percent(share)}};
   return r;
 }
 
@@ -239,8 +239,8 @@ std::optional<RuleFiring> profiler_events_dropped(const Facts& f) {
   const double share = all > 0 ? static_cast<double>(dropped) / all : 1.0;
   RuleFiring r;
   r.priority = share >= 0.01 ? "medium" : "low";
-  r.evidence = {ev("events_dropped", static_cast<double>(dropped), "count"), ev("dropped_share", share, "ratio")};
-  r.values = {{"dropped", format_count(dropped)}, {"share", format_percent(share)},
+  r.evidence = {ev("events_dropped", static_cast<double>(dropped), EvidenceUnit::Count), ev("dropped_share", share, EvidenceUnit::Ratio)};
+  r.values = {{"dropped", common::format_count(dropped)}, {"share", common::format_percent(share)},
               {"buffer", std::to_string(f.config.buffer_events * 4)}};
   return r;
 }

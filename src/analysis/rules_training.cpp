@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "analysis/rule_helpers.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -19,8 +19,8 @@ std::optional<RuleFiring> gradient_accumulation(const Facts& f) {
   if (f.steps.count == 0 || peak < kGpuMemoryNearLimit) return std::nullopt;
   RuleFiring r;
   r.impact = peak;
-  r.evidence = {ev("gpu_peak_memory_fraction", peak, "ratio"), ev("steps", static_cast<double>(f.steps.count), "count")};
-  r.values = {{"peak", format_percent(peak)}};
+  r.evidence = {ev("gpu_peak_memory_fraction", peak, EvidenceUnit::Ratio), ev("steps", static_cast<double>(f.steps.count), EvidenceUnit::Count)};
+  r.values = {{"peak", common::format_percent(peak)}};
   return r;
 }
 
@@ -30,9 +30,9 @@ std::optional<RuleFiring> mixed_precision(const Facts& f) {
     return std::nullopt;
   RuleFiring r;
   r.impact = g.mean_utilization / 100.0 * 0.5;
-  r.evidence = {ev("gpu_mean_utilization", g.mean_utilization, "percent"), ev("mixed_precision_operations", 0.0, "count"),
-                ev("steps", static_cast<double>(f.steps.count), "count")};
-  r.values = {{"utilization", format_number(g.mean_utilization, 0) + " %"}};
+  r.evidence = {ev("gpu_mean_utilization", g.mean_utilization, EvidenceUnit::Percent), ev("mixed_precision_operations", 0.0, EvidenceUnit::Count),
+                ev("steps", static_cast<double>(f.steps.count), EvidenceUnit::Count)};
+  r.values = {{"utilization", common::format_number(g.mean_utilization, 0) + " %"}};
   return r;
 }
 
@@ -48,12 +48,12 @@ std::optional<RuleFiring> ddp_over_dataparallel(const Facts& f) {
   if (gap < kGpuImbalancePoints) return std::nullopt;
   RuleFiring r;
   r.impact = gap / 100.0;
-  r.evidence = {ev("gpus", static_cast<double>(measured.size()), "count"),
-                ev("gpu" + std::to_string((*hi)->index) + "_utilization", (*hi)->mean_utilization, "percent"),
-                ev("gpu" + std::to_string((*lo)->index) + "_utilization", (*lo)->mean_utilization, "percent"),
-                ev("world_size", f.snapshot.run.world_size, "count")};
-  r.values = {{"gpus", std::to_string(measured.size())}, {"busy", format_number((*hi)->mean_utilization, 0) + " %"},
-              {"idle", format_number((*lo)->mean_utilization, 0) + " %"}};
+  r.evidence = {ev("gpus", static_cast<double>(measured.size()), EvidenceUnit::Count),
+                ev("gpu" + std::to_string((*hi)->index) + "_utilization", (*hi)->mean_utilization, EvidenceUnit::Percent),
+                ev("gpu" + std::to_string((*lo)->index) + "_utilization", (*lo)->mean_utilization, EvidenceUnit::Percent),
+                ev("world_size", f.snapshot.run.world_size, EvidenceUnit::Count)};
+  r.values = {{"gpus", std::to_string(measured.size())}, {"busy", common::format_number((*hi)->mean_utilization, 0) + " %"},
+              {"idle", common::format_number((*lo)->mean_utilization, 0) + " %"}};
   return r;
 }
 
@@ -68,11 +68,11 @@ std::optional<RuleFiring> training_overhead(const Facts& f, Category c, double t
   RuleFiring r;
   r.priority = share >= kLargeShare ? "medium" : "low";
   r.impact = share;
-  r.evidence = {ev(std::string(to_string(c)) + "_share_of_training", share, "ratio"),
-                ev("time", t, "s", ops.front()->op->name), ev("calls", static_cast<double>(ops.front()->op->count), "count", ops.front()->op->name),
-                ev("steps", static_cast<double>(f.steps.count), "count")};
-  r.values = {{"op", ops.front()->op->name}, {"share", format_percent(share)}, {"calls", format_count(ops.front()->op->count)},
-              {"steps", format_count(f.steps.count)}, {"time", format_seconds(t)}};
+  r.evidence = {ev(std::string(to_string(c)) + "_share_of_training", share, EvidenceUnit::Ratio),
+                ev("time", t, EvidenceUnit::Seconds, ops.front()->op->name), ev("calls", static_cast<double>(ops.front()->op->count), EvidenceUnit::Count, ops.front()->op->name),
+                ev("steps", static_cast<double>(f.steps.count), EvidenceUnit::Count)};
+  r.values = {{"op", ops.front()->op->name}, {"share", common::format_percent(share)}, {"calls", common::format_count(ops.front()->op->count)},
+              {"steps", common::format_count(f.steps.count)}, {"time", common::format_seconds(t)}};
   return r;
 }
 

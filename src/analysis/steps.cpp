@@ -271,11 +271,13 @@ InputPipelineClass classify_input(const StepFacts& steps) {
   c.step_time = steps.step_time_s;
   c.step_source = steps.source;
   if (steps.count == 0 || steps.iteration_s() <= 0.0) {
-    c.level = "unknown";
+    c.level = InputBound::Unknown;
     return c;
   }
   c.input_share = std::clamp(steps.input_share(), 0.0, 1.0);
-  c.level = c.input_share >= kHighlyInputBound ? "highly" : c.input_share >= kModeratelyInputBound ? "moderately" : "not";
+  c.level = c.input_share >= kHighlyInputBound       ? InputBound::Highly
+            : c.input_share >= kModeratelyInputBound ? InputBound::Moderately
+                                                     : InputBound::Not;
   return c;
 }
 

@@ -7,7 +7,7 @@
 
 #include "analysis/call_tree.hpp"
 #include "analysis/robust_stats.hpp"
-#include "analysis/text_format.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::analysis {
 namespace {
@@ -186,10 +186,10 @@ Trend operation_growth_trend(const LeakCandidate& c, bool by_alloc, const StepFa
                                   : "sum of per-call RSS deltas (process-wide: memory other threads touch during "
                                     "the call counts too)") +
              " of the operation" + (steps.count > 0 ? ", per step" : ", per call (no steps)");
-  t.description = op.name + (by_alloc ? " keeps " : " raises RSS by ") + format_bytes(c.per_call) + " per call (" +
-                  format_bytes(c.retained) + (by_alloc ? " allocated and not freed" : " in all") + " over " +
-                  format_count(op.count) + " calls" +
-                  (steps.count > 0 ? ", " + format_bytes(t.magnitude) + " per step" : "") + ")";
+  t.description = op.name + (by_alloc ? " keeps " : " raises RSS by ") + common::format_bytes(c.per_call) + " per call (" +
+                  common::format_bytes(c.retained) + (by_alloc ? " allocated and not freed" : " in all") + " over " +
+                  common::format_count(op.count) + " calls" +
+                  (steps.count > 0 ? ", " + common::format_bytes(t.magnitude) + " per step" : "") + ")";
   // An RSS delta is the whole process's: with other threads running, part of it may be theirs.
   if (!by_alloc && other_threads > 0)
     t.description += "; RSS is process-wide and " + std::to_string(other_threads) +
@@ -243,7 +243,7 @@ std::optional<RssSeries> rss_after_warmup(const Snapshot& s, const StepFacts& st
   }
   if (out.x.size() < kMinRssSamples || !(out.x.back() > out.x.front())) {
     need(std::to_string(out.x.size()) + " after the first quarter (" + std::to_string(rss->values.size()) + " in all over " +
-         format_seconds(ns_to_s(static_cast<double>(t1 - t0))) + (clock.known() ? ", counted against steps done" : "") +
+         common::format_seconds(ns_to_s(static_cast<double>(t1 - t0))) + (clock.known() ? ", counted against steps done" : "") +
          ")");
     return std::nullopt;
   }
@@ -280,10 +280,10 @@ std::optional<Trend> process_growth_trend(const RssSeries& rss, const std::strin
   t.method = std::string("Theil-Sen slope of rss_bytes ") +
              (rss.per_step ? "against steps done, after the first quarter of the steps"
                            : "against time, after the first quarter of the run (no steps)") +
-             " (Kendall tau-b " + format_number(tau, 2) + ")";
-  t.description = "RSS grew " + format_bytes(growth) + " over " +
-                  (rss.per_step ? format_number(span, 0) + " steps" : format_seconds(span)) + " (" +
-                  format_bytes(slope) + per + ") from " + format_bytes(ys.front()) +
+             " (Kendall tau-b " + common::format_number(tau, 2) + ")";
+  t.description = "RSS grew " + common::format_bytes(growth) + " over " +
+                  (rss.per_step ? common::format_number(span, 0) + " steps" : common::format_seconds(span)) + " (" +
+                  common::format_bytes(slope) + per + ") from " + common::format_bytes(ys.front()) +
                   (leaking_op.empty() ? "" : "; largest retained allocations in " + leaking_op);
   return t;
 }
@@ -354,9 +354,9 @@ std::vector<Trend> find_slowdowns(const Snapshot& s, std::vector<Inconclusive>* 
     t.magnitude = late / early;
     t.at_s = ns_to_s(static_cast<double>(onset_ns));
     t.method = kSlowdownMethod;
-    t.description = shown(op) + " slowed down " + format_number(t.magnitude, 2) + "x: median window mean " +
-                    format_seconds(early) + " early vs " + format_seconds(late) + " late (" +
-                    std::to_string(means.size()) + " windows), from about " + format_seconds(t.at_s) + " into the run";
+    t.description = shown(op) + " slowed down " + common::format_number(t.magnitude, 2) + "x: median window mean " +
+                    common::format_seconds(early) + " early vs " + common::format_seconds(late) + " late (" +
+                    std::to_string(means.size()) + " windows), from about " + common::format_seconds(t.at_s) + " into the run";
     out.push_back(std::move(t));
   }
   if (!looked && inconclusive)
@@ -364,7 +364,7 @@ std::vector<Trend> find_slowdowns(const Snapshot& s, std::vector<Inconclusive>* 
         {"slowdown",
          "an operation with >= " + std::to_string(kMinCalls) + " calls spread over >= " + std::to_string(kMinWindows) +
              " time windows",
-         busiest ? "the busiest operation, " + busiest->name + ", has " + format_count(busiest->count) + " calls in " +
+         busiest ? "the busiest operation, " + busiest->name + ", has " + common::format_count(busiest->count) + " calls in " +
                        std::to_string(busiest_windows) + " windows"
                  : "no operations"});
   return out;
@@ -428,8 +428,8 @@ std::vector<Trend> find_spikes(const Snapshot& s, std::vector<Inconclusive>* inc
       t.magnitude = d / p99;
       t.at_s = ns_to_s(static_cast<double>(c.start_ns));
       t.method = "call duration / p99 of the operation (spike: >= 3x and >= 1 ms above; p99 >= 100 us)";
-      t.description = f.name + " call at " + format_seconds(t.at_s) + " took " + format_seconds(d) + " = " +
-                      format_number(t.magnitude, 1) + "x its p99 (" + format_seconds(p99) + ") on thread " +
+      t.description = f.name + " call at " + common::format_seconds(t.at_s) + " took " + common::format_seconds(d) + " = " +
+                      common::format_number(t.magnitude, 1) + "x its p99 (" + common::format_seconds(p99) + ") on thread " +
                       std::to_string(c.thread_index);
       found.push_back(std::move(f));
     }
@@ -474,7 +474,7 @@ std::vector<Trend> find_spikes(const Snapshot& s, std::vector<Inconclusive>* inc
   if (!looked && inconclusive)
     inconclusive->push_back({"spike", "an operation with >= " + std::to_string(kMinSpikeCalls) +
                                           " calls (so that its p99 is not one of its few slowest calls)",
-                             "at most " + format_count(most_calls) + " calls per operation"});
+                             "at most " + common::format_count(most_calls) + " calls per operation"});
   return out;
 }
 

@@ -7,15 +7,12 @@
 
 #include "analysis/analyze.hpp"
 #include "codeprof/profiler.hpp"
+#include "common/wall_clock.hpp"
 
 namespace codeprof::detail {
 namespace {
 
 std::atomic<AlertSinkFactory> g_sink_factory{nullptr};
-
-std::int64_t unix_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // The job identity every alert carries, as the Prometheus metrics do.
 AlertLabels identity_labels(const RunInfo& run) {
@@ -123,7 +120,7 @@ void AlertMonitor::evaluate_once() {
   }
   const Snapshot snapshot = profiler_.snapshot();
   const Findings findings = analysis::analyze(snapshot, config);
-  const std::int64_t now = unix_now_ns();
+  const std::int64_t now = common::unix_now_ns();
   metrics_.add(snapshot, findings, now);
   std::vector<AlertSample> samples = metrics_.samples(snapshot, config.alerts);
   const AlertLabels identity = identity_labels(snapshot.run);

@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/analyze.hpp"
-#include "analysis/text_format.hpp"
 #include "cli/input_files.hpp"
 #include "cli/job_view.hpp"
 #include "cli/rank_comparison.hpp"
@@ -19,6 +18,7 @@
 #include "codeprof/config.hpp"
 #include "codeprof/dashboard.hpp"
 #include "codeprof/exporters.hpp"
+#include "common/number_format.hpp"
 #include "io/timeline_model.hpp"
 #include "server/request_guard.hpp"
 
@@ -197,7 +197,7 @@ int run_merge(const MergeOptions& options) {
   io::write_file_atomic(options.output, content);
   std::string summary = "codeprof: merged " + std::to_string(runs.size()) + " file" + (runs.size() == 1 ? "" : "s") +
                         " into " + options.output + " (" + (format == "perfetto" ? "Perfetto protobuf" : "Chrome trace JSON") +
-                        ", " + analysis::format_bytes(static_cast<double>(content.size())) + ")\n";
+                        ", " + common::format_bytes(static_cast<double>(content.size())) + ")\n";
   if (job.one_job) {
     if (job.stragglers.empty()) summary += "codeprof: no straggler (" + job.note + ")\n";
     for (const auto& st : job.stragglers) summary += "codeprof: straggler: " + st.description + "\n";

@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "analysis/text_format.hpp"
 #include "cli/progress.hpp"
 #include "codeprof/trace_reader.hpp"
+#include "common/number_format.hpp"
 #include "io/report_reader.hpp"
 #include "io/trace/input.hpp"
 #include "io/trace/source_reader.hpp"
@@ -60,7 +60,7 @@ Input load_input(const std::string& path, std::uint64_t trace_event_budget) {
   input.path = path;
   // Sizes of pipes and of /proc files are unknown (0): the notice then says how much was read.
   SlowTaskNotice notice("reading " + path +
-                        (regular && st.st_size > 0 ? " (" + analysis::format_bytes(static_cast<double>(st.st_size)) + ")" : ""));
+                        (regular && st.st_size > 0 ? " (" + common::format_bytes(static_cast<double>(st.st_size)) + ")" : ""));
   try {
     std::unique_ptr<io::trace::ByteSource> source = io::trace::open_descriptor_source(fd, path);
     std::string head = io::trace::read_head(*source, kHeadBytes);

@@ -17,10 +17,11 @@
 #include "analysis/alert_engine.hpp"
 #include "analysis/robust_stats.hpp"
 #include "analysis/steps.hpp"
-#include "analysis/text_format.hpp"
 #include "cli/commands.hpp"
 #include "cli/rank_comparison.hpp"
 #include "codeprof/dashboard.hpp"
+#include "common/number_format.hpp"
+#include "common/wall_clock.hpp"
 #include "io/report_reader.hpp"
 #include "server/http_request_guard.hpp"
 #include "server/web_assets.hpp"
@@ -35,10 +36,6 @@ constexpr const char* kPagePolicy =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 constexpr const char* kStragglerMetric = "rank_compute_ratio";
-
-std::int64_t unix_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string dump(const OrderedJson& j) { return j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace); }
 
@@ -204,7 +201,7 @@ void JobView::Impl::poll() {
       errors[i] = e.what();
     }
   }
-  const std::int64_t now = unix_now_ns();
+  const std::int64_t now = common::unix_now_ns();
   std::lock_guard lock(mutex);
   for (std::size_t i = 0; i < ranks.size() && i < parsed.size(); ++i) {
     Rank& r = ranks[i];
@@ -223,7 +220,7 @@ void JobView::Impl::poll() {
 }
 
 void JobView::Impl::recompute() {
-  const std::int64_t now = unix_now_ns();
+  const std::int64_t now = common::unix_now_ns();
   std::vector<RankInput> inputs;
   for (const auto& r : ranks)
     if (r.report) inputs.push_back({r.endpoint.url, &r.report->snapshot, &r.report->findings});
@@ -280,7 +277,7 @@ void JobView::Impl::recompute() {
       row["uptime_s"] = static_cast<double>(s.run.wall_ns) / 1e9;
       row["events_dropped"] = s.events_dropped;
       row["summary"] = f.classification.summary;
-      row["input_level"] = f.classification.input.level;
+      row["input_level"] = std::string(to_string(f.classification.input.level));
       row["input_share"] = f.classification.input.input_share;
       row["gpu_idle_share"] = f.classification.gpu.available ? OrderedJson(f.classification.gpu.idle_share) : OrderedJson(nullptr);
       for (const auto& facts : job.ranks)
@@ -314,11 +311,11 @@ void JobView::Impl::recompute() {
   if (with_steps > 0) {
     summary = input_bound > with_steps / 2 ? "job input-bound: " : "job not input-bound: ";
     summary += std::to_string(input_bound) + " of " + std::to_string(with_steps) + " ranks highly input-bound, median input share " +
-               analysis::format_percent(median_of(input_shares));
+               common::format_percent(median_of(input_shares));
   } else {
     summary = "no steps seen yet";
   }
-  if (!gpu_idle.empty()) summary += "; median GPU idle share " + analysis::format_percent(median_of(gpu_idle));
+  if (!gpu_idle.empty()) summary += "; median GPU idle share " + common::format_percent(median_of(gpu_idle));
   if (!job.stragglers.empty()) summary += "; straggler: rank " + std::to_string(job.stragglers.front().rank);
   std::size_t reachable = 0;
   for (const auto& r : ranks) reachable += r.reachable ? 1 : 0;

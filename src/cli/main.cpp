@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "analysis/text_format.hpp"
 #include "cli/commands.hpp"
 #include "codeprof/version.hpp"
+#include "common/one_line.hpp"
 
 namespace {
 
@@ -71,7 +71,7 @@ std::vector<std::string> split_ranks(const std::string& text) {
 }
 
 int fail(const std::string& message) {
-  std::fprintf(stderr, "codeprof: %s\n", codeprof::analysis::one_line(message).c_str());
+  std::fprintf(stderr, "codeprof: %s\n", codeprof::common::one_line(message).c_str());
   return 2;
 }
 

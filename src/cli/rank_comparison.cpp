@@ -8,8 +8,8 @@
 #include <unordered_set>
 
 #include "analysis/steps.hpp"
-#include "analysis/text_format.hpp"
 #include "cli/text_table.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::cli {
 namespace {
@@ -22,7 +22,7 @@ double median(std::vector<double> v) {
 }
 
 std::string signed_percent(double ratio) {
-  std::string s = analysis::format_percent(ratio);
+  std::string s = common::format_percent(ratio);
   if (ratio >= 0) s.insert(0, 1, '+');
   return s;
 }
@@ -80,7 +80,7 @@ JobComparison compare_ranks(const std::vector<RankInput>& inputs, double thresho
   }
   job.note = std::string("each rank against the median of the other ranks, ") +
              (job.per_step ? "per step" : "over the whole run (not every rank has steps)") + ", threshold " +
-             analysis::format_percent(threshold);
+             common::format_percent(threshold);
 
   for (std::size_t i = 0; i < job.ranks.size(); ++i) {
     const RankFacts& r = job.ranks[i];
@@ -103,9 +103,9 @@ JobComparison compare_ranks(const std::vector<RankInput>& inputs, double thresho
       s.value_s = value;
       s.others_median_s = others;
       s.difference = others > 0 ? (value - others) / others : 0.0;
-      s.description = "rank " + std::to_string(r.rank) + " " + what + ": " + analysis::format_seconds(value) + unit + " vs " +
-                      analysis::format_seconds(others) + " on the other ranks (median), " + signed_percent(s.difference) +
-                      " (" + (value >= others ? "+" : "-") + analysis::format_seconds(std::fabs(value - others)) + ")";
+      s.description = "rank " + std::to_string(r.rank) + " " + what + ": " + common::format_seconds(value) + unit + " vs " +
+                      common::format_seconds(others) + " on the other ranks (median), " + signed_percent(s.difference) +
+                      " (" + (value >= others ? "+" : "-") + common::format_seconds(std::fabs(value - others)) + ")";
       job.stragglers.push_back(std::move(s));
     };
     if (step_median > 0 && r.step_s > step_median * (1 + threshold) && r.step_s - step_median > floor_s)
@@ -130,14 +130,14 @@ std::string comparison_text(const JobComparison& job) {
                    {"Collectives", Align::Right},
                    {"Most self time", Align::Left}});
   for (const auto& r : job.ranks)
-    table.add({r.rank >= 0 ? std::to_string(r.rank) : "?", truncate(r.host.empty() ? "-" : r.host, 24), truncate(std::filesystem::path(r.path).filename().string(), 48), analysis::format_count(r.steps),
-               analysis::format_seconds(r.step_s), analysis::format_seconds(r.compute_s), analysis::format_seconds(r.collective_per_s),
-               r.top_operation.empty() ? "-" : truncate(r.top_operation, 40) + " (" + analysis::format_seconds(r.top_operation_s) + ")"});
+    table.add({r.rank >= 0 ? std::to_string(r.rank) : "?", truncate(r.host.empty() ? "-" : r.host, 24), truncate(std::filesystem::path(r.path).filename().string(), 48), common::format_count(r.steps),
+               common::format_seconds(r.step_s), common::format_seconds(r.compute_s), common::format_seconds(r.collective_per_s),
+               r.top_operation.empty() ? "-" : truncate(r.top_operation, 40) + " (" + common::format_seconds(r.top_operation_s) + ")"});
   out += table.render("  ");
   out += "\nStragglers (" + job.note + ")\n";
   if (!job.one_job) return out;
   if (job.stragglers.empty()) {
-    out += "  none: every rank is within " + analysis::format_percent(job.threshold) + " of the others\n";
+    out += "  none: every rank is within " + common::format_percent(job.threshold) + " of the others\n";
     return out;
   }
   for (const auto& s : job.stragglers) out += "  - " + s.description + "\n";
@@ -263,7 +263,7 @@ StepSkew step_skew(const std::vector<RankInput>& inputs, const Config& config, s
   }
   out.available = true;
   out.note = "compute per step (step minus collectives) vs the other ranks' median; " + std::to_string(intervals) +
-             (intervals == 1 ? " interval of " : " intervals of ") + analysis::format_seconds(width / 1e9) +
+             (intervals == 1 ? " interval of " : " intervals of ") + common::format_seconds(width / 1e9) +
              ", ranks aligned on their start times";
   return out;
 }
@@ -276,9 +276,9 @@ std::string skew_text(const StepSkew& skew) {
     columns.push_back({"rank " + (cell.rank >= 0 ? std::to_string(cell.rank) : std::string("?")), Align::Right});
   TextTable table(columns);
   for (const auto& interval : skew.intervals) {
-    std::vector<std::string> row = {analysis::format_seconds(interval.start_s), analysis::format_seconds(interval.end_s)};
+    std::vector<std::string> row = {common::format_seconds(interval.start_s), common::format_seconds(interval.end_s)};
     for (const auto& cell : interval.ranks)
-      row.push_back(cell.measured ? signed_percent(cell.skew) + " (" + analysis::format_seconds(cell.compute_per_step_s) + ")"
+      row.push_back(cell.measured ? signed_percent(cell.skew) + " (" + common::format_seconds(cell.compute_per_step_s) + ")"
                                   : "-");
     table.add(row);
   }

@@ -5,8 +5,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "analysis/text_format.hpp"
 #include "cli/text_table.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::cli {
 namespace {
@@ -42,13 +42,13 @@ std::optional<double> metric_change(const OperationChange& c, const std::string&
 
 std::string percent(const std::optional<double>& ratio) {
   if (!ratio) return "";
-  std::string s = analysis::format_percent(*ratio);
+  std::string s = common::format_percent(*ratio);
   if (*ratio >= 0) s.insert(0, 1, '+');
   return s;
 }
 
 std::string before_after(double base, double next, const std::optional<double>& ratio) {
-  std::string s = analysis::format_seconds(base) + " -> " + analysis::format_seconds(next);
+  std::string s = common::format_seconds(base) + " -> " + common::format_seconds(next);
   if (ratio) s += " (" + percent(ratio) + ")";
   return s;
 }
@@ -151,8 +151,8 @@ std::string diff_text(const DiffResult& diff, const DiffOptions& options, const 
       const OperationChange& c = *ops[i];
       const OperationFigures& f = is_added ? *c.next : *c.base;
       out += std::string(is_added ? "  + " : "  - ") + printable(c.name) + " [" + c.type + "]: " + (is_added ? "" : "was ") +
-             analysis::format_count(f.calls) + " calls, mean " + analysis::format_seconds(f.mean_s) + ", total " +
-             analysis::format_seconds(f.total_s) + "\n";
+             common::format_count(f.calls) + " calls, mean " + common::format_seconds(f.mean_s) + ", total " +
+             common::format_seconds(f.total_s) + "\n";
     }
   };
   list("Added in the new run", added, true);
@@ -162,10 +162,10 @@ std::string diff_text(const DiffResult& diff, const DiffOptions& options, const 
     out += "No regression limit given (--max-regression PCT): nothing is gated.\n";
   } else if (diff.regressions == 0) {
     out += "No operation's " + options.metric + " duration regressed by more than " +
-           analysis::format_percent(*options.max_regression) + ".\n";
+           common::format_percent(*options.max_regression) + ".\n";
   } else {
     out += std::to_string(diff.regressions) + (diff.regressions == 1 ? " operation" : " operations") + " regressed by more than " +
-           analysis::format_percent(*options.max_regression) + " (" + options.metric + " duration):";
+           common::format_percent(*options.max_regression) + " (" + options.metric + " duration):";
     for (const auto& c : diff.changes)
       if (c.regressed) {
         out += ' ';

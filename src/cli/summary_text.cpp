@@ -4,15 +4,15 @@
 #include <cmath>
 #include <filesystem>
 
-#include "analysis/text_format.hpp"
 #include "cli/text_table.hpp"
+#include "common/number_format.hpp"
 
 namespace codeprof::cli {
 namespace {
 // A duration in nanoseconds, as people read it ("25.0 ms").
 template <typename Ns>
 std::string duration(Ns ns) {
-  return analysis::format_seconds(static_cast<double>(ns) / 1e9);
+  return common::format_seconds(static_cast<double>(ns) / 1e9);
 }
 
 std::string run_line(const Snapshot& s) {
@@ -38,18 +38,18 @@ void classification(std::string& out, const Snapshot& s, const Classification& c
   if (!c.summary.empty()) out += "  " + c.summary + "\n";
   // The summary gives the verdicts; these lines give the numbers behind them.
   if (c.input.steps > 0)
-    out += "  steps: " + analysis::format_count(c.input.steps) + ", mean " +
-           analysis::format_seconds(c.input.step_time / static_cast<double>(c.input.steps)) + ", input " +
-           analysis::format_percent(c.input.input_share) + " of step time (" + c.input.level + " input-bound)" +
+    out += "  steps: " + common::format_count(c.input.steps) + ", mean " +
+           common::format_seconds(c.input.step_time / static_cast<double>(c.input.steps)) + ", input " +
+           common::format_percent(c.input.input_share) + " of step time (" + std::string(to_string(c.input.level)) + " input-bound)" +
            (c.input.step_source.empty() ? "" : "; steps from " + c.input.step_source) + "\n";
   else
     out += "  steps: none found, so no input-bound verdict\n";
   if (c.gpu.available)
-    out += "  GPU: idle " + analysis::format_percent(c.gpu.idle_share) + (s.steps.empty() ? " of the run" : " of step time") +
-           (c.gpu.mean_utilization > 0 ? ", mean utilization " + analysis::format_percent(c.gpu.mean_utilization / 100.0) : "") +
-           (c.gpu.source.empty() ? "" : " (from the " + c.gpu.source + ")") + "\n";
+    out += "  GPU: idle " + common::format_percent(c.gpu.idle_share) + (s.steps.empty() ? " of the run" : " of step time") +
+           (c.gpu.mean_utilization > 0 ? ", mean utilization " + common::format_percent(c.gpu.mean_utilization / 100.0) : "") +
+           (c.gpu.source == GpuSource::None ? "" : " (from the " + std::string(to_string(c.gpu.source)) + ")") + "\n";
   if (c.cpu.mean_efficiency >= 0) {
-    out += "  CPU: efficiency " + analysis::format_percent(c.cpu.mean_efficiency) +
+    out += "  CPU: efficiency " + common::format_percent(c.cpu.mean_efficiency) +
            (c.cpu.contention_suspected ? ", contention suspected" : "");
     if (!c.cpu.waiting_operations.empty()) {
       out += "; waiting:";
@@ -81,10 +81,10 @@ void top_operations(std::string& out, const Snapshot& s, std::size_t top) {
                    {"Self/wall", Align::Right}});
   for (std::size_t i = 0; i < ops.size() && i < top; ++i) {
     const auto& op = *ops[i];
-    table.add({truncate(op.name, 48), std::string(to_string(op.category)), analysis::format_count(op.count),
+    table.add({truncate(op.name, 48), std::string(to_string(op.category)), common::format_count(op.count),
                duration(op.total_ns), duration(op.self_ns),
                duration(op.mean_ns), duration(op.p95_ns),
-               wall > 0 ? analysis::format_percent(static_cast<double>(op.self_ns) / wall) : "-"});
+               wall > 0 ? common::format_percent(static_cast<double>(op.self_ns) / wall) : "-"});
   }
   out += table.render("  ");
 }
@@ -97,9 +97,9 @@ void bottlenecks(std::string& out, const std::vector<Bottleneck>& list, std::siz
   }
   for (std::size_t i = 0; i < list.size() && i < top; ++i) {
     const auto& b = list[i];
-    out += "  " + std::to_string(i + 1) + ". [" + std::string(to_string(b.optimization_priority)) + "] " + printable(b.operation) + " (" + b.type + ", " +
-           std::string(to_string(b.severity)) + "): mean " + analysis::format_seconds(b.avg_duration) + ", p95 " + analysis::format_seconds(b.p95_duration) +
-           ", " + analysis::format_count(b.calls) + " calls, " + analysis::format_percent(b.share_of_wall) + " of wall time\n";
+    out += "  " + std::to_string(i + 1) + ". [" + std::string(to_string(b.optimization_priority)) + "] " + printable(b.operation) + " (" + std::string(to_string(b.type)) + ", " +
+           std::string(to_string(b.severity)) + "): mean " + common::format_seconds(b.avg_duration) + ", p95 " + common::format_seconds(b.p95_duration) +
+           ", " + common::format_count(b.calls) + " calls, " + common::format_percent(b.share_of_wall) + " of wall time\n";
     if (!b.reason.empty()) out += "     " + b.reason + "\n";
   }
   if (list.size() > top) out += "  ... and " + std::to_string(list.size() - top) + " more\n";
@@ -126,9 +126,9 @@ std::string summary_text(const Snapshot& s, const Findings& f, std::size_t top) 
   std::string out = "codeprof analyze: " + run_line(s) + "\n";
   if (!s.run.source_path.empty()) out += "  source: " + s.run.source_path + " (" + s.run.source + ")\n";
   out += "  wall time " + duration(s.run.wall_ns) + ", " +
-         analysis::format_count(s.operations.size()) + " operations";
-  if (s.events_recorded) out += ", " + analysis::format_count(s.events_recorded) + " events";
-  if (s.events_dropped) out += " (" + analysis::format_count(s.events_dropped) + " dropped: buffers were full)";
+         common::format_count(s.operations.size()) + " operations";
+  if (s.events_recorded) out += ", " + common::format_count(s.events_recorded) + " events";
+  if (s.events_dropped) out += " (" + common::format_count(s.events_dropped) + " dropped: buffers were full)";
   out += "\n";
   classification(out, s, f.classification);
   top_operations(out, s, top);

@@ -15,7 +15,7 @@
 
 #include "core/config_changes.hpp"
 
-extern char** environ;
+extern char** environ;  // NOLINT(readability-redundant-declaration): <unistd.h> has it only with _GNU_SOURCE
 
 namespace codeprof {
 namespace {

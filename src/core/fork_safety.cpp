@@ -22,7 +22,7 @@ Registry& registry() {
 void prepare() {
   Registry& r = registry();
   r.mutex.lock();
-  for (auto it = r.objects.rbegin(); it != r.objects.rend(); ++it) (*it)->before_fork();
+  std::for_each(r.objects.rbegin(), r.objects.rend(), [](ForkAware* o) { o->before_fork(); });
 }
 
 void parent() {

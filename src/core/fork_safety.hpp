@@ -16,11 +16,12 @@ class ForkAware {
   // that to the next ordinary call.
   virtual void after_fork_child() noexcept = 0;
 
+  ForkAware(const ForkAware&) = delete;
+  ForkAware& operator=(const ForkAware&) = delete;
+
  protected:
   ForkAware() = default;
   ~ForkAware() = default;
-  ForkAware(const ForkAware&) = delete;
-  ForkAware& operator=(const ForkAware&) = delete;
 };
 
 // Call at the end of the derived constructor (never from a base constructor: a fork in between

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "codeprof/exporters.hpp"
+#include "common/wall_clock.hpp"
 #include "io/text_output.hpp"
 
 namespace codeprof::io {
@@ -74,7 +75,7 @@ std::string write_export(std::string_view format, const std::string& path, const
                                (!fs::exists(p, ec) && !p.has_extension());
   if (names_directory) {
     const fs::path dir = path.empty() ? fs::path(".") : fs::path(path);
-    target = (dir / default_file_name(format, unix_now_ns())).string();
+    target = (dir / default_file_name(format, common::unix_now_ns())).string();
   }
   write_file_atomic(target, render(format, snapshot, findings));
   return target;

@@ -8,9 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
-#include "analysis/text_format.hpp"
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
+#include "common/number_format.hpp"
+#include "common/wall_clock.hpp"
 #include "io/flame_graph_assets.hpp"
 #include "io/html_report_assets.hpp"
 #include "io/profile_view.hpp"
@@ -31,7 +32,7 @@ double secs(double ns) { return ns_to_seconds(ns); }
 // A duration in nanoseconds, as people read it ("25.0 ms").
 template <typename Ns>
 std::string duration(Ns ns) {
-  return analysis::format_seconds(static_cast<double>(ns) / 1e9);
+  return common::format_seconds(static_cast<double>(ns) / 1e9);
 }
 Json number(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
 
@@ -131,12 +132,13 @@ std::string chart_data(const Snapshot& s) {
 
 // An evidence number in its unit, readable: "72.7 %", "16.3 ms", "1.0 MiB", "1.79 factor".
 std::string evidence_value(const Evidence& e) {
-  if (e.unit == "s") return analysis::format_seconds(e.value);
-  if (e.unit == "bytes") return analysis::format_bytes(e.value);
-  if (e.unit == "ratio") return analysis::format_percent(e.value);
+  if (e.unit == EvidenceUnit::Seconds) return common::format_seconds(e.value);
+  if (e.unit == EvidenceUnit::Bytes) return common::format_bytes(e.value);
+  if (e.unit == EvidenceUnit::Ratio) return common::format_percent(e.value);
   char buf[48];
   std::snprintf(buf, sizeof buf, "%.4g", e.value);
-  return e.unit.empty() || e.unit == "count" ? std::string(buf) : std::string(buf) + " " + e.unit;
+  const std::string_view unit = unit_spelling(e);
+  return unit.empty() || e.unit == EvidenceUnit::Count ? std::string(buf) : std::string(buf) + " " + std::string(unit);
 }
 
 class Page {
@@ -189,23 +191,23 @@ void classification(Page& p, const Snapshot& s, const Classification& c) {
   p.raw("<section id=\"classification\"><h2>Classification</h2>");
   p.tag("p", c.summary.empty() ? "No classification." : c.summary, "summary");
   p.raw("<div class=\"cards\"><div class=\"card\"><h3>Input pipeline</h3><dl>");
-  p.definition("bound", c.input.level)
-      .definition("input share", c.input.steps ? analysis::format_percent(c.input.input_share) : "n/a (no steps)")
-      .definition("steps", analysis::format_count(c.input.steps))
-      .definition("step time", analysis::format_seconds(c.input.step_time))
+  p.definition("bound", std::string(to_string(c.input.level)))
+      .definition("input share", c.input.steps ? common::format_percent(c.input.input_share) : "n/a (no steps)")
+      .definition("steps", common::format_count(c.input.steps))
+      .definition("step time", common::format_seconds(c.input.step_time))
       .definition("steps from", c.input.step_source.empty() ? "-" : c.input.step_source);
   p.raw("</dl></div><div class=\"card\"><h3>GPU</h3><dl>");
   if (c.gpu.available) {
-    p.definition("idle share", analysis::format_percent(c.gpu.idle_share))
-        .definition("mean utilization", analysis::format_percent(c.gpu.mean_utilization / 100.0))
-        .definition("peak memory", analysis::format_percent(c.gpu.peak_memory_fraction))
-        .definition("from", c.gpu.source);
+    p.definition("idle share", common::format_percent(c.gpu.idle_share))
+        .definition("mean utilization", common::format_percent(c.gpu.mean_utilization / 100.0))
+        .definition("peak memory", common::format_percent(c.gpu.peak_memory_fraction))
+        .definition("from", std::string(to_string(c.gpu.source)));
   } else {
     p.definition("data", "none (no GPU seen)");
   }
   p.raw("</dl></div><div class=\"card\"><h3>CPU</h3><dl>");
-  p.definition("efficiency", c.cpu.mean_efficiency < 0 ? "unknown (CPU probe off)" : analysis::format_percent(c.cpu.mean_efficiency))
-      .definition("involuntary switches", analysis::format_count(static_cast<std::uint64_t>(std::max(0.0, c.cpu.involuntary_switches_per_s))) + "/s")
+  p.definition("efficiency", c.cpu.mean_efficiency < 0 ? "unknown (CPU probe off)" : common::format_percent(c.cpu.mean_efficiency))
+      .definition("involuntary switches", common::format_count(static_cast<std::uint64_t>(std::max(0.0, c.cpu.involuntary_switches_per_s))) + "/s")
       .definition("contention", c.cpu.contention_suspected ? "suspected" : "not seen");
   if (!c.cpu.waiting_operations.empty()) {
     std::string waiting;
@@ -213,10 +215,10 @@ void classification(Page& p, const Snapshot& s, const Classification& c) {
     p.definition("waiting", waiting);
   }
   p.raw("</dl></div><div class=\"card\"><h3>Events</h3><dl>");
-  p.definition("recorded", analysis::format_count(s.events_recorded))
-      .definition("dropped", analysis::format_count(s.events_dropped))
-      .definition("operations", analysis::format_count(s.operations.size()))
-      .definition("threads", analysis::format_count(s.threads.size()));
+  p.definition("recorded", common::format_count(s.events_recorded))
+      .definition("dropped", common::format_count(s.events_dropped))
+      .definition("operations", common::format_count(s.operations.size()))
+      .definition("threads", common::format_count(s.threads.size()));
   p.raw("</dl></div></div></section>\n");
 }
 
@@ -237,7 +239,7 @@ void recommendations(Page& p, const std::vector<Recommendation>& recs) {
       p.raw("</ul></details>");
     }
     p.raw("<p><span class=\"label\">Action:</span> ").text(r.action).raw("</p>");
-    p.raw("<p class=\"meta\"><code>").text(r.id).raw("</code> \xC2\xB7 ").text(r.type).raw("</p></div>");
+    p.raw("<p class=\"meta\"><code>").text(r.id).raw("</code> \xC2\xB7 ").text(std::string(to_string(r.type))).raw("</p></div>");
   }
   p.raw("</div></section>\n");
 }
@@ -252,11 +254,11 @@ void bottlenecks(Page& p, const std::vector<Bottleneck>& list) {
         "<th class=\"num\">Mean</th><th class=\"num\">p95</th><th class=\"num\">Total</th><th class=\"num\">Share of wall</th>"
         "<th>Reason</th></tr></thead><tbody>");
   for (const auto& b : list) {
-    p.raw("<tr>").tag("td", b.operation).tag("td", b.type).raw("<td>").badge(to_string(b.severity)).raw("</td><td>")
+    p.raw("<tr>").tag("td", b.operation).tag("td", std::string(to_string(b.type))).raw("<td>").badge(to_string(b.severity)).raw("</td><td>")
         .badge(to_string(b.optimization_priority)).raw("</td>")
-        .tag("td", analysis::format_count(b.calls), "num").tag("td", analysis::format_seconds(b.avg_duration), "num")
-        .tag("td", analysis::format_seconds(b.p95_duration), "num").tag("td", analysis::format_seconds(b.total_time), "num")
-        .tag("td", analysis::format_percent(b.share_of_wall), "num").tag("td", b.reason).raw("</tr>");
+        .tag("td", common::format_count(b.calls), "num").tag("td", common::format_seconds(b.avg_duration), "num")
+        .tag("td", common::format_seconds(b.p95_duration), "num").tag("td", common::format_seconds(b.total_time), "num")
+        .tag("td", common::format_percent(b.share_of_wall), "num").tag("td", b.reason).raw("</tr>");
   }
   p.raw("</tbody></table></section>\n");
 }
@@ -272,7 +274,7 @@ void operations(Page& p, const Snapshot& s) {
         "<th class=\"num\">p99</th><th class=\"num\">Max</th></tr></thead><tbody>");
   for (std::size_t i = 0; i < ops.size() && i < kTableOperations; ++i) {
     const auto& op = *ops[i];
-    p.raw("<tr>").tag("td", op.name).tag("td", to_string(op.category)).tag("td", analysis::format_count(op.count), "num")
+    p.raw("<tr>").tag("td", op.name).tag("td", to_string(op.category)).tag("td", common::format_count(op.count), "num")
         .tag("td", duration(op.total_ns), "num").tag("td", duration(op.self_ns), "num")
         .tag("td", duration(op.mean_ns), "num").tag("td", duration(op.p50_ns), "num")
         .tag("td", duration(op.p95_ns), "num").tag("td", duration(op.p99_ns), "num")
@@ -287,10 +289,10 @@ void custom_metrics(Page& p, const Snapshot& s) {
         "<table><thead><tr><th>Metric</th><th>Kind</th><th>Unit</th><th class=\"num\">Count</th>"
         "<th class=\"num\">Last</th><th class=\"num\">Min</th><th class=\"num\">Mean</th><th class=\"num\">Max</th>"
         "<th class=\"num\">p99</th></tr></thead><tbody>");
-  const auto num = [](double v) { return analysis::format_number(v, std::fabs(v) >= 100 ? 1 : 4); };
+  const auto num = [](double v) { return common::format_number(v, std::fabs(v) >= 100 ? 1 : 4); };
   for (const CustomMetric& m : s.custom_metrics)
     p.raw("<tr>").tag("td", m.name).tag("td", std::string(metric_kind_name(m.kind))).tag("td", m.unit)
-        .tag("td", analysis::format_count(m.count), "num").tag("td", num(m.last), "num").tag("td", num(m.min), "num")
+        .tag("td", common::format_count(m.count), "num").tag("td", num(m.last), "num").tag("td", num(m.min), "num")
         .tag("td", num(m.mean), "num").tag("td", num(m.max), "num")
         .tag("td", m.kind == MetricKind::Value ? num(m.p99) : std::string(), "num").raw("</tr>");
   p.raw("</tbody></table><div id=\"custom-metric-charts\"></div></section>\n");
@@ -305,7 +307,7 @@ void trends(Page& p, const std::vector<Trend>& list) {
   p.raw("<table><thead><tr><th>Kind</th><th>Operation</th><th>Description</th><th class=\"num\">At</th><th>Method</th></tr></thead><tbody>");
   for (const auto& t : list)
     p.raw("<tr>").tag("td", to_string(t.kind)).tag("td", t.operation.empty() ? "(process)" : t.operation).tag("td", t.description)
-        .tag("td", analysis::format_seconds(t.at_s), "num").tag("td", t.method).raw("</tr>");
+        .tag("td", common::format_seconds(t.at_s), "num").tag("td", t.method).raw("</tr>");
   p.raw("</tbody></table></section>\n");
 }
 
@@ -330,17 +332,17 @@ void run_facts(Page& p, const Snapshot& s) {
   p.raw("</div><div class=\"card\"><h3>Devices</h3>");
   if (s.run.gpus.empty() && s.devices.empty()) p.tag("p", "No GPU.", "empty");
   p.raw("<dl>");
-  for (const auto& g : s.run.gpus) p.definition("GPU " + std::to_string(g.index), g.name + ", " + analysis::format_bytes(static_cast<double>(g.memory_total_bytes)));
+  for (const auto& g : s.run.gpus) p.definition("GPU " + std::to_string(g.index), g.name + ", " + common::format_bytes(static_cast<double>(g.memory_total_bytes)));
   for (const auto& d : s.devices) {
-    std::string what = "busy " + duration(d.busy_ns) + ", " + analysis::format_count(d.kernels) + " kernels, memcpy " +
-                       analysis::format_bytes(static_cast<double>(d.memcpy_bytes));
+    std::string what = "busy " + duration(d.busy_ns) + ", " + common::format_count(d.kernels) + " kernels, memcpy " +
+                       common::format_bytes(static_cast<double>(d.memcpy_bytes));
     p.definition("device " + std::to_string(d.device) + (d.stream >= 0 ? " stream " + std::to_string(d.stream) : ""), what);
   }
   if (s.sync_ns) p.definition("synchronisation", duration(s.sync_ns));
   p.raw("</dl></div><div class=\"card\"><h3>Profiler</h3><dl>");
   p.definition("version", s.run.version.empty() ? "-" : s.run.version)
-      .definition("steps", analysis::format_count(s.steps.size()))
-      .definition("events dropped since start", analysis::format_count(s.events_dropped_total))
+      .definition("steps", common::format_count(s.steps.size()))
+      .definition("events dropped since start", common::format_count(s.events_dropped_total))
       .definition("hardware threads", std::to_string(s.run.hardware_threads));
   p.raw("</dl></div></div></section>\n");
 }
@@ -371,8 +373,8 @@ void alloc_site_table(Page& p, const Snapshot& s, std::string_view cls, std::str
       const AllocSite& a = list[i];
       p.raw("<tr><td>").text(i == 0 ? op.name : "").raw("</td><td>").text(a.function).raw("</td><td>");
       p.text(a.file.empty() ? "-" : a.file + ":" + std::to_string(a.line));
-      p.raw("</td><td class=\"num\">").text(analysis::format_bytes(static_cast<double>(a.bytes)));
-      p.raw("</td><td class=\"num\">").text(analysis::format_percent(a.share)).raw("</td></tr>");
+      p.raw("</td><td class=\"num\">").text(common::format_bytes(static_cast<double>(a.bytes)));
+      p.raw("</td><td class=\"num\">").text(common::format_percent(a.share)).raw("</td></tr>");
     }
   }
   p.raw("</tbody></table>");
@@ -384,8 +386,8 @@ void allocations(Page& p, const Snapshot& s) {
   if (!any_allocations(s)) return;
   constexpr std::size_t kSitesPerOperation = 5;
   p.raw("<section id=\"allocations\"><h2>Where the memory is allocated</h2>");
-  p.tag("p", analysis::format_count(s.sampling.alloc_samples) + " sampled allocations, one per " +
-                 analysis::format_bytes(static_cast<double>(s.sampling.alloc_interval_bytes)) +
+  p.tag("p", common::format_count(s.sampling.alloc_samples) + " sampled allocations, one per " +
+                 common::format_bytes(static_cast<double>(s.sampling.alloc_interval_bytes)) +
                  " allocated on average; bytes are the estimates the samples stand for.", "meta");
   p.tag("h3", "Allocation sites");
   alloc_site_table(p, s, "alloc-sites", "Sampled bytes", &OperationStats::hot_allocations, kSitesPerOperation);
@@ -403,9 +405,9 @@ void sampled_profile(Page& p, const Snapshot& s) {
   p.raw("<section id=\"profile\"><h2>Where the CPU time goes</h2>");
   std::string sources;
   for (const auto& src : s.sampling.sources)
-    sources += (sources.empty() ? "" : ", ") + src.name + " at " + analysis::format_number(src.frequency_hz, 0) + " Hz";
-  p.tag("p", analysis::format_count(s.sampling.samples) + " CPU samples (" + sources + "), " +
-                 analysis::format_count(s.sampling.dropped) + " dropped.", "meta");
+    sources += (sources.empty() ? "" : ", ") + src.name + " at " + common::format_number(src.frequency_hz, 0) + " Hz";
+  p.tag("p", common::format_count(s.sampling.samples) + " CPU samples (" + sources + "), " +
+                 common::format_count(s.sampling.dropped) + " dropped.", "meta");
   const FlameGraphAssets* assets = flame_graph_assets();
   if (assets) {
     p.raw("<style>").raw(assets->style).raw("</style><div id=\"flame-root\"></div>");
@@ -426,8 +428,8 @@ void sampled_profile(Page& p, const Snapshot& s) {
         const HotSpot& h = op.hot_lines[i];
         p.raw("<tr><td>").text(i == 0 ? op.name : "").raw("</td><td>").text(h.function).raw("</td><td>");
         p.text(h.file.empty() ? "-" : h.file + ":" + std::to_string(h.line));
-        p.raw("</td><td class=\"num\">").text(analysis::format_count(h.samples)).raw("</td><td class=\"num\">");
-        p.text(analysis::format_percent(h.share)).raw("</td></tr>");
+        p.raw("</td><td class=\"num\">").text(common::format_count(h.samples)).raw("</td><td class=\"num\">");
+        p.text(common::format_percent(h.share)).raw("</td></tr>");
       }
     p.raw("</tbody></table>");
   }
@@ -459,7 +461,7 @@ std::string to_html_report(const Snapshot& s, const Findings& f) {
   trends(p, f.trends);
   inconclusive(p, f.inconclusive);
   run_facts(p, s);
-  p.raw("<footer>Generated by codeprof ").text(kVersion).raw(" at ").text(iso8601_utc(unix_now_ns())).raw(".</footer>\n");
+  p.raw("<footer>Generated by codeprof ").text(kVersion).raw(" at ").text(iso8601_utc(common::unix_now_ns())).raw(".</footer>\n");
   p.raw("<script type=\"application/json\" id=\"codeprof-data\">").raw(chart_data(s)).raw("</script>\n");
   p.raw("<script>").raw(html_assets::script()).raw("</script>\n</body>\n</html>\n");
   return p.take();

@@ -5,6 +5,7 @@
 
 #include "codeprof/exporters.hpp"
 #include "codeprof/version.hpp"
+#include "common/wall_clock.hpp"
 #include "io/report_schema.hpp"
 #include "io/text_output.hpp"
 
@@ -213,7 +214,7 @@ OrderedJson profile_json(const SampleProfile& p) {
 
 OrderedJson bottleneck_json(const Bottleneck& b) {
   return {{"operation", b.operation},
-          {"type", b.type},
+          {"type", std::string(to_string(b.type))},
           {"avg_duration", number(b.avg_duration)},
           {"optimization_priority", std::string(to_string(b.optimization_priority))},
           {"severity", std::string(to_string(b.severity))},
@@ -229,9 +230,9 @@ OrderedJson recommendation_json(const Recommendation& r) {
   OrderedJson evidence = OrderedJson::array();
   for (const auto& e : r.evidence)
     evidence.push_back(
-        {{"metric", e.metric}, {"value", number(e.value)}, {"unit", e.unit}, {"operation", e.operation}});
+        {{"metric", e.metric}, {"value", number(e.value)}, {"unit", std::string(unit_spelling(e))}, {"operation", e.operation}});
   return {{"id", r.id},
-          {"type", r.type},
+          {"type", std::string(to_string(r.type))},
           {"priority", std::string(to_string(r.priority))},
           {"title", r.title},
           {"evidence", std::move(evidence)},
@@ -242,7 +243,7 @@ OrderedJson recommendation_json(const Recommendation& r) {
 OrderedJson classification_json(const Classification& c) {
   return {{"summary", c.summary},
           {"input",
-           {{"level", c.input.level},
+           {{"level", std::string(to_string(c.input.level))},
             {"input_share", number(c.input.input_share)},
             {"steps", c.input.steps},
             {"step_time", number(c.input.step_time)},
@@ -252,7 +253,7 @@ OrderedJson classification_json(const Classification& c) {
             {"idle_share", number(c.gpu.idle_share)},
             {"mean_utilization", number(c.gpu.mean_utilization)},
             {"peak_memory_fraction", number(c.gpu.peak_memory_fraction)},
-            {"source", c.gpu.source}}},
+            {"source", std::string(to_string(c.gpu.source))}}},
           {"cpu",
            {{"mean_efficiency", number(c.cpu.mean_efficiency)},
             {"involuntary_switches_per_s", number(c.cpu.involuntary_switches_per_s)},
@@ -321,7 +322,7 @@ OrderedJson array_of(const std::vector<T>& items, F&& to_json) {
 std::string to_json_report(const Snapshot& s, const Findings& f) {
   OrderedJson j;
   j["schema_version"] = kReportSchemaVersion;
-  j["generated_at"] = iso8601_utc(unix_now_ns());
+  j["generated_at"] = iso8601_utc(common::unix_now_ns());
   j["generator"] = std::string("codeprof ") + kVersion;
   j["run"] = run_json(s.run);
   j["operations"] = array_of(s.operations, operation_json);

@@ -328,7 +328,7 @@ std::string to_prometheus(const Snapshot& s, const Findings& f) {
            "Share of the run's wall time spent in a bottleneck operation (self time), 0 to 1.");
   for (const auto& b : f.bottlenecks)
     e.sample("codeprof_bottleneck_wall_share_ratio",
-             {{"operation", b.operation}, {"type", b.type}, {"severity", std::string(to_string(b.severity))}, {"priority", std::string(to_string(b.optimization_priority))}},
+             {{"operation", b.operation}, {"type", std::string(to_string(b.type))}, {"severity", std::string(to_string(b.severity))}, {"priority", std::string(to_string(b.optimization_priority))}},
              b.share_of_wall);
   const auto& input = f.classification.input;
   if (input.steps > 0) {

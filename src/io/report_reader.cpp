@@ -18,13 +18,15 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <streambuf>
 
-#include "analysis/text_format.hpp"
 #include "codeprof/trace_reader.hpp"
+#include "common/number_format.hpp"
+#include "common/one_line.hpp"
 #include "io/report_schema.hpp"
 #include "io/trace/input.hpp"
 
@@ -57,7 +59,7 @@ class Parser {
         msg += " " + shown;
       }
     }
-    throw ReportError(analysis::one_line(msg));
+    throw ReportError(common::one_line(msg));
   }
 
   // ---- shape
@@ -168,11 +170,8 @@ class Parser {
     const Json* v = member(n, key, required);
     if (!v) return absent;
     if (v->is_string())
-      for (std::size_t i = 0; i < N; ++i)
-        if (names[i] == v->get_ref<const std::string&>()) return static_cast<Enum>(i);
-    std::string expected;
-    for (std::size_t i = 0; i < N; ++i) expected += (i == 0 ? "" : i + 1 == N ? " or " : ", ") + std::string(names[i]);
-    fail(n.join(key), expected, v);
+      if (const auto e = detail::enum_from_name<Enum>(names, v->get_ref<const std::string&>())) return *e;
+    fail(n.join(key), detail::enum_names_list(names), v);
   }
 
   Category category(const Node& n, std::string_view key) const {
@@ -354,7 +353,7 @@ OperationStats read_operation(const Parser& p, const Node& n) {
   op.p95_ns = p.uns(n, "p95_duration");
   op.p99_ns = p.uns(n, "p99_duration");
   if (op.count > 0 && op.min_ns > op.max_ns && p.member(n, "max_duration", false))
-    p.fail(n.join("min_duration"), "at most max_duration (" + analysis::format_seconds(op.max_ns / 1e9) + ")",
+    p.fail(n.join("min_duration"), "at most max_duration (" + common::format_seconds(op.max_ns / 1e9) + ")",
            p.member(n, "min_duration", false));
   op.first_seen_ns = p.ns(n, "first_seen");
   op.last_seen_ns = p.ns(n, "last_seen");
@@ -392,7 +391,7 @@ OperationStats read_operation(const Parser& p, const Node& n) {
 Bottleneck read_bottleneck(const Parser& p, const Node& n) {
   Bottleneck b;
   b.operation = p.str(n, "operation", true);
-  b.type = p.str(n, "type", true);
+  b.type = p.category(n, "type");
   b.avg_duration = p.real(n, "avg_duration", true);
   b.optimization_priority = p.one_of(n, "optimization_priority", true, kPriorityNames, Priority::Low);
   b.severity = p.one_of(n, "severity", false, kSeverityNames, Severity::Share);
@@ -408,11 +407,13 @@ Bottleneck read_bottleneck(const Parser& p, const Node& n) {
 Recommendation read_recommendation(const Parser& p, const Node& n) {
   Recommendation r;
   r.id = p.str(n, "id", true);
-  r.type = p.str(n, "type");
+  r.type = p.one_of(n, "type", false, kRecommendationTypeNames, RecommendationType::System);
   r.priority = p.one_of(n, "priority", true, kPriorityNames, Priority::Low);
   r.title = p.str(n, "title", true);
   p.each(n, "evidence", false, [&](const Node& e) {
-    r.evidence.push_back({p.str(e, "metric", true), p.real(e, "value", true), p.str(e, "unit"), p.str(e, "operation")});
+    // A spelling of no EvidenceUnit is a custom metric's unit; finish() checks the report has that metric.
+    r.evidence.push_back(metric_evidence(p.str(e, "metric", true), p.real(e, "value", true), p.str(e, "unit")));
+    r.evidence.back().operation = p.str(e, "operation");
   });
   r.evidence_text = p.str(n, "evidence_text");
   r.action = p.str(n, "action");
@@ -429,7 +430,7 @@ void read_classification(const Parser& p, const Node& cn, Classification& cl) {
   cl.summary = p.str(cn, "summary");
   if (const Json* in = p.member(cn, "input", false)) {
     const Node n{*in, cn.join("input")};
-    cl.input.level = p.str(n, "level");
+    cl.input.level = p.one_of(n, "level", false, kInputBoundNames, InputBound::Unknown);
     cl.input.input_share = p.real(n, "input_share");
     cl.input.steps = p.u64(n, "steps");
     cl.input.step_time = p.real(n, "step_time");
@@ -441,7 +442,7 @@ void read_classification(const Parser& p, const Node& cn, Classification& cl) {
     cl.gpu.idle_share = p.real(n, "idle_share");
     cl.gpu.mean_utilization = p.real(n, "mean_utilization");
     cl.gpu.peak_memory_fraction = p.real(n, "peak_memory_fraction");
-    cl.gpu.source = p.str(n, "source");
+    cl.gpu.source = p.one_of(n, "source", false, kGpuSourceNames, GpuSource::None);
   }
   if (const Json* cpu = p.member(cn, "cpu", false)) {
     const Node n{*cpu, cn.join("cpu")};
@@ -614,7 +615,7 @@ class ReportSax {
       if (k == "schema_version") out_.has_schema_version = true;
       if (k == "operations") out_.has_operations = true;
     } else if (f.target && f.target->is_object() && f.target->contains(k)) {
-      fail(path_of(frames_.size() - 1, k), "each key once, found '" + analysis::one_line(k) + "' twice (duplicate key)");
+      fail(path_of(frames_.size() - 1, k), "each key once, found '" + common::one_line(k) + "' twice (duplicate key)");
     }
     f.key = std::move(k);
     return true;
@@ -625,7 +626,7 @@ class ReportSax {
     std::string what;
     if (e.id == 406) what = "a number too large for a double";
     else if (input_.at_end()) what = "the text ends early (a truncated file?)";
-    else what = "unexpected '" + analysis::one_line(last_token.substr(0, 24)) + "'";
+    else what = "unexpected '" + common::one_line(last_token.substr(0, 24)) + "'";
     throw ReportError(name_ + ": not valid JSON at byte " + std::to_string(offset) + ": " + what);
   }
 
@@ -642,7 +643,7 @@ class ReportSax {
   };
 
   [[noreturn]] void fail(const std::string& path, const std::string& expected) const {
-    throw ReportError(analysis::one_line(name_ + ": " + path + ": expected " + expected));
+    throw ReportError(common::one_line(name_ + ": " + path + ": expected " + expected));
   }
 
   // The key path to a frame; a deep one keeps its first and last steps ("x[0][0] ... 1019 levels
@@ -788,6 +789,29 @@ class ReportSax {
   Json element_;  // the top-level array element being built
 };
 
+// An evidence unit that is none of EvidenceUnit's spellings must be the unit of one of the report's
+// custom metrics (the custom-metric rules cite readings in the metric's own unit).
+void check_evidence_units(const Parser& p, const Report& report) {
+  std::set<std::string> metric_units;
+  for (const CustomMetric& m : report.snapshot.custom_metrics)
+    if (!m.unit.empty()) metric_units.insert(m.unit);
+  const auto& recs = report.findings.recommendations;
+  for (std::size_t i = 0; i < recs.size(); ++i)
+    for (std::size_t k = 0; k < recs[i].evidence.size(); ++k) {
+      const Evidence& e = recs[i].evidence[k];
+      if (e.unit != EvidenceUnit::Metric || metric_units.count(e.metric_unit)) continue;
+      std::array<std::string_view, kEvidenceUnitNames.size() - 1> units{};  // all but Metric's placeholder
+      std::copy_n(kEvidenceUnitNames.begin(), units.size(), units.begin());
+      std::string expected = "a unit: " + detail::enum_names_list(units);
+      expected += metric_units.empty() ? " (no custom metric in this report brings a unit of its own)"
+                                       : ", or a custom metric's unit in this report (";
+      for (auto it = metric_units.begin(); it != metric_units.end(); ++it)
+        expected += (it == metric_units.begin() ? "" : ", ") + *it + (std::next(it) == metric_units.end() ? ")" : "");
+      const Json shown(e.metric_unit);
+      p.fail("recommendations[" + std::to_string(i) + "].evidence[" + std::to_string(k) + "].unit", expected, &shown);
+    }
+}
+
 // Checks that need the whole report: required keys, the version, references between parts.
 Report finish(const Parser& p, const std::string& name, Gathered& g) {
   const Node top{g.top, ""};
@@ -892,6 +916,7 @@ Report finish(const Parser& p, const std::string& name, Gathered& g) {
     });
     s.custom_metrics.push_back(std::move(m));
   });
+  check_evidence_units(p, report);
   // dropped_events is the report's original key; it wins if both are present and differ.
   if (p.member(top, "dropped_events", false)) s.events_dropped = p.u64(top, "dropped_events");
   read_sampling(p, top, s.sampling);

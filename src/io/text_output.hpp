@@ -1,6 +1,6 @@
 #pragma once
 // Small text helpers the writers share: escaping for JSON and HTML, numbers in their shortest
-// exact form, and wall-clock times.
+// exact form, and wall-clock times (now: common/wall_clock.hpp).
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -23,7 +23,5 @@ std::string format_double(double v);
 std::string iso8601_utc(std::int64_t unix_ns);
 // Local time as "YYYYMMDD_HHMMSS" (as in the report file names).
 std::string local_file_timestamp(std::int64_t unix_ns);
-// Now, in nanoseconds since the Unix epoch.
-std::int64_t unix_now_ns();
 
 }  // namespace codeprof::io

@@ -31,7 +31,7 @@ double statistics_since_s(const RunInfo& run) {
 }
 
 Json evidence_json(const Evidence& e) {
-  return {{"metric", e.metric}, {"value", e.value}, {"unit", e.unit}, {"operation", e.operation}};
+  return {{"metric", e.metric}, {"value", e.value}, {"unit", std::string(unit_spelling(e))}, {"operation", e.operation}};
 }
 
 }  // namespace
@@ -156,7 +156,7 @@ Json bottlenecks_json(const Findings& f) {
   Json out = Json::array();
   for (const auto& b : f.bottlenecks) {
     out.push_back({{"operation", b.operation},
-                   {"type", b.type},
+                   {"type", std::string(to_string(b.type))},
                    {"avg_duration", b.avg_duration},
                    {"p95_duration", b.p95_duration},
                    {"calls", b.calls},
@@ -176,7 +176,7 @@ Json recommendations_json(const Findings& f) {
     Json evidence = Json::array();
     for (const auto& e : r.evidence) evidence.push_back(evidence_json(e));
     out.push_back({{"id", r.id},
-                   {"type", r.type},
+                   {"type", std::string(to_string(r.type))},
                    {"priority", std::string(to_string(r.priority))},
                    {"title", r.title},
                    {"evidence", std::move(evidence)},
@@ -204,7 +204,7 @@ Json classification_json(const Findings& f) {
       {"classification",
        {{"summary", c.summary},
         {"input",
-         {{"level", c.input.level},
+         {{"level", std::string(to_string(c.input.level))},
           {"input_share", c.input.input_share},
           {"steps", c.input.steps},
           {"step_time_s", c.input.step_time},
@@ -214,7 +214,7 @@ Json classification_json(const Findings& f) {
           {"idle_share", c.gpu.idle_share},
           {"mean_utilization", c.gpu.mean_utilization},
           {"peak_memory_fraction", c.gpu.peak_memory_fraction},
-          {"source", c.gpu.source}}},
+          {"source", std::string(to_string(c.gpu.source))}}},
         {"cpu",
          {{"mean_efficiency", c.cpu.mean_efficiency},
           {"involuntary_switches_per_s", c.cpu.involuntary_switches_per_s},

@@ -12,6 +12,7 @@
 #include "analysis/analyze.hpp"
 #include "codeprof/exporters.hpp"
 #include "codeprof/profiler.hpp"
+#include "common/wall_clock.hpp"
 #include "io/profile_view.hpp"
 #include "server/api_json.hpp"
 #include "server/config_patch.hpp"
@@ -45,11 +46,6 @@ void send_json(httplib::Response& res, const Json& body, int status = 200) {
 
 void send_error(httplib::Response& res, int status, const std::string& message) {
   send_json(res, Json{{"error", message}, {"status", status}}, status);
-}
-
-std::int64_t now_unix_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 const char* export_content_type(std::string_view format) {
@@ -303,7 +299,7 @@ void Dashboard::Impl::add_export_routes() {
       return send_error(res, 404, "unknown export format '" + format + "': expected one of " + names);
     }
     const auto view = cache->get();
-    const std::string file_name = io::default_file_name(format, now_unix_ns());
+    const std::string file_name = io::default_file_name(format, common::unix_now_ns());
     res.set_header("Content-Disposition", "attachment; filename=\"" + file_name + "\"");
     res.set_content(render_export(format, *view), export_content_type(format));
   });

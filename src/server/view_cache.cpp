@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "common/wall_clock.hpp"
+
 namespace codeprof::server {
 
 ViewCache::ViewCache(Compute compute, std::chrono::milliseconds ttl) : compute_(std::move(compute)), ttl_(ttl) {}
@@ -25,9 +27,7 @@ std::shared_ptr<const View> ViewCache::get() {
   const std::uint64_t invalidation = invalidations_.load(std::memory_order_acquire);
   auto next = std::make_shared<View>();
   next->generation = computations_.fetch_add(1, std::memory_order_relaxed) + 1;
-  next->computed_unix_ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  next->computed_unix_ns = common::unix_now_ns();
   compute_(*next);
   std::lock_guard lock(view_mutex_);
   view_ = std::move(next);

@@ -22,7 +22,7 @@ TEST(Bottlenecks, CriticalMeanIsHighPriorityWithEveryField) {
   ASSERT_EQ(v.size(), 1u);
   const Bottleneck& x = v[0];
   EXPECT_EQ(x.operation, "load_batch");
-  EXPECT_EQ(x.type, "data_loading");
+  EXPECT_EQ(x.type, Category::DataLoading);
   EXPECT_EQ(x.severity, Severity::Critical);
   EXPECT_EQ(x.optimization_priority, Priority::High);
   EXPECT_DOUBLE_EQ(x.avg_duration, 6.0);

@@ -21,7 +21,7 @@ TEST(EdgeCases, EmptySnapshotGivesNoFindings) {
   EXPECT_TRUE(f.bottlenecks.empty());
   EXPECT_TRUE(f.trends.empty());
   EXPECT_TRUE(f.recommendations.empty());
-  EXPECT_EQ(f.classification.input.level, "unknown");
+  EXPECT_EQ(f.classification.input.level, InputBound::Unknown);
   EXPECT_FALSE(f.classification.gpu.available);
   EXPECT_EQ(f.classification.cpu.mean_efficiency, -1.0);
   EXPECT_EQ(f.classification.summary, "input pipeline: unknown (no steps found); GPU: no data");
@@ -114,7 +114,7 @@ TEST(EdgeCases, CleanComputeBoundRunHasNoHighPriorityFinding) {
   const Findings f = analysis::analyze(b.build(), Config{});
   for (const auto& x : f.bottlenecks) EXPECT_NE(x.optimization_priority, Priority::High) << x.operation;
   EXPECT_TRUE(f.recommendations.empty()) << f.recommendations.front().id;
-  EXPECT_EQ(f.classification.input.level, "not");
+  EXPECT_EQ(f.classification.input.level, InputBound::Not);
 }
 
 TEST(EdgeCases, OutputIsDeterministicAndIndependentOfTimelineOrder) {

@@ -12,22 +12,22 @@ inline std::string findings_text(const Findings& f) {
   std::ostringstream o;
   o.precision(17);
   for (const auto& b : f.bottlenecks)
-    o << "B|" << b.operation << '|' << b.type << '|' << b.avg_duration << '|' << b.p95_duration << '|' << b.calls << '|'
+    o << "B|" << b.operation << '|' << to_string(b.type) << '|' << b.avg_duration << '|' << b.p95_duration << '|' << b.calls << '|'
       << b.total_time << '|' << b.self_time << '|' << b.share_of_wall << '|' << to_string(b.severity) << '|'
       << to_string(b.optimization_priority) << '|' << b.reason << '\n';
   const auto& c = f.classification;
-  o << "C|" << c.input.level << '|' << c.input.input_share << '|' << c.input.steps << '|' << c.input.step_time << '|'
+  o << "C|" << to_string(c.input.level) << '|' << c.input.input_share << '|' << c.input.steps << '|' << c.input.step_time << '|'
     << c.input.step_source << '|' << c.gpu.available << '|' << c.gpu.idle_share << '|' << c.gpu.mean_utilization << '|'
-    << c.gpu.peak_memory_fraction << '|' << c.gpu.source << '|' << c.cpu.mean_efficiency << '|'
+    << c.gpu.peak_memory_fraction << '|' << to_string(c.gpu.source) << '|' << c.cpu.mean_efficiency << '|'
     << c.cpu.involuntary_switches_per_s << '|' << c.cpu.contention_suspected << '|' << c.summary << '\n';
   for (const auto& w : c.cpu.waiting_operations) o << "W|" << w << '\n';
   for (const auto& t : f.trends)
     o << "T|" << to_string(t.kind) << '|' << t.operation << '|' << t.description << '|' << t.magnitude << '|' << t.at_s << '|'
       << t.method << '\n';
   for (const auto& r : f.recommendations) {
-    o << "R|" << r.id << '|' << r.type << '|' << to_string(r.priority) << '|' << r.title << '|' << r.evidence_text << '|' << r.action
+    o << "R|" << r.id << '|' << to_string(r.type) << '|' << to_string(r.priority) << '|' << r.title << '|' << r.evidence_text << '|' << r.action
       << '\n';
-    for (const auto& e : r.evidence) o << "E|" << e.metric << '|' << e.value << '|' << e.unit << '|' << e.operation << '\n';
+    for (const auto& e : r.evidence) o << "E|" << e.metric << '|' << e.value << '|' << unit_spelling(e) << '|' << e.operation << '\n';
   }
   return o.str();
 }

@@ -27,12 +27,12 @@ TEST(KinetoFixtures, TrainingRankIsJudgedOnTheGpuTimeInsideItsSteps) {
   const Findings f = analysis::analyze(s, Config{});
   EXPECT_EQ(f.classification.input.steps, s.steps.size());
   EXPECT_NEAR(f.classification.input.step_time, step_s, 1e-9);
-  EXPECT_EQ(f.classification.gpu.source, "trace");
+  EXPECT_EQ(f.classification.gpu.source, GpuSource::Trace);
   EXPECT_NEAR(f.classification.gpu.idle_share, 1.0 - busy_s / step_s, 1e-9);
   ASSERT_FALSE(f.recommendations.empty());
   EXPECT_EQ(f.recommendations[0].id, "gpu-idle");
   EXPECT_EQ(f.recommendations[0].priority, Priority::High);  // idle for more than half of the steps
-  for (const auto& r : f.recommendations) EXPECT_NE(r.type, "model_inference") << r.id << ": a training trace";
+  for (const auto& r : f.recommendations) EXPECT_NE(r.type, recommendation_type(Category::ModelInference)) << r.id << ": a training trace";
 }
 
 TEST(KinetoFixtures, EveryFixtureGivesFiniteEvidenceBackedFindings) {

@@ -72,7 +72,7 @@ TEST(PlantedWorkloads, SleepingLoader) {
   const Findings f = p.analyze();
   ASSERT_FALSE(f.bottlenecks.empty());
   EXPECT_EQ(f.bottlenecks[0].operation, "load_batch") << ids(f);
-  EXPECT_EQ(f.classification.input.level, "highly") << ids(f);
+  EXPECT_EQ(f.classification.input.level, InputBound::Highly) << ids(f);
   EXPECT_EQ(f.classification.input.steps, 25u);
   ASSERT_FALSE(f.recommendations.empty()) << ids(f);
   EXPECT_EQ(f.recommendations[0].id, "input-bound-workers") << ids(f);
@@ -187,7 +187,7 @@ TEST(PlantedWorkloads, CleanComputeBoundLoopHasNoHighPriorityFinding) {
   const Findings f = p.analyze();
   for (const auto& b : f.bottlenecks) EXPECT_NE(b.optimization_priority, Priority::High) << ids(f);
   for (const auto& r : f.recommendations) EXPECT_NE(r.priority, Priority::High) << ids(f);
-  EXPECT_EQ(f.classification.input.level, "not");
+  EXPECT_EQ(f.classification.input.level, InputBound::Not);
   ASSERT_FALSE(f.bottlenecks.empty());
   EXPECT_EQ(f.bottlenecks[0].operation, "train_step") << ids(f);
   EXPECT_EQ(find(f, "input-bound-workers"), nullptr);

@@ -584,6 +584,11 @@ TEST(RuleCatalogue, DefaultPrioritiesAreHighMediumOrLow) {
     EXPECT_TRUE(priority_from_string(rule.priority).has_value()) << rule.id << ": '" << rule.priority << "'";
 }
 
+TEST(RuleCatalogue, TypesAreCategoriesOrSystem) {
+  for (const auto& rule : analysis::rule_catalogue())
+    EXPECT_TRUE(recommendation_type_from_string(rule.type).has_value()) << rule.id << ": '" << rule.type << "'";
+}
+
 TEST(RuleEvidence, WorkersComeFromEfficiencyAndCores) {
   auto b = training(0.05, 0.02);
   b.cpu_efficiency(1, 0.05);
@@ -596,7 +601,7 @@ TEST(RuleEvidence, WorkersComeFromEfficiencyAndCores) {
   EXPECT_NEAR(evidence(*r, "compute_time_per_step"), 0.02, 1e-6);
   EXPECT_NEAR(evidence(*r, "loader_cpu_efficiency"), 0.05, 1e-6);
   EXPECT_EQ(evidence(*r, "hardware_threads"), 8);
-  EXPECT_EQ(r->type, "data_loading");
+  EXPECT_EQ(r->type, recommendation_type(Category::DataLoading));
   // Both input rules fire; the workers rule comes first.
   ASSERT_GE(f.recommendations.size(), 2u);
   EXPECT_EQ(f.recommendations[0].id, "input-bound-workers");

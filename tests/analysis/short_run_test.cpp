@@ -100,7 +100,7 @@ TEST(ShortRun, HalfASecondOfStepsWaitingForInputIsInputBound) {
     spin_for(std::chrono::microseconds(3000));
   }
   const Findings f = p.analyze();
-  EXPECT_EQ(f.classification.input.level, "highly") << findings_text(f);
+  EXPECT_EQ(f.classification.input.level, InputBound::Highly) << findings_text(f);
   EXPECT_EQ(f.classification.input.steps, 40u);
   EXPECT_EQ(note(f, "input_bound"), nullptr) << findings_text(f);
 }

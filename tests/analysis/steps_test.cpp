@@ -31,7 +31,7 @@ TEST(Steps, NoStepsMeansUnknown) {
   SnapshotBuilder b(10.0);
   b.top(b.op("load_batch", Category::DataLoading, 100, 0.05));
   const auto in = input_of(b.build());
-  EXPECT_EQ(in.level, "unknown");
+  EXPECT_EQ(in.level, InputBound::Unknown);
   EXPECT_EQ(in.steps, 0u);
   EXPECT_TRUE(in.step_source.empty());
 }
@@ -41,16 +41,16 @@ TEST(Steps, OutermostTrainingLoopOperationWithItsInput) {
   EXPECT_EQ(in.steps, 100u);
   EXPECT_NEAR(in.step_time, 10.0, 1e-9);
   EXPECT_NEAR(in.input_share, 0.3, 1e-9);
-  EXPECT_EQ(in.level, "highly");
+  EXPECT_EQ(in.level, InputBound::Highly);
   EXPECT_EQ(in.step_source, "training_loop operation 'train_step'");
 }
 
 TEST(Steps, LevelsFollowTheTwentyAndFivePercentThresholds) {
-  EXPECT_EQ(input_of(training_steps(0.021, 0.079).build()).level, "highly");
-  EXPECT_EQ(input_of(training_steps(0.019, 0.081).build()).level, "moderately");
-  EXPECT_EQ(input_of(training_steps(0.0051, 0.0949).build()).level, "moderately");
-  EXPECT_EQ(input_of(training_steps(0.0049, 0.0951).build()).level, "not");
-  EXPECT_EQ(input_of(training_steps(0.0, 0.1).build()).level, "not");
+  EXPECT_EQ(input_of(training_steps(0.021, 0.079).build()).level, InputBound::Highly);
+  EXPECT_EQ(input_of(training_steps(0.019, 0.081).build()).level, InputBound::Moderately);
+  EXPECT_EQ(input_of(training_steps(0.0051, 0.0949).build()).level, InputBound::Moderately);
+  EXPECT_EQ(input_of(training_steps(0.0049, 0.0951).build()).level, InputBound::Not);
+  EXPECT_EQ(input_of(training_steps(0.0, 0.1).build()).level, InputBound::Not);
 }
 
 TEST(Steps, ConfiguredStepOperationWins) {
@@ -99,7 +99,7 @@ TEST(Steps, LoaderOnWorkerThreadsDoesNotStallTheSteps) {
   b.on_threads(load, {1, 2});
   const auto in = input_of(b.build());
   EXPECT_DOUBLE_EQ(in.input_share, 0.0);
-  EXPECT_EQ(in.level, "not");
+  EXPECT_EQ(in.level, InputBound::Not);
 }
 
 TEST(Steps, IntermediateCallerSharedWithOtherCodeIsScaled) {
@@ -140,7 +140,7 @@ TEST(Steps, TraceSpansUseTheUnionOfInputEventsInsideSteps) {
   EXPECT_NEAR(steps.input_in_steps_s, 0.8, 1e-9);
   EXPECT_EQ(steps.source, "step spans from the kineto input");
   const auto in = analysis::classify_input(steps);
-  EXPECT_EQ(in.level, "highly");
+  EXPECT_EQ(in.level, InputBound::Highly);
 }
 
 TEST(Steps, TraceSpansWithoutEventsCountInputAsInsideTheSteps) {

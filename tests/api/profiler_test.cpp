@@ -113,7 +113,7 @@ TEST(Profiler, BottlenecksRecommendationsAndExports) {
   const auto bottlenecks = p.get_bottlenecks(0.0);
   ASSERT_FALSE(bottlenecks.empty());
   EXPECT_EQ(bottlenecks.front().operation, "api.slow_loader");
-  EXPECT_EQ(bottlenecks.front().type, "data_loading");
+  EXPECT_EQ(bottlenecks.front().type, Category::DataLoading);
   EXPECT_EQ(bottlenecks.front().optimization_priority, Priority::High);
   EXPECT_GE(bottlenecks.front().avg_duration, 0.025);
   EXPECT_LT(bottlenecks.front().avg_duration, 0.5);

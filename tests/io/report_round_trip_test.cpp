@@ -113,6 +113,41 @@ TEST(ReportReaderValidation, NullStandsForNaNWhereverTheSchemaHasANumber) {
   EXPECT_EQ(error_of(j.dump()), "bad.json: operations[0].count: expected a non-negative integer, got null");
 }
 
+TEST(ReportReaderValidation, FindingsSpellingsOutsideTheirSetsAreRefused) {
+  auto j = sample_json();
+  j["classification"]["input"]["level"] = "very";
+  EXPECT_EQ(error_of(j.dump()),
+            "bad.json: classification.input.level: expected highly, moderately, not or unknown, got string \"very\"");
+  j = sample_json();
+  j["classification"]["gpu"]["source"] = "nvml";
+  EXPECT_EQ(error_of(j.dump()),
+            "bad.json: classification.gpu.source: expected \"\", sampler, trace or sampler+trace, got string \"nvml\"");
+  j = sample_json();
+  j["recommendations"][0]["type"] = "loading";
+  EXPECT_NE(error_of(j.dump()).find("bad.json: recommendations[0].type: expected data_loading, preprocessing, "),
+            std::string::npos);
+  j = sample_json();
+  j["bottlenecks"][1]["type"] = "loading";
+  EXPECT_NE(error_of(j.dump()).find("bad.json: bottlenecks[1].type: expected a category (data_loading, "), std::string::npos);
+  // An evidence unit of no known spelling must be a custom metric's unit in the same report.
+  j = sample_json();
+  j["recommendations"][0]["evidence"][1]["unit"] = "seconds";
+  EXPECT_EQ(error_of(j.dump()),
+            "bad.json: recommendations[0].evidence[1].unit: expected a unit: \"\", s, ratio, factor, percent, bytes, "
+            "bytes_per_s, per_s or count, or a custom metric's unit in this report (pages), got string \"seconds\"");
+}
+
+TEST(ReportRoundTrip, EvidenceInACustomMetricsOwnUnitComesBack) {
+  Findings f = test::sample_findings();
+  f.recommendations[0].evidence.push_back(metric_evidence("pages_per_s", 12.5, "pages"));
+  f.recommendations[0].evidence.push_back(metric_evidence("pages_per_s_warning", 20.0, "bytes"));
+  ASSERT_EQ(f.recommendations[0].evidence[2].unit, EvidenceUnit::Metric);
+  ASSERT_EQ(f.recommendations[0].evidence[3].unit, EvidenceUnit::Bytes);  // a known spelling reads as the unit
+  const std::string text = io::to_json_report(test::sample_snapshot(), f);
+  EXPECT_EQ(nlohmann::json::parse(text)["recommendations"][0]["evidence"][2]["unit"], "pages");
+  test::expect_same_findings(f, io::parse_report(text, "mem.json").findings);
+}
+
 TEST(ReportReaderValidation, ImpossibleValuesAreRefused) {
   auto j = sample_json();
   j["run"]["wall_time"] = -1.5;

@@ -198,7 +198,7 @@ inline Findings sample_findings() {
   f.step_timing = {300, 9.0, 3.2, 10.5, 1.25};
   Bottleneck b;
   b.operation = "load_batch";
-  b.type = "data_loading";
+  b.type = Category::DataLoading;
   b.avg_duration = 0.025;
   b.p95_duration = 0.05;
   b.calls = 300;
@@ -211,15 +211,15 @@ inline Findings sample_findings() {
   f.bottlenecks.push_back(b);
   Bottleneck c = b;
   c.operation = "<script>alert(1)</script> & co";
-  c.type = "custom";
+  c.type = Category::Custom;
   c.severity = Severity::Warning;
   c.optimization_priority = Priority::Low;
   c.reason = "a \"quoted\" reason";
   f.bottlenecks.push_back(c);
 
   f.classification.summary = "Highly input-bound: 62.5% of step time is data loading and preprocessing.";
-  f.classification.input = {"highly", 0.625, 300, 12.0, "training_loop category"};
-  f.classification.gpu = {true, 0.375, 61.5, 0.8125, "trace"};
+  f.classification.input = {InputBound::Highly, 0.625, 300, 12.0, "training_loop category"};
+  f.classification.gpu = {true, 0.375, 61.5, 0.8125, GpuSource::Trace};
   f.classification.cpu.mean_efficiency = 0.4375;
   f.classification.cpu.involuntary_switches_per_s = 120.5;
   f.classification.cpu.contention_suspected = true;
@@ -230,16 +230,16 @@ inline Findings sample_findings() {
 
   Recommendation r;
   r.id = "input-bound-workers";
-  r.type = "data_loading";
+  r.type = recommendation_type(Category::DataLoading);
   r.priority = Priority::High;
   r.title = "Load data in parallel";
-  r.evidence = {{"input_share", 0.625, "ratio", ""}, {"mean_duration_s", 0.025, "s", "load_batch"}};
+  r.evidence = {{"input_share", 0.625, EvidenceUnit::Ratio, "", ""}, {"mean_duration_s", 0.025, EvidenceUnit::Seconds, "load_batch", ""}};
   r.evidence_text = "input is 62.5% of step time; load_batch averages 25.0 ms";
   r.action = "Raise DataLoader num_workers to 8 and enable pin_memory.";
   f.recommendations.push_back(r);
   Recommendation low = r;
   low.id = "cpu-contention";
-  low.type = "system";
+  low.type = RecommendationType::System;
   low.priority = Priority::Low;
   low.title = "Reduce thread oversubscription";
   low.evidence = {};

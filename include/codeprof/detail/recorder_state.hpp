@@ -59,7 +59,7 @@ inline thread_local ThreadSlot tls_slot [[gnu::tls_model("initial-exec")]] {0, n
 // The calling thread's rings of up to kSignalSlots recorders (most recently attached), for
 // open_operations(); the fast path above only remembers the last recorder used.
 inline constexpr std::size_t kSignalSlots = 4;
-inline thread_local ThreadSlot tls_rings[kSignalSlots] [[gnu::tls_model("initial-exec")]] {};
+inline thread_local ThreadSlot tls_rings [[gnu::tls_model("initial-exec")]][kSignalSlots] {};
 
 // Registers the calling thread with the recorder (once per thread and recorder).
 ThreadBuffer* attach_thread(RecorderState& state);

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <new>
 
-#include "analysis/text_format.hpp"
+#include "common/one_line.hpp"
 #include "io/trace/builder.hpp"
 #include "io/trace/input.hpp"
 #include "io/trace/json_scanner.hpp"
@@ -26,7 +26,7 @@ std::string message(const std::string& file, std::uint64_t offset, std::uint64_t
   if (offset != kNo) m += "byte offset " + std::to_string(offset);
   if (event != kNo) m += (offset != kNo ? " (event " : "event ") + std::to_string(event) + (offset != kNo ? ")" : "");
   if (offset != kNo || event != kNo) m += ": ";
-  return analysis::one_line(m + problem);
+  return common::one_line(m + problem);
 }
 
 bool contains(std::string_view text, std::string_view needle) noexcept { return text.find(needle) != std::string_view::npos; }
