@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
-  clang libclang-rt-14-dev prometheus
+  clang libclang-rt-14-dev clang-tidy prometheus
   pybind11-dev python3-dev python3-setuptools python3-pytest python3-psutil python3-venv
   libunwind-dev libdw-dev protobuf-compiler libprotobuf-dev linux-perf golang-1.19-go)
 # Node.js may come from elsewhere (with its own npm); ask apt only when it is absent.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test: the release build (unit, integration, browser, demo end-to-end, the
 # Python package's pytest files as CTest tests,
-# install/consumer tests), then ASan+UBSan, then TSan over the concurrent core.
+# install/consumer tests), then ASan+UBSan, then TSan over the concurrent core, then clang-tidy
+# over src/core and the public headers.
 # The sanitizer trees build at -O1 -g1 (ASan's recommended level; line tables are enough for reports):
 # half the compile time of -O2 -g. Usage: scripts/test.sh   (installs what is missing first; safe to re-run)
 set -uo pipefail
@@ -59,8 +60,14 @@ run_preset release
 run_preset asan
 run_preset tsan
 
+# clang-tidy over the documented subset (scripts/tidy.sh: src/core and the public headers).
+echo "=== [tidy] scripts/tidy.sh"
+t0=$SECONDS
+if bash scripts/tidy.sh; then passed=$((passed + 1)); else status=1; failed=$((failed + 1)); fi
+mark tidy "$t0"
+
 echo
-echo "=== summary (release + asan + tsan)"
+echo "=== summary (release + asan + tsan + tidy)"
 echo "time: ${phase_times[*]}; total $(( SECONDS - started ))s"
 echo "tests: $passed passed, $failed failed"
 exit $status
