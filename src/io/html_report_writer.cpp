@@ -28,13 +28,13 @@ constexpr std::size_t kSeriesOperations = 5;   // lines in the duration-over-tim
 constexpr std::size_t kTableOperations = 50;   // rows in the operations table
 constexpr std::size_t kTimelinePoints = 600;   // points per sampler series in the page
 
-double secs(double ns) { return ns_to_seconds(ns); }
 // A duration in nanoseconds, as people read it ("25.0 ms").
 template <typename Ns>
 std::string duration(Ns ns) {
   return common::format_seconds(static_cast<double>(ns) / 1e9);
 }
-Json number(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+// A number for the page's data; JSON has no NaN or infinity, so those become null.
+Json data_number(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
 
 std::vector<const OperationStats*> by_total_time(const Snapshot& s) {
   std::vector<const OperationStats*> ops;
@@ -49,8 +49,8 @@ Json thin_series(const TimelineSeries& series) {
   Json t = Json::array(), v = Json::array();
   const std::size_t n = std::min(series.t_ns.size(), series.values.size());
   const auto emit = [&](std::size_t i) {
-    t.push_back(secs(static_cast<double>(series.t_ns[i])));
-    v.push_back(number(series.values[i]));
+    t.push_back(ns_to_seconds(static_cast<double>(series.t_ns[i])));
+    v.push_back(data_number(series.values[i]));
   };
   if (n <= kTimelinePoints) {
     for (std::size_t i = 0; i < n; ++i) emit(i);
@@ -78,9 +78,9 @@ std::string chart_data(const Snapshot& s) {
     const auto& op = *ops[i];
     bars.push_back({{"name", op.name},
                     {"type", to_string(op.category)},
-                    {"total", secs(static_cast<double>(op.total_ns))},
-                    {"self", secs(static_cast<double>(op.self_ns))},
-                    {"mean", number(secs(op.mean_ns))},
+                    {"total", ns_to_seconds(static_cast<double>(op.total_ns))},
+                    {"self", ns_to_seconds(static_cast<double>(op.self_ns))},
+                    {"mean", data_number(ns_to_seconds(op.mean_ns))},
                     {"count", op.count}});
   }
   data["operations"] = std::move(bars);
@@ -91,8 +91,8 @@ std::string chart_data(const Snapshot& s) {
     if (op->series.size() < 2) continue;
     Json points = Json::array();
     for (const auto& w : op->series) {
-      const double mid = secs(static_cast<double>(w.start_ns) + static_cast<double>(w.width_ns) / 2);
-      points.push_back({mid, w.count ? Json(secs(static_cast<double>(w.total_ns) / static_cast<double>(w.count)))
+      const double mid = ns_to_seconds(static_cast<double>(w.start_ns) + static_cast<double>(w.width_ns) / 2);
+      points.push_back({mid, w.count ? Json(ns_to_seconds(static_cast<double>(w.total_ns) / static_cast<double>(w.count)))
                                      : Json(nullptr)});
     }
     lines.push_back({{"name", op->name}, {"points", std::move(points)}});
@@ -108,11 +108,11 @@ std::string chart_data(const Snapshot& s) {
   for (const CustomMetric& m : s.custom_metrics) {
     Json points = Json::array();
     for (const MetricWindow& w : m.series) {
-      const double mid = secs(static_cast<double>(w.start_ns) + static_cast<double>(w.width_ns) / 2);
+      const double mid = ns_to_seconds(static_cast<double>(w.start_ns) + static_cast<double>(w.width_ns) / 2);
       double v = w.last;
-      if (m.kind == MetricKind::Counter) v = w.width_ns > 0 ? w.sum / secs(static_cast<double>(w.width_ns)) : 0.0;
+      if (m.kind == MetricKind::Counter) v = w.width_ns > 0 ? w.sum / ns_to_seconds(static_cast<double>(w.width_ns)) : 0.0;
       if (m.kind == MetricKind::Value) v = w.count ? w.sum / static_cast<double>(w.count) : 0.0;
-      points.push_back({mid, number(v)});
+      points.push_back({mid, data_number(v)});
     }
     const std::string unit = m.unit + (m.kind == MetricKind::Counter ? (m.unit.empty() ? "per s" : "/s") : "");
     metrics.push_back({{"name", m.name}, {"kind", metric_kind_name(m.kind)}, {"unit", unit}, {"points", std::move(points)}});

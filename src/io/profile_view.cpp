@@ -25,6 +25,35 @@ Json alloc_sites(const std::vector<AllocSite>& sites) {
   return a;
 }
 
+// The stacks of non-zero weight, heaviest first and at most `max_stacks` of them (the weight of the
+// rest is added to `omitted`); frames outermost first, as the flame graph builds its tree from the
+// root. `extra` adds fields of its own to each stack.
+template <class Weight, class Extra>
+Json heaviest_stacks(const SampleProfile& p, std::size_t max_stacks, Weight weight, Extra extra, std::uint64_t& omitted) {
+  std::vector<std::size_t> order(p.stacks.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return weight(p.stacks[a]) > weight(p.stacks[b]); });
+  Json stacks = Json::array();
+  for (const std::size_t i : order) {
+    const ProfileStack& st = p.stacks[i];
+    const std::uint64_t w = weight(st);
+    if (w == 0) continue;
+    if (stacks.size() >= max_stacks) {
+      omitted += w;
+      continue;
+    }
+    Json ops = Json::array();
+    for (auto it = st.operations.rbegin(); it != st.operations.rend(); ++it) ops.push_back(operation_name(p, *it));
+    Json fr = Json::array();
+    for (auto it = st.frames.rbegin(); it != st.frames.rend(); ++it) fr.push_back(*it);
+    Json stack = {{"ops", std::move(ops)}, {"frames", std::move(fr)}, {"value", w}};
+    extra(st, stack);
+    stacks.push_back(std::move(stack));
+  }
+  return stacks;
+}
+
 // Only when allocations were sampled, so the view of a CPU-only profile stays as it was: each
 // operation's allocation sites and leak suspects, and the allocating stacks weighted by bytes
 // allocated ("value") and still live ("live"), most bytes first.
@@ -46,25 +75,10 @@ void add_allocations(Json& out, const Snapshot& s, std::size_t max_stacks) {
                             {"hot_allocations", alloc_sites(op.hot_allocations)},
                             {"live_at_end", alloc_sites(op.live_at_end)}});
   out["allocations"] = std::move(operations);
-  std::vector<std::size_t> order(p.stacks.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return p.stacks[a].alloc_bytes > p.stacks[b].alloc_bytes; });
-  Json stacks = Json::array();
   std::uint64_t omitted = 0;
-  for (const std::size_t i : order) {
-    const ProfileStack& st = p.stacks[i];
-    if (st.alloc_bytes == 0) continue;
-    if (stacks.size() >= max_stacks) {
-      omitted += st.alloc_bytes;
-      continue;
-    }
-    Json ops = Json::array();
-    for (auto it = st.operations.rbegin(); it != st.operations.rend(); ++it) ops.push_back(operation_name(p, *it));
-    Json fr = Json::array();
-    for (auto it = st.frames.rbegin(); it != st.frames.rend(); ++it) fr.push_back(*it);
-    stacks.push_back({{"ops", std::move(ops)}, {"frames", std::move(fr)}, {"value", st.alloc_bytes}, {"live", st.live_bytes}});
-  }
+  Json stacks = heaviest_stacks(
+      p, max_stacks, [](const ProfileStack& st) { return st.alloc_bytes; },
+      [](const ProfileStack& st, Json& stack) { stack["live"] = st.live_bytes; }, omitted);
   out["alloc_stacks"] = std::move(stacks);
   out["alloc_omitted"] = omitted;
 }
@@ -99,28 +113,11 @@ std::string profile_view_json(const Snapshot& s, std::size_t max_stacks) {
                             {"hot_functions", hot_spots(op.hot_functions)},
                             {"hot_lines", hot_spots(op.hot_lines)}});
 
-  // Stacks outermost first, as the flame graph builds its tree from the root.
-  std::vector<std::size_t> order(p.stacks.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return p.stacks[a].cpu_samples > p.stacks[b].cpu_samples; });
   Json frames = Json::array();
   for (const auto& f : p.frames) frames.push_back(f.function);
-  Json stacks = Json::array();
   std::uint64_t omitted = 0;
-  for (const std::size_t i : order) {
-    const ProfileStack& st = p.stacks[i];
-    if (st.cpu_samples == 0) continue;
-    if (stacks.size() >= max_stacks) {
-      omitted += st.cpu_samples;
-      continue;
-    }
-    Json ops = Json::array();
-    for (auto it = st.operations.rbegin(); it != st.operations.rend(); ++it) ops.push_back(operation_name(p, *it));
-    Json fr = Json::array();
-    for (auto it = st.frames.rbegin(); it != st.frames.rend(); ++it) fr.push_back(*it);
-    stacks.push_back({{"ops", std::move(ops)}, {"frames", std::move(fr)}, {"value", st.cpu_samples}});
-  }
+  Json stacks = heaviest_stacks(
+      p, max_stacks, [](const ProfileStack& st) { return st.cpu_samples; }, [](const ProfileStack&, Json&) {}, omitted);
   Json out = {{"sampling",
            {{"enabled", s.sampling.enabled},
             {"sources", std::move(sources)},
