@@ -22,24 +22,20 @@ mark setup "$t0"
 passed=0
 failed=0
 status=0
-# Configure + build one preset into build/<preset>; its log is build/<preset>.log.
-build_preset() {
+run_preset() {
   local preset=$1
+  echo "=== [$preset] configure + build"
+  local t0=$SECONDS
   if ! cmake --preset "$preset" >"build/$preset.log" 2>&1; then
-    cat "build/$preset.log"; echo "=== [$preset] configure FAILED"; return 1
+    cat "build/$preset.log"; echo "=== [$preset] configure FAILED"; status=1; failed=$((failed + 1)); return
   fi
   if ! cmake --build --preset "$preset" -j "$jobs" >>"build/$preset.log" 2>&1; then
-    grep -E "error|Error|FAILED" "build/$preset.log" | head -60; echo "=== [$preset] build FAILED"; return 1
+    grep -E "error|Error|FAILED" "build/$preset.log" | head -60; echo "=== [$preset] build FAILED"
+    status=1; failed=$((failed + 1)); return
   fi
-}
-built() {  # preset, start time, build_preset's exit status; counts a failed build
-  if [[ $3 -eq 0 ]]; then mark "$1-build" "$2"; return 0; fi
-  status=1; failed=$((failed + 1)); return 1
-}
-test_preset() {
-  local preset=$1
+  mark "$preset-build" "$t0"
   echo "=== [$preset] test"
-  local t0=$SECONDS
+  t0=$SECONDS
   local log="build/$preset/ctest.log"
   ctest --preset "$preset" -j "$jobs" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
@@ -58,49 +54,17 @@ test_preset() {
     failed=$((failed + 1))
   fi
 }
-# Runs a command at SCHED_IDLE: it gets a core only when nothing else wants one.
-at_idle_priority() { chrt --idle -p 0 "$BASHPID" >/dev/null && "$@"; }
 
 mkdir -p build
-echo "=== [release] configure + build"
-t0=$SECONDS
-build_preset release
-built release "$t0" $? && release_built=1 || release_built=0
-
-# The release tests leave about one of the two cores idle (they wait on browsers, servers and
-# child processes), so the ASan+UBSan tree builds and clang-tidy runs meanwhile, at SCHED_IDLE:
-# the tests, some of them timed, keep the CPU whenever they want it.
-echo "=== [asan] configure + build, and [tidy] scripts/tidy.sh: in the background at idle priority"
-t_background=$SECONDS
-(at_idle_priority build_preset asan >build/asan.out 2>&1; echo "$? $SECONDS" >build/asan.rc) &
-asan_job=$!
-(at_idle_priority bash scripts/tidy.sh >build/tidy.out 2>&1; echo "$? $SECONDS" >build/tidy.rc) &
-tidy_job=$!
-
-[[ $release_built -eq 1 ]] && test_preset release
-
-wait "$asan_job"
-cat build/asan.out
-read -r asan_rc asan_end <build/asan.rc
-if [[ $asan_rc -eq 0 ]]; then
-  phase_times+=("asan-build(background) $((asan_end - t_background))s")
-  test_preset asan
-else
-  status=1; failed=$((failed + 1))
-fi
-
-echo "=== [tsan] configure + build"
-t0=$SECONDS
-build_preset tsan
-built tsan "$t0" $? && test_preset tsan
+run_preset release
+run_preset asan
+run_preset tsan
 
 # clang-tidy over the documented subset (scripts/tidy.sh: src/core and the public headers).
-wait "$tidy_job"
 echo "=== [tidy] scripts/tidy.sh"
-cat build/tidy.out
-read -r tidy_rc tidy_end <build/tidy.rc
-phase_times+=("tidy(background) $((tidy_end - t_background))s")
-if [[ $tidy_rc -eq 0 ]]; then passed=$((passed + 1)); else status=1; failed=$((failed + 1)); fi
+t0=$SECONDS
+if bash scripts/tidy.sh; then passed=$((passed + 1)); else status=1; failed=$((failed + 1)); fi
+mark tidy "$t0"
 
 echo
 echo "=== summary (release + asan + tsan + tidy)"
