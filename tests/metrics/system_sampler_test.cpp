@@ -159,7 +159,9 @@ TEST(SystemSampler, SampleNowAddsAPointForASnapshot) {
   sleep_ms(6);
   const std::int64_t before = s.samples_taken();
   s.sample_now();
-  EXPECT_EQ(s.samples_taken(), before + 1);
+  // At least one more: early in a run the sampler's own thread samples every 1/32 of the elapsed
+  // time, so one of its samples may land between the two reads (seen under ASan: before 1, after 2).
+  EXPECT_GE(s.samples_taken(), before + 1);
   s.stop();
 }
 
