@@ -1,7 +1,9 @@
 """Shared helpers for the Python package's tests. They run against the built package
 (PYTHONPATH=build/<preset>/python, set by CTest) or an installed one."""
 import os
+import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -32,6 +34,17 @@ def python_env():
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
+
+
+def run_without_preload(code):
+    """Runs `code` in a child Python that imports this codeprof with nothing in LD_PRELOAD, as a user
+    who skipped the preload; returns its standard output (a failing child fails the test)."""
+    env = python_env()
+    env.pop("LD_PRELOAD", None)
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
 
 @pytest.fixture
