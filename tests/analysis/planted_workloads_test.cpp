@@ -18,19 +18,15 @@
 #include <vector>
 
 #include "analysis/analyze.hpp"
+#include "analysis/find_recommendation.hpp"
 #include "codeprof/codeprof.hpp"
+#include "support/spin_for.hpp"
 
 namespace codeprof {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
-// Busy work for `d` of wall time (CPU-bound; a preempted spin still ends on time).
-void spin_for(std::chrono::microseconds d) {
-  const auto end = Clock::now() + d;
-  volatile std::uint64_t x = 0;
-  while (Clock::now() < end) x = x + 1;
-}
+using test::spin_for;
 
 Config probed_config() {
   Config c;
@@ -39,11 +35,7 @@ Config probed_config() {
   return c;
 }
 
-const Recommendation* find(const Findings& f, const std::string& id) {
-  for (const auto& r : f.recommendations)
-    if (r.id == id) return &r;
-  return nullptr;
-}
+using testing::find_recommendation;
 
 // Everything the analysis said, for failure messages.
 std::string ids(const Findings& f) {
@@ -77,9 +69,9 @@ TEST(PlantedWorkloads, SleepingLoader) {
   ASSERT_FALSE(f.recommendations.empty()) << ids(f);
   EXPECT_EQ(f.recommendations[0].id, "input-bound-workers") << ids(f);
   EXPECT_EQ(f.recommendations[0].priority, Priority::High);
-  ASSERT_NE(find(f, "input-prefetch"), nullptr) << ids(f);
+  ASSERT_NE(find_recommendation(f, "input-prefetch"), nullptr) << ids(f);
   // The loader sleeps: the probe sees it off the CPU, and the worker count may exceed the cores.
-  const Recommendation* waiting = find(f, "cpu-waiting");
+  const Recommendation* waiting = find_recommendation(f, "cpu-waiting");
   ASSERT_NE(waiting, nullptr) << ids(f);
   EXPECT_LT(waiting->evidence[0].value, 0.1);
 }
@@ -143,11 +135,11 @@ TEST(PlantedWorkloads, LockContentionAcrossThreads) {
   ASSERT_FALSE(f.bottlenecks.empty());
   EXPECT_EQ(f.bottlenecks[0].operation, "update_shared") << ids(f);
   EXPECT_TRUE(f.classification.cpu.contention_suspected) << ids(f);
-  const Recommendation* r = find(f, "lock-contention");
+  const Recommendation* r = find_recommendation(f, "lock-contention");
   ASSERT_NE(r, nullptr) << ids(f);
   EXPECT_EQ(position(f, "lock-contention"), 0u) << ids(f);
   EXPECT_EQ(r->evidence[0].value, 4.0);  // threads
-  EXPECT_EQ(find(f, "cpu-waiting"), nullptr) << "explained by the lock" << ids(f);
+  EXPECT_EQ(find_recommendation(f, "cpu-waiting"), nullptr) << "explained by the lock" << ids(f);
 }
 
 TEST(PlantedWorkloads, LeakSeenByTheSystemSampler) {
@@ -163,7 +155,7 @@ TEST(PlantedWorkloads, LeakSeenByTheSystemSampler) {
   }
   const Snapshot snap = p.snapshot();
   const Findings f = analysis::analyze(snap, p.config());
-  const Recommendation* r = find(f, "memory-leak-suspected");
+  const Recommendation* r = find_recommendation(f, "memory-leak-suspected");
   std::string rss = "no rss_bytes timeline";
   if (const TimelineSeries* t = snap.timeline("rss_bytes"); t && !t->values.empty())
     rss = std::to_string(t->values.size()) + " RSS samples from " + std::to_string(t->values.front()) + " to " +
@@ -190,9 +182,9 @@ TEST(PlantedWorkloads, CleanComputeBoundLoopHasNoHighPriorityFinding) {
   EXPECT_EQ(f.classification.input.level, InputBound::Not);
   ASSERT_FALSE(f.bottlenecks.empty());
   EXPECT_EQ(f.bottlenecks[0].operation, "train_step") << ids(f);
-  EXPECT_EQ(find(f, "input-bound-workers"), nullptr);
-  EXPECT_EQ(find(f, "lock-contention"), nullptr);
-  EXPECT_EQ(find(f, "memory-leak-suspected"), nullptr);
+  EXPECT_EQ(find_recommendation(f, "input-bound-workers"), nullptr);
+  EXPECT_EQ(find_recommendation(f, "lock-contention"), nullptr);
+  EXPECT_EQ(find_recommendation(f, "memory-leak-suspected"), nullptr);
 }
 
 }  // namespace

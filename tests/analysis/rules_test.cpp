@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "analysis/analyze.hpp"
+#include "analysis/find_recommendation.hpp"
 #include "analysis/rules.hpp"
 #include "analysis/snapshot_builder.hpp"
 
@@ -22,11 +23,7 @@ using testing::SnapshotBuilder;
 using testing::MiB;
 constexpr double GiB = 1024.0 * MiB;
 
-const Recommendation* find(const Findings& f, const std::string& id) {
-  for (const auto& r : f.recommendations)
-    if (r.id == id) return &r;
-  return nullptr;
-}
+using testing::find_recommendation;
 
 double evidence(const Recommendation& r, const std::string& metric) {
   for (const auto& e : r.evidence)
@@ -505,7 +502,7 @@ TEST_P(RuleTable, FiresOnlyWithItsEvidence) {
   Config config;
   c.configure(config);
   const Findings f = analysis::analyze(c.make(), config);
-  const Recommendation* r = find(f, c.rule);
+  const Recommendation* r = find_recommendation(f, c.rule);
   std::string all;
   for (const auto& x : f.recommendations) all += x.id + " ";
   if (!c.fires) {
@@ -593,7 +590,7 @@ TEST(RuleEvidence, WorkersComeFromEfficiencyAndCores) {
   auto b = training(0.05, 0.02);
   b.cpu_efficiency(1, 0.05);
   const Findings f = analysis::analyze(b.build(), Config{});
-  const Recommendation* r = find(f, "input-bound-workers");
+  const Recommendation* r = find_recommendation(f, "input-bound-workers");
   ASSERT_NE(r, nullptr);
   EXPECT_NEAR(evidence(*r, "input_share_of_step_time"), 0.05 / 0.07, 1e-6);
   EXPECT_NEAR(evidence(*r, "input_wait_per_step"), 0.05, 1e-6);
@@ -615,7 +612,7 @@ TEST(RuleEvidence, NetworkBoundReportsBlockedShareAndRate) {
   b.resource(fetch, ProbeMetric::NetRecvBytes, static_cast<std::int64_t>(155 * MiB));
   b.resource(fetch, ProbeMetric::NetBlockedNs, std::llround(0.82 * 5e9));
   const Findings f = analysis::analyze(b.build(), Config{});
-  const Recommendation* r = find(f, "network-bound");
+  const Recommendation* r = find_recommendation(f, "network-bound");
   ASSERT_NE(r, nullptr);
   EXPECT_NEAR(evidence(*r, "network_blocked_share"), 0.82, 1e-9);
   EXPECT_NEAR(evidence(*r, "network_receive_rate"), 155 * MiB / 5.0, 1.0);  // over the calls' 5 s
@@ -630,7 +627,7 @@ TEST(RuleEvidence, LeakReportsGrowthPerStep) {
   b.allocations(keep, 1 * MiB, 0);
   b.allocations(0, 1 * MiB, 0);  // the step holds it too (inclusive); the innermost is blamed
   const Findings f = analysis::analyze(b.build(), Config{});
-  const Recommendation* r = find(f, "memory-leak-suspected");
+  const Recommendation* r = find_recommendation(f, "memory-leak-suspected");
   ASSERT_NE(r, nullptr);
   EXPECT_NEAR(evidence(*r, "retained_bytes_per_step"), 1 * MiB, 1.0);
   EXPECT_NEAR(evidence(*r, "retained_bytes"), 100 * MiB, 100.0);

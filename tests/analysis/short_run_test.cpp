@@ -13,17 +13,14 @@
 
 #include "analysis/analyze.hpp"
 #include "codeprof/codeprof.hpp"
+#include "support/spin_for.hpp"
 
 namespace codeprof {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void spin_for(std::chrono::microseconds d) {
-  const auto end = Clock::now() + d;
-  volatile std::uint64_t x = 0;
-  while (Clock::now() < end) x = x + 1;
-}
+using test::spin_for;
 
 Config short_run_config() {
   Config c;
@@ -32,7 +29,7 @@ Config short_run_config() {
   return c;
 }
 
-std::string findings_text(const Findings& f) {
+std::string trends_and_gaps_text(const Findings& f) {
   std::string s = "\n" + f.classification.summary + "\n";
   for (const auto& t : f.trends) s += "  trend " + std::string(to_string(t.kind)) + ": " + t.description + "\n";
   for (const auto& i : f.inconclusive) s += "  not concluded " + i.check + ": needs " + i.needs + "; had " + i.had + "\n";
@@ -66,8 +63,8 @@ TEST(ShortRun, HalfASecondOfStepsThatKeepMemoryShowsMemoryGrowth) {
   const TimelineSeries* rss = s.timeline("rss_bytes");
   ASSERT_NE(rss, nullptr);
   EXPECT_GE(rss->values.size(), 20u) << "the early cadence and the snapshot's own sample";
-  EXPECT_TRUE(has_trend(f, TrendKind::MemoryGrowth, "")) << findings_text(f);
-  EXPECT_EQ(note(f, "memory_growth"), nullptr) << findings_text(f);
+  EXPECT_TRUE(has_trend(f, TrendKind::MemoryGrowth, "")) << trends_and_gaps_text(f);
+  EXPECT_EQ(note(f, "memory_growth"), nullptr) << trends_and_gaps_text(f);
 }
 
 TEST(ShortRun, HalfASecondShowsASlowdownAndASpike) {
@@ -83,10 +80,10 @@ TEST(ShortRun, HalfASecondShowsASlowdownAndASpike) {
     std::this_thread::sleep_for(std::chrono::milliseconds(i == 75 ? 150 : 1));  // one call 100x its neighbours
   }
   const Findings f = p.analyze();
-  EXPECT_TRUE(has_trend(f, TrendKind::Slowdown, "decode")) << findings_text(f);
-  EXPECT_TRUE(has_trend(f, TrendKind::Spike, "lookup")) << findings_text(f);
-  EXPECT_EQ(note(f, "slowdown"), nullptr) << findings_text(f);
-  EXPECT_EQ(note(f, "spike"), nullptr) << findings_text(f);
+  EXPECT_TRUE(has_trend(f, TrendKind::Slowdown, "decode")) << trends_and_gaps_text(f);
+  EXPECT_TRUE(has_trend(f, TrendKind::Spike, "lookup")) << trends_and_gaps_text(f);
+  EXPECT_EQ(note(f, "slowdown"), nullptr) << trends_and_gaps_text(f);
+  EXPECT_EQ(note(f, "spike"), nullptr) << trends_and_gaps_text(f);
 }
 
 TEST(ShortRun, HalfASecondOfStepsWaitingForInputIsInputBound) {
@@ -100,9 +97,9 @@ TEST(ShortRun, HalfASecondOfStepsWaitingForInputIsInputBound) {
     spin_for(std::chrono::microseconds(3000));
   }
   const Findings f = p.analyze();
-  EXPECT_EQ(f.classification.input.level, InputBound::Highly) << findings_text(f);
+  EXPECT_EQ(f.classification.input.level, InputBound::Highly) << trends_and_gaps_text(f);
   EXPECT_EQ(f.classification.input.steps, 40u);
-  EXPECT_EQ(note(f, "input_bound"), nullptr) << findings_text(f);
+  EXPECT_EQ(note(f, "input_bound"), nullptr) << trends_and_gaps_text(f);
 }
 
 TEST(ShortRun, ChecksThatCannotConcludeSayWhatTheyNeedAndHad) {
@@ -114,17 +111,17 @@ TEST(ShortRun, ChecksThatCannotConcludeSayWhatTheyNeedAndHad) {
   }
   const Findings f = p.analyze();
   const Inconclusive* memory = note(f, "memory_growth");
-  ASSERT_NE(memory, nullptr) << findings_text(f);
+  ASSERT_NE(memory, nullptr) << trends_and_gaps_text(f);
   EXPECT_NE(memory->needs.find("8 rss_bytes samples"), std::string::npos) << memory->needs;
   EXPECT_NE(memory->had.find("sampler.enabled is off"), std::string::npos) << memory->had;
   const Inconclusive* slowdown = note(f, "slowdown");
-  ASSERT_NE(slowdown, nullptr) << findings_text(f);
+  ASSERT_NE(slowdown, nullptr) << trends_and_gaps_text(f);
   EXPECT_NE(slowdown->had.find("tiny, has 5 calls"), std::string::npos) << slowdown->had;
   const Inconclusive* spike = note(f, "spike");
-  ASSERT_NE(spike, nullptr) << findings_text(f);
+  ASSERT_NE(spike, nullptr) << trends_and_gaps_text(f);
   EXPECT_NE(spike->needs.find(">= 50 calls"), std::string::npos) << spike->needs;
   const Inconclusive* input = note(f, "input_bound");
-  ASSERT_NE(input, nullptr) << findings_text(f);
+  ASSERT_NE(input, nullptr) << trends_and_gaps_text(f);
   EXPECT_EQ(input->had, "none found");
 }
 

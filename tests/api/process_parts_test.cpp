@@ -22,7 +22,7 @@ using namespace codeprof;
 
 namespace {
 
-Config quiet_config(bool trace = false) {
+Config no_sampler_config(bool trace = false) {
   Config c;
   c.sampler_enabled = false;
   c.trace_enabled = trace;
@@ -68,7 +68,7 @@ ProcessPart part_of(const Profiler& p, const std::string& source) {
 }  // namespace
 
 TEST(ProcessPartCodec, RoundTripsEveryMergedField) {
-  Config c = quiet_config(true);
+  Config c = no_sampler_config(true);
   c.metrics.cpu = true;
   Profiler p(c);
   p.set_thread_name("codec-main");
@@ -134,7 +134,7 @@ TEST(ProcessPartCodec, RoundTripsEveryMergedField) {
 }
 
 TEST(ProcessPartCodec, DamagedBytesAreAnErrorNeverACrash) {
-  Profiler p(quiet_config());
+  Profiler p(no_sampler_config());
   record_pipeline(p, 10, 2);
   const std::string bytes = encode_process_part(part_of(p, "1:0"));
   for (std::size_t cut = 0; cut < bytes.size(); cut += std::max<std::size_t>(1, bytes.size() / 97))
@@ -160,7 +160,7 @@ TEST(ProcessPartCodec, DamagedBytesAreAnErrorNeverACrash) {
 // Two profilers stand for two processes; the merge must equal the statistics of all their calls,
 // recomputed from the raw events each kept.
 TEST(ProcessPartMerge, EqualsTheStatisticsOfAllCallsTogether) {
-  Profiler parent(quiet_config(true)), worker(quiet_config(true));
+  Profiler parent(no_sampler_config(true)), worker(no_sampler_config(true));
   record_pipeline(parent, 60, 3);
   record_pipeline(worker, 45, 4);
   Snapshot merged = parent.snapshot();
@@ -226,7 +226,7 @@ TEST(ProcessPartMerge, EqualsTheStatisticsOfAllCallsTogether) {
 }
 
 TEST(ProcessPartMerge, AnOperationOnlyTheWorkerRanJoinsWithARegisteredId) {
-  Profiler parent(quiet_config()), worker(quiet_config());
+  Profiler parent(no_sampler_config()), worker(no_sampler_config());
   { auto s = parent.profile_operation("pp.parent_only", Category::TrainingLoop); }
   { auto s = worker.profile_operation("pp.worker_only.tokenize", Category::Preprocessing); }
   Snapshot merged = parent.snapshot();
@@ -248,7 +248,7 @@ TEST(ProcessPartChannel, ForkedChildPartsReachTheParentsSnapshot) {
   // The release tree runs this test; the channel's code has no fork-specific path to instrument.
   GTEST_SKIP() << "ASan (GCC 12) cannot allocate in the child of a multi-threaded fork";
 #endif
-  Profiler parent(quiet_config());
+  Profiler parent(no_sampler_config());
   const std::string address = parent.process_channel();
   ASSERT_EQ(address.rfind("@codeprof-", 0), 0u) << address;
   { auto s = parent.profile_operation("pp.fork.parent", Category::TrainingLoop); }
@@ -258,7 +258,7 @@ TEST(ProcessPartChannel, ForkedChildPartsReachTheParentsSnapshot) {
   if (child == 0) {
     int code = 0;
     {
-      Profiler local(quiet_config());
+      Profiler local(no_sampler_config());
       ProcessPartSender sender(address);
       for (int round = 0; round < 3; ++round) {
         for (int i = 0; i < 100; ++i) {
@@ -295,9 +295,9 @@ TEST(ProcessPartChannel, ForkedChildPartsReachTheParentsSnapshot) {
 
 // A part larger than one datagram travels in chunks.
 TEST(ProcessPartChannel, LargePartsArriveWhole) {
-  Profiler parent(quiet_config());
+  Profiler parent(no_sampler_config());
   const std::string address = parent.process_channel();
-  Profiler local(quiet_config());
+  Profiler local(no_sampler_config());
   for (int i = 0; i < 3000; ++i) {
     auto s = local.profile_operation("pp.many." + std::to_string(i), Category::Preprocessing);
   }
@@ -326,7 +326,7 @@ TEST(ProcessPartChannel, AFullChannelDropsAndCountsWithoutBlocking) {
   addr.sun_path[0] = '\0';
   ASSERT_EQ(::bind(stuck, reinterpret_cast<sockaddr*>(&addr), static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size())), 0);
 
-  Profiler local(quiet_config());
+  Profiler local(no_sampler_config());
   for (int i = 0; i < 200; ++i) {
     auto s = local.profile_operation("pp.stuck." + std::to_string(i), Category::DataLoading);
   }
@@ -346,9 +346,9 @@ TEST(ProcessPartChannel, AFullChannelDropsAndCountsWithoutBlocking) {
 }
 
 TEST(ProcessPartChannel, ResetForgetsPartsAndTellsSendersTheNewGeneration) {
-  Profiler parent(quiet_config());
+  Profiler parent(no_sampler_config());
   const std::string address = parent.process_channel();
-  Profiler local(quiet_config());
+  Profiler local(no_sampler_config());
   { auto s = local.profile_operation("pp.gen.load", Category::DataLoading); }
   ProcessPartSender sender(address);
   ProcessPart part;

@@ -13,6 +13,7 @@
 
 #include "codeprof/exporters.hpp"
 #include "io/report_reader.hpp"
+#include "io/cli_runner.hpp"
 #include "io/run_command.hpp"
 #include "io/sample_snapshot.hpp"
 
@@ -21,25 +22,10 @@ extern char** environ;
 namespace codeprof {
 namespace {
 
-const std::string kCli = CODEPROF_CLI_PATH;
-
-test::CommandResult cli(const std::string& args, bool merge_stderr = true) {
-  return test::run_command(test::shell_quote(kCli) + " " + args, merge_stderr);
-}
-
-std::string write_report(const test::TempDir& dir, const std::string& name, const Snapshot& s) {
-  const std::string path = dir.file(name);
-  io::write_file_atomic(path, io::to_json_report(s, {}));
-  return path;
-}
-
-// The whole output is one line: "codeprof: <what>\n".
-void expect_one_line_error(const test::CommandResult& r, const std::string& contains) {
-  EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_EQ(r.output.rfind("codeprof: ", 0), 0u) << r.output;
-  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
-  EXPECT_NE(r.output.find(contains), std::string::npos) << r.output;
-}
+using test::cli;
+using test::expect_one_line_error;
+using test::kCli;
+using test::write_report;
 
 TEST(Cli, VersionAndHelp) {
   auto r = cli("--version");

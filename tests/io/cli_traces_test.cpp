@@ -10,12 +10,13 @@
 #include <set>
 
 #include "codeprof/exporters.hpp"
+#include "io/cli_runner.hpp"
 #include "io/run_command.hpp"
 
 namespace codeprof {
 namespace {
 
-const std::string kCli = CODEPROF_CLI_PATH;
+using test::kCli;
 const std::string kKineto = std::string(CODEPROF_FIXTURES_DIR) + "/kineto/";
 
 std::string gunzip(const std::string& path) {
@@ -30,12 +31,11 @@ std::string gunzip(const std::string& path) {
 
 nlohmann::json trace(const std::string& name) { return nlohmann::json::parse(gunzip(kKineto + name)); }
 
-test::CommandResult cli(const std::string& args) {
-  return test::run_command(test::shell_quote(kCli) + " " + args, /*merge_stderr=*/false);
-}
+// Standard output only: the tests parse it.
+test::CommandResult cli_stdout(const std::string& args) { return test::cli(args, /*merge_stderr=*/false); }
 
 TEST(CliTraces, TwoRanksOfOneJob) {
-  const auto r = cli("analyze --format json " + kKineto + "sampled_rank-0.json.gz " + kKineto + "sampled_rank-1.json.gz");
+  const auto r = cli_stdout("analyze --format json " + kKineto + "sampled_rank-0.json.gz " + kKineto + "sampled_rank-1.json.gz");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto job = nlohmann::json::parse(r.output);
   EXPECT_TRUE(job["one_job"].get<bool>());
@@ -63,7 +63,7 @@ TEST(CliTraces, TwoRanksOfOneJob) {
   EXPECT_TRUE(job["stragglers"].empty()) << job["stragglers"].dump();
   EXPECT_EQ(job["reports"].size(), 2u);
 
-  const auto table = cli("analyze " + kKineto + "sampled_rank-0.json.gz " + kKineto + "sampled_rank-1.json.gz");
+  const auto table = cli_stdout("analyze " + kKineto + "sampled_rank-0.json.gz " + kKineto + "sampled_rank-1.json.gz");
   EXPECT_NE(table.output.find("     0  -     sampled_rank-0.json.gz      2"), std::string::npos) << table.output;
   EXPECT_NE(table.output.find("Step-time skew over time"), std::string::npos) << table.output;
   EXPECT_NE(table.output.find("none: every rank is within 10.0 % of the others"), std::string::npos) << table.output;
@@ -83,7 +83,7 @@ TEST(CliTraces, DiffOfTwoRunsListsAddedOperations) {
     if (!base.count(n)) added.insert(n);
   ASSERT_FALSE(added.empty());
 
-  const auto r = cli("diff " + kKineto + "compare_base.json.gz " + kKineto + "compare_test.json.gz --format json --max-regression 1000");
+  const auto r = cli_stdout("diff " + kKineto + "compare_base.json.gz " + kKineto + "compare_test.json.gz --format json --max-regression 1000");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto j = nlohmann::json::parse(r.output);
   std::set<std::string> reported_added;
@@ -98,7 +98,7 @@ TEST(CliTraces, EveryFixtureAnalysesWithoutError) {
     if (entry.path().extension() != ".gz") continue;
     SCOPED_TRACE(entry.path().filename().string());
     for (const char* format : {"text", "json", "html"}) {
-      const auto r = cli(std::string("analyze --format ") + format + " " + test::shell_quote(entry.path().string()));
+      const auto r = cli_stdout(std::string("analyze --format ") + format + " " + test::shell_quote(entry.path().string()));
       EXPECT_EQ(r.exit_code, 0) << r.output.substr(0, 300);
       EXPECT_GT(r.output.size(), 500u);
     }

@@ -13,10 +13,10 @@
 namespace codeprof {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using OrderedJson = nlohmann::ordered_json;
 
 // 0: read, 1: ReportError (checked to be one line naming the file); anything else fails the test.
-int outcome(const std::string& text) {
+int report_outcome(const std::string& text) {
   try {
     io::parse_report(text, "fuzz.json");
     return 0;
@@ -31,7 +31,7 @@ int outcome(const std::string& text) {
 std::string sample_text() { return io::to_json_report(test::sample_snapshot(), test::sample_findings()); }
 
 // Calls f(leaf) for every scalar in the document, in place.
-void for_each_leaf(Json& j, const std::function<void(Json&)>& f) {
+void for_each_leaf(OrderedJson& j, const std::function<void(OrderedJson&)>& f) {
   if (j.is_structured()) {
     for (auto& child : j) for_each_leaf(child, f);
   } else {
@@ -40,27 +40,27 @@ void for_each_leaf(Json& j, const std::function<void(Json&)>& f) {
 }
 
 TEST(ReportReaderRobustness, EveryLeafReplacedByEveryKindOfWrongValue) {
-  const Json original = Json::parse(sample_text());
+  const OrderedJson original = OrderedJson::parse(sample_text());
   std::size_t leaves = 0;
   {
-    Json copy = original;
-    for_each_leaf(copy, [&](Json&) { ++leaves; });
+    OrderedJson copy = original;
+    for_each_leaf(copy, [&](OrderedJson&) { ++leaves; });
   }
   ASSERT_GT(leaves, 300u);
-  const std::vector<Json> replacements = {Json("text"), Json(-1), Json(-1e300), Json(1e300), Json(nullptr),
-                                          Json::array(), Json::object(), Json(true), Json(4294967296ull),
-                                          Json(18446744073709551615ull), Json(0.5)};
+  const std::vector<OrderedJson> replacements = {OrderedJson("text"), OrderedJson(-1), OrderedJson(-1e300), OrderedJson(1e300), OrderedJson(nullptr),
+                                          OrderedJson::array(), OrderedJson::object(), OrderedJson(true), OrderedJson(4294967296ull),
+                                          OrderedJson(18446744073709551615ull), OrderedJson(0.5)};
   std::size_t errors = 0, reads = 0;
   // Four replacements per leaf, rotating, so every kind of value meets every kind of key.
   for (std::size_t target = 0; target < leaves; ++target) {
     for (std::size_t k = 0; k < 4; ++k) {
-      const Json& replacement = replacements[(target + k) % replacements.size()];
-      Json doc = original;
+      const OrderedJson& replacement = replacements[(target + k) % replacements.size()];
+      OrderedJson doc = original;
       std::size_t index = 0;
-      for_each_leaf(doc, [&](Json& leaf) {
+      for_each_leaf(doc, [&](OrderedJson& leaf) {
         if (index++ == target) leaf = replacement;
       });
-      (outcome(doc.dump()) ? errors : reads)++;
+      (report_outcome(doc.dump()) ? errors : reads)++;
     }
   }
   // Many replacements are harmless (a string for a string, 0.5 seconds), many are not.
@@ -70,24 +70,24 @@ TEST(ReportReaderRobustness, EveryLeafReplacedByEveryKindOfWrongValue) {
 
 TEST(ReportReaderRobustness, TruncationsAndByteFlips) {
   const std::string text = sample_text();
-  for (std::size_t cut = 0; cut < text.size(); cut += text.size() / 300 + 1) EXPECT_EQ(outcome(text.substr(0, cut)), 1);
+  for (std::size_t cut = 0; cut < text.size(); cut += text.size() / 300 + 1) EXPECT_EQ(report_outcome(text.substr(0, cut)), 1);
   std::mt19937 random(12345);
   std::uniform_int_distribution<std::size_t> position(0, text.size() - 1);
   std::uniform_int_distribution<int> byte(0, 255);
   for (int i = 0; i < 3000; ++i) {
     std::string mutated = text;
     for (int k = 0; k < 1 + i % 4; ++k) mutated[position(random)] = static_cast<char>(byte(random));
-    outcome(mutated);
+    report_outcome(mutated);
   }
 }
 
 TEST(ReportReaderRobustness, DeepNestingAndHugeDocumentsOfTheWrongShape) {
-  EXPECT_EQ(outcome(std::string(30000, '[') + std::string(30000, ']')), 1);
-  EXPECT_EQ(outcome("{\"schema_version\":1,\"run\":{},\"operations\":" + std::string(30000, '[') + std::string(30000, ']') + "}"), 1);
-  EXPECT_EQ(outcome(std::string("{\"schema_version\":1,\"run\":{},\"operations\":[") + "{\"id\":1,\"name\":\"a\",\"type\":\"io\",\"count\":1,\"total_time\":1}," +
+  EXPECT_EQ(report_outcome(std::string(30000, '[') + std::string(30000, ']')), 1);
+  EXPECT_EQ(report_outcome("{\"schema_version\":1,\"run\":{},\"operations\":" + std::string(30000, '[') + std::string(30000, ']') + "}"), 1);
+  EXPECT_EQ(report_outcome(std::string("{\"schema_version\":1,\"run\":{},\"operations\":[") + "{\"id\":1,\"name\":\"a\",\"type\":\"io\",\"count\":1,\"total_time\":1}," +
                     "{\"id\":1,\"name\":\"b\",\"type\":\"io\",\"count\":1,\"total_time\":1}]}"),
             1);
-  EXPECT_EQ(outcome("\xEF\xBB\xBF{\"schema_version\":1,\"run\":{},\"operations\":[]}"), 0) << "a byte order mark is fine";
+  EXPECT_EQ(report_outcome("\xEF\xBB\xBF{\"schema_version\":1,\"run\":{},\"operations\":[]}"), 0) << "a byte order mark is fine";
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ Failure failure_of(const std::string& bytes) {
 }
 
 // 0: read, 1: TraceReadError; anything else fails the test.
-int outcome(const std::string& bytes) {
+int trace_outcome(const std::string& bytes) {
   try {
     io::read_trace_bytes(bytes, "bad.json");
     return 0;
@@ -228,7 +228,7 @@ TEST(TraceReaderErrors, EveryTruncationOfARealTraceIsAnError) {
   while (end && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
   for (std::size_t cut = 0; cut + 1 < end; cut += 37) {
     SCOPED_TRACE(cut);
-    EXPECT_EQ(outcome(text.substr(0, cut)), 1);
+    EXPECT_EQ(trace_outcome(text.substr(0, cut)), 1);
   }
 }
 
@@ -242,7 +242,7 @@ TEST(TraceReaderErrors, ByteFlipsNeverCrash) {
     const int flips = 1 + static_cast<int>(rng() % 3);
     for (int k = 0; k < flips; ++k)
       mutated[rng() % mutated.size()] = alphabet[rng() % alphabet.size()];
-    const int r = outcome(mutated);
+    const int r = trace_outcome(mutated);
     reads += r == 0;
     errors += r == 1;
   }
