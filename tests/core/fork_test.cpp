@@ -21,8 +21,7 @@ using namespace codeprof;
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 // TSan does not support new threads in the child of a multi-threaded fork ("starting new threads
 // after multi-threaded fork is not supported"; with die_after_fork=0 it mistakes the new thread for
-// a dead one of the parent). Under ASan the child hung with a new thread (not diagnosed). Under the
-// sanitizers the child records on the forking thread only.
+// a dead one of the parent). Under the sanitizers the child records on the forking thread only.
 constexpr bool kThreadsInChild = false;
 #else
 constexpr bool kThreadsInChild = true;
@@ -85,6 +84,13 @@ struct Producers {
 }  // namespace
 
 TEST(Fork, ChildRecordsSnapshotsAndExitsWhileParentThreadsRecord) {
+#if defined(__SANITIZE_ADDRESS__)
+  // GCC 12's ASan does not lock its allocator across fork(): when a parent thread that records holds
+  // a size-class lock at that moment, the child's first allocation waits forever (seen: the first
+  // child stopped by the watchdog after 120 s). glibc's malloc, which users run, locks its
+  // arenas across fork; the release and TSan trees run this test.
+  GTEST_SKIP() << "ASan (GCC 12) cannot allocate in the child of a multi-threaded fork";
+#endif
   core::RecorderOptions o;
   o.collector_interval_us = 200;
   auto rec = std::make_unique<core::Recorder>(o);
