@@ -221,7 +221,8 @@ TEST(SeoPipelineE2E, PlantedNoWorkersIsNamed) {
 }
 
 TEST(SeoPipelineE2E, PlantedBatchSizeOneIsNamed) {
-  const DemoRun run = run_demo("batch_size_1", "--plant batch-size-1");
+  // Three epochs: one page a step gives thousands of steps each (the quick run's eight took 12 s).
+  const DemoRun run = run_demo("batch_size_1", "--plant batch-size-1 --epochs 3");
   expect_complete_run(run);
   expect_planted_named(run, {"batch-size-small"}, "");
 }
