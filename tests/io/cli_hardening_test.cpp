@@ -220,6 +220,48 @@ TEST(CliMessages, ControlCharactersInNamesAndValuesStayOnOneLine) {
   EXPECT_EQ(r.output.find('\x1b'), std::string::npos) << r.output;
 }
 
+// Control bytes a terminal acts on, as a report or trace can carry them: ESC (colours, clear
+// screen), OSC (sets the window title, ended by BEL), CR (overwrites the line), LF, NUL.
+const std::string kTerminalControls = std::string("\x1b[2J\x1b]0;owned\x07\rover\nnext") + '\0' + "end";
+
+// Every byte of `text` a terminal would act on, but the line ends.
+std::string controls_in(const std::string& text) {
+  std::string found;
+  for (const char c : text)
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\n') || c == 0x7f) found += "\\x" + std::to_string(static_cast<unsigned char>(c)) + " ";
+  return found;
+}
+
+TEST(CliMessages, AnalyzeTextKeepsTheInputsControlBytesFromTheTerminal) {
+  test::TempDir dir("cli_terminal");
+  Snapshot s = test::sample_snapshot();
+  s.run.command = "train.py" + kTerminalControls;
+  s.run.host = "host" + kTerminalControls;
+  s.run.unavailable.push_back({"probe" + kTerminalControls, "reason" + kTerminalControls});
+  for (auto& op : s.operations) op.name += kTerminalControls;  // quoted by the recommendations' evidence and action
+  const std::string report = write_report(dir, "hostile.json", s);
+  const auto r = cli("analyze " + test::shell_quote(report), false);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(controls_in(r.output), "") << r.output;
+  const auto header = r.output.substr(0, r.output.find('\n'));
+  EXPECT_NE(header.find("train.py?[2J?]0;owned??over\\nnext?end"), std::string::npos) << header;
+  EXPECT_NE(header.find("host?[2J"), std::string::npos) << header;
+  EXPECT_NE(r.output.find("  - probe?[2J?]0;owned??over\\nnext?end: reason?[2J"), std::string::npos) << r.output;
+  const auto evidence = r.output.find("     evidence: ");
+  ASSERT_NE(evidence, std::string::npos) << "the sample run gives recommendations: " << r.output;
+  EXPECT_NE(r.output.find("?]0;owned??over\\nnext?end", evidence), std::string::npos) << r.output;
+
+  // A trace's process name becomes the run's command line in the header.
+  const std::string trace = dir.file("hostile.trace.json");
+  io::write_file_atomic(trace, R"({"traceEvents": [)"
+                               R"({"ph": "M", "name": "process_name", "pid": 7, "tid": 7, "args": {"name": "py\u001b]0;owned\u0007\r\n\u0000x"}},)"
+                               R"({"ph": "X", "name": "step", "pid": 7, "tid": 7, "ts": 0, "dur": 1000}]})");
+  const auto t = cli("analyze " + test::shell_quote(trace), false);
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  EXPECT_EQ(controls_in(t.output), "") << t.output;
+  EXPECT_NE(t.output.substr(0, t.output.find('\n')).find("py?]0;owned??\\n?x"), std::string::npos) << t.output;
+}
+
 TEST(CliServe, HostReachableFromOtherMachinesNamesTheTokenFlag) {
   test::TempDir dir("cli_host");
   const std::string report = write_report(dir, "run.json", test::sample_snapshot());
