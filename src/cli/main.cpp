@@ -144,6 +144,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--token", serve.token, "require this token on every request");
   serve_cmd->add_option("--config", serve.config_path, "TOML file with thresholds (docs/CONFIG.md)");
   serve_cmd->add_option("--poll-interval", poll_interval_s, "--ranks: seconds between polls of the ranks (default 2)")
+      ->check(kFinite)
       ->check(CLI::Range(0.1, 3600.0));
 
   MergeOptions merge;
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
       ->add_option("--straggler-threshold", merge.straggler_threshold_pct,
                    "percent by which a rank must differ from the others to be named a straggler (default 10)")
       ->transform(strip_percent)
+      ->check(kFinite)
       ->check(CLI::Range(0.0, 1000.0));
   merge_cmd->add_option("--max-events", merge.max_events, "raw events kept per trace file (default 2000000)")
       ->check(CLI::PositiveNumber);

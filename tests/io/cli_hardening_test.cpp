@@ -96,6 +96,22 @@ TEST(CliDiff, NonFiniteLimitsAreRefusedAndDoNotTurnTheGateOff) {
   expect_one_line_error(cli("analyze " + a + " " + b + " --straggler-threshold nan"), "--straggler-threshold");
 }
 
+// A NaN poll interval passed every range check (each comparison with NaN is false) and made the job
+// view poll without pause; `timeout` bounds the run should it be accepted again.
+TEST(CliServe, NonFinitePollIntervalsAreRefused) {
+  for (const char* value : {"nan", "-nan", "inf", "1e999"}) {
+    const auto r = test::run_command("timeout 30 " + test::shell_quote(kCli) +
+                                     " serve --ranks http://127.0.0.1:1 --port 0 --poll-interval " + value);
+    expect_one_line_error(r, "--poll-interval");
+    EXPECT_NE(r.output.find("expected a finite number, got '" + std::string(value) + "'"), std::string::npos) << r.output;
+  }
+  test::TempDir dir("cli_merge_nan");
+  const std::string a = write_report(dir, "a.json", test::sample_snapshot());
+  expect_one_line_error(cli("merge " + a + " " + a + " -o " + dir.file("m.json") + " --straggler-threshold nan"),
+                        "--straggler-threshold");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("m.json")));
+}
+
 TEST(CliCounts, TopTakesAWholeNumberAndSaysSoWhenItIsNot) {
   test::TempDir dir("cli_top");
   const std::string a = write_report(dir, "a.json", test::sample_snapshot());
