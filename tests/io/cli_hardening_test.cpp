@@ -126,6 +126,33 @@ TEST(CliCounts, TopTakesAWholeNumberAndSaysSoWhenItIsNot) {
   expect_one_line_error(cli("diff " + a + " " + a + " --top 1.5"), "--top");
 }
 
+// A value out of range gets one line naming the option, the range and the value (CLI11's own
+// message named the range as "0.000000 to 1797693...(309 digits).000000", and a port over 65535
+// as "Could not convert").
+TEST(CliCounts, RangeErrorsNameTheOptionTheRangeAndTheValue) {
+  test::TempDir dir("cli_range");
+  const std::string a = write_report(dir, "a.json", test::sample_snapshot());
+  const std::string m = dir.file("m.json");
+  const struct {
+    std::string args, option, expected;
+  } cases[] = {
+      {"diff " + a + " " + a + " --max-regression -1", "--max-regression", "expected a number >= 0, got '-1'"},
+      {"diff " + a + " " + a + " --min-duration -0.5", "--min-duration", "expected a number >= 0, got '-0.5'"},
+      {"analyze " + a + " " + a + " --straggler-threshold 2000%", "--straggler-threshold", "expected a number from 0 to 1000, got '2000'"},
+      {"merge " + a + " " + a + " -o " + m + " --straggler-threshold -3", "--straggler-threshold", "expected a number from 0 to 1000, got '-3'"},
+      {"merge " + a + " " + a + " -o " + m + " --max-events 0", "--max-events", "expected a whole number from 1 to 999999999, got '0'"},
+      {"serve --ranks http://127.0.0.1:1 --poll-interval 0.01", "--poll-interval", "expected a number from 0.1 to 3600, got '0.01'"},
+      {"serve " + a + " --port 99999", "--port", "expected a port number from 0 to 65535, got '99999'"},
+      {"serve " + a + " --port -1", "--port", "expected a port number from 0 to 65535, got '-1'"},
+  };
+  for (const auto& c : cases) {
+    const auto r = test::run_command("timeout 30 " + test::shell_quote(kCli) + " " + c.args);
+    expect_one_line_error(r, c.option + ": " + c.expected);
+    EXPECT_EQ(r.output.find("digits"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(m));
+}
+
 TEST(CliDiff, AnOperationThatTookNoTimeBeforeAndSomeNowHasRegressed) {
   test::TempDir dir("cli_zero");
   Snapshot base = test::sample_snapshot();
