@@ -53,5 +53,11 @@ std::string default_file_name(std::string_view format, std::int64_t unix_ns);
 // Writes one format to `path` (a directory or "" gives the default file name in it). Returns the path.
 std::string write_export(std::string_view format, const std::string& path, const Snapshot& snapshot,
                          const Findings& findings);
+// Writes each format into `directory` ("" = the current directory), created when missing, under
+// the default file names of one timestamp; with "csv", also profiling_custom_metrics_<time>.csv
+// when the snapshot has custom metrics. A path that exists and is not a directory is refused, and
+// an unknown format fails, before anything is written. Returns the paths. Throws WriteError.
+std::vector<std::string> write_exports(const std::vector<std::string>& formats, const std::string& directory,
+                                       const Snapshot& snapshot, const Findings& findings);
 
 }  // namespace codeprof::io

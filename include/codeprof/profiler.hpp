@@ -94,7 +94,9 @@ class Profiler {
   // Writes the JSON report. A directory or "" gives profiling_report_YYYYMMDD_HHMMSS.json in it
   // ("" = the configured output_dir). Returns the path written. Atomic (temp file + rename).
   std::string export_profiling_data(const std::string& path = "") const;
-  // Writes every configured export format into `directory` ("" = output_dir); returns the paths.
+  // Writes every configured export format into `directory` ("" = output_dir), which is created when
+  // missing (also when its name has a dot); a path that exists and is not a directory is refused
+  // with io::WriteError before anything is written. Returns the paths.
   std::vector<std::string> export_all(const std::string& directory = "") const;
 
   // Starts fresh statistics without stopping anything (threads, sampler and dashboard keep running).

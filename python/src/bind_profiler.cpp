@@ -138,9 +138,7 @@ void bind_profiler(py::module_& m) {
     for (const auto& [what, why] : unavailable) s.run.unavailable.push_back({what, why});
     const Config cfg = p.config();
     const Findings f = analyze_snapshot(s, cfg);
-    std::vector<std::string> paths;
-    for (const auto& format : formats) paths.push_back(io::write_export(format, directory.empty() ? cfg.output_dir : directory, s, f));
-    return paths;
+    return io::write_exports(formats, directory.empty() ? cfg.output_dir : directory, s, f);
   });
   m.def("_reset", [](py::handle self) {
     Profiler& p = core(self);

@@ -57,9 +57,7 @@ void bind_traces(py::module_& m) {
       [](const Snapshot& snapshot, const Config& config, const std::vector<std::string>& formats, const std::string& directory) {
         py::gil_scoped_release release;
         const Findings f = analyze_snapshot(snapshot, config);
-        std::vector<std::string> paths;
-        for (const auto& format : formats) paths.push_back(io::write_export(format, directory, snapshot, f));
-        return paths;
+        return io::write_exports(formats, directory, snapshot, f);
       },
       py::arg("snapshot"), py::arg("config"), py::arg("formats"), py::arg("directory"));
   m.def(

@@ -366,21 +366,7 @@ std::vector<std::string> Profiler::export_all(const std::string& directory) cons
   const Config cfg = config();
   const Snapshot s = snapshot();
   const Findings f = analysis::analyze(s, cfg);
-  const std::string dir = directory.empty() ? cfg.output_dir : directory;
-  std::vector<std::string> paths;
-  for (const std::string& format : cfg.export_formats) {
-    paths.push_back(io::write_export(format, dir, s, f));
-    if (format == "csv" && !s.custom_metrics.empty()) {
-      // The program's own metrics: a second table next to the operations'.
-      std::string metrics_path = paths.back();
-      const std::size_t at = metrics_path.rfind("profiling_operations_");
-      if (at != std::string::npos) metrics_path.replace(at, 21, "profiling_custom_metrics_");
-      else metrics_path.insert(metrics_path.size() - 4, "_custom_metrics");
-      io::write_file_atomic(metrics_path, io::to_metrics_csv(s));
-      paths.push_back(metrics_path);
-    }
-  }
-  return paths;
+  return io::write_exports(cfg.export_formats, directory.empty() ? cfg.output_dir : directory, s, f);
 }
 
 void Profiler::add_samples(const SampleBatch& batch) { impl_->samples.add_external(batch); }

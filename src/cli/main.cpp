@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <new>
 #include <string>
 #include <vector>
@@ -22,17 +23,40 @@ std::string strip_percent(std::string s) {
   return s;
 }
 
-// CLI11's number checks let "nan" and "inf" through (every comparison with NaN is false), and a
-// NaN limit would turn a gate off: numbers must be finite.
-const CLI::Validator kFinite(
+// A bound as people write it: 0.1, 3600, 1000.
+std::string bound(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// A finite number from `least` to `most` (infinity: no upper bound). CLI11's Range and
+// NonNegativeNumber let "nan" and "inf" through (every comparison with NaN is false, and a NaN
+// limit would turn a gate off) and name their bounds as "0.000000 to 1797693...(309
+// digits).000000" when they refuse.
+CLI::Validator number_in(double least, double most = std::numeric_limits<double>::infinity()) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v))
+          return "expected a finite number, got '" + text + "'";
+        if (v < least || v > most)
+          return std::isfinite(most) ? "expected a number from " + bound(least) + " to " + bound(most) + ", got '" + text + "'"
+                                     : "expected a number >= " + bound(least) + ", got '" + text + "'";
+        return {};
+      },
+      "NUMBER");
+}
+
+// A TCP port (CLI11 would only say "Could not convert" for 99999).
+const CLI::Validator kPort(
     [](std::string& text) -> std::string {
-      char* end = nullptr;
-      const double v = std::strtod(text.c_str(), &end);
-      if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v))
-        return "expected a finite number, got '" + text + "'";
+      const bool digits = !text.empty() && text.size() <= 5 && text.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits || std::stoul(text) > 65535) return "expected a port number from 0 to 65535, got '" + text + "'";
       return {};
     },
-    "FINITE");
+    "PORT");
 
 // A count of list entries: a whole number from `least` up (CLI11's PositiveNumber accepts 2.5 and
 // names a range up to 1.8e308 when it refuses).
@@ -101,8 +125,7 @@ int main(int argc, char** argv) {
       ->add_option("--straggler-threshold", analyze.straggler_threshold_pct,
                    "percent by which a rank must differ from the others to be a straggler (default 10)")
       ->transform(strip_percent)
-      ->check(kFinite)
-      ->check(CLI::Range(0.0, 1000.0));
+      ->check(number_in(0.0, 1000.0));
 
   DiffOptionsCli diff;
   double max_regression = 0.0;
@@ -114,14 +137,12 @@ int main(int argc, char** argv) {
   CLI::Option* max_regression_opt =
       diff_cmd->add_option("--max-regression", max_regression, "largest allowed slowdown in percent, e.g. 10")
           ->transform(strip_percent)
-          ->check(kFinite)
-          ->check(CLI::NonNegativeNumber);
+          ->check(number_in(0.0));
   diff_cmd->add_option("--metric", diff.metric, "what must not regress: mean (default), p95 or total")
       ->check(CLI::IsMember({"mean", "p95", "total"}));
   diff_cmd->add_option("--min-duration", diff.min_duration_s,
                        "seconds: operations faster than this in both runs never count as regressed (default 0)")
-      ->check(kFinite)
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_in(0.0));
   diff_cmd->add_option("--top", diff.top,
                        "text: operations in both runs to list, largest change first (default 20, 0 = all; "
                        "regressed ones are always listed)")
@@ -140,11 +161,11 @@ int main(int argc, char** argv) {
       "--ranks", serve_ranks,
       "the ranks' dashboard URLs, comma-separated (with ?token=T for a rank that needs one), or @FILE with one per line");
   serve_cmd->add_option("--host", serve.host, "address to listen on (default 127.0.0.1; others need --token)");
-  serve_cmd->add_option("--port", serve.port, "port (default 8765; 0 picks a free one)");
+  serve_cmd->add_option("--port", serve.port, "port (default 8765; 0 picks a free one)")->check(kPort);
   serve_cmd->add_option("--token", serve.token, "require this token on every request");
   serve_cmd->add_option("--config", serve.config_path, "TOML file with thresholds (docs/CONFIG.md)");
   serve_cmd->add_option("--poll-interval", poll_interval_s, "--ranks: seconds between polls of the ranks (default 2)")
-      ->check(CLI::Range(0.1, 3600.0));
+      ->check(number_in(0.1, 3600.0));
 
   MergeOptions merge;
   CLI::App* merge_cmd = app.add_subcommand(
@@ -160,9 +181,9 @@ int main(int argc, char** argv) {
       ->add_option("--straggler-threshold", merge.straggler_threshold_pct,
                    "percent by which a rank must differ from the others to be named a straggler (default 10)")
       ->transform(strip_percent)
-      ->check(CLI::Range(0.0, 1000.0));
+      ->check(number_in(0.0, 1000.0));
   merge_cmd->add_option("--max-events", merge.max_events, "raw events kept per trace file (default 2000000)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_from(1));
 
   // CLI11 would only say that a subcommand is required; name the word it did not know.
   const auto known = app.get_subcommands([&](CLI::App* sub) { return argc > 1 && sub->check_name(argv[1]); });

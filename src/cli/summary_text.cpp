@@ -7,6 +7,9 @@
 #include "cli/text_table.hpp"
 #include "common/number_format.hpp"
 
+// Every text that comes from the input (names, the command line, the findings that quote them) goes
+// through printable(): a report or trace is untrusted, and its control bytes must not reach the
+// terminal (escape sequences, carriage returns that overwrite the line).
 namespace codeprof::cli {
 namespace {
 // A duration in nanoseconds, as people read it ("25.0 ms").
@@ -30,18 +33,18 @@ std::string run_line(const Snapshot& s) {
   if (run.local_rank >= 0) where += (where.empty() ? "" : ", ") + std::string("local rank ") + std::to_string(run.local_rank);
   if (!run.job_name.empty()) where += (where.empty() ? "" : ", ") + std::string("job ") + run.job_name;
   if (!where.empty()) line += " (" + where + ")";
-  return line;
+  return printable(line);
 }
 
 void classification(std::string& out, const Snapshot& s, const Classification& c) {
   out += "\nClassification\n";
-  if (!c.summary.empty()) out += "  " + c.summary + "\n";
+  if (!c.summary.empty()) out += "  " + printable(c.summary) + "\n";
   // The summary gives the verdicts; these lines give the numbers behind them.
   if (c.input.steps > 0)
     out += "  steps: " + common::format_count(c.input.steps) + ", mean " +
            common::format_seconds(c.input.step_time / static_cast<double>(c.input.steps)) + ", input " +
            common::format_percent(c.input.input_share) + " of step time (" + std::string(to_string(c.input.level)) + " input-bound)" +
-           (c.input.step_source.empty() ? "" : "; steps from " + c.input.step_source) + "\n";
+           (c.input.step_source.empty() ? "" : "; steps from " + printable(c.input.step_source)) + "\n";
   else
     out += "  steps: none found, so no input-bound verdict\n";
   if (c.gpu.available)
@@ -53,7 +56,7 @@ void classification(std::string& out, const Snapshot& s, const Classification& c
            (c.cpu.contention_suspected ? ", contention suspected" : "");
     if (!c.cpu.waiting_operations.empty()) {
       out += "; waiting:";
-      for (const auto& w : c.cpu.waiting_operations) out += " " + w;
+      for (const auto& w : c.cpu.waiting_operations) out += " " + printable(w);
     }
     out += "\n";
   }
@@ -100,7 +103,7 @@ void bottlenecks(std::string& out, const std::vector<Bottleneck>& list, std::siz
     out += "  " + std::to_string(i + 1) + ". [" + std::string(to_string(b.optimization_priority)) + "] " + printable(b.operation) + " (" + std::string(to_string(b.type)) + ", " +
            std::string(to_string(b.severity)) + "): mean " + common::format_seconds(b.avg_duration) + ", p95 " + common::format_seconds(b.p95_duration) +
            ", " + common::format_count(b.calls) + " calls, " + common::format_percent(b.share_of_wall) + " of wall time\n";
-    if (!b.reason.empty()) out += "     " + b.reason + "\n";
+    if (!b.reason.empty()) out += "     " + printable(b.reason) + "\n";
   }
   if (list.size() > top) out += "  ... and " + std::to_string(list.size() - top) + " more\n";
 }
@@ -113,9 +116,9 @@ void recommendations(std::string& out, const std::vector<Recommendation>& list, 
   }
   for (std::size_t i = 0; i < list.size() && i < top; ++i) {
     const auto& r = list[i];
-    out += "  " + std::to_string(i + 1) + ". [" + std::string(to_string(r.priority)) + "] " + r.title + "  (" + r.id + ")\n";
-    if (!r.evidence_text.empty()) out += "     evidence: " + r.evidence_text + "\n";
-    if (!r.action.empty()) out += "     action:   " + r.action + "\n";
+    out += "  " + std::to_string(i + 1) + ". [" + std::string(to_string(r.priority)) + "] " + printable(r.title) + "  (" + printable(r.id) + ")\n";
+    if (!r.evidence_text.empty()) out += "     evidence: " + printable(r.evidence_text) + "\n";
+    if (!r.action.empty()) out += "     action:   " + printable(r.action) + "\n";
   }
   if (list.size() > top) out += "  ... and " + std::to_string(list.size() - top) + " more\n";
 }
@@ -124,7 +127,7 @@ void recommendations(std::string& out, const std::vector<Recommendation>& list, 
 
 std::string summary_text(const Snapshot& s, const Findings& f, std::size_t top) {
   std::string out = "codeprof analyze: " + run_line(s) + "\n";
-  if (!s.run.source_path.empty()) out += "  source: " + s.run.source_path + " (" + s.run.source + ")\n";
+  if (!s.run.source_path.empty()) out += "  source: " + printable(s.run.source_path) + " (" + printable(s.run.source) + ")\n";
   out += "  wall time " + duration(s.run.wall_ns) + ", " +
          common::format_count(s.operations.size()) + " operations";
   if (s.events_recorded) out += ", " + common::format_count(s.events_recorded) + " events";
@@ -136,15 +139,16 @@ std::string summary_text(const Snapshot& s, const Findings& f, std::size_t top) 
   recommendations(out, f.recommendations, top);
   if (!f.trends.empty()) {
     out += "\nTrends\n";
-    for (const auto& t : f.trends) out += "  - " + std::string(to_string(t.kind)) + (t.operation.empty() ? "" : " " + t.operation) + ": " + t.description + "\n";
+    for (const auto& t : f.trends)
+      out += "  - " + std::string(to_string(t.kind)) + (t.operation.empty() ? "" : " " + printable(t.operation)) + ": " + printable(t.description) + "\n";
   }
   if (!f.inconclusive.empty()) {
     out += "\nNot concluded (this run is too short or lacks the data)\n";
-    for (const auto& i : f.inconclusive) out += "  - " + i.check + ": needs " + i.needs + "; had " + i.had + "\n";
+    for (const auto& i : f.inconclusive) out += "  - " + printable(i.check) + ": needs " + printable(i.needs) + "; had " + printable(i.had) + "\n";
   }
   if (!s.run.unavailable.empty()) {
     out += "\nUnavailable\n";
-    for (const auto& u : s.run.unavailable) out += "  - " + u.what + ": " + u.reason + "\n";
+    for (const auto& u : s.run.unavailable) out += "  - " + printable(u.what) + ": " + printable(u.reason) + "\n";
   }
   return out;
 }

@@ -1,6 +1,9 @@
-// The list of export formats, their default file names, and write_export, which picks the writer.
+// The list of export formats, their default file names, write_export, which picks the writer, and
+// write_exports, which writes several formats into one directory (export_all, Snapshot.export).
 #include <filesystem>
 #include <string>
+#include <system_error>
+#include <utility>
 
 #include "codeprof/exporters.hpp"
 #include "common/wall_clock.hpp"
@@ -79,6 +82,40 @@ std::string write_export(std::string_view format, const std::string& path, const
   }
   write_file_atomic(target, render(format, snapshot, findings));
   return target;
+}
+
+std::vector<std::string> write_exports(const std::vector<std::string>& formats, const std::string& directory,
+                                       const Snapshot& snapshot, const Findings& findings) {
+  namespace fs = std::filesystem;
+  for (const auto& format : formats) format_info(format);  // an unknown format fails before anything is written
+  const fs::path dir = directory.empty() ? fs::path(".") : fs::path(directory);
+  // Always a directory: several files go into it, so a path naming a file would be overwritten by
+  // each format in turn (the user's file lost, only the last format left).
+  std::error_code ec;
+  const fs::file_status status = fs::status(dir, ec);
+  if (fs::exists(status) && !fs::is_directory(status))
+    throw WriteError("cannot export to " + dir.string() + ": it exists and is not a directory (expected a directory to write the reports into)");
+  // Everything is rendered before the first file is written: a writer that fails leaves no files.
+  const std::string stamp = local_file_timestamp(common::unix_now_ns());
+  std::vector<std::pair<std::string, std::string>> files;  // file name, content
+  for (const auto& format : formats) {
+    const FormatInfo& f = format_info(format);
+    files.emplace_back(std::string(f.file_prefix) + stamp + std::string(f.extension), render(format, snapshot, findings));
+    // The program's own metrics: a second table next to the operations' (docs/METRICS.md).
+    if (format == "csv" && !snapshot.custom_metrics.empty())
+      files.emplace_back("profiling_custom_metrics_" + stamp + ".csv", to_metrics_csv(snapshot));
+  }
+  if (!fs::is_directory(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir))
+      throw WriteError("cannot export to " + dir.string() + ": cannot create the directory" + (ec ? ": " + ec.message() : ""));
+  }
+  std::vector<std::string> paths;
+  for (const auto& [name, content] : files) {
+    paths.push_back((dir / name).string());
+    write_file_atomic(paths.back(), content);
+  }
+  return paths;
 }
 
 }  // namespace codeprof::io

@@ -12,8 +12,10 @@ struct FlameGraphAssets {
   std::string style;   // d3-flame-graph's style sheet
 };
 
+using FlameGraphAssetsProvider = const FlameGraphAssets& (*)();
 // `provider` is called when a report needs the assets (not during static initialisation).
-void register_flame_graph_assets(const FlameGraphAssets& (*provider)());
+// Returns the provider it replaces (nullptr: none).
+FlameGraphAssetsProvider register_flame_graph_assets(FlameGraphAssetsProvider provider);
 const FlameGraphAssets* flame_graph_assets();  // nullptr: not registered
 
 }  // namespace codeprof::io

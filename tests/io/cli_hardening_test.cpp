@@ -83,6 +83,22 @@ TEST(CliDiff, NonFiniteLimitsAreRefusedAndDoNotTurnTheGateOff) {
   expect_one_line_error(cli("analyze " + a + " " + b + " --straggler-threshold nan"), "--straggler-threshold");
 }
 
+// A NaN poll interval passed every range check (each comparison with NaN is false) and made the job
+// view poll without pause; `timeout` bounds the run should it be accepted again.
+TEST(CliServe, NonFinitePollIntervalsAreRefused) {
+  for (const char* value : {"nan", "-nan", "inf", "1e999"}) {
+    const auto r = test::run_command("timeout 30 " + test::shell_quote(kCli) +
+                                     " serve --ranks http://127.0.0.1:1 --port 0 --poll-interval " + value);
+    expect_one_line_error(r, "--poll-interval");
+    EXPECT_NE(r.output.find("expected a finite number, got '" + std::string(value) + "'"), std::string::npos) << r.output;
+  }
+  test::TempDir dir("cli_merge_nan");
+  const std::string a = write_report(dir, "a.json", test::sample_snapshot());
+  expect_one_line_error(cli("merge " + a + " " + a + " -o " + dir.file("m.json") + " --straggler-threshold nan"),
+                        "--straggler-threshold");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("m.json")));
+}
+
 TEST(CliCounts, TopTakesAWholeNumberAndSaysSoWhenItIsNot) {
   test::TempDir dir("cli_top");
   const std::string a = write_report(dir, "a.json", test::sample_snapshot());
@@ -95,6 +111,33 @@ TEST(CliCounts, TopTakesAWholeNumberAndSaysSoWhenItIsNot) {
         << r.output;
   }
   expect_one_line_error(cli("diff " + a + " " + a + " --top 1.5"), "--top");
+}
+
+// A value out of range gets one line naming the option, the range and the value (CLI11's own
+// message named the range as "0.000000 to 1797693...(309 digits).000000", and a port over 65535
+// as "Could not convert").
+TEST(CliCounts, RangeErrorsNameTheOptionTheRangeAndTheValue) {
+  test::TempDir dir("cli_range");
+  const std::string a = write_report(dir, "a.json", test::sample_snapshot());
+  const std::string m = dir.file("m.json");
+  const struct {
+    std::string args, option, expected;
+  } cases[] = {
+      {"diff " + a + " " + a + " --max-regression -1", "--max-regression", "expected a number >= 0, got '-1'"},
+      {"diff " + a + " " + a + " --min-duration -0.5", "--min-duration", "expected a number >= 0, got '-0.5'"},
+      {"analyze " + a + " " + a + " --straggler-threshold 2000%", "--straggler-threshold", "expected a number from 0 to 1000, got '2000'"},
+      {"merge " + a + " " + a + " -o " + m + " --straggler-threshold -3", "--straggler-threshold", "expected a number from 0 to 1000, got '-3'"},
+      {"merge " + a + " " + a + " -o " + m + " --max-events 0", "--max-events", "expected a whole number from 1 to 999999999, got '0'"},
+      {"serve --ranks http://127.0.0.1:1 --poll-interval 0.01", "--poll-interval", "expected a number from 0.1 to 3600, got '0.01'"},
+      {"serve " + a + " --port 99999", "--port", "expected a port number from 0 to 65535, got '99999'"},
+      {"serve " + a + " --port -1", "--port", "expected a port number from 0 to 65535, got '-1'"},
+  };
+  for (const auto& c : cases) {
+    const auto r = test::run_command("timeout 30 " + test::shell_quote(kCli) + " " + c.args);
+    expect_one_line_error(r, c.option + ": " + c.expected);
+    EXPECT_EQ(r.output.find("digits"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(m));
 }
 
 TEST(CliDiff, AnOperationThatTookNoTimeBeforeAndSomeNowHasRegressed) {
@@ -205,6 +248,48 @@ TEST(CliMessages, ControlCharactersInNamesAndValuesStayOnOneLine) {
   const auto r = cli("analyze " + test::shell_quote(path));
   expect_one_line_error(r, "bad\\nname\\x1b[31m.json");
   EXPECT_EQ(r.output.find('\x1b'), std::string::npos) << r.output;
+}
+
+// Control bytes a terminal acts on, as a report or trace can carry them: ESC (colours, clear
+// screen), OSC (sets the window title, ended by BEL), CR (overwrites the line), LF, NUL.
+const std::string kTerminalControls = std::string("\x1b[2J\x1b]0;owned\x07\rover\nnext") + '\0' + "end";
+
+// Every byte of `text` a terminal would act on, but the line ends.
+std::string controls_in(const std::string& text) {
+  std::string found;
+  for (const char c : text)
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\n') || c == 0x7f) found += "\\x" + std::to_string(static_cast<unsigned char>(c)) + " ";
+  return found;
+}
+
+TEST(CliMessages, AnalyzeTextKeepsTheInputsControlBytesFromTheTerminal) {
+  test::TempDir dir("cli_terminal");
+  Snapshot s = test::sample_snapshot();
+  s.run.command = "train.py" + kTerminalControls;
+  s.run.host = "host" + kTerminalControls;
+  s.run.unavailable.push_back({"probe" + kTerminalControls, "reason" + kTerminalControls});
+  for (auto& op : s.operations) op.name += kTerminalControls;  // quoted by the recommendations' evidence and action
+  const std::string report = write_report(dir, "hostile.json", s);
+  const auto r = cli("analyze " + test::shell_quote(report), false);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(controls_in(r.output), "") << r.output;
+  const auto header = r.output.substr(0, r.output.find('\n'));
+  EXPECT_NE(header.find("train.py?[2J?]0;owned??over\\nnext?end"), std::string::npos) << header;
+  EXPECT_NE(header.find("host?[2J"), std::string::npos) << header;
+  EXPECT_NE(r.output.find("  - probe?[2J?]0;owned??over\\nnext?end: reason?[2J"), std::string::npos) << r.output;
+  const auto evidence = r.output.find("     evidence: ");
+  ASSERT_NE(evidence, std::string::npos) << "the sample run gives recommendations: " << r.output;
+  EXPECT_NE(r.output.find("?]0;owned??over\\nnext?end", evidence), std::string::npos) << r.output;
+
+  // A trace's process name becomes the run's command line in the header.
+  const std::string trace = dir.file("hostile.trace.json");
+  io::write_file_atomic(trace, R"({"traceEvents": [)"
+                               R"({"ph": "M", "name": "process_name", "pid": 7, "tid": 7, "args": {"name": "py\u001b]0;owned\u0007\r\n\u0000x"}},)"
+                               R"({"ph": "X", "name": "step", "pid": 7, "tid": 7, "ts": 0, "dur": 1000}]})");
+  const auto t = cli("analyze " + test::shell_quote(trace), false);
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  EXPECT_EQ(controls_in(t.output), "") << t.output;
+  EXPECT_NE(t.output.substr(0, t.output.find('\n')).find("py?]0;owned??\\n?x"), std::string::npos) << t.output;
 }
 
 TEST(CliServe, HostReachableFromOtherMachinesNamesTheTokenFlag) {

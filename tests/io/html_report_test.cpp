@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "codeprof/exporters.hpp"
+#include "io/flame_graph_assets.hpp"
 #include "io/run_command.hpp"
 #include "io/sample_snapshot.hpp"
 
@@ -49,7 +50,7 @@ TEST(HtmlReport, SelfContainedAndEscaped) {
   // The hostile operation name is text, never markup: escaped in tables, \u003c in the JSON block.
   EXPECT_EQ(html.find("<script>alert(1)"), std::string::npos);
   EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"), std::string::npos);
-  EXPECT_NE(html.find("\\u003cscript>alert(1)\\u003c/script> & co"), std::string::npos);
+  EXPECT_NE(html.find("\\u003cscript\\u003ealert(1)\\u003c/script\\u003e \\u0026 co"), std::string::npos);
   // What the page must show: classification, bottlenecks, recommendations with evidence and action.
   for (const char* text : {"Highly input-bound: 62.5% of step time", "load_batch takes 45.6% of wall time",
                            "Load data in parallel", "input is 62.5% of step time; load_batch averages 25.0 ms",
@@ -106,6 +107,73 @@ TEST(HtmlReport, RendersInHeadlessChromiumWithoutErrorsOrNetwork) {
   EXPECT_EQ(empty_dom.find("data-codeprof-error=\""), std::string::npos);
   EXPECT_NE(empty_dom.find("No sampler series in this run"), std::string::npos);
   EXPECT_NE(empty_dom.find("No operations were recorded."), std::string::npos);
+}
+
+// The flame graph's place in the page, with a mount that only reads the embedded profile back: it
+// marks the root when the hostile names arrive intact. The provider registered before (the
+// dashboard library's, when linked) comes back at the end of the test.
+const io::FlameGraphAssets& profile_reading_assets() {
+  static const io::FlameGraphAssets assets{
+      "window.codeprofFlameGraph = {mount: function (root, profile) {\n"
+      "  var frame = profile.frames.indexOf('main\\u003c!--\\u003cscript>x') >= 0;\n"
+      "  var op = profile.operations.some(function (o) { return o.name === 'parse \\u003c!--\\u003cscript> tags'; });\n"
+      "  root.setAttribute('data-profile-read', frame && op ? 'intact' : 'altered');\n"
+      "}};\n",
+      ""};
+  return assets;
+}
+
+class ProfileReadingAssets {
+ public:
+  ProfileReadingAssets() : before_(io::register_flame_graph_assets(&profile_reading_assets)) {}
+  ~ProfileReadingAssets() { io::register_flame_graph_assets(before_); }
+  ProfileReadingAssets(const ProfileReadingAssets&) = delete;
+  ProfileReadingAssets& operator=(const ProfileReadingAssets&) = delete;
+
+ private:
+  io::FlameGraphAssetsProvider before_;
+};
+
+// The text of <script ... id="`id`">, or "" when the page has none.
+std::string script_block(const std::string& html, const std::string& id) {
+  const std::string open = "id=\"" + id + "\">";
+  const auto start = html.find(open);
+  if (start == std::string::npos) return "";
+  const auto from = start + open.size();
+  return html.substr(from, html.find("</script>", from) - from);
+}
+
+// "<!--" then "<script" inside a script element moves the HTML parser into its double-escaped
+// state, where the element's own "</script>" no longer ends it: the page's scripts after it would
+// be swallowed. Every embedded JSON block therefore holds no '<', '>' or '&' at all.
+TEST(HtmlReport, NamesThatOpenAScriptCommentKeepThePageRendering) {
+  Snapshot s = test::sample_snapshot();
+  s.operations[2].name = "parse <!--<script> tags";
+  s.custom_metrics[0].unit = "pages\xE2\x80\xA8per\xE2\x80\xA9<b>";  // line and paragraph separators
+  for (auto& op : s.profile.operations)
+    if (op.id == 2) op.name = s.operations[2].name;
+  s.profile.frames[2].function = "main<!--<script>x";
+  const ProfileReadingAssets assets;
+  const std::string html = io::to_html_report(s, test::sample_findings());
+
+  for (const char* id : {"codeprof-data", "codeprof-profile"}) {
+    const std::string json = script_block(html, id);
+    ASSERT_FALSE(json.empty()) << id;
+    EXPECT_EQ(json.find_first_of("<>&"), std::string::npos) << id << ": " << json.substr(0, 400);
+    EXPECT_EQ(json.find("\xE2\x80\xA8"), std::string::npos) << id;
+    EXPECT_EQ(json.find("\xE2\x80\xA9"), std::string::npos) << id;
+  }
+  EXPECT_NE(script_block(html, "codeprof-profile").find("main\\u003c!--\\u003cscript\\u003ex"), std::string::npos);
+
+  if (!std::filesystem::exists(kChromium)) GTEST_SKIP() << "chromium is not installed";
+  test::TempDir dir("html_script_comment");
+  const std::string page = dir.file("hostile.html");
+  io::write_file_atomic(page, html);
+  const std::string dom = rendered_dom(page, dir);
+  EXPECT_NE(dom.find("data-codeprof-rendered=\"yes\""), std::string::npos) << dom.substr(0, 400);
+  EXPECT_EQ(dom.find("data-codeprof-error=\""), std::string::npos) << dom.substr(0, 400);
+  EXPECT_NE(dom.find("data-profile-read=\"intact\""), std::string::npos) << "the embedded profile did not parse back";
+  EXPECT_EQ(count_of(dom, "class=\"bar\""), 6u) << "the charts were drawn";
 }
 
 }  // namespace

@@ -138,5 +138,51 @@ TEST(ProfilerExports, FacadeWritesEveryFormatAndTheCliReadsTheReport) {
   EXPECT_NE(r.output.find("steps: 20"), std::string::npos) << r.output;
 }
 
+// export_all writes several files, so its argument is always a directory: a file there is refused
+// and left as it was; a missing path is created as a directory even when its name has a dot.
+TEST(ProfilerExports, ExportAllRefusesAFileAndCreatesADottedDirectory) {
+  test::TempDir dir("export_all_target");
+  Config c = test_config();
+  c.export_formats = {"json", "chrome", "csv", "prometheus", "html"};
+  Profiler p(c);
+  {
+    auto s = p.profile_operation("tokenize", Category::Preprocessing);
+  }
+  p.set_gauge("queue_depth", 3.0);
+  p.flush();
+
+  const std::string victim = dir.file("victim.txt");
+  { std::ofstream(victim) << "the user's notes\n"; }
+  try {
+    p.export_all(victim);
+    ADD_FAILURE() << "export_all wrote to the file " << victim;
+  } catch (const io::WriteError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(victim), std::string::npos) << what;
+    EXPECT_NE(what.find("not a directory"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << "one line: " << what;
+  }
+  std::ifstream in(victim);
+  const std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(kept, "the user's notes\n");
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++entries;
+  EXPECT_EQ(entries, 1u) << "nothing else written next to the file";
+
+  const std::string dotted = dir.file("reports.v2");
+  const auto paths = p.export_all(dotted);
+  EXPECT_TRUE(std::filesystem::is_directory(dotted));
+  ASSERT_EQ(paths.size(), c.export_formats.size() + 1) << "the custom metrics' CSV too";
+  std::set<std::string> distinct(paths.begin(), paths.end());
+  EXPECT_EQ(distinct.size(), paths.size());
+  for (const auto& path : paths) {
+    EXPECT_EQ(std::filesystem::path(path).parent_path(), std::filesystem::path(dotted)) << path;
+    EXPECT_TRUE(std::filesystem::is_regular_file(path)) << path;
+  }
+  EXPECT_EQ(std::count_if(paths.begin(), paths.end(),
+                          [](const auto& x) { return x.find("profiling_custom_metrics_") != std::string::npos; }),
+            1);
+}
+
 }  // namespace
 }  // namespace codeprof

@@ -245,6 +245,30 @@ def test_snapshot_reports_and_exports_without_a_profiler(profiler, tmp_path):
     assert isinstance(codeprof.analyze(s), codeprof.Findings)
 
 
+def test_exports_into_a_file_are_refused_and_a_dotted_name_becomes_a_directory(profiler, tmp_path):
+    # export_all and Snapshot.export write several files: their argument is always a directory.
+    with profiler.profile_operation("api.target", "io"):
+        pass
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's notes\n")
+    attempts = [lambda: profiler.export_all(str(victim)),
+                lambda: profiler.export_all(str(victim), formats=["json", "html"]),
+                lambda: profiler.snapshot().export(str(victim))]
+    for attempt in attempts:
+        with pytest.raises(codeprof.WriteError) as refused:
+            attempt()
+        assert str(victim) in str(refused.value) and "not a directory" in str(refused.value)
+        assert isinstance(refused.value, OSError)
+    assert victim.read_text() == "the user's notes\n"
+    assert sorted(os.listdir(tmp_path)) == ["victim.txt"]
+
+    paths = profiler.export_all(str(tmp_path / "reports.v2"), formats=["json", "csv", "html"])
+    assert (tmp_path / "reports.v2").is_dir() and len(set(paths)) == 3
+    assert all(os.path.dirname(x) == str(tmp_path / "reports.v2") for x in paths)
+    snap_paths = profiler.snapshot().export(str(tmp_path / "snap.d"), ["json", "chrome"])
+    assert (tmp_path / "snap.d").is_dir() and len(set(snap_paths)) == 2
+
+
 def test_serve_runs_the_live_dashboard(profiler):
     with profiler.profile_operation("api.served", "model_inference"):
         pass

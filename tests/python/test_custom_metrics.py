@@ -2,6 +2,7 @@
 from several threads, exactly, into the snapshot and the JSON report."""
 import json
 import math
+import os
 import threading
 
 import pytest
@@ -52,3 +53,27 @@ def test_calls_that_do_not_fit_are_counted():
     assert m.count == 1 and m.sum == 5 and m.rejected == 2
     with pytest.raises((TypeError, ValueError)):
         p.record_value("loss", "high")  # not a number: refused before it reaches the profiler
+
+
+def test_every_csv_export_writes_the_custom_metrics_table(tmp_path):
+    # docs/METRICS.md: with the csv format, the exports also write profiling_custom_metrics_<time>.csv,
+    # whichever way they are asked for.
+    p = quiet(output_formats=["csv"])
+    p.set_gauge("queue_depth", 7, unit="items")
+    with p.profile_operation("tokenize", "preprocessing"):
+        pass
+    ways = {
+        "plain": lambda d: p.export_all(d),
+        "formats": lambda d: p.export_all(d, formats=["csv"]),
+        "metadata": lambda d: p.export_all(d, metadata={"batch_size": "32"}),
+        "snapshot": lambda d: p.snapshot().export(d, ["csv"]),
+    }
+    for way, export in ways.items():
+        paths = export(str(tmp_path / way))
+        names = sorted(os.path.basename(x) for x in paths)
+        assert len(names) == 2 and names[0].startswith("profiling_custom_metrics_"), (way, names)
+        assert names[1].startswith("profiling_operations_"), (way, names)
+        table = open(next(x for x in paths if "custom_metrics" in x)).read()
+        assert "queue_depth" in table and "items" in table, (way, table)
+        assert sorted(os.listdir(tmp_path / way)) == names, way
+
