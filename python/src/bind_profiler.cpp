@@ -72,7 +72,7 @@ void bind_profiler(py::module_& m) {
   m.def("_set_gauge", [](py::handle self, std::string_view name, double v, std::string_view unit) {
     core(self).set_gauge(name, v, unit);
   });
-  m.def("_set_thread_name", [](py::handle self, const std::string& name) { core(self).set_thread_name(name); });
+  m.def("_set_thread_name", [](py::handle self, const std::string& name) { name_thread_as(core(self), name); });
 
   m.def("_start_python_sampler", [](py::handle self) { start_python_sampler(core(self)); }, "Starts the Python sampler (sampling.python_frequency_hz) of this profiler; nothing when it runs.");
   m.def("_stop_python_sampler", [](py::handle self) { stop_python_sampler(core(self)); });

@@ -109,16 +109,19 @@ bool lookup_site(PyObject* name, int category, SiteId& out) {
 thread_local std::uint64_t t_named_last = 0;
 thread_local std::vector<std::uint64_t>* t_named = nullptr;
 
-void name_thread_slow(Profiler& profiler) {
+// Marks the calling thread as named in `profiler`; false when it already was.
+bool mark_thread_named(Profiler& profiler) {
   const std::uint64_t id = profiler.state().id;
+  t_named_last = id;
   if (!t_named) t_named = new std::vector<std::uint64_t>();  // per thread, tiny; lives as long as the thread
   for (std::uint64_t named : *t_named)
-    if (named == id) {
-      t_named_last = id;
-      return;
-    }
+    if (named == id) return false;
   t_named->push_back(id);
-  t_named_last = id;
+  return true;
+}
+
+void name_thread_slow(Profiler& profiler) {
+  if (!mark_thread_named(profiler)) return;
   PyObject* thread = PyObject_CallNoArgs(g_current_thread);
   if (!thread) {
     PyErr_Clear();
@@ -139,6 +142,15 @@ inline void name_thread(Profiler& profiler) {
   if (t_named_last != profiler.state().id) [[unlikely]]
     name_thread_slow(profiler);
 }
+
+}  // namespace
+
+void name_thread_as(Profiler& profiler, const std::string& name) {
+  mark_thread_named(profiler);
+  profiler.set_thread_name(name);
+}
+
+namespace {
 
 bool category_records(Profiler& profiler, int category) {
   return (profiler.state().active_mask.load(std::memory_order_relaxed) & category_bit(static_cast<Category>(category))) != 0;

@@ -4,6 +4,8 @@
 // ProfiledFunction, the callable that @profiler.profile puts around a function.
 #include <Python.h>
 
+#include <string>
+
 #include "codeprof/profiler.hpp"
 
 namespace codeprof::python {
@@ -29,5 +31,9 @@ int parse_category(PyObject* category);
 // returned for OperationStats.category. -1 on error.
 int register_category_objects(PyObject* members);
 PyObject* registered_category(Category c);  // borrowed; null before registration
+
+// Names the calling thread in `profiler`'s reports: the name set here wins over the one a first
+// scope would take from threading.current_thread().name, also when it is set before that scope.
+void name_thread_as(Profiler& profiler, const std::string& name);
 
 }  // namespace codeprof::python

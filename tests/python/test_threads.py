@@ -35,6 +35,31 @@ def test_threads_record_exactly_and_are_named():
     assert {o.operation_id for o in loader.operations} >= {s["thr.step"].id}
 
 
+def test_a_name_set_before_the_first_scope_is_kept():
+    # The first scope on a thread names it after threading.current_thread(), unless the program
+    # named the thread itself first; later set_thread_name calls rename it.
+    p = quiet()
+
+    def work(before, after):
+        if before:
+            p.set_thread_name(before)
+        with p.profile_operation("thr.named", "training_loop"):
+            pass
+        if after:
+            p.set_thread_name(after)
+        with p.profile_operation("thr.named", "training_loop"):
+            pass
+
+    runs = [("early", None), (None, "late"), ("first", "second"), (None, None)]
+    threads = [threading.Thread(target=work, args=run, name=f"py-{k}") for k, run in enumerate(runs)]
+    for t in threads:
+        t.start()
+        t.join()
+    names = {t.name for t in p.snapshot().threads}
+    assert {"early", "late", "second", "py-3"} <= names, names
+    assert not {"py-0", "py-1", "py-2", "first"} & names, names
+
+
 def test_a_scope_that_migrates_is_not_recorded_and_nesting_heals():
     p = quiet()
     scope = p.profile_operation("thr.migrates", "io")
