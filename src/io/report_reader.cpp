@@ -6,8 +6,8 @@
 // way): each element of the large top-level arrays (operations, timeline, call_tree, ...) becomes
 // a small JSON value of its own, is read, and is dropped, and unknown keys are skipped without
 // being kept, so memory follows what the report holds, not how its text is laid out. Nesting
-// deeper than 1024 levels (the trace reader's limit; a report needs 5) and duplicate keys are
-// refused.
+// deeper than 1024 levels (the trace reader's limit; a report needs 5), duplicate keys, and a
+// string, number or whitespace run longer than 16 MiB are refused.
 #include "io/report_reader.hpp"
 
 #include <fcntl.h>
@@ -526,9 +526,15 @@ DeviceActivity read_device(const Parser& p, const Node& n) {
 // The byte source as a std::streambuf, for nlohmann's stream input.
 class SourceBuffer final : public std::streambuf {
  public:
-  explicit SourceBuffer(trace::ByteSource& source) : source_(source) {}
+  SourceBuffer(trace::ByteSource& source, const std::string& name) : source_(source), name_(name) {}
   std::uint64_t consumed() const noexcept { return consumed_; }
   bool at_end() const noexcept { return at_end_; }
+
+  // The longest string, number or run of whitespace a report may hold. nlohmann's lexer keeps the
+  // whole current token (and the whitespace before it) in memory, so without a bound a few hundred
+  // KiB of gzip that inflate to one 600 MB name took 2.5 GB to read. A report's longest texts (a
+  // command line, a demangled C++ name) are far shorter.
+  static constexpr std::uint64_t kMaxTokenBytes = 16u << 20;
 
  private:
   int_type underflow() override {
@@ -538,15 +544,45 @@ class SourceBuffer final : public std::streambuf {
       at_end_ = true;
       return traits_type::eof();
     }
+    check_token_lengths(got);
     consumed_ += got;
     setg(buffer_, buffer_, buffer_ + got);
     return traits_type::to_int_type(*gptr());
   }
 
+  // Follows strings (with their escapes) and the bytes between structural characters across
+  // chunks; refuses a run longer than kMaxTokenBytes before the lexer buffers it.
+  void check_token_lengths(std::size_t got) {
+    for (std::size_t i = 0; i < got; ++i) {
+      const char c = buffer_[i];
+      if (in_string_) {
+        if (escaped_) escaped_ = false;
+        else if (c == '\\') escaped_ = true;
+        else if (c == '"') {
+          in_string_ = false;
+          run_ = 0;
+        }
+      } else if (c == '"') {
+        in_string_ = true;
+        run_ = 0;
+      } else if (c == '{' || c == '}' || c == '[' || c == ']' || c == ',' || c == ':') {
+        run_ = 0;
+      }
+      if (++run_ > kMaxTokenBytes)
+        throw ReportError(name_ + ": " + (in_string_ ? "a string" : "a number, name or run of whitespace") +
+                          " longer than 16 MiB at byte " + std::to_string(consumed_ + i) +
+                          " (expected the short names and texts of a codeprof report)");
+    }
+  }
+
   trace::ByteSource& source_;
+  const std::string& name_;
   char buffer_[64 * 1024];
   std::uint64_t consumed_ = 0;
   bool at_end_ = false;
+  bool in_string_ = false;
+  bool escaped_ = false;
+  std::uint64_t run_ = 0;  // bytes since the last quote or structural character
 };
 
 // What the report's top level holds, gathered while it streams past.
@@ -938,7 +974,7 @@ Report finish(const Parser& p, const std::string& name, Gathered& g) {
 Report read_source(trace::ByteSource& source, const std::string& name) {
   const Parser p(name);
   Gathered gathered;
-  SourceBuffer buffer(source);
+  SourceBuffer buffer(source, name);
   std::istream in(&buffer);
   ReportSax sax(p, name, gathered, buffer);
   try {

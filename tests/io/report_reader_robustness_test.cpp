@@ -90,5 +90,35 @@ TEST(ReportReaderRobustness, DeepNestingAndHugeDocumentsOfTheWrongShape) {
   EXPECT_EQ(report_outcome("\xEF\xBB\xBF{\"schema_version\":1,\"run\":{},\"operations\":[]}"), 0) << "a byte order mark is fine";
 }
 
+// A string, number or whitespace run the lexer would have to keep whole is refused by its offset
+// once it passes 16 MiB; a long name below that reads back, escaped quotes included.
+TEST(ReportReaderRobustness, OverlongTokensAreRefusedBeforeTheyAreBuffered) {
+  const auto report_with = [](const std::string& name, const std::string& gap = "", const std::string& count = "1") {
+    return "{\"schema_version\":1,\"run\":{}," + gap + "\"operations\":[{\"id\":1,\"name\":\"" + name +
+           "\",\"type\":\"io\",\"count\":" + count + ",\"total_time\":1}]}";
+  };
+  const auto refusal = [](const std::string& text) -> std::string {
+    try {
+      io::parse_report(text, "long.json");
+    } catch (const io::ReportError& e) {
+      return e.what();
+    }
+    return "read";
+  };
+  constexpr std::size_t kOver = (16u << 20) + 1;
+  const std::string too_long_name = refusal(report_with(std::string(kOver, 'x')));
+  EXPECT_EQ(too_long_name.rfind("long.json: a string longer than 16 MiB at byte ", 0), 0u) << too_long_name;
+  const std::string too_much_space = refusal(report_with("a", std::string(kOver, ' ')));
+  EXPECT_NE(too_much_space.find("run of whitespace longer than 16 MiB"), std::string::npos) << too_much_space;
+  const std::string too_many_digits = refusal(report_with("a", "", std::string(kOver, '7')));
+  EXPECT_NE(too_many_digits.find("longer than 16 MiB"), std::string::npos) << too_many_digits;
+
+  std::string quoted;
+  for (int i = 0; i < 200000; ++i) quoted += "ab\\\"";  // ab\" : the escaped quote does not end the string
+  const io::Report back = io::parse_report(report_with(quoted), "long.json");
+  ASSERT_EQ(back.snapshot.operations.size(), 1u);
+  EXPECT_EQ(back.snapshot.operations[0].name.size(), 200000u * 3);
+}
+
 }  // namespace
 }  // namespace codeprof
