@@ -8,9 +8,17 @@
 
 namespace codeprof::python {
 
+namespace {
+PyObject* g_config_error = nullptr;  // codeprof.ConfigError, kept for the CPython paths
+}  // namespace
+
+void set_config_error(const char* message) { PyErr_SetString(g_config_error ? g_config_error : PyExc_ValueError, message); }
+
 void bind_config(py::module_& m) {
   // A bad key or value: the message names the key, what was expected and what was given.
-  py::register_exception<ConfigError>(m, "ConfigError", PyExc_ValueError);
+  const auto& error = py::register_exception<ConfigError>(m, "ConfigError", PyExc_ValueError);
+  g_config_error = error.ptr();
+  Py_INCREF(g_config_error);  // lives as long as the module
 
   py::class_<Config>(m, "_Config", "The C++ configuration (use codeprof.Config).")
       .def(py::init<>())

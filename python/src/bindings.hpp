@@ -14,6 +14,8 @@ namespace codeprof::python {
 namespace py = pybind11;
 
 void bind_config(py::module_& m);     // _Config, config_keys(), ConfigError
+// Raises codeprof.ConfigError (a ValueError) from code that sets Python errors itself.
+void set_config_error(const char* message);
 void bind_results(py::module_& m);    // Snapshot and its parts; Findings as Python dicts
 void bind_profiler(py::module_& m);   // switches, results, exports, dashboard of a ProfilerCore
 void bind_processes(py::module_& m);  // process parts: sender, status, merge

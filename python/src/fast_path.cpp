@@ -6,6 +6,7 @@
 // codeprof::Scope in that object: two timestamps and a push into this thread's ring, as in C++.
 // A category that is not recording returns a shared inert scope at once.
 #include "fast_path.hpp"
+#include "bindings.hpp"
 #include "python_sampler.hpp"
 
 #include <pybind11/pybind11.h>
@@ -323,7 +324,7 @@ int core_init(PyObject* self, PyObject* args, PyObject* kwargs) {
   } catch (const pybind11::cast_error&) {
     PyErr_Format(PyExc_TypeError, "config must be a codeprof.Config, not %.100s", Py_TYPE(config)->tp_name);
   } catch (const ConfigError& e) {
-    PyErr_SetString(PyExc_ValueError, e.what());
+    set_config_error(e.what());
   } catch (const std::exception& e) {
     PyErr_SetString(PyExc_RuntimeError, e.what());
   }

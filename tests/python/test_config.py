@@ -147,3 +147,18 @@ def test_configs_copy_and_pickle():
     d.metrics.cpu = False
     assert c.metrics.cpu and not d.metrics.cpu
     assert pickle.loads(pickle.dumps(c)) == c
+
+
+def test_a_bad_environment_for_the_default_profiler_is_a_config_error():
+    # The process-wide profiler reads CODEPROF_* variables when first used: a bad one is the same
+    # codeprof.ConfigError that Config.from_env() raises, naming the variable's key.
+    env = python_env()
+    env["CODEPROF_SAMPLER_INTERVAL_MS"] = "abc"
+    code = ("import codeprof\n"
+            "try:\n"
+            "    codeprof.default_profiler()\n"
+            "except codeprof.ConfigError as e:\n"
+            "    print('ConfigError:', e)\n")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ConfigError:") and "sampler" in done.stdout, done.stdout
