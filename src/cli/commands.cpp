@@ -7,7 +7,9 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <system_error>
 
 #include "analysis/analyze.hpp"
 #include "cli/input_files.hpp"
@@ -136,9 +138,23 @@ int run_analyze(const AnalyzeOptions& options) {
     // One page per file, into the directory -o names; the comparison goes to stdout.
     if (options.output.empty())
       throw UsageError("analyze --format html with several files needs -o DIRECTORY (one page per file)");
+    // Every page's name is checked before the first is written: two inputs with one file name
+    // would overwrite each other's page, and a name taken by a directory would stop the run halfway.
+    const auto page_path = [&](const Analysed& run) {
+      return (std::filesystem::path(options.output) / (std::filesystem::path(run.input.path).filename().string() + ".html")).string();
+    };
+    std::map<std::string, std::string> source_of;  // page path -> the input it shows
     for (const auto& run : runs) {
-      const auto name = std::filesystem::path(run.input.path).filename().string() + ".html";
-      const std::string path = (std::filesystem::path(options.output) / name).string();
+      const std::string path = page_path(run);
+      if (const auto [at, added] = source_of.emplace(path, run.input.path); !added)
+        throw UsageError("analyze: " + at->second + " and " + run.input.path + " would both be written to " + path +
+                         " (expected files with different names)");
+      std::error_code ec;
+      if (std::filesystem::is_directory(path, ec))
+        throw UsageError("analyze: cannot write " + path + ": it is a directory (expected a file name free for the page)");
+    }
+    for (const auto& run : runs) {
+      const std::string path = page_path(run);
       io::write_file_atomic(path, io::to_html_report(run.input.snapshot, run.findings));
       std::fprintf(stderr, "codeprof: wrote %s\n", path.c_str());
     }

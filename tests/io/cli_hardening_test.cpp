@@ -49,6 +49,30 @@ TEST(CliOutput, AFailedWriteToStdoutExitsWithTwoNamingTheReason) {
   expect_one_line_error(d, "No space left on device");
 }
 
+// Several files as HTML: one page per file into -o's directory, named after the file. Every name
+// is checked before the first page is written.
+TEST(CliOutput, PagesOfSeveralFilesNeverOverwriteEachOtherOrStopHalfway) {
+  test::TempDir dir("cli_pages");
+  std::filesystem::create_directories(dir.file("a"));
+  std::filesystem::create_directories(dir.file("b"));
+  const std::string first = write_report(dir, "a/run.json", test::sample_snapshot());
+  const std::string second = write_report(dir, "b/run.json", test::sample_snapshot());
+  const std::string pages = dir.file("pages");
+  std::filesystem::create_directories(pages);
+  expect_one_line_error(cli("analyze " + first + " " + second + " --format html -o " + pages), "would both be written to");
+  EXPECT_TRUE(std::filesystem::is_empty(pages));
+
+  const std::string other = write_report(dir, "b/other.json", test::sample_snapshot());
+  std::filesystem::create_directories(pages + "/other.json.html");  // the second page's name is taken
+  expect_one_line_error(cli("analyze " + first + " " + other + " --format html -o " + pages), "it is a directory");
+  EXPECT_FALSE(std::filesystem::exists(pages + "/run.json.html")) << "the first page was written before the check";
+
+  std::filesystem::remove(pages + "/other.json.html");
+  EXPECT_EQ(cli("analyze " + first + " " + other + " --format html -o " + pages).exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(pages + "/run.json.html"));
+  EXPECT_TRUE(std::filesystem::exists(pages + "/other.json.html"));
+}
+
 TEST(CliOutput, OutputThroughASymlinkOrAFifoKeepsThemWhatTheyAre) {
   test::TempDir dir("cli_out");
   const std::string report = write_report(dir, "run.json", test::sample_snapshot());
