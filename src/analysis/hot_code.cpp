@@ -45,8 +45,10 @@ std::optional<HotCode> hottest_code(const Snapshot& s, std::uint32_t operation_i
   const OperationStats* op = s.find(operation_id);
   if (!op || op->cpu_samples < kMinSamplesToCite) return std::nullopt;
   const SampleProfile& p = s.profile;
-  // Samples per line of the user's code, and per innermost function under each line.
-  std::map<std::pair<std::string, std::uint32_t>, std::map<std::string, std::uint64_t>> by_line;
+  // Samples per line of the user's code, and per innermost function under each line. A stack with
+  // no such line counts for its innermost frame's own line, or, where that is unknown (code without
+  // debug information), for that function alone: one place is what the text then names.
+  std::map<std::tuple<std::string, std::uint32_t, std::string>, std::map<std::string, std::uint64_t>> by_line;
   for (const ProfileStack& st : p.stacks) {
     if (st.cpu_samples == 0 || st.operations.empty() || st.operations.front() != operation_id || st.frames.empty()) continue;
     const ProfileFrame& leaf = p.frames[st.frames.front()];
@@ -56,7 +58,9 @@ std::optional<HotCode> hottest_code(const Snapshot& s, std::uint32_t operation_i
         user = &p.frames[f];
         break;
       }
-    by_line[{user ? user->file : leaf.file, user ? user->line : leaf.line}][leaf.function] += st.cpu_samples;
+    const bool leaf_unplaced = !user && (leaf.file.empty() || leaf.line == 0);
+    by_line[{user ? user->file : leaf.file, user ? user->line : leaf.line, leaf_unplaced ? leaf.function : std::string()}]
+           [leaf.function] += st.cpu_samples;
   }
   std::optional<HotCode> best;
   for (const auto& [where, functions] : by_line) {
@@ -67,7 +71,8 @@ std::optional<HotCode> hottest_code(const Snapshot& s, std::uint32_t operation_i
       if (!top || entry.second > top->second) top = &entry;
     }
     if (!best || total > best->samples)
-      best = HotCode{top->first, where.first, where.second, total, static_cast<double>(total) / static_cast<double>(op->cpu_samples)};
+      best = HotCode{top->first, std::get<0>(where), std::get<1>(where), total,
+                     static_cast<double>(total) / static_cast<double>(op->cpu_samples)};
   }
   return best;
 }
