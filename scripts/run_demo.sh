@@ -2,7 +2,7 @@
 # The main job: builds codeprof and runs the demo ML pipeline (an SEO page scorer on libtorch)
 # under the profiler, with the live dashboard during the run, then prints the bottlenecks,
 # classification and recommendations and writes the reports (JSON, Chrome trace, HTML, CSV,
-# Prometheus) to codeprof_output/. Installs what is missing first; safe to re-run.
+# Prometheus, pprof, folded stacks) and the pipeline's metrics and predictions to codeprof_output/. Installs what is missing first; safe to re-run.
 #
 #   bash scripts/run_demo.sh                  # default pipeline
 #   bash scripts/run_demo.sh --plant slow-tokenizer,no-workers   # planted problems

@@ -25,7 +25,8 @@ ParsedOptions parse_options(int argc, char** argv) {
   CLI::App app{
       "seo_pipeline: trains and runs a small page-quality model (libtorch) on a synthetic web corpus,\n"
       "profiled end to end by codeprof. Prints the bottlenecks and recommendations and writes the\n"
-      "reports (JSON, Chrome trace, HTML, CSV, Prometheus) to --output."};
+      "reports (JSON, Chrome trace, HTML, CSV, Prometheus, pprof, folded stacks) and its own metrics and\n"
+      "predictions (pipeline_metrics.csv, predictions.csv) to --output."};
   app.option_defaults()->always_capture_default();
 
   std::string precision = "auto";
