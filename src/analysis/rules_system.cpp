@@ -302,8 +302,8 @@ const std::vector<Rule>& system_rules() {
     {"high-context-switches", "system", "low", "Threads are preempted often ({rate}/s)",
      ">= 100 involuntary context switches per second per hardware thread",
      "Use fewer busy threads than the {hw} hardware threads (set OMP_NUM_THREADS / torch.set_num_threads, loader "
-     "workers) or move other load off the machine: {rate} involuntary switches per second, {busy} busy profiled "
-     "threads.",
+     "workers) or move other load off the machine: {rate} involuntary switches per second; busy profiled "
+     "threads: {busy}.",
      high_context_switches},
     {"excessive-synchronization", "system", "medium", "Device synchronisation takes {share} of step time",
      "device synchronisation >= 10 % of step (or run) time; Holistic Trace Analysis cuda_sync",
