@@ -58,9 +58,11 @@ std::vector<Bottleneck> find_bottlenecks(const Snapshot& snapshot, const Config&
     b.self_time = f.self_s;
     b.share_of_wall = f.self_share;
     b.reason = why + ": mean " + common::format_seconds(f.mean_s) + ", p95 " + common::format_seconds(f.p95_s) + " over " +
-               common::format_count(op.count) + " calls; self " + common::format_seconds(f.self_s) + " = " + common::format_percent(f.self_share) +
-               " of the " + common::format_seconds(wall_s) +
-               " run" + (f.threads > 1 ? " on " + std::to_string(f.threads) + " threads" : "") +
+               common::format_count(op.count) + " calls; self " + common::format_seconds(f.self_s) +
+               // Several threads add up their self time, which can exceed the run: the text gives the
+               // sum's real ratio (share_of_wall, the rank, stays clamped at 100 %).
+               (f.threads > 1 ? " summed over " + std::to_string(f.threads) + " threads" : "") + " = " +
+               common::format_percent(wall_s > 0.0 ? f.self_s / wall_s : 0.0) + " of the " + common::format_seconds(wall_s) + " run" +
                (container ? "; its time is mostly in its children, ranked on their own" : "");
     out.push_back(std::move(b));
   }
