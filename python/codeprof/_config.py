@@ -238,6 +238,8 @@ class Config:
     def load(cls, path: "os.PathLike[str] | str") -> "Config":
         """The defaults, then the TOML file at `path`, then the CODEPROF_* environment variables."""
         path = os.fspath(path)
+        if os.path.isdir(path):
+            raise ConfigError(f"{path}: is a directory (expected a TOML configuration file)")
         if not os.path.isfile(path):
             raise ConfigError(f"{path}: no such configuration file")
         return cls._wrap(_codeprof._Config.load(path))

@@ -129,6 +129,8 @@ def test_load_and_from_env(tmp_path):
         codeprof.Config.load(toml)
     with pytest.raises(codeprof.ConfigError, match="no such configuration file"):
         codeprof.Config.load(tmp_path / "missing.toml")
+    with pytest.raises(codeprof.ConfigError, match="is a directory"):
+        codeprof.Config.load(tmp_path)
     code = "import codeprof; c = codeprof.Config.from_env(); print(c.sampler.interval_ms, c.metrics.cpu)"
     env = python_env()
     env.update(CODEPROF_SAMPLER_INTERVAL_MS="25", CODEPROF_METRICS_CPU="yes")
