@@ -191,8 +191,15 @@ std::vector<ProfileFrame> Symbolizer::resolve(std::uintptr_t pc) {
   Dwarf_Addr bias = 0;
   Dwarf_Die* cudie = dwfl_module_addrdie(module, pc, &bias);
   if (!cudie) {
-    if (modules_noted_.emplace(module_path, true).second && file.empty())
-      notes_.push_back({"sampling_symbols", module_path + ": code without debug information (built without -g?): functions from the symbol table, lines unknown"});
+    if (modules_noted_.emplace(module_path, true).second && file.empty()) {
+      // A module with debug information for some of its files (one built with -g, one without)
+      // gets lines for those: the note says which case this is.
+      Dwarf_Addr module_bias = 0;
+      const bool partly = dwfl_module_getdwarf(module, &module_bias) != nullptr;
+      notes_.push_back({"sampling_symbols", module_path + (partly ? ": some code without debug information (files built without -g?)"
+                                                                  : ": code without debug information (built without -g?)") +
+                                                ": functions from the symbol table, lines unknown"});
+    }
     return {{outer_name, file, line, module_path, false}};
   }
 
