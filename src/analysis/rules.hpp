@@ -21,6 +21,12 @@ struct RuleFiring {
   double impact = 0.0;                         // share of the run at stake: orders equal priorities
 };
 
+// A finding that says what to look for rather than what to change (an operation that slows down,
+// one that mostly waits, memory that grows) weighs half its share when findings of equal priority
+// are ordered: a concrete fix of similar size comes first, and the symptoms a problem causes (the
+// loader stalls behind an uncached re-read) rank after the finding that names it.
+inline constexpr double kOpenCauseWeight = 0.5;
+
 struct Rule {
   std::string_view id;
   std::string_view type;              // category string or "system"

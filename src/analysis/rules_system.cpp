@@ -96,7 +96,7 @@ std::optional<RuleFiring> memory_leak_suspected(const Facts& f) {
     total = std::max(total, rss_trend->magnitude * (rss_per_step ? static_cast<double>(f.steps.count) : f.wall_s));
   }
   r.priority = (rss_trend && op_trend) || total >= kLargeLeakBytes ? "high" : "medium";
-  r.impact = 0.5;
+  r.impact = 0.5 * kOpenCauseWeight;
   const Trend& lead = op_trend ? *op_trend : *rss_trend;
   r.values = {{"op", op.empty() ? "the process" : op},
               {"rate", common::format_bytes(lead.magnitude) + " " + per},
@@ -110,7 +110,7 @@ std::optional<RuleFiring> slowdown_detected(const Facts& f) {
     const OperationFacts* o = f.operation(t.operation);
     const double share = o ? o->self_share : 0.0;
     RuleFiring r;  // medium: the cause is open, and load from other processes can be one
-    r.impact = share;
+    r.impact = share * kOpenCauseWeight;
     r.evidence = {ev("late_over_early_duration", t.magnitude, EvidenceUnit::Factor, t.operation), ev("onset", t.at_s, EvidenceUnit::Seconds, t.operation),
                   ev("self_time_share", share, EvidenceUnit::Ratio, t.operation)};
     r.values = {{"op", t.operation}, {"ratio", common::format_number(t.magnitude, 2) + "x"}, {"at", common::format_seconds(t.at_s)},
@@ -194,7 +194,7 @@ std::optional<RuleFiring> cpu_waiting(const Facts& f) {
     for (const auto& c : f.contended) contended = contended || c.operation_id == o->op->id;
     if (contended) continue;
     RuleFiring r;
-    r.impact = o->self_share * (1.0 - *o->cpu_efficiency);
+    r.impact = o->self_share * (1.0 - *o->cpu_efficiency) * kOpenCauseWeight;
     r.evidence = {ev("cpu_efficiency", *o->cpu_efficiency, EvidenceUnit::Ratio, o->op->name), ev("self_time_share", o->self_share, EvidenceUnit::Ratio, o->op->name),
                   ev("mean_duration", o->mean_s, EvidenceUnit::Seconds, o->op->name)};
     r.values = {{"op", o->op->name}, {"efficiency", common::format_percent(*o->cpu_efficiency)}, {"share", common::format_percent(o->self_share)},
