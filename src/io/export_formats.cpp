@@ -96,14 +96,13 @@ std::vector<std::string> write_exports(const std::vector<std::string>& formats, 
   if (fs::exists(status) && !fs::is_directory(status))
     throw WriteError("cannot export to " + dir.string() + ": it exists and is not a directory (expected a directory to write the reports into)");
   // Everything is rendered before the first file is written: a writer that fails leaves no files.
-  const std::string stamp = local_file_timestamp(common::unix_now_ns());
+  const std::int64_t now = common::unix_now_ns();  // one timestamp names every file
   std::vector<std::pair<std::string, std::string>> files;  // file name, content
   for (const auto& format : formats) {
-    const FormatInfo& f = format_info(format);
-    files.emplace_back(std::string(f.file_prefix) + stamp + std::string(f.extension), render(format, snapshot, findings));
+    files.emplace_back(default_file_name(format, now), render(format, snapshot, findings));
     // The program's own metrics: a second table next to the operations' (docs/METRICS.md).
     if (format == "csv" && !snapshot.custom_metrics.empty())
-      files.emplace_back("profiling_custom_metrics_" + stamp + ".csv", to_metrics_csv(snapshot));
+      files.emplace_back("profiling_custom_metrics_" + local_file_timestamp(now) + ".csv", to_metrics_csv(snapshot));
   }
   if (!fs::is_directory(dir, ec)) {
     fs::create_directories(dir, ec);

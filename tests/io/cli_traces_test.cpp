@@ -16,7 +16,6 @@
 namespace codeprof {
 namespace {
 
-using test::kCli;
 const std::string kKineto = std::string(CODEPROF_FIXTURES_DIR) + "/kineto/";
 
 std::string gunzip(const std::string& path) {
@@ -119,7 +118,7 @@ TEST(CliTraces, BrokenTracesGiveOneLineWithTheByteOffset) {
 
   for (const auto& path : {truncated, bad_gzip, not_json}) {
     SCOPED_TRACE(path);
-    const auto r = test::run_command(test::shell_quote(kCli) + " analyze " + test::shell_quote(path));
+    const auto r = test::cli("analyze " + test::shell_quote(path));
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_EQ(r.output.rfind("codeprof: " + path + ": ", 0), 0u) << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;

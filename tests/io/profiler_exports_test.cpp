@@ -15,6 +15,7 @@
 #include "analysis/analyze.hpp"
 #include "codeprof/codeprof.hpp"
 #include "codeprof/exporters.hpp"
+#include "io/cli_runner.hpp"
 #include "io/expect_same.hpp"
 #include "io/report_reader.hpp"
 #include "io/run_command.hpp"
@@ -132,7 +133,7 @@ TEST(ProfilerExports, FacadeWritesEveryFormatAndTheCliReadsTheReport) {
     EXPECT_EQ(lint.output, "");
   }
 
-  const auto r = test::run_command(test::shell_quote(CODEPROF_CLI_PATH) + " analyze " + test::shell_quote(report), false);
+  const auto r = test::cli("analyze " + test::shell_quote(report), /*merge_stderr=*/false);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("train_step"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("steps: 20"), std::string::npos) << r.output;
