@@ -85,12 +85,21 @@ void write_replacing(const std::string& path, std::string_view content, mode_t m
   std::error_code ec;
   if (!dir.empty()) {
     fs::create_directories(dir, ec);
-    if (ec) fail(path, "cannot create directory " + dir.string(), ec.value());
+    if (ec) {
+      // "cannot create directory /dev/null" reads as if it were missing: name what is in the way.
+      for (fs::path part = dir; !part.empty() && part != part.parent_path(); part = part.parent_path()) {
+        std::error_code stat_ec;
+        if (fs::exists(part, stat_ec) && !fs::is_directory(part, stat_ec))
+          fail(path, part.string() + " exists and is not a directory (expected a directory to write into)", 0);
+      }
+      fail(path, "cannot create directory " + dir.string(), ec.value());
+    }
   }
 
-  std::string temp = (dir.empty() ? fs::path(".") : dir).string() + "/." + target.filename().string() + ".tmp.XXXXXX";
+  const fs::path temp_dir = dir.empty() ? fs::path(".") : dir;
+  std::string temp = temp_dir.string() + "/." + target.filename().string() + ".tmp.XXXXXX";
   const int fd = ::mkstemp(temp.data());
-  if (fd < 0) fail(path, "cannot create a temporary file in its directory", errno);
+  if (fd < 0) fail(path, "cannot create a temporary file in " + temp_dir.string() + " (the file is written there, then renamed)", errno);
 
   const auto abandon = [&](const std::string& what, int err) {
     ::close(fd);

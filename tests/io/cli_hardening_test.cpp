@@ -73,6 +73,24 @@ TEST(CliOutput, PagesOfSeveralFilesNeverOverwriteEachOtherOrStopHalfway) {
   EXPECT_TRUE(std::filesystem::exists(pages + "/other.json.html"));
 }
 
+// An output folder that is a device or a plain file is named as what is in the way, not as a
+// folder that could not be created; an unwritable folder is named as the place of the temporary file.
+TEST(CliOutput, WhatStandsInTheWayOfAnOutputIsNamed) {
+  test::TempDir dir("cli_in_the_way");
+  const std::string first = write_report(dir, "run.json", test::sample_snapshot());
+  const std::string second = write_report(dir, "other.json", test::sample_snapshot());
+  expect_one_line_error(cli("analyze " + first + " " + second + " --format html -o /dev/null"),
+                        "/dev/null exists and is not a directory (expected a directory to write into)");
+  const std::string plain = dir.file("plain");
+  std::ofstream(plain) << "x";
+  expect_one_line_error(cli("analyze " + first + " --format json -o " + plain + "/deeper/out.json"),
+                        plain + " exists and is not a directory");
+  expect_one_line_error(cli("analyze " + first + " --format json -o /proc/version"), "cannot create a temporary file in /proc");
+  struct stat st {};
+  ASSERT_EQ(::stat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+}
+
 TEST(CliOutput, OutputThroughASymlinkOrAFifoKeepsThemWhatTheyAre) {
   test::TempDir dir("cli_out");
   const std::string report = write_report(dir, "run.json", test::sample_snapshot());
