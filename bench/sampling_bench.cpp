@@ -1,8 +1,9 @@
 // Line-level sampling, measured:
-//   sampling_bench run none|off|on|on_all|timer_floor [s]
+//   sampling_bench run none|off|on|on_all|on_timer|timer_floor [s]
 //                                       CPU-bound work in scopes: no profiler, a profiler with
 //                                       sampling off, at 999 Hz (on_all: every thread armed,
-//                                       sampling.all_threads); process CPU per unit of work.
+//                                       sampling.all_threads; on_timer: sampling.mechanism =
+//                                       timer); process CPU per unit of work.
 //                                       timer_floor: no profiler, only the kernel's 999 Hz
 //                                       cpu-clock timer armed on the working thread (no signal,
 //                                       no stack): the cost every cpu-clock sampler pays, perf's
@@ -55,7 +56,7 @@ double process_cpu_s() {
   return x;
 }
 
-bool sampling_on(const std::string& mode) { return mode == "on" || mode == "on_all"; }
+bool sampling_on(const std::string& mode) { return mode == "on" || mode == "on_all" || mode == "on_timer"; }
 
 // The software cpu-clock event codeprof's sampler and perf arm (999 Hz, user space), on this thread,
 // with no signal and no ring buffer: its hrtimer still interrupts the thread every period, which
@@ -77,14 +78,15 @@ int arm_timer_floor() {
 // warm-up that pays the one-time costs (the symboliser loading debug information).
 int run(const std::string& mode, double seconds) {
   if (mode != "none" && mode != "off" && !sampling_on(mode) && mode != "timer_floor") {
-    std::fprintf(stderr, "sampling_bench run: unknown mode '%s' (expected none, off, on, on_all or timer_floor)\n", mode.c_str());
+    std::fprintf(stderr, "sampling_bench run: unknown mode '%s' (expected none, off, on, on_all, on_timer or timer_floor)\n", mode.c_str());
     return 2;
   }
   std::unique_ptr<codeprof::Profiler> p;
   if (mode != "none" && mode != "timer_floor") {
     codeprof::Config c;
     c.sampler_enabled = false;
-    c.sampling.enabled = mode == "on" || mode == "on_all";  // 999 Hz, auto mechanism
+    c.sampling.enabled = sampling_on(mode);  // 999 Hz
+    if (mode == "on_timer") c.sampling_mechanism = "timer";  // else auto: perf_event where allowed
     c.sampling.all_threads = mode == "on_all";  // every thread armed, the profiler's own included
     p = std::make_unique<codeprof::Profiler>(c);
   }
