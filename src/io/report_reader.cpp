@@ -122,6 +122,18 @@ class Parser {
     if (v->is_number()) return v->get<double>();
     fail(n.join(key), "a number", v);
   }
+  // A share documented as 0..1 (null: not finite).
+  double fraction(const Node& n, std::string_view key, bool required = false) const {
+    const double v = real(n, key, required);
+    if (v < 0.0 || v > 1.0) fail(n.join(key), "a number from 0 to 1", member(n, key, false));
+    return v;
+  }
+  // A count kept as int (hardware threads): never negative.
+  int count32(const Node& n, std::string_view key) const {
+    const int v = i32(n, key);
+    if (v < 0) fail(n.join(key), "a non-negative integer", member(n, key, false));
+    return v;
+  }
   std::string str(const Node& n, std::string_view key, bool required = false) const {
     const Json* v = member(n, key, required);
     if (!v) return {};
@@ -217,7 +229,7 @@ RunInfo read_run(const Parser& p, const Node& n) {
       run.category_mask |= category_bit(*cat);
     });
   }
-  run.hardware_threads = p.i32(n, "hardware_threads");
+  run.hardware_threads = p.count32(n, "hardware_threads");
   p.each(n, "unavailable", false, [&](const Node& u) {
     run.unavailable.push_back({p.str(u, "what", true), p.str(u, "reason")});
   });
@@ -241,7 +253,7 @@ std::vector<HotSpot> read_hot_spots(const Parser& p, const Node& n, std::string_
   std::vector<HotSpot> spots;
   p.each(n, key, false, [&](const Node& h) {
     spots.push_back({p.str(h, "function", true), p.str(h, "file"), p.u32(h, "line"), p.u64(h, "samples", true),
-                     p.real(h, "share")});
+                     p.fraction(h, "share")});
   });
   return spots;
 }
@@ -250,7 +262,7 @@ std::vector<AllocSite> read_alloc_sites(const Parser& p, const Node& n, std::str
   std::vector<AllocSite> sites;
   p.each(n, key, false, [&](const Node& h) {
     sites.push_back({p.str(h, "function", true), p.str(h, "file"), p.u32(h, "line"), p.u64(h, "samples"),
-                     p.u64(h, "bytes", true), p.real(h, "share")});
+                     p.u64(h, "bytes", true), p.fraction(h, "share")});
   });
   return sites;
 }
@@ -399,7 +411,7 @@ Bottleneck read_bottleneck(const Parser& p, const Node& n) {
   b.calls = p.u64(n, "calls");
   b.total_time = p.real(n, "total_time");
   b.self_time = p.real(n, "self_time");
-  b.share_of_wall = p.real(n, "share_of_wall");
+  b.share_of_wall = p.fraction(n, "share_of_wall");
   b.reason = p.str(n, "reason");
   return b;
 }
@@ -431,7 +443,7 @@ void read_classification(const Parser& p, const Node& cn, Classification& cl) {
   if (const Json* in = p.member(cn, "input", false)) {
     const Node n{*in, cn.join("input")};
     cl.input.level = p.one_of(n, "level", false, kInputBoundNames, InputBound::Unknown);
-    cl.input.input_share = p.real(n, "input_share");
+    cl.input.input_share = p.fraction(n, "input_share");
     cl.input.steps = p.u64(n, "steps");
     cl.input.step_time = p.real(n, "step_time");
     cl.input.step_source = p.str(n, "step_source");
@@ -439,7 +451,7 @@ void read_classification(const Parser& p, const Node& cn, Classification& cl) {
   if (const Json* gpu = p.member(cn, "gpu", false)) {
     const Node n{*gpu, cn.join("gpu")};
     cl.gpu.available = p.boolean(n, "available", false);
-    cl.gpu.idle_share = p.real(n, "idle_share");
+    cl.gpu.idle_share = p.fraction(n, "idle_share");
     cl.gpu.mean_utilization = p.real(n, "mean_utilization");
     cl.gpu.peak_memory_fraction = p.real(n, "peak_memory_fraction");
     cl.gpu.source = p.one_of(n, "source", false, kGpuSourceNames, GpuSource::None);

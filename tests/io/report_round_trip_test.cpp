@@ -137,6 +137,32 @@ TEST(ReportReaderValidation, FindingsSpellingsOutsideTheirSetsAreRefused) {
             "bytes_per_s, per_s or count, or a custom metric's unit in this report (pages), got string \"seconds\"");
 }
 
+// Shares documented as 0..1 and a count of hardware threads are refused outside their range, naming
+// the key; null (a share that was not finite) still reads as NaN.
+TEST(ReportReaderValidation, SharesOutsideZeroToOneAndNegativeThreadCountsAreRefused) {
+  auto j = sample_json();
+  j["run"]["hardware_threads"] = -4;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: run.hardware_threads: expected a non-negative integer, got number -4");
+  j = sample_json();
+  j["classification"]["input"]["input_share"] = 1.5;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: classification.input.input_share: expected a number from 0 to 1, got number 1.5");
+  j = sample_json();
+  j["classification"]["gpu"]["idle_share"] = -0.25;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: classification.gpu.idle_share: expected a number from 0 to 1, got number -0.25");
+  j = sample_json();
+  j["bottlenecks"][0]["share_of_wall"] = 2;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: bottlenecks[0].share_of_wall: expected a number from 0 to 1, got number 2");
+  j = sample_json();
+  std::size_t sampled = 0;
+  while (j["operations"][sampled]["hot_functions"].empty()) ++sampled;
+  j["operations"][sampled]["hot_functions"][0]["share"] = 1.25;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: operations[" + std::to_string(sampled) +
+                                    "].hot_functions[0].share: expected a number from 0 to 1, got number 1.25");
+  j = sample_json();
+  j["classification"]["input"]["input_share"] = nullptr;
+  EXPECT_EQ(error_of(j.dump()), "(no error)");
+}
+
 TEST(ReportRoundTrip, EvidenceInACustomMetricsOwnUnitComesBack) {
   Findings f = test::sample_findings();
   f.recommendations[0].evidence.push_back(metric_evidence("pages_per_s", 12.5, "pages"));
