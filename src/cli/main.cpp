@@ -2,6 +2,7 @@
 // Exit codes: 0 success, 1 `diff` found a regression beyond --max-regression, 2 any error (one
 // line on stderr that names the file or option and what was wrong).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -72,6 +73,19 @@ CLI::Validator whole_number_from(unsigned long least) {
       "COUNT");
 }
 
+// One of a few words (CLI11's IsMember says "xml not in {text,json,html}").
+CLI::Validator one_of(std::vector<std::string> words) {
+  std::string expected;
+  for (std::size_t i = 0; i < words.size(); ++i)
+    expected += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i];
+  return CLI::Validator(
+      [words, expected](std::string& text) -> std::string {
+        if (std::find(words.begin(), words.end(), text) != words.end()) return {};
+        return "expected " + expected + ", got '" + text + "'";
+      },
+      "WORD");
+}
+
 // One line whatever the message holds (file names and values from files may carry newlines or
 // terminal escape sequences).
 // "--ranks a,b" or "--ranks @file" (one URL a line; blank lines and # comments skipped).
@@ -116,7 +130,7 @@ int main(int argc, char** argv) {
   analyze_cmd->add_option("FILE", analyze.files, "codeprof JSON reports or Chrome/Kineto traces (.json, .json.gz)")
       ->required();
   analyze_cmd->add_option("--format", analyze.format, "text (default), json (a codeprof report) or html")
-      ->check(CLI::IsMember({"text", "json", "html"}));
+      ->check(one_of({"text", "json", "html"}));
   analyze_cmd->add_option("-o,--output", analyze.output, "write to this file instead of stdout");
   analyze_cmd->add_option("--config", analyze.config_path, "TOML file with thresholds (docs/CONFIG.md)");
   analyze_cmd->add_option("--top", analyze.top, "operations, bottlenecks and recommendations to list (default 10)")
@@ -139,7 +153,7 @@ int main(int argc, char** argv) {
           ->transform(strip_percent)
           ->check(number_in(0.0));
   diff_cmd->add_option("--metric", diff.metric, "what must not regress: mean (default), p95 or total")
-      ->check(CLI::IsMember({"mean", "p95", "total"}));
+      ->check(one_of({"mean", "p95", "total"}));
   diff_cmd->add_option("--min-duration", diff.min_duration_s,
                        "seconds: operations faster than this in both runs never count as regressed (default 0)")
       ->check(number_in(0.0));
@@ -147,7 +161,7 @@ int main(int argc, char** argv) {
                        "text: operations in both runs to list, largest change first (default 20, 0 = all; "
                        "regressed ones are always listed)")
       ->check(whole_number_from(0));
-  diff_cmd->add_option("--format", diff.format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+  diff_cmd->add_option("--format", diff.format, "text (default) or json")->check(one_of({"text", "json"}));
   diff_cmd->add_option("-o,--output", diff.output, "write to this file instead of stdout");
 
   ServeOptions serve;
@@ -175,7 +189,7 @@ int main(int argc, char** argv) {
   merge_cmd->add_option("-o,--output", merge.output, "the merged trace: .json (Chrome trace) or .pftrace (Perfetto)")
       ->required();
   merge_cmd->add_option("--format", merge.format, "chrome or perfetto (default: from the output's extension)")
-      ->check(CLI::IsMember({"chrome", "perfetto"}));
+      ->check(one_of({"chrome", "perfetto"}));
   merge_cmd->add_option("--config", merge.config_path, "TOML file with thresholds (docs/CONFIG.md)");
   merge_cmd
       ->add_option("--straggler-threshold", merge.straggler_threshold_pct,
@@ -189,11 +203,24 @@ int main(int argc, char** argv) {
   const auto known = app.get_subcommands([&](CLI::App* sub) { return argc > 1 && sub->check_name(argv[1]); });
   if (argc > 1 && argv[1][0] != '-' && known.empty())
     return fail(std::string("unknown command '") + argv[1] + "': expected analyze, diff, merge or serve (see codeprof --help)");
+  if (argc > 1 && argv[1][0] == '-') {
+    const std::string first = argv[1];
+    if (first != "-h" && first != "--help" && first != "--version")
+      return fail("expected a command (analyze, diff, merge or serve) before any option, got '" + first + "' (see codeprof --help)");
+  }
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    // CLI11: "The following argument was not expected: --frobnicate".
+    const std::string what = e.what();
+    const auto colon = what.find(": ");
+    const std::string command = known.empty() ? "codeprof" : "codeprof " + known.front()->get_name();
+    const bool several = what.find("arguments were") != std::string::npos;
+    return fail(std::string(several ? "unknown options or extra arguments '" : "unknown option or extra argument '") +
+                (colon == std::string::npos ? what : what.substr(colon + 2)) + "' (see " + command + " --help for what it takes)");
   } catch (const CLI::ParseError& e) {
     return fail(std::string(e.what()) + " (see codeprof --help)");
   }

@@ -155,6 +155,21 @@ TEST(CliCounts, TopTakesAWholeNumberAndSaysSoWhenItIsNot) {
   expect_one_line_error(cli("diff " + a + " " + a + " --top 1.5"), "--top");
 }
 
+// A word outside an option's set and an option the command does not have are named with what is
+// expected (CLI11 said "xml not in {text,json,html}" and "The following argument was not expected").
+TEST(CliWords, UnknownWordsAndOptionsNameWhatIsExpected) {
+  test::TempDir dir("cli_words");
+  const std::string a = write_report(dir, "a.json", test::sample_snapshot());
+  expect_one_line_error(cli("analyze " + a + " --format xml"), "--format: expected text, json or html, got 'xml'");
+  expect_one_line_error(cli("diff " + a + " " + a + " --metric median"), "--metric: expected mean, p95 or total, got 'median'");
+  expect_one_line_error(cli("merge " + a + " --format svg -o " + dir.file("m.json")), "expected chrome or perfetto, got 'svg'");
+  expect_one_line_error(cli("analyze " + a + " --frobnicate"),
+                        "unknown option or extra argument '--frobnicate' (see codeprof analyze --help for what it takes)");
+  expect_one_line_error(cli("diff " + a + " " + a + " " + a + " --frobnicate"), "unknown options or extra arguments '");
+  expect_one_line_error(cli("--frobnicate"), "expected a command (analyze, diff, merge or serve) before any option, got '--frobnicate'");
+  EXPECT_EQ(cli("--version").exit_code, 0);
+}
+
 // A value out of range gets one line naming the option, the range and the value (CLI11's own
 // message named the range as "0.000000 to 1797693...(309 digits).000000", and a port over 65535
 // as "Could not convert").
