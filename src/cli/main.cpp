@@ -75,15 +75,17 @@ CLI::Validator whole_number_from(unsigned long least) {
 
 // One of a few words (CLI11's IsMember says "xml not in {text,json,html}").
 CLI::Validator one_of(std::vector<std::string> words) {
-  std::string expected;
-  for (std::size_t i = 0; i < words.size(); ++i)
+  std::string expected, shown;  // "text, json or html"; "text|json|html" in --help
+  for (std::size_t i = 0; i < words.size(); ++i) {
     expected += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i];
+    shown += (i == 0 ? "" : "|") + words[i];
+  }
   return CLI::Validator(
       [words, expected](std::string& text) -> std::string {
         if (std::find(words.begin(), words.end(), text) != words.end()) return {};
         return "expected " + expected + ", got '" + text + "'";
       },
-      "WORD");
+      shown);
 }
 
 // One line whatever the message holds (file names and values from files may carry newlines or
@@ -219,8 +221,17 @@ int main(int argc, char** argv) {
     const auto colon = what.find(": ");
     const std::string command = known.empty() ? "codeprof" : "codeprof " + known.front()->get_name();
     const bool several = what.find("arguments were") != std::string::npos;
-    return fail(std::string(several ? "unknown options or extra arguments '" : "unknown option or extra argument '") +
-                (colon == std::string::npos ? what : what.substr(colon + 2)) + "' (see " + command + " --help for what it takes)");
+    // CLI11 lists the arguments last first: put them back in the order they were given.
+    std::vector<std::string> extras;
+    for (std::size_t at = colon == std::string::npos ? 0 : colon + 2; at < what.size();) {
+      const auto space = std::min(what.find(' ', at), what.size());
+      extras.insert(extras.begin(), what.substr(at, space - at));
+      at = space + 1;
+    }
+    std::string listed;
+    for (const auto& extra : extras) listed += (listed.empty() ? "" : " ") + extra;
+    return fail(std::string(several ? "unknown options or extra arguments '" : "unknown option or extra argument '") + listed +
+                "' (see " + command + " --help for what it takes)");
   } catch (const CLI::ParseError& e) {
     return fail(std::string(e.what()) + " (see codeprof --help)");
   }

@@ -86,6 +86,10 @@ TEST(CliOutput, WhatStandsInTheWayOfAnOutputIsNamed) {
   expect_one_line_error(cli("analyze " + first + " --format json -o " + plain + "/deeper/out.json"),
                         plain + " exists and is not a directory");
   expect_one_line_error(cli("analyze " + first + " --format json -o /proc/version"), "cannot create a temporary file in /proc");
+  const std::string dangling = dir.file("dangling");
+  ASSERT_EQ(::symlink("nowhere", dangling.c_str()), 0);
+  expect_one_line_error(cli("analyze " + first + " --format json -o " + dangling + "/out.json"),
+                        dangling + " is a symbolic link to nowhere, which does not exist");
   struct stat st {};
   ASSERT_EQ(::stat("/dev/null", &st), 0);
   EXPECT_TRUE(S_ISCHR(st.st_mode));
@@ -165,7 +169,7 @@ TEST(CliWords, UnknownWordsAndOptionsNameWhatIsExpected) {
   expect_one_line_error(cli("merge " + a + " --format svg -o " + dir.file("m.json")), "expected chrome or perfetto, got 'svg'");
   expect_one_line_error(cli("analyze " + a + " --frobnicate"),
                         "unknown option or extra argument '--frobnicate' (see codeprof analyze --help for what it takes)");
-  expect_one_line_error(cli("diff " + a + " " + a + " " + a + " --frobnicate"), "unknown options or extra arguments '");
+  expect_one_line_error(cli("analyze " + a + " --frobnicate --zap"), "unknown options or extra arguments '--frobnicate --zap'");
   expect_one_line_error(cli("--frobnicate"), "expected a command (analyze, diff, merge or serve) before any option, got '--frobnicate'");
   EXPECT_EQ(cli("--version").exit_code, 0);
 }

@@ -220,7 +220,9 @@ TEST(AlertMonitor, ARuleFiresIsPostedAndResolvesWhileTheProgramRuns) {
   EXPECT_EQ(body["alerts"][0]["labels"]["job_name"], "alert-test");
   // No steps in the window any more: the series is gone and the alert resolves. On a loaded machine
   // the step thread can stall for a whole window while it still runs, so the alert may resolve and
-  // fire again before the end: what must hold is that the last word is "resolved".
+  // fire again before the end: what must hold is that the last word is "resolved". Once a window
+  // and a tick have passed since the last step, nothing can fire again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
   const auto last_resolved = [](const auto& bodies, int) {
     return bodies.size() >= 2 && Json::parse(bodies.back())["status"] == "resolved";
   };
