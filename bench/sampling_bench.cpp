@@ -1,25 +1,20 @@
 // Line-level sampling, measured:
-//   sampling_bench run none|off|on|on_all|on_timer|timer_floor [s]
+//   sampling_bench run MODE [s]          MODE: none|off|on|on_all|on_timer|timer_floor|kernel_ring|signal_only
 //                                       CPU-bound work in scopes: no profiler, a profiler with
 //                                       sampling off, at 999 Hz (on_all: every thread armed,
 //                                       sampling.all_threads; on_timer: sampling.mechanism =
 //                                       timer); process CPU per unit of work.
-//                                       timer_floor: no profiler, only the kernel's 999 Hz
-//                                       cpu-clock timer armed on the working thread (no signal,
-//                                       no stack): the cost every cpu-clock sampler pays, perf's
-//                                       included, before it does anything with a sample
+//                                       timer_floor, kernel_ring, signal_only: no profiler, one
+//                                       way of taking samples from the kernel at 999 Hz
+//                                       (kernel_sampling_paths.hpp)
 //                                       (bench/sampling_overhead.sh alternates them and runs
 //                                       `none` under `perf record -F 999 -g` as the peer)
 //   sampling_bench symbolize [count]    resolves `count` distinct code addresses of this process
 //                                       (default 100,000): time and memory
 // Prints one line per result; the script computes the ratios of one run.
-#include <linux/perf_event.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +25,7 @@
 #include <vector>
 
 #include "codeprof/profiler.hpp"
+#include "kernel_sampling_paths.hpp"
 #include "sampling/symbolizer.hpp"
 
 namespace {
@@ -58,31 +54,19 @@ double process_cpu_s() {
 
 bool sampling_on(const std::string& mode) { return mode == "on" || mode == "on_all" || mode == "on_timer"; }
 
-// The software cpu-clock event codeprof's sampler and perf arm (999 Hz, user space), on this thread,
-// with no signal and no ring buffer: its hrtimer still interrupts the thread every period, which
-// on a virtual machine is a VM exit. Returns the descriptor, or -1 with the reason on stderr.
-int arm_timer_floor() {
-  perf_event_attr attr{};
-  attr.size = sizeof attr;
-  attr.type = PERF_TYPE_SOFTWARE;
-  attr.config = PERF_COUNT_SW_CPU_CLOCK;
-  attr.sample_period = 1'000'000'000ull / 999;
-  attr.exclude_kernel = 1;
-  attr.exclude_hv = 1;
-  const int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
-  if (fd < 0) std::fprintf(stderr, "timer_floor: perf_event_open failed: %s\n", std::strerror(errno));
-  return fd;
-}
-
 // Process CPU seconds (every thread: the sampler's own thread included) per work unit, after a
 // warm-up that pays the one-time costs (the symboliser loading debug information).
 int run(const std::string& mode, double seconds) {
-  if (mode != "none" && mode != "off" && !sampling_on(mode) && mode != "timer_floor") {
-    std::fprintf(stderr, "sampling_bench run: unknown mode '%s' (expected none, off, on, on_all, on_timer or timer_floor)\n", mode.c_str());
+  const bool kernel_only = codeprof::bench::KernelSamplingPath::is_mode(mode);
+  if (mode != "none" && mode != "off" && !sampling_on(mode) && !kernel_only) {
+    std::fprintf(stderr,
+                 "sampling_bench run: unknown mode '%s' (expected none, off, on, on_all, on_timer, timer_floor, kernel_ring or "
+                 "signal_only)\n",
+                 mode.c_str());
     return 2;
   }
   std::unique_ptr<codeprof::Profiler> p;
-  if (mode != "none" && mode != "timer_floor") {
+  if (mode != "none" && !kernel_only) {
     codeprof::Config c;
     c.sampler_enabled = false;
     c.sampling.enabled = sampling_on(mode);  // 999 Hz
@@ -90,8 +74,11 @@ int run(const std::string& mode, double seconds) {
     c.sampling.all_threads = mode == "on_all";  // every thread armed, the profiler's own included
     p = std::make_unique<codeprof::Profiler>(c);
   }
-  const int floor_fd = mode == "timer_floor" ? arm_timer_floor() : -1;
-  if (mode == "timer_floor" && floor_fd < 0) return 0;  // nothing to compare: the script says so
+  std::unique_ptr<codeprof::bench::KernelSamplingPath> kernel;
+  if (kernel_only) {
+    kernel = std::make_unique<codeprof::bench::KernelSamplingPath>(mode);
+    if (!kernel->ok()) return 0;  // nothing to compare: the script says so
+  }
   std::uint64_t sink = 0, seed = 0;
   const auto unit = [&] {
     if (p) {
@@ -116,9 +103,9 @@ int run(const std::string& mode, double seconds) {
     for (const auto& src : s.sampling.sources)
       if (src.samples) extra = " (" + src.name + " at 999 Hz, " + std::to_string(src.samples) + " samples, " + std::to_string(src.dropped) + " dropped)";
   }
+  if (kernel && mode == "kernel_ring") extra = " (" + std::to_string(kernel->samples()) + " samples drained)";
   std::printf("%s %.5f ms CPU per unit, %d units%s\n", mode.c_str(), per_unit * 1e3, units, extra.c_str());
   std::fprintf(stderr, "checksum %llu\n", static_cast<unsigned long long>(sink));  // keeps the work
-  if (floor_fd >= 0) close(floor_fd);
   return 0;
 }
 

@@ -2,9 +2,9 @@
 # Overhead of line-level sampling at 999 Hz, side by side in one run: the same CPU-bound work with
 # no profiler, with a profiler (sampling off), with codeprof's sampler at 999 Hz (only the threads
 # that run scopes armed, every thread armed, and with the timer mechanism), with no
-# profiler under `perf record -F 999 -g` (Debian linux-perf) as the peer, and with only the kernel's
-# 999 Hz cpu-clock timer armed (timer_floor: what any such sampler pays before it handles a sample;
-# on a virtual machine each timer interrupt is a VM exit). Process CPU time per
+# profiler under `perf record -F 999 -g` (Debian linux-perf) as the peer, and with no profiler but
+# one kernel path armed (bench/kernel_sampling_paths.hpp): the cpu-clock timer alone, perf's
+# signal-free ring, and codeprof's signal with an empty handler. Process CPU time per
 # unit of work (every thread, the sampler's own included), best of `rounds` alternating rounds.
 # Usage: bench/sampling_overhead.sh [build dir] [seconds per round] [rounds]
 set -euo pipefail
@@ -16,7 +16,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 best() { sort -g | head -1; }
 for ((r = 1; r <= rounds; r++)); do
-  for mode in none off on on_all on_timer timer_floor; do "$bench" run "$mode" "$seconds" | tee -a "$tmp/$mode"; done
+  for mode in none off on on_all on_timer timer_floor kernel_ring signal_only; do "$bench" run "$mode" "$seconds" | tee -a "$tmp/$mode"; done
   if command -v perf >/dev/null 2>&1; then
     perf record -q -F 999 -g -o "$tmp/perf.data" -- "$bench" run none "$seconds" 2>/dev/null | sed 's/^none/perf/' | tee -a "$tmp/perf" || true
   fi
@@ -30,12 +30,18 @@ echo "best ms CPU per unit: none $none, sampling off $off, sampling on (999 Hz) 
 awk -v a="$off" -v b="$on" 'BEGIN { printf "codeprof sampling at 999 Hz: %+.2f %% CPU against sampling off (target <= 3 %%)\n", (b / a - 1) * 100 }'
 awk -v a="$off" -v b="$on_all" 'BEGIN { printf "  with every thread armed (sampling.all_threads): %+.2f %%\n", (b / a - 1) * 100 }'
 awk -v a="$off" -v b="$on_timer" 'BEGIN { printf "  with sampling.mechanism = timer (CPU-clock timers fire at scheduler ticks: fewer distinct samples, each weighted): %+.2f %%\n", (b / a - 1) * 100 }'
-if [[ -s "$tmp/timer_floor" ]]; then
-  floor=$(awk '{print $2}' "$tmp/timer_floor" | best)
-  awk -v a="$none" -v b="$floor" 'BEGIN { printf "the kernel'"'"'s 999 Hz cpu-clock timer alone (no signal, no stack; paid by every such sampler): %+.2f %%\n", (b / a - 1) * 100 }'
-else
-  echo "the kernel's cpu-clock timer alone: perf_event_open refused here"
-fi
+kernel_path() {  # mode, what it is
+  if [[ -s "$tmp/$1" ]]; then
+    local v
+    v=$(awk '{print $2}' "$tmp/$1" | best)
+    awk -v a="$none" -v b="$v" -v what="$2" 'BEGIN { printf "%s: %+.2f %%\n", what, (b / a - 1) * 100 }'
+  else
+    echo "$2: perf_event_open refused here"
+  fi
+}
+kernel_path timer_floor "the kernel's 999 Hz cpu-clock timer alone (no signal, no stack; paid by every such sampler)"
+kernel_path kernel_ring "the timer and the user stack written to a ring another thread drains (perf's design, no signal)"
+kernel_path signal_only "the timer and a signal to the thread with an empty handler (codeprof's design without its work)"
 if [[ -s "$tmp/perf" ]]; then
   perf=$(awk '{print $2}' "$tmp/perf" | best)
   awk -v a="$none" -v b="$perf" 'BEGIN { printf "perf record -F 999 -g: %+.2f %% CPU of the profiled process against none (perf'"'"'s own process not counted)\n", (b / a - 1) * 100 }'
