@@ -419,8 +419,10 @@ struct CpuSampler::Impl {
         if (wake.wait_for(lock, kTick, [&] { return stop_requested; })) return;
       }
       std::lock_guard lock(drain_mutex);
+      // Arm new threads first: draining symbolises, and loading a module's debug information
+      // (seconds under a sanitizer) would otherwise let a short-lived thread run unsampled.
+      rescan();
       drain_all(true);
-      rescan();  // new threads are armed within a tick
       if (tick % 5 == 0) note_sources();
     }
   }
