@@ -30,21 +30,16 @@ echo "best ms CPU per unit: none $none, sampling off $off, sampling on (999 Hz) 
 awk -v a="$off" -v b="$on" 'BEGIN { printf "codeprof sampling at 999 Hz: %+.2f %% CPU against sampling off (target <= 3 %%)\n", (b / a - 1) * 100 }'
 awk -v a="$off" -v b="$on_all" 'BEGIN { printf "  with every thread armed (sampling.all_threads): %+.2f %%\n", (b / a - 1) * 100 }'
 awk -v a="$off" -v b="$on_timer" 'BEGIN { printf "  with sampling.mechanism = timer (CPU-clock timers fire at scheduler ticks: fewer distinct samples, each weighted): %+.2f %%\n", (b / a - 1) * 100 }'
-kernel_path() {  # mode, what it is
+against_none() {  # mode, what it is, what to say when it did not run
   if [[ -s "$tmp/$1" ]]; then
     local v
     v=$(awk '{print $2}' "$tmp/$1" | best)
     awk -v a="$none" -v b="$v" -v what="$2" 'BEGIN { printf "%s: %+.2f %%\n", what, (b / a - 1) * 100 }'
   else
-    echo "$2: perf_event_open refused here"
+    echo "$2: $3"
   fi
 }
-kernel_path timer_floor "the kernel's 999 Hz cpu-clock timer alone (no signal, no stack; paid by every such sampler)"
-kernel_path kernel_ring "the timer and the user stack written to a ring another thread drains (perf's design, no signal)"
-kernel_path signal_only "the timer and a signal to the thread with an empty handler (codeprof's design without its work)"
-if [[ -s "$tmp/perf" ]]; then
-  perf=$(awk '{print $2}' "$tmp/perf" | best)
-  awk -v a="$none" -v b="$perf" 'BEGIN { printf "perf record -F 999 -g: %+.2f %% CPU of the profiled process against none (perf'"'"'s own process not counted)\n", (b / a - 1) * 100 }'
-else
-  echo "perf record: did not run here"
-fi
+against_none timer_floor "the kernel's 999 Hz cpu-clock timer alone (no signal, no stack; paid by every such sampler)" "perf_event_open refused here"
+against_none kernel_ring "the timer and the user stack written to a ring another thread drains (perf's design, no signal)" "perf_event_open refused here"
+against_none signal_only "the timer and a signal to the thread with an empty handler (codeprof's design without its work)" "perf_event_open refused here"
+against_none perf "perf record -F 999 -g, CPU of the profiled process against none (perf's own process not counted)" "did not run here"

@@ -222,14 +222,12 @@ int main(int argc, char** argv) {
     const std::string command = known.empty() ? "codeprof" : "codeprof " + known.front()->get_name();
     const bool several = what.find("arguments were") != std::string::npos;
     // CLI11 lists the arguments last first: put them back in the order they were given.
-    std::vector<std::string> extras;
+    std::string listed;
     for (std::size_t at = colon == std::string::npos ? 0 : colon + 2; at < what.size();) {
       const auto space = std::min(what.find(' ', at), what.size());
-      extras.insert(extras.begin(), what.substr(at, space - at));
+      listed = what.substr(at, space - at) + (listed.empty() ? "" : " " + listed);
       at = space + 1;
     }
-    std::string listed;
-    for (const auto& extra : extras) listed += (listed.empty() ? "" : " ") + extra;
     return fail(std::string(several ? "unknown options or extra arguments '" : "unknown option or extra argument '") + listed +
                 "' (see " + command + " --help for what it takes)");
   } catch (const CLI::ParseError& e) {

@@ -89,10 +89,11 @@ void write_replacing(const std::string& path, std::string_view content, mode_t m
       // "cannot create directory /dev/null" reads as if it were missing: name what is in the way.
       for (fs::path part = dir; !part.empty() && part != part.parent_path(); part = part.parent_path()) {
         std::error_code stat_ec;
-        if (fs::is_symlink(fs::symlink_status(part, stat_ec)) && !fs::exists(part, stat_ec))
+        const fs::file_status followed = fs::status(part, stat_ec);  // through a symbolic link
+        if (fs::is_symlink(fs::symlink_status(part, stat_ec)) && !fs::exists(followed))
           fail(path, part.string() + " is a symbolic link to " + fs::read_symlink(part, stat_ec).string() +
                          ", which does not exist (expected a directory to write into)", 0);
-        if (fs::exists(part, stat_ec) && !fs::is_directory(part, stat_ec))
+        if (fs::exists(followed) && !fs::is_directory(followed))
           fail(path, part.string() + " exists and is not a directory (expected a directory to write into)", 0);
       }
       fail(path, "cannot create directory " + dir.string(), ec.value());

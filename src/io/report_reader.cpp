@@ -128,11 +128,12 @@ class Parser {
     if (v < 0.0 || v > 1.0) fail(n.join(key), "a number from 0 to 1", member(n, key, false));
     return v;
   }
-  // A count kept as int (hardware threads): never negative.
+  // A count kept as int (hardware threads): u64's checks, then int's range.
   int count32(const Node& n, std::string_view key) const {
-    const int v = i32(n, key);
-    if (v < 0) fail(n.join(key), "a non-negative integer", member(n, key, false));
-    return v;
+    const std::uint64_t v = u64(n, key);
+    if (v > static_cast<std::uint64_t>(std::numeric_limits<int>::max()))
+      fail(n.join(key), "a non-negative integer up to " + std::to_string(std::numeric_limits<int>::max()), member(n, key, false));
+    return static_cast<int>(v);
   }
   std::string str(const Node& n, std::string_view key, bool required = false) const {
     const Json* v = member(n, key, required);
