@@ -49,6 +49,7 @@ class Scope {
     detail::ThreadBuffer* b = detail::thread_buffer(state);
     buffer_ = b;
     id_ = id;
+    b->check_samples();
     const std::uint32_t d = b->open_depth.load(std::memory_order_relaxed);
     depth_ = d;
     use_tsc_ = state.use_tsc;
@@ -84,6 +85,7 @@ class Scope {
       return;
     }
     const std::uint32_t d = depth_;
+    b->check_samples();
     b->open_depth.store(d, std::memory_order_relaxed);
     b->top_start = b->open_starts[d];
     // Statistics are kept on this thread: nothing to hand over, nothing that a busy machine can

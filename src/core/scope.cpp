@@ -13,6 +13,7 @@ constexpr std::uint64_t kDeepOpen = ~0ull;
 
 // Closes the thread's nesting down to `depth` (the scope at `depth` and everything inside it).
 void close_to(detail::ThreadBuffer* b, std::uint32_t depth) noexcept {
+  b->check_samples();
   b->open_depth.store(depth, std::memory_order_relaxed);
   b->top_start = depth <= detail::kMaxDepth ? b->open_starts[depth] : kDeepOpen;
 }

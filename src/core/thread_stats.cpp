@@ -297,6 +297,36 @@ ThreadBuffer::~ThreadBuffer() {
   }
   delete[] slots;
   delete[] probe_frames;
+  delete sample_marks.load(std::memory_order_relaxed);
+}
+
+void ThreadBuffer::mark_samples() noexcept {
+  const std::uint64_t* ring = sample_position.load(std::memory_order_relaxed);
+  if (!ring) return;
+  const std::uint64_t position = __atomic_load_n(ring, __ATOMIC_RELAXED);
+  const std::uint64_t from = sample_position_seen;
+  sample_position_seen = position;
+  SampleMarks* m = sample_marks.load(std::memory_order_acquire);
+  if (!m) return;
+  const std::uint64_t w = m->written.load(std::memory_order_relaxed);
+  if (w - m->taken.load(std::memory_order_acquire) >= SampleMarks::kCapacity) {
+    m->lost.store(m->lost.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return;
+  }
+  SampleMark& mark = m->marks[w & (SampleMarks::kCapacity - 1)];
+  mark.from = from;
+  mark.position = position;
+  mark.ring = ring;
+  std::uint32_t depth = open_depth.load(std::memory_order_relaxed);
+  if (depth > kMaxDepth) depth = kMaxDepth;
+  std::uint32_t n = 0;
+  for (std::uint32_t d = depth; d > 0 && n < kMarkedOperations; --d) mark.ids[n++] = open_ids[d].load(std::memory_order_relaxed);
+  mark.depth = n;
+  m->written.store(w + 1, std::memory_order_release);
+  // The mark is visible before the stack changes (paired with the sampler's acquire fence between
+  // reading the stack and reading `written`): a sampler that reads the stack and then finds no new
+  // mark knows the stack it read is the one its unmarked samples were taken under.
+  std::atomic_thread_fence(std::memory_order_release);
 }
 
 bool ThreadBuffer::allocate_ring() noexcept {

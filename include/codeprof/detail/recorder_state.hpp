@@ -28,6 +28,9 @@ struct RecorderState {
   void* owner = nullptr; // the core::Recorder this state belongs to
   // In a forked child: no collector runs until a trace ring fills (ring_full).
   std::atomic<bool> collector_missing{false};
+  // Called on a thread when it first records here, with its new buffer: a CPU sampler that armed
+  // the thread before its first scope has it mark its samples from that scope on (sample_marks.hpp).
+  std::atomic<void (*)(ThreadBuffer&)> thread_attached{nullptr};
 };
 
 [[gnu::always_inline]] inline void ThreadBuffer::record(std::uint32_t id, std::uint32_t parent, std::uint32_t depth,

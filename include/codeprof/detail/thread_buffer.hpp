@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "codeprof/detail/op_stats.hpp"
+#include "codeprof/detail/sample_marks.hpp"
 #include "codeprof/probe_metrics.hpp"
 
 namespace codeprof::detail {
@@ -61,6 +62,14 @@ struct ThreadBuffer {
   // Pushes one trace event (and optional probe deltas) or counts a drop. Never blocks.
   inline void push(const Event& ev, const ProbeDeltas* probes) noexcept;
 
+  // Before every change of the open-scope stack: new samples in the ring get a mark naming the
+  // stack they were taken under.
+  [[gnu::always_inline]] void check_samples() noexcept {
+    if (const std::uint64_t* p = sample_position.load(std::memory_order_relaxed)) [[unlikely]]
+      if (__atomic_load_n(p, __ATOMIC_RELAXED) != sample_position_seen) mark_samples();
+  }
+  void mark_samples() noexcept;  // src/core/thread_stats.cpp
+
   // Forgets this thread's statistics and pending trace events (a forked child: they are the
   // parent's). Owning thread only, no allocation.
   void discard_statistics() noexcept;
@@ -70,6 +79,11 @@ struct ThreadBuffer {
   std::uint32_t seen_control = 0;  // recorder->control as last applied (epoch, trace switch)
   std::uint32_t table_size = 0;
   std::atomic<OpStats*>* table = nullptr;  // index = operation id
+  // Signal-free CPU sampling (sample_marks.hpp): the word where the kernel keeps the write position
+  // of this thread's sample ring (null: no such sampler runs) and the position last seen. Set by
+  // the sampler's thread, which holds the buffer as const, hence mutable.
+  mutable std::atomic<const std::uint64_t*> sample_position{nullptr};
+  std::uint64_t sample_position_seen = 0;
 
   // ---- the thread's open scopes (owning thread only; a signal handler on that thread may read
   // open_depth and open_ids: ids are written before the depth that exposes them).
@@ -83,6 +97,9 @@ struct ThreadBuffer {
   // time in outermost scopes since it started.
   std::atomic<std::uint64_t> open_child[kMaxDepth + 1] = {};
   ProbeFrame* probe_frames = nullptr;  // kMaxDepth frames, allocated on first probed scope
+  // The marks of check_samples(); allocated by the first sampler that sets sample_position, owned
+  // by the buffer.
+  mutable std::atomic<SampleMarks*> sample_marks{nullptr};
 
   // ---- thread totals since the last reset (owning thread writes)
   std::atomic<std::uint64_t> top_level_base{0};  // open_child[0] at the last reset

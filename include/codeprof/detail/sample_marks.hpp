@@ -1,0 +1,42 @@
+#pragma once
+// Which operations were open when the kernel took a CPU sample without stopping the thread.
+//
+// A sampler that has the kernel write samples into a per-thread ring (perf_event mmap, no
+// signal) cannot ask the sampled thread what it was doing: the core's open-scope stack lives in
+// the thread's memory and changes while the sampler reads. So the thread says it itself. At every
+// change of its open-scope stack it compares the ring's write position (kept by the kernel in a
+// page the thread can read) with the one it last saw. When samples arrived since, every one of
+// them was taken while the stack it is about to change was open (an earlier change would have
+// seen them), and the thread appends a mark: that position and the open operation ids. The
+// sampler matches each sample in the ring with the first mark at or after it; samples with no mark
+// yet were taken under the stack that is still open. While such a sampler runs a scope pays one
+// load and one compare at each end; a mark is written at most once per sample.
+#include <atomic>
+#include <cstdint>
+
+namespace codeprof::detail {
+
+inline constexpr std::uint32_t kMarkedOperations = 32;  // innermost open operations a mark lists
+
+struct SampleMark {
+  std::uint64_t from;      // the ring position of the previous mark the thread meant to write
+  std::uint64_t position;  // the ring's write position: samples in (from, position] are this mark's
+  const void* ring;        // the position word read: tells marks of a later sampler's ring apart
+  std::uint32_t depth;     // ids listed, innermost first
+  std::uint32_t ids[kMarkedOperations];
+};
+
+// Single producer (the sampled thread), single consumer (the sampler's thread). A full ring loses
+// the mark (counted); the next mark's `from` then shows the sampler which samples have no stack.
+struct SampleMarks {
+  static constexpr std::uint32_t kCapacity = 256;  // power of two; a sampler drains every few ms
+  SampleMark marks[kCapacity];
+  std::atomic<std::uint64_t> written{0};  // by the thread
+  std::atomic<std::uint64_t> taken{0};    // by the sampler
+  std::atomic<std::uint64_t> lost{0};     // by the thread
+  // The ring position when the thread started marking: earlier samples have no marks. Written
+  // before the marks are published.
+  std::uint64_t start_position = 0;
+};
+
+}  // namespace codeprof::detail
