@@ -73,7 +73,8 @@ struct Config {
     std::uint32_t alloc_interval_bytes = 524'288;  // mean bytes between allocation samples
     bool operator==(const Sampling&) const = default;
   } sampling;
-  // "auto" (perf_event, else timer), "perf_event" or "timer" (key sampling.mechanism). Kept outside
+  // "auto" (perf_ring, else perf_event, else timer), "perf_ring", "perf_event" or "timer" (key
+  // sampling.mechanism; src/sampling/cpu_sampler.hpp says what each is). Kept outside
   // Sampling: g++ 12 reports a false maybe-uninitialized for a string in a nested member struct.
   std::string sampling_mechanism = "auto";
   // "auto", "on" or "off" (key sampling.native): whether sampling.enabled runs the native CPU

@@ -276,7 +276,8 @@ struct SampleProfile {
   bool operator==(const SampleProfile&) const = default;
 };
 
-// One sampling mechanism that ran: "perf_event" (perf_event_open cpu-clock), "timer"
+// One sampling mechanism that ran: "perf_ring" (perf_event_open cpu-clock, samples written by the
+// kernel into a ring, no signal), "perf_event" (the same event, a signal per sample), "timer"
 // (timer_create on the thread CPU clock) or "python" (a sampler thread reading Python stacks).
 struct SamplingSource {
   std::string name;
@@ -290,7 +291,7 @@ struct SamplingSource {
 
 struct SamplingInfo {
   bool enabled = false;                  // CPU sampling was switched on
-  std::string unwinder;                  // how native stacks were captured ("libunwind"); empty: none
+  std::string unwinder;                  // how native stacks were unwound ("libunwind" or "frame pointers"); empty: none
   std::vector<SamplingSource> sources;   // what actually ran
   std::uint64_t samples = 0;             // kept, all sources
   std::uint64_t dropped = 0;             // lost, all sources

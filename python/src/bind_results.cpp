@@ -248,7 +248,7 @@ void bind_snapshot(py::module_& m) {
       .def_readonly("kernels", &DeviceActivity::kernels)
       .def_readonly("busy_in_steps_ns", &DeviceActivity::busy_in_steps_ns);
 
-  py::class_<SamplingSource>(m, "SamplingSource", "A stack sampler that ran: perf_event, timer or python.")
+  py::class_<SamplingSource>(m, "SamplingSource", "A stack sampler that ran: perf_ring, perf_event, timer or python.")
       .def_readonly("name", &SamplingSource::name)
       .def_readonly("frequency_hz", &SamplingSource::frequency_hz)
       .def_readonly("threads", &SamplingSource::threads)

@@ -160,7 +160,7 @@ Profiler::Profiler(Config config) {
   if (impl_->config.sampler_enabled) impl_->sampler.start();
   if (impl_->config.sampling.enabled && native_sampling(impl_->config)) {
     impl_->cpu_sampler = std::make_unique<sampling::CpuSampler>(
-        impl_->config, *state_, impl_->samples, [impl = impl_.get()] { return impl->recorder.live_thread_ids(); });
+        impl_->config, *state_, impl_->samples, [impl = impl_.get()] { return impl->recorder.recording_threads(); });
     impl_->cpu_sampler->start();
   }
   if (impl_->config.sampling.alloc_enabled) {
@@ -323,7 +323,7 @@ Snapshot Profiler::snapshot() const {
   if (impl_->cpu_sampler) {
     impl_->cpu_sampler->flush();
     s.sampling.unavailable = impl_->cpu_sampler->unavailable();
-    if (impl_->cpu_sampler->running()) s.sampling.unwinder = "libunwind";
+    if (impl_->cpu_sampler->running()) s.sampling.unwinder = impl_->cpu_sampler->unwinder();
   }
   if (impl_->alloc_sampler) {
     impl_->alloc_sampler->publish(impl_->samples);

@@ -527,8 +527,10 @@ void Config::validate() const {
   }
   if (output_dir.empty()) throw ConfigError("config: key 'output.dir' expects a non-empty path, got ''");
   if (dashboard_host.empty()) throw ConfigError("config: key 'dashboard.host' expects an address, got ''");
-  if (sampling_mechanism != "auto" && sampling_mechanism != "perf_event" && sampling_mechanism != "timer")
-    throw ConfigError("config: key 'sampling.mechanism' expects auto, perf_event or timer, got '" + sampling_mechanism + "'");
+  if (sampling_mechanism != "auto" && sampling_mechanism != "perf_ring" && sampling_mechanism != "perf_event" &&
+      sampling_mechanism != "timer")
+    throw ConfigError("config: key 'sampling.mechanism' expects auto, perf_ring, perf_event or timer, got '" +
+                      sampling_mechanism + "'");
   if (sampling_native != "auto" && sampling_native != "on" && sampling_native != "off")
     throw ConfigError("config: key 'sampling.native' expects auto, on or off, got '" + sampling_native + "'");
   const std::string& url = alerts.webhook_url;

@@ -289,18 +289,8 @@ detail::ThreadBuffer* Recorder::attach_current_thread() {
   t_attachments.rings.emplace_back(state_.id, ring);
   set_slot(detail::tls_slot, state_.id, ring.get());
   remember_for_signals(state_.id, ring.get());
+  if (const auto hook = state_.thread_attached.load(std::memory_order_acquire)) hook(*ring);
   return ring.get();
-}
-
-std::vector<std::uint64_t> Recorder::live_thread_ids() {
-  std::vector<std::uint64_t> tids;
-  std::lock_guard drain(drain_mutex_);  // the order drain_locked() takes them in
-  std::lock_guard lock(threads_mutex_);
-  for (const Attached& a : attached_)
-    if (!a.buffer->closed.load(std::memory_order_acquire)) tids.push_back(a.buffer->os_tid);
-  for (const auto& b : new_buffers_)
-    if (!b->closed.load(std::memory_order_acquire)) tids.push_back(b->os_tid);
-  return tids;
 }
 
 void Recorder::set_thread_name(std::string name) {

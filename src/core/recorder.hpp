@@ -58,9 +58,6 @@ class Recorder final : private ForkAware {
   void set_trace(bool keep, TraceBudget budget);
 
   void set_thread_name(std::string name);  // names the calling thread
-  // OS thread ids of the threads that ran a scope of this recorder and have not exited (the CPU
-  // sampler arms only these unless it samples every thread).
-  std::vector<std::uint64_t> live_thread_ids();
   void flush();                            // moves pending trace events and exited threads' statistics
   void reset();                            // fresh statistics; nothing stops
   // Operations, call tree, threads, trace, counters and run.wall_ns/start_unix_ns.

@@ -3,8 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -14,12 +16,18 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
+#include <new>
+#include <utility>
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
 
+#include "codeprof/detail/recording_thread.hpp"
+#include "sampling/copied_stack_unwinder.hpp"
 #include "sampling/local_unwinder.hpp"
 #include "sampling/open_operations.hpp"
+#include "sampling/perf_sample_ring.hpp"
 #include "sampling/sample_ring.hpp"
 #include "sampling/symbolizer.hpp"
 
@@ -34,6 +42,10 @@ constexpr pid_t kTombstone = -1;
 // How often the sampler's thread drains the rings and arms new threads (a thread that lives
 // shorter than a tick may never be sampled).
 constexpr std::chrono::milliseconds kTick{20};
+// perf_ring: bytes of stack the kernel copies per sample (perf record --call-graph dwarf's default;
+// deeper stacks lose their outermost frames), and samples a ring holds.
+constexpr std::uint32_t kStackCopyBytes = 8192;
+constexpr std::uint32_t kRingSamples = 48;
 
 pid_t current_tid() noexcept { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
@@ -100,7 +112,39 @@ struct ThreadState {
   bool has_timer = false;
   std::string mechanism;
   std::uint64_t dropped_seen = 0;
+
+  // perf_ring: the kernel's ring, the thread's buffer (its marks say which operations each sample
+  // was taken under; none for a thread that never ran a scope), samples read but not yet matched.
+  std::unique_ptr<PerfSampleRing> kernel_ring;
+  std::atomic<const std::uint64_t*> ring_word{nullptr};  // its position word, once sampling
+  std::shared_ptr<const detail::ThreadBuffer> buffer;
+  // The buffer a thread armed before its first scope attached itself to (on_thread_attached), until
+  // the sampler's thread finds it in the recorder's list.
+  std::atomic<const detail::ThreadBuffer*> hooked_buffer{nullptr};
+  struct Unmarked {
+    std::uint64_t end;  // ring position after the sample
+    std::vector<std::uintptr_t> pcs;
+  };
+  std::deque<Unmarked> unmarked;
+  std::uint64_t attached_at = 0;  // ring position when the thread was told to mark: older samples have no marks
+  std::uint64_t lost = 0;         // samples the kernel could not write (its ring was full), not yet counted
+  std::uint64_t last_mark_position = 0;
+  bool marked_once = false;
 };
+
+// Rings of threads that were still alive when their sampler stopped: their position word may still
+// be read by the thread, so the mapping (zeros now) stays until the thread's buffer is closed.
+std::mutex g_parked_mutex;
+std::vector<std::pair<std::shared_ptr<const detail::ThreadBuffer>, PerfSampleRing::Parked>> g_parked;
+
+void release_parked_rings(bool all_of_them) {
+  std::lock_guard lock(g_parked_mutex);
+  std::erase_if(g_parked, [&](const auto& p) {
+    if (!all_of_them && !p.first->closed.load(std::memory_order_acquire)) return false;
+    PerfSampleRing::release(p.second);
+    return true;
+  });
+}
 
 const LocalUnwinder* g_unwinder = nullptr;  // set before the handler is installed
 
@@ -143,10 +187,39 @@ void in_forked_child() {
   for (Slot& slot : g_slots) {
     ThreadState* st = slot.state.load(std::memory_order_relaxed);
     if (st && st->perf_fd >= 0) close(st->perf_fd);
+    if (st && st->kernel_ring) {
+      // fork does not copy a perf ring's mapping: the forking thread must stop reading its
+      // position word before its next scope.
+      if (st->buffer) st->buffer->sample_position.store(nullptr, std::memory_order_relaxed);
+      if (const detail::ThreadBuffer* b = st->hooked_buffer.load()) b->sample_position.store(nullptr, std::memory_order_relaxed);
+      st->kernel_ring->abandon_in_forked_child();
+    }
     slot.state.store(nullptr, std::memory_order_relaxed);
     slot.tid.store(0, std::memory_order_relaxed);
   }
   g_recorder.store(nullptr);
+}
+
+// A thread armed before its first scope (found in /proc, or the thread that started the sampler)
+// starts marking its samples at that scope, on that thread, instead of a tick later.
+void on_thread_attached(detail::ThreadBuffer& buffer) noexcept {
+  Slot* slot = find_slot(current_tid());
+  if (!slot) return;
+  slot->busy.store(1, std::memory_order_seq_cst);
+  ThreadState* st = slot->state.load(std::memory_order_seq_cst);
+  if (const std::uint64_t* word = st ? st->ring_word.load(std::memory_order_acquire) : nullptr) {
+    if (auto* marks = new (std::nothrow) detail::SampleMarks()) {
+      marks->start_position = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+      detail::SampleMarks* none = nullptr;
+      if (buffer.sample_marks.compare_exchange_strong(none, marks, std::memory_order_acq_rel)) {
+        st->hooked_buffer.store(&buffer, std::memory_order_release);
+        buffer.sample_position.store(word, std::memory_order_release);
+      } else {
+        delete marks;  // the sampler's thread attached it meanwhile
+      }
+    }
+  }
+  slot->busy.store(0, std::memory_order_release);
 }
 
 std::uint64_t thread_start_time(pid_t tid) {
@@ -181,7 +254,7 @@ std::string perf_paranoid() {
 }  // namespace
 
 struct CpuSampler::Impl {
-  Impl(const Config& c, const detail::RecorderState& rec, SampleStore& s, ScopeThreads scopes)
+  Impl(const Config& c, detail::RecorderState& rec, SampleStore& s, ScopeThreads scopes)
       : recorder(rec),
         store(s),
         scope_threads(std::move(scopes)),
@@ -191,18 +264,21 @@ struct CpuSampler::Impl {
         max_frames(static_cast<int>(std::min<std::uint32_t>(c.sampling.max_frames, kMaxFramesLimit))),
         ring_words(c.sampling.buffer_samples * (1 + kMaxOperations / 4 + c.sampling.max_frames)) {}
 
-  const detail::RecorderState& recorder;
+  detail::RecorderState& recorder;
   SampleStore& store;
   const ScopeThreads scope_threads;
   const std::uint32_t frequency_hz;
   const bool all_threads;
-  const std::string mechanism;  // requested: auto, perf_event, timer
+  const std::string mechanism;  // requested: auto, perf_ring, perf_event, timer
   const int max_frames;
   const std::uint32_t ring_words;
+  bool copied_stacks = false;  // perf_ring samples carry a stack copy (else frame-pointer call chains)
+  std::atomic<bool> frame_pointer_chains{false};  // a ring was armed without copied stacks
 
   mutable std::mutex notes_mutex;
   std::vector<Unavailable> notes;
   bool perf_denied = false;  // auto: perf_event failed once, use the timer from then on
+  bool ring_denied = false;  // auto: perf_ring failed once (e.g. out of lockable memory), use the signal
 
   std::mutex drain_mutex;  // threads, the symboliser, the pc cache
   std::unordered_map<pid_t, std::unique_ptr<ThreadState>> threads;
@@ -210,9 +286,10 @@ struct CpuSampler::Impl {
   std::unordered_map<std::uintptr_t, std::vector<std::uint32_t>> frame_ids;  // pc -> store frame ids
   pid_t own_tid = 0;
 
-  std::mutex wake_mutex;
-  std::condition_variable wake;
-  bool stop_requested = false;
+  // The sampler's thread sleeps in poll(): on this eventfd (stop), on the kernel rings (half full)
+  // and for at most a tick.
+  int wake_fd = -1;
+  std::atomic<bool> stop_requested{false};
   std::thread worker;
 
   void note(std::string what, std::string reason) {
@@ -279,7 +356,80 @@ struct CpuSampler::Impl {
     return true;
   }
 
-  void arm(pid_t tid) {
+  // The kernel writes the samples into a ring; the thread marks its open operations. No signal.
+  bool arm_ring(ThreadState& st, const std::shared_ptr<const detail::ThreadBuffer>& buffer) {
+    PerfSampleRing::Options options;
+    options.frequency_hz = frequency_hz;
+    options.max_frames = max_frames;
+    if (copied_stacks) {
+      options.stacks = PerfSampleRing::Stacks::copied_stack;
+      options.sample_regs_user = CopiedStackUnwinder::kSampleRegsUser;
+      options.stack_bytes = kStackCopyBytes;
+    }
+    // Room for kRingSamples (the reader is woken at half); an unprivileged user may lock only
+    // kernel.perf_event_mlock_kb (516 KiB) of rings, then RLIMIT_MEMLOCK: a quarter as much, if need be.
+    options.data_pages = std::max<std::uint32_t>(16, PerfSampleRing::pages_for(options, kRingSamples));
+    std::string error;
+    int error_number = 0;
+    st.kernel_ring = PerfSampleRing::open(st.tid, options, error, error_number);
+    if (!st.kernel_ring && (error_number == EPERM || error_number == ENOMEM)) {
+      options.data_pages /= 4;
+      st.kernel_ring = PerfSampleRing::open(st.tid, options, error, error_number);
+    }
+    if (!st.kernel_ring) {
+      if (error_number == ESRCH) return false;  // the thread is gone
+      note("sampling_perf_ring", error + " (kernel.perf_event_paranoid = " + perf_paranoid() + ")");
+      if (mechanism == "auto") ring_denied = true;
+      return false;
+    }
+    if (buffer) attach_marks(st, buffer);
+    if (!st.kernel_ring->enable()) {
+      note("sampling_perf_ring", std::string("cannot enable the sampling event: ") + std::strerror(errno));
+      if (st.buffer) st.buffer->sample_position.store(nullptr, std::memory_order_release);
+      release_ring(st, true);
+      if (mechanism == "auto") ring_denied = true;
+      return false;
+    }
+    st.mechanism = "perf_ring";
+    st.ring_word.store(st.kernel_ring->position_word(), std::memory_order_release);
+    if (!copied_stacks) frame_pointer_chains = true;
+    return true;
+  }
+
+  // Tells the thread where its ring's write position is, so that its scopes mark their samples.
+  static void attach_marks(ThreadState& st, const std::shared_ptr<const detail::ThreadBuffer>& buffer) {
+    st.buffer = buffer;
+    const std::uint64_t* word = st.kernel_ring->position_word();
+    if (buffer->sample_position.load(std::memory_order_acquire) == word) {  // on_thread_attached did
+      st.attached_at = buffer->sample_marks.load(std::memory_order_acquire)->start_position;
+      return;
+    }
+    detail::SampleMarks* marks = buffer->sample_marks.load(std::memory_order_acquire);
+    if (!marks) {
+      auto* fresh = new detail::SampleMarks();
+      if (buffer->sample_marks.compare_exchange_strong(marks, fresh, std::memory_order_acq_rel)) marks = fresh;
+      else delete fresh;  // the thread's first scope attached it meanwhile (marks is its)
+    }
+    // Marks of an earlier sampler's ring are of no use; skip them.
+    marks->taken.store(marks->written.load(std::memory_order_acquire), std::memory_order_release);
+    st.attached_at = st.kernel_ring->position();
+    st.hooked_buffer.store(buffer.get(), std::memory_order_release);
+    buffer->sample_position.store(word, std::memory_order_release);
+  }
+
+  // Unmaps the ring; while its thread may still read the position word (alive, with a buffer),
+  // the mapping is replaced by zeros and kept until the thread exits.
+  static void release_ring(ThreadState& st, bool thread_alive) {
+    if (!st.kernel_ring) return;
+    if (thread_alive && st.buffer) {
+      const PerfSampleRing::Parked parked = st.kernel_ring->park();
+      std::lock_guard lock(g_parked_mutex);
+      g_parked.emplace_back(st.buffer, parked);
+    }
+    st.kernel_ring.reset();
+  }
+
+  void arm(pid_t tid, const std::shared_ptr<const detail::ThreadBuffer>& buffer) {
     auto st = std::make_unique<ThreadState>(tid, thread_start_time(tid), ring_words);
     st->slot = insert_slot(tid, st.get());
     if (!st->slot) {
@@ -287,7 +437,8 @@ struct CpuSampler::Impl {
       return;
     }
     bool armed = false;
-    if (mechanism == "perf_event" || (mechanism == "auto" && !perf_denied)) armed = arm_perf(*st);
+    if (mechanism == "perf_ring" || (mechanism == "auto" && !ring_denied)) armed = arm_ring(*st, buffer);
+    if (!armed && (mechanism == "perf_event" || (mechanism == "auto" && !perf_denied))) armed = arm_perf(*st);
     if (!armed && (mechanism == "timer" || mechanism == "auto")) armed = arm_timer(*st);
     if (!armed) {
       remove_slot(st->slot);
@@ -297,12 +448,14 @@ struct CpuSampler::Impl {
   }
 
   // Disarms, waits for a handler that may be running on the thread, drains, frees.
-  void retire(std::unordered_map<pid_t, std::unique_ptr<ThreadState>>::iterator it, bool keep_samples) {
+  void retire(std::unordered_map<pid_t, std::unique_ptr<ThreadState>>::iterator it, bool keep_samples, bool thread_alive) {
     ThreadState& st = *it->second;
     if (st.perf_fd >= 0) close(st.perf_fd);
     if (st.has_timer) timer_delete(st.timer);
     remove_slot(st.slot);
+    if (st.buffer) st.buffer->sample_position.store(nullptr, std::memory_order_release);
     drain_thread(st, keep_samples);
+    release_ring(st, thread_alive);
     threads.erase(it);
   }
 
@@ -313,15 +466,25 @@ struct CpuSampler::Impl {
   std::uint64_t ticks = 0, full_scans = 0;
   void rescan() {
     const bool scope_only = !all_threads && scope_threads;
-    if (!scope_only || ticks++ % kFullScanTicks == 0) scan_process_threads(!scope_only);
+    std::unordered_map<pid_t, std::shared_ptr<const detail::ThreadBuffer>> buffers;
+    if (scope_threads)
+      for (detail::RecordingThread& t : scope_threads()) buffers.emplace(static_cast<pid_t>(t.os_tid), std::move(t.buffer));
+    if (!scope_only || ticks++ % kFullScanTicks == 0) scan_process_threads(!scope_only, buffers);
     if (scope_only)
-      for (const std::uint64_t id : scope_threads()) {
-        const auto tid = static_cast<pid_t>(id);
-        if (tid != own_tid && !threads.count(tid)) arm(tid);
-      }
+      for (const auto& [tid, buffer] : buffers)
+        if (tid != own_tid && !threads.count(tid)) arm(tid, buffer);
+    attach_found_buffers(buffers);
+    release_parked_rings(false);
   }
 
-  void scan_process_threads(bool arm_new) {
+  // A thread armed before it ran its first scope gets its marks now (or attached itself meanwhile).
+  void attach_found_buffers(const std::unordered_map<pid_t, std::shared_ptr<const detail::ThreadBuffer>>& buffers) {
+    for (auto& [tid, st] : threads)
+      if (st->kernel_ring && !st->buffer)
+        if (const auto b = buffers.find(tid); b != buffers.end()) attach_marks(*st, b->second);
+  }
+
+  void scan_process_threads(bool arm_new, const std::unordered_map<pid_t, std::shared_ptr<const detail::ThreadBuffer>>& buffers) {
     ++full_scans;
     const std::vector<pid_t> now = process_threads();
     for (auto it = threads.begin(); it != threads.end();) {
@@ -333,13 +496,16 @@ struct CpuSampler::Impl {
       if (alive) ++it;
       else {
         auto next = std::next(it);
-        retire(it, true);
+        retire(it, true, false);
         it = next;
       }
     }
     if (arm_new)
       for (const pid_t tid : now)
-        if (tid != own_tid && !threads.count(tid)) arm(tid);
+        if (tid != own_tid && !threads.count(tid)) {
+          const auto b = buffers.find(tid);
+          arm(tid, b == buffers.end() ? nullptr : b->second);
+        }
   }
 
   struct Pending {
@@ -352,15 +518,86 @@ struct CpuSampler::Impl {
   std::vector<Pending> pending;
 
   void drain_thread(ThreadState& st, bool keep) {
+    drain_one(st, keep);
+    if (keep) publish();
+  }
+
+  void drain_one(ThreadState& st, bool keep) {
     st.ring.drain([&](std::span<const std::uint32_t> ops, std::span<const std::uintptr_t> pcs, std::uint32_t weight) {
       if (keep) pending.push_back({{ops.begin(), ops.end()}, {pcs.begin(), pcs.end()}, weight, st.tid, &st.mechanism});
     });
     const std::uint64_t dropped = st.ring.dropped();
-    if (dropped != st.dropped_seen && keep) {
-      store.writer().add_dropped(st.mechanism, dropped - st.dropped_seen);
-    }
+    if (dropped != st.dropped_seen && keep) store.writer().add_dropped(st.mechanism, dropped - st.dropped_seen);
     st.dropped_seen = dropped;
-    if (keep) publish();
+    if (st.kernel_ring) drain_kernel_ring(st, keep);
+  }
+
+  // Moves the samples the kernel wrote into st.unmarked (unwinding copied stacks), freeing its ring.
+  static void pull(ThreadState& st) {
+    static const PerfSampleRing::Unwind unwind = [](const std::uint64_t* registers, const unsigned char* stack,
+                                                    std::size_t size, std::uintptr_t* pcs, int max) {
+      return CopiedStackUnwinder::get().unwind(registers, stack, size, pcs, max);
+    };
+    st.lost += st.kernel_ring->read(st.kernel_ring->position(), unwind, [&](const PerfSampleRing::Sample& s) {
+      st.unmarked.push_back({s.end, {s.pcs.begin(), s.pcs.end()}});
+    });
+  }
+
+  // Reads the kernel's ring and gives each sample the operations its thread marked for it.
+  void drain_kernel_ring(ThreadState& st, bool keep) {
+    pull(st);
+    std::uint64_t dropped = std::exchange(st.lost, 0);
+    const auto emit = [&](std::span<const std::uint32_t> ops) {
+      if (keep) pending.push_back({{ops.begin(), ops.end()}, std::move(st.unmarked.front().pcs), 1, st.tid, &st.mechanism});
+      st.unmarked.pop_front();
+    };
+    // Samples of a thread that had not run a scope when it was armed, taken before it was told to
+    // mark them: in no operation that the sampler can name, kept when every thread is sampled.
+    // A thread that attached itself at its first scope is matched once its buffer is found.
+    if (!st.buffer && st.hooked_buffer.load(std::memory_order_acquire)) return;
+    detail::SampleMarks* marks = st.buffer ? st.buffer->sample_marks.load(std::memory_order_acquire) : nullptr;
+    while (!st.unmarked.empty() && (!marks || st.unmarked.front().end <= st.attached_at)) {
+      if (all_threads) emit({});
+      else st.unmarked.pop_front();
+    }
+    if (marks) {
+      const std::uint64_t written = marks->written.load(std::memory_order_acquire);
+      for (std::uint64_t t = marks->taken.load(std::memory_order_relaxed); t < written; ++t) {
+        const detail::SampleMark& mark = marks->marks[t & (detail::SampleMarks::kCapacity - 1)];
+        if (mark.ring != st.kernel_ring->position_word()) continue;  // an earlier sampler's
+        // A mark the thread could not write (its ring was full) leaves samples whose operations
+        // nobody knows: up to the `from` of the next one.
+        if (st.marked_once && mark.from != st.last_mark_position)
+          for (; !st.unmarked.empty() && st.unmarked.front().end <= mark.from; ++dropped) st.unmarked.pop_front();
+        while (!st.unmarked.empty() && st.unmarked.front().end <= mark.position) emit({mark.ids, mark.depth});
+        st.last_mark_position = mark.position;
+        st.marked_once = true;
+      }
+      marks->taken.store(written, std::memory_order_release);
+      // The rest were taken after the thread's last change of its open scopes, under the stack it
+      // has open now, unless it changes it while we read: then it marks them first.
+      if (!st.unmarked.empty()) {
+        std::uint32_t ops[kMaxOperations];
+        const int n = detail::read_open_operations(detail::RecordingThread{static_cast<std::uint64_t>(st.tid), st.buffer}, ops,
+                                                   kMaxOperations);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (marks->written.load(std::memory_order_relaxed) == written)
+          while (!st.unmarked.empty()) emit({ops, static_cast<std::size_t>(n)});
+      }
+    }
+    if (!keep) st.unmarked.clear();
+    if (dropped && keep) store.writer().add_dropped(st.mechanism, dropped);
+  }
+
+  // While the symboliser loads a module's debug information (tens of milliseconds, seconds under a
+  // sanitizer) the kernel's rings keep filling: they are emptied into memory every few ms meanwhile.
+  std::chrono::steady_clock::time_point last_pull{};
+  void pull_if_due() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_pull < std::chrono::milliseconds(2)) return;
+    last_pull = now;
+    for (auto& [tid, st] : threads)
+      if (st->kernel_ring) pull(*st);
   }
 
   // Symbolises what was drained (outside the store's lock: a new module can take tens of
@@ -374,7 +611,10 @@ struct CpuSampler::Impl {
         const std::uintptr_t pc = i == 0 ? p.pcs[i] : p.pcs[i] - 1;  // return address -> the call
         if (frame_ids.emplace(pc, std::vector<std::uint32_t>{}).second) fresh.emplace_back(pc, nullptr);
       }
-    for (auto& [pc, frames] : fresh) frames = &symbolizer.frames(pc);
+    for (auto& [pc, frames] : fresh) {
+      frames = &symbolizer.frames(pc);
+      pull_if_due();
+    }
     for (auto& n : symbolizer.take_notes()) note(n.what, n.reason);
     auto w = store.writer();
     for (const auto& [pc, frames] : fresh) {
@@ -394,14 +634,7 @@ struct CpuSampler::Impl {
   }
 
   void drain_all(bool keep) {
-    for (auto& [tid, st] : threads) {
-      st->ring.drain([&](std::span<const std::uint32_t> ops, std::span<const std::uintptr_t> pcs, std::uint32_t weight) {
-        if (keep) pending.push_back({{ops.begin(), ops.end()}, {pcs.begin(), pcs.end()}, weight, tid, &st->mechanism});
-      });
-      const std::uint64_t dropped = st->ring.dropped();
-      if (dropped != st->dropped_seen && keep) store.writer().add_dropped(st->mechanism, dropped - st->dropped_seen);
-      st->dropped_seen = dropped;
-    }
+    for (auto& [tid, st] : threads) drain_one(*st, keep);
     if (keep) publish();
   }
 
@@ -413,26 +646,48 @@ struct CpuSampler::Impl {
   void run() {
     own_tid = current_tid();
     pthread_setname_np(pthread_self(), "codeprof-stacks");
-    for (unsigned tick = 1;; ++tick) {
+    std::vector<pollfd> fds;
+    std::vector<pid_t> fd_threads;
+    auto next_tick = std::chrono::steady_clock::now() + kTick;
+    for (unsigned tick = 1;;) {
+      fds.assign(1, pollfd{wake_fd, POLLIN, 0});
+      fd_threads.assign(1, 0);
       {
-        std::unique_lock lock(wake_mutex);
-        if (wake.wait_for(lock, kTick, [&] { return stop_requested; })) return;
+        std::lock_guard lock(drain_mutex);
+        for (const auto& [tid, st] : threads)
+          if (st->kernel_ring) {
+            fds.push_back({st->kernel_ring->fd(), POLLIN, 0});
+            fd_threads.push_back(tid);
+          }
       }
+      const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_tick - std::chrono::steady_clock::now());
+      poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(0, wait.count())));
+      if (stop_requested.load()) return;
       std::lock_guard lock(drain_mutex);
-      // Arm new threads first: draining symbolises, and loading a module's debug information
-      // (seconds under a sanitizer) would otherwise let a short-lived thread run unsampled.
-      rescan();
+      // A ring hangs up when its thread exits: retired now, or poll would return at once forever.
+      for (std::size_t i = 1; i < fds.size(); ++i)
+        if (fds[i].revents & (POLLHUP | POLLERR))
+          if (const auto it = threads.find(fd_threads[i]); it != threads.end()) retire(it, true, false);
+      if (std::chrono::steady_clock::now() >= next_tick) {
+        // Arm new threads first: draining symbolises, and loading a module's debug information
+        // (seconds under a sanitizer) would otherwise let a short-lived thread run unsampled.
+        rescan();
+        if (++tick % 5 == 0) note_sources();
+        next_tick = std::chrono::steady_clock::now() + kTick;
+      }
       drain_all(true);
-      if (tick % 5 == 0) note_sources();
     }
   }
 };
 
-CpuSampler::CpuSampler(const Config& config, const detail::RecorderState& recorder, SampleStore& store,
+CpuSampler::CpuSampler(const Config& config, detail::RecorderState& recorder, SampleStore& store,
                        ScopeThreads scope_threads)
     : impl_(std::make_unique<Impl>(config, recorder, store, std::move(scope_threads))) {}
 
-CpuSampler::~CpuSampler() { stop(); }
+CpuSampler::~CpuSampler() {
+  stop();
+  if (impl_->wake_fd >= 0) close(impl_->wake_fd);
+}
 
 namespace {
 std::mutex g_owner_mutex;
@@ -453,6 +708,11 @@ void CpuSampler::start() {
       return;
     }
     g_unwinder = &unwinder;
+    const CopiedStackUnwinder& copied = CopiedStackUnwinder::get();
+    im.copied_stacks = copied.ok();
+    if (!im.copied_stacks && (im.mechanism == "auto" || im.mechanism == "perf_ring"))
+      im.note("sampling_stacks", "perf_ring samples carry frame-pointer call chains, whose callers are wrong in code built "
+                                 "without frame pointers: " + copied.error);
     struct sigaction old {};
     sigaction(kSignal, nullptr, &old);
     const bool ours = (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_signal;
@@ -479,6 +739,7 @@ void CpuSampler::start() {
     g_owner = impl_.get();
     g_owner_pid.store(getpid());
     g_recorder.store(&im.recorder, std::memory_order_release);
+    im.recorder.thread_attached.store(&on_thread_attached, std::memory_order_release);
     g_all_threads.store(im.all_threads);
     g_max_frames.store(im.max_frames);
   }
@@ -487,10 +748,11 @@ void CpuSampler::start() {
     im.rescan();
     // The thread that starts the profiler usually runs its scopes (the main thread): armed now,
     // not a tick after its first scope, which a loaded machine can delay.
-    if (const pid_t self = current_tid(); !im.threads.count(self)) im.arm(self);
+    if (const pid_t self = current_tid(); !im.threads.count(self)) im.arm(self, nullptr);
     im.note_sources();
   }
   im.stop_requested = false;
+  if (im.wake_fd < 0) im.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   im.worker = std::thread([&im] { im.run(); });
   running_ = true;
 }
@@ -503,15 +765,21 @@ void CpuSampler::stop() {
     im.worker.detach();  // it exists only in the parent
     return;
   }
-  {
-    std::lock_guard lock(im.wake_mutex);
-    im.stop_requested = true;
+  im.stop_requested = true;
+  const std::uint64_t one = 1;
+  if (write(im.wake_fd, &one, sizeof one) < 0) {
+    // Cannot fail for a fresh eventfd; the worker still sees the flag within a tick.
   }
-  im.wake.notify_all();
   im.worker.join();
+  im.recorder.thread_attached.store(nullptr, std::memory_order_release);
   {
     std::lock_guard lock(im.drain_mutex);
-    while (!im.threads.empty()) im.retire(im.threads.begin(), true);
+    // Threads that attached themselves: their buffers are needed to tell them to stop marking.
+    std::unordered_map<pid_t, std::shared_ptr<const detail::ThreadBuffer>> buffers;
+    if (im.scope_threads)
+      for (detail::RecordingThread& t : im.scope_threads()) buffers.emplace(static_cast<pid_t>(t.os_tid), std::move(t.buffer));
+    im.attach_found_buffers(buffers);
+    while (!im.threads.empty()) im.retire(im.threads.begin(), true, true);
   }
   std::lock_guard lock(g_owner_mutex);
   g_recorder.store(nullptr);
@@ -529,6 +797,11 @@ void CpuSampler::discard_pending() {
   std::lock_guard lock(impl_->drain_mutex);
   impl_->drain_all(false);
   impl_->note_sources();
+}
+
+std::string CpuSampler::unwinder() const {
+  // No lock: a forked child may call this while the parent's sampler thread held one.
+  return impl_->frame_pointer_chains.load() ? "frame pointers" : "libunwind";
 }
 
 std::vector<Unavailable> CpuSampler::unavailable() const {

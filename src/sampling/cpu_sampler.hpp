@@ -1,10 +1,14 @@
 #pragma once
-// Native CPU-time sampling: every sampled thread gets a per-thread CPU-clock timer that sends it
-// SIGPROF at sampling.frequency_hz of its CPU time (perf_event_open software cpu-clock, user space
-// only; else timer_create on the thread's CPU clock). The handler captures the stack (libunwind's
-// local unwinder) and the open operations into the thread's SampleRing; the sampler's thread
-// drains the rings, symbolises (libdw) and adds the samples to the SampleStore. One sampler per
-// process can own SIGPROF; a second one reports itself unavailable.
+// Native CPU-time sampling at sampling.frequency_hz of each sampled thread's CPU time, by one of:
+//   perf_ring   a perf_event software cpu-clock event per thread whose samples the kernel writes
+//               into a ring (PerfSampleRing) without stopping the thread; the thread marks which
+//               operations were open (detail::SampleMarks) and the sampler's thread reads both
+//   perf_event  the same event sends the thread SIGPROF; the handler captures the stack
+//               (libunwind's local unwinder) and the open operations into the thread's SampleRing
+//   timer       timer_create on the thread's CPU clock, SIGPROF, the same handler
+// "auto" takes the first the kernel allows. The sampler's thread drains the rings, symbolises
+// (libdw) and adds the samples to the SampleStore. One sampler per process; a second one reports
+// itself unavailable.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -17,6 +21,7 @@
 
 #include "codeprof/config.hpp"
 #include "codeprof/detail/recorder_state.hpp"
+#include "codeprof/detail/recording_thread.hpp"
 #include "codeprof/snapshot.hpp"
 #include "sampling/sample_store.hpp"
 
@@ -24,14 +29,14 @@ namespace codeprof::sampling {
 
 class CpuSampler {
  public:
-  // OS thread ids of the threads that run scopes and have not exited.
-  using ScopeThreads = std::function<std::vector<std::uint64_t>()>;
+  // The threads that run scopes and have not exited.
+  using ScopeThreads = std::function<std::vector<detail::RecordingThread>()>;
 
   // Unless sampling.all_threads is set, only the threads `scope_threads` names are armed: a
   // per-thread CPU-clock event costs the kernel work at every context switch of its thread, and a
   // thread that never runs a scope (a collector waking every few milliseconds) would pay it for
   // samples that are thrown away. Empty: every thread is armed, the handler keeps scope threads'.
-  CpuSampler(const Config& config, const detail::RecorderState& recorder, SampleStore& store,
+  CpuSampler(const Config& config, detail::RecorderState& recorder, SampleStore& store,
              ScopeThreads scope_threads = {});
   ~CpuSampler();
   CpuSampler(const CpuSampler&) = delete;
@@ -49,6 +54,9 @@ class CpuSampler {
 
   bool running() const noexcept { return running_; }
   std::vector<Unavailable> unavailable() const;
+  // How stacks are unwound: "libunwind" (in the signal handler, or from the stack the kernel
+  // copied into a perf_ring sample) or "frame pointers" (perf_ring call chains).
+  std::string unwinder() const;
 
   struct Impl;
 

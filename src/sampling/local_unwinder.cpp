@@ -5,8 +5,9 @@
 namespace codeprof::sampling {
 namespace {
 
-#define CODEPROF_UNW_NAME2(x) #x
-#define CODEPROF_UNW_NAME(x) CODEPROF_UNW_NAME2(x)
+// The local unwinder's own names, spelled out: in a unity build another file may include
+// <libunwind.h> first without UNW_LOCAL_ONLY (copied_stack_unwinder.cpp), and the header's
+// unw_* macros would then name the generic unwinder.
 
 LocalUnwinder load() {
   LocalUnwinder u;
@@ -16,13 +17,13 @@ LocalUnwinder load() {
     u.error = std::string("libunwind.so.8 (Debian package libunwind8) could not be loaded: ") + (e ? e : "unknown error");
     return u;
   }
-  u.init_local2 = reinterpret_cast<decltype(u.init_local2)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_init_local2)));
-  u.get_reg = reinterpret_cast<decltype(u.get_reg)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_get_reg)));
-  u.step = reinterpret_cast<decltype(u.step)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_step)));
+  u.init_local2 = reinterpret_cast<decltype(u.init_local2)>(::dlsym(lib, "_ULx86_64_init_local2"));
+  u.get_reg = reinterpret_cast<decltype(u.get_reg)>(::dlsym(lib, "_ULx86_64_get_reg"));
+  u.step = reinterpret_cast<decltype(u.step)>(::dlsym(lib, "_ULx86_64_step"));
   u.set_caching_policy =
-      reinterpret_cast<decltype(u.set_caching_policy)>(::dlsym(lib, CODEPROF_UNW_NAME(unw_set_caching_policy)));
-  u.local_addr_space = static_cast<unw_addr_space_t*>(::dlsym(lib, CODEPROF_UNW_NAME(unw_local_addr_space)));
-  if (!u.ok()) u.error = "libunwind.so.8 lacks its local unwinder (" CODEPROF_UNW_NAME(unw_init_local2) ")";
+      reinterpret_cast<decltype(u.set_caching_policy)>(::dlsym(lib, "_ULx86_64_set_caching_policy"));
+  u.local_addr_space = static_cast<unw_addr_space_t*>(::dlsym(lib, "_ULx86_64_local_addr_space"));
+  if (!u.ok()) u.error = "libunwind.so.8 lacks its local unwinder (_ULx86_64_init_local2)";
   return u;
 }
 

@@ -1,0 +1,374 @@
+#include "sampling/copied_stack_unwinder.hpp"
+
+// No UNW_LOCAL_ONLY: the remote API. Only libunwind's types and constants are used here; every
+// entry point is looked up by its explicit _Ux86_64_ name and called through our own pointer
+// types, so it does not matter which prefix the header's unw_* macros got (in a unity batch
+// local_unwinder.cpp may have included the header first, with UNW_LOCAL_ONLY; it spells its own
+// names out too).
+#include <libunwind.h>
+
+#include <asm/perf_regs.h>
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <linux/perf_event.h>
+
+#include <algorithm>
+#include <iterator>
+#include <mutex>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace codeprof::sampling {
+// Named, not anonymous: in a unity batch this file shares a translation unit with others.
+namespace copied_stack_detail {
+
+static_assert(CopiedStackUnwinder::kSampleRegsUser ==
+              ((1ULL << PERF_REG_X86_AX) | (1ULL << PERF_REG_X86_BX) | (1ULL << PERF_REG_X86_CX) |
+               (1ULL << PERF_REG_X86_DX) | (1ULL << PERF_REG_X86_SI) | (1ULL << PERF_REG_X86_DI) |
+               (1ULL << PERF_REG_X86_BP) | (1ULL << PERF_REG_X86_SP) | (1ULL << PERF_REG_X86_IP) |
+               (1ULL << PERF_REG_X86_R8) | (1ULL << PERF_REG_X86_R9) | (1ULL << PERF_REG_X86_R10) |
+               (1ULL << PERF_REG_X86_R11) | (1ULL << PERF_REG_X86_R12) | (1ULL << PERF_REG_X86_R13) |
+               (1ULL << PERF_REG_X86_R14) | (1ULL << PERF_REG_X86_R15)));
+
+// Where libunwind's x86-64 register number (UNW_X86_64_RAX .. UNW_X86_64_RIP, DWARF order) sits
+// in the sample: the kernel writes the requested registers in ascending perf bit order.
+constexpr int sample_index(int perf_bit) {
+  return std::popcount(CopiedStackUnwinder::kSampleRegsUser & ((1ULL << perf_bit) - 1));
+}
+constexpr int kSampleIndexOfUnwRegister[] = {
+    sample_index(PERF_REG_X86_AX),  sample_index(PERF_REG_X86_DX),  sample_index(PERF_REG_X86_CX),
+    sample_index(PERF_REG_X86_BX),  sample_index(PERF_REG_X86_SI),  sample_index(PERF_REG_X86_DI),
+    sample_index(PERF_REG_X86_BP),  sample_index(PERF_REG_X86_SP),  sample_index(PERF_REG_X86_R8),
+    sample_index(PERF_REG_X86_R9),  sample_index(PERF_REG_X86_R10), sample_index(PERF_REG_X86_R11),
+    sample_index(PERF_REG_X86_R12), sample_index(PERF_REG_X86_R13), sample_index(PERF_REG_X86_R14),
+    sample_index(PERF_REG_X86_R15), sample_index(PERF_REG_X86_IP)};
+static_assert(UNW_X86_64_RIP == 16 && std::size(kSampleIndexOfUnwRegister) == 17);
+
+// libunwind-x86_64's entry points (the unw_* prototypes of libunwind-common.h, spelled out).
+using CreateAddrSpace = unw_addr_space_t (*)(unw_accessors_t*, int byte_order);
+using SetCachingPolicy = int (*)(unw_addr_space_t, unw_caching_policy_t);
+using FlushCache = void (*)(unw_addr_space_t, unw_word_t lo, unw_word_t hi);
+using InitRemote = int (*)(unw_cursor_t*, unw_addr_space_t, void* arg);
+using Step = int (*)(unw_cursor_t*);
+using GetReg = int (*)(unw_cursor_t*, int, unw_word_t*);
+// Exported but in no header: binary search of an .eh_frame_hdr table, then the FDE and CIE.
+using SearchUnwindTable = int (*)(unw_addr_space_t, unw_word_t ip, unw_dyn_info_t*, unw_proc_info_t*,
+                                  int need_unwind_info, void* arg);
+
+// A readable PT_LOAD segment of a loaded module, widened to whole 8-byte words: libunwind reads
+// aligned words around the bytes it wants, and the loader maps whole pages, so the widening never
+// leaves mapped memory.
+struct Segment {
+  std::uintptr_t start, end;
+  std::size_t module;
+  bool executable;
+};
+
+struct Module {
+  // What libunwind's table search needs; format stays 0 (UNW_INFO_FORMAT_DYNAMIC) when the module
+  // has no usable .eh_frame_hdr.
+  unw_dyn_info_t unwind_table{};
+};
+
+struct Sample {  // one unwind's sample: what the accessors read
+  const std::uint64_t* registers;
+  const unsigned char* stack;
+  std::uintptr_t sp;
+  std::size_t size;
+  CopiedStackUnwinder::State* state;
+};
+
+// Module memory is read with a plain load, outside ASan's view: libunwind asks for whole aligned
+// words, which may overlap an instrumented global's redzone next to the bytes it needs.
+__attribute__((no_sanitize_address)) unw_word_t read_module_word(std::uintptr_t address) {
+  unw_word_t value;
+  __builtin_memcpy(&value, reinterpret_cast<const void*>(address), sizeof value);
+  return value;
+}
+
+// Size of a fixed-size DWARF pointer encoding (DW_EH_PE_* low nibble), 0 for the variable ones.
+std::size_t encoded_size(unsigned char encoding) {
+  switch (encoding & 0x0f) {
+    case 0x00: case 0x04: case 0x0c: return 8;  // absptr, udata8, sdata8
+    case 0x03: case 0x0b: return 4;             // udata4, sdata4
+    case 0x02: case 0x0a: return 2;             // udata2, sdata2
+    default: return 0;
+  }
+}
+
+}  // namespace copied_stack_detail
+
+using namespace copied_stack_detail;
+
+struct CopiedStackUnwinder::State {
+  CreateAddrSpace create_addr_space = nullptr;
+  SetCachingPolicy set_caching_policy = nullptr;
+  FlushCache flush_cache = nullptr;
+  InitRemote init_remote = nullptr;
+  Step step = nullptr;
+  GetReg get_reg = nullptr;
+  SearchUnwindTable search_unwind_table = nullptr;
+  unw_addr_space_t address_space = nullptr;
+
+  std::mutex mutex;  // one unwind at a time: everything below, and libunwind's cursor callbacks
+  std::vector<Module> modules;
+  std::vector<Segment> segments;  // sorted by start
+  // dl_phdr_info's load and unload counters when `modules` was built; they change with every
+  // dlopen/dlclose, which is how a stale cache (an ip in no known module, or in a new one mapped
+  // where an old one was) is noticed without a lookup miss.
+  unsigned long long loads = ~0ULL, unloads = ~0ULL;
+
+  const Segment* segment_holding(std::uintptr_t address, std::size_t bytes) const noexcept {
+    auto after = std::upper_bound(segments.begin(), segments.end(), address,
+                                  [](std::uintptr_t a, const Segment& s) { return a < s.start; });
+    if (after == segments.begin()) return nullptr;
+    const Segment& s = *(after - 1);
+    return address < s.end && bytes <= s.end - address ? &s : nullptr;
+  }
+
+  // A module's readable segments, and where its .eh_frame_hdr is (parsed once all are sorted).
+  void add_module(const dl_phdr_info& info) {
+    const std::size_t index = modules.size();
+    Module& module = modules.emplace_back();
+    std::uintptr_t lowest = UINTPTR_MAX, highest = 0;
+    for (int i = 0; i < info.dlpi_phnum; ++i) {
+      const ElfW(Phdr)& ph = info.dlpi_phdr[i];
+      const std::uintptr_t start = info.dlpi_addr + ph.p_vaddr;
+      if (ph.p_type == PT_GNU_EH_FRAME) module.unwind_table.u.rti.segbase = start;
+      if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_R) || ph.p_memsz == 0) continue;
+      const std::uintptr_t begin = start & ~std::uintptr_t{7};
+      const std::uintptr_t end = (start + ph.p_memsz + 7) & ~std::uintptr_t{7};
+      segments.push_back({begin, end, index, (ph.p_flags & PF_X) != 0});
+      lowest = std::min(lowest, begin);
+      highest = std::max(highest, end);
+    }
+    // libunwind asserts that the ip it searches for lies in [start_ip, end_ip).
+    module.unwind_table.start_ip = lowest;
+    module.unwind_table.end_ip = highest;
+  }
+
+  // Makes `module` searchable from its .eh_frame_hdr: version 1, the encodings of eh_frame_ptr,
+  // fde_count and the table, then eh_frame_ptr, fde_count, and the sorted (initial location, FDE)
+  // pairs libunwind searches. Only a datarel|sdata4 table (0x3b, what every linker writes) can be
+  // searched remotely; a module without one gets no DWARF unwinding (see find_proc_info).
+  void parse_eh_frame_hdr(Module& module) const noexcept {
+    unw_dyn_info_t& di = module.unwind_table;
+    const std::uintptr_t hdr = di.u.rti.segbase;
+    auto byte = [](std::uintptr_t a) { return *reinterpret_cast<const unsigned char*>(a); };
+    if (!hdr || !segment_holding(hdr, 4) || byte(hdr) != 1 || byte(hdr + 3) != 0x3b) return;
+    const std::size_t pointer_size = encoded_size(byte(hdr + 1));
+    const std::size_t count_size = encoded_size(byte(hdr + 2));
+    const std::uintptr_t count_at = hdr + 4 + pointer_size;
+    if (!pointer_size || !count_size || !segment_holding(count_at, count_size)) return;
+    std::uint64_t fde_count = 0;
+    for (std::size_t i = 0; i < count_size; ++i) fde_count |= std::uint64_t{byte(count_at + i)} << (8 * i);
+    const std::uintptr_t table = count_at + count_size;
+    if (fde_count == 0 || fde_count > (UINTPTR_MAX >> 4) || !segment_holding(table, fde_count * 8)) return;
+    di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+    // di.u.rti.segbase stays .eh_frame_hdr's address: the table's offsets are relative to it.
+    di.u.rti.table_data = table;
+    di.u.rti.table_len = fde_count * 8 / sizeof(unw_word_t);  // counted in words, not entries
+  }
+
+  // Rebuilds the module cache. Runs inside dl_iterate_phdr's callback (see unwind): the nested
+  // dl_iterate_phdr takes the loader's recursive lock again. No exception may cross glibc's frames
+  // (its lock would stay held), so the callback catches them.
+  void refresh() noexcept {
+    modules.clear();
+    segments.clear();
+    bool out_of_memory = false;
+    std::pair<State*, bool*> context{this, &out_of_memory};
+    ::dl_iterate_phdr(
+        [](dl_phdr_info* info, std::size_t, void* arg) {
+          auto [self, failed] = *static_cast<std::pair<State*, bool*>*>(arg);
+          try {
+            self->add_module(*info);
+            return 0;
+          } catch (...) {
+            *failed = true;
+            return 1;
+          }
+        },
+        &context);
+    if (out_of_memory) {  // no modules: nothing is read outside the copy, stacks stop early
+      modules.clear();
+      segments.clear();
+    }
+    std::sort(segments.begin(), segments.end(),
+              [](const Segment& a, const Segment& b) { return a.start < b.start; });
+    for (Module& module : modules) parse_eh_frame_hdr(module);
+    // libunwind caches each ip's unwind rules; a module set that changed may have put other code there.
+    flush_cache(address_space, 0, 0);
+  }
+
+  bool is_code(std::uintptr_t ip) const noexcept {
+    const Segment* segment = segment_holding(ip, 1);
+    return segment && segment->executable;
+  }
+
+  int walk(const Sample& sample, std::uintptr_t* pcs, int max) noexcept {
+    unw_cursor_t cursor;
+    if (init_remote(&cursor, address_space, const_cast<Sample*>(&sample)) < 0) return 0;
+    unw_word_t ip = 0, sp = 0;
+    if (get_reg(&cursor, UNW_REG_IP, &ip) < 0 || get_reg(&cursor, UNW_REG_SP, &sp) < 0 || ip == 0) return 0;
+    int n = 0;
+    for (;;) {
+      pcs[n++] = static_cast<std::uintptr_t>(ip);
+      // No step from an ip outside every module's code: no CFI describes its frame, and what
+      // libunwind would guess from %rbp (garbage registers, JIT code) is a guess, not a stack.
+      // step <= 0: the outermost frame (its CFI leaves the return address undefined), or a frame
+      // whose rules need memory outside the copy.
+      if (n == max || !is_code(ip) || step(&cursor) <= 0) break;
+      unw_word_t next_ip = 0, next_sp = 0;
+      if (get_reg(&cursor, UNW_REG_IP, &next_ip) < 0 || get_reg(&cursor, UNW_REG_SP, &next_sp) < 0) break;
+      // A return address that is no module's code is where the walk went wrong (the copy's end
+      // reached by a heuristic, a corrupt stack): the stack ends before it rather than with it.
+      if (next_ip == 0 || !is_code(next_ip)) break;
+      if (next_ip == ip && next_sp == sp) break;  // a step that did not move would repeat forever
+      ip = next_ip;
+      sp = next_sp;
+    }
+    return n;
+  }
+
+  // The accessors libunwind calls back; `arg` is the Sample of the walk in progress.
+  static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t* info, int need_unwind_info,
+                            void* arg) {
+    State& self = *static_cast<Sample*>(arg)->state;
+    const Segment* segment = self.segment_holding(ip, 1);
+    if (!segment) return -UNW_ENOINFO;
+    unw_dyn_info_t table = self.modules[segment->module].unwind_table;
+    if (table.format != UNW_INFO_FORMAT_REMOTE_TABLE) return -UNW_ENOINFO;
+    return self.search_unwind_table(as, ip, &table, info, need_unwind_info, arg);
+  }
+  // The FDE's parsed form is libunwind's own (format TABLE) and freed by libunwind itself.
+  static void put_unwind_info(unw_addr_space_t, unw_proc_info_t*, void*) {}
+  static int get_dyn_info_list_addr(unw_addr_space_t, unw_word_t*, void*) { return -UNW_ENOINFO; }
+  static int access_mem(unw_addr_space_t, unw_word_t address, unw_word_t* value, int write, void* arg) {
+    const Sample& sample = *static_cast<Sample*>(arg);
+    if (write) return -UNW_EINVAL;
+    if (address >= sample.sp && address - sample.sp <= sample.size &&
+        sample.size - (address - sample.sp) >= sizeof *value) {
+      __builtin_memcpy(value, sample.stack + (address - sample.sp), sizeof *value);
+      return 0;
+    }
+    // Outside the copy: only the bytes of a module still loaded (dl_iterate_phdr's lock keeps it so).
+    // The live stack beyond the copy is not one of them, so a frame that needs it ends the walk.
+    if (!sample.state->segment_holding(address, sizeof *value)) return -UNW_EINVAL;
+    *value = read_module_word(address);
+    return 0;
+  }
+  static int access_reg(unw_addr_space_t, unw_regnum_t reg, unw_word_t* value, int write, void* arg) {
+    if (write || reg < 0 || reg > UNW_X86_64_RIP) return -UNW_EBADREG;
+    *value = static_cast<const Sample*>(arg)->registers[kSampleIndexOfUnwRegister[reg]];
+    return 0;
+  }
+  static int access_fpreg(unw_addr_space_t, unw_regnum_t, unw_fpreg_t*, int, void*) { return -UNW_EBADREG; }
+  static int resume(unw_addr_space_t, unw_cursor_t*, void*) { return -UNW_EINVAL; }
+  static int get_proc_name(unw_addr_space_t, unw_word_t, char*, std::size_t, unw_word_t*, void*) {
+    return -UNW_ENOINFO;
+  }
+};
+
+CopiedStackUnwinder::CopiedStackUnwinder() {
+  // Loaded locally and never linked: see local_unwinder.hpp. RTLD_NOW also means no lazy binding
+  // runs later inside dl_iterate_phdr's lock.
+  void* lib = ::dlopen("libunwind-x86_64.so.8", RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* e = ::dlerror();
+    error = std::string("libunwind-x86_64.so.8 (Debian package libunwind8) could not be loaded: ") +
+            (e ? e : "unknown error");
+    return;
+  }
+  auto state = std::make_unique<State>();
+  auto resolve = [&](auto& fn, const char* name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
+    if (!fn && error.empty()) error = std::string("libunwind-x86_64.so.8 lacks ") + name;
+  };
+  resolve(state->create_addr_space, "_Ux86_64_create_addr_space");
+  resolve(state->set_caching_policy, "_Ux86_64_set_caching_policy");
+  resolve(state->flush_cache, "_Ux86_64_flush_cache");
+  resolve(state->init_remote, "_Ux86_64_init_remote");
+  resolve(state->step, "_Ux86_64_step");
+  resolve(state->get_reg, "_Ux86_64_get_reg");
+  resolve(state->search_unwind_table, "_Ux86_64_dwarf_search_unwind_table");
+  if (!error.empty()) return;
+
+  unw_accessors_t accessors{};
+  accessors.find_proc_info = &State::find_proc_info;
+  accessors.put_unwind_info = &State::put_unwind_info;
+  accessors.get_dyn_info_list_addr = &State::get_dyn_info_list_addr;
+  accessors.access_mem = &State::access_mem;
+  accessors.access_reg = &State::access_reg;
+  accessors.access_fpreg = &State::access_fpreg;
+  accessors.resume = &State::resume;
+  accessors.get_proc_name = &State::get_proc_name;
+  state->address_space = state->create_addr_space(&accessors, 0 /* the host's byte order */);
+  if (!state->address_space) {
+    error = "libunwind-x86_64: unw_create_addr_space failed";
+    return;
+  }
+  // Unwind rules cached per ip across samples (the same hot code recurs), and flushed whenever the
+  // module set changes (refresh). Debian's libunwind8 turns UNW_CACHE_PER_THREAD into GLOBAL (built
+  // without it), and GLOBAL's lock blocks all signals around every lookup: two rt_sigprocmask
+  // calls a frame, most of an unwind's time. UNW_CACHE_NONE would be slower still: each frame
+  // would parse its FDE, under the same kind of lock for the parsed CIE's memory.
+  state->set_caching_policy(state->address_space, UNW_CACHE_GLOBAL);
+  // A walk holds the loader's lock (see unwind): a fork meanwhile would leave the child's copy of
+  // it locked for ever (its exit, any dlopen, would hang). fork() waits for the walk instead.
+  static State* forking_state = nullptr;
+  forking_state = state.get();
+  pthread_atfork([] { forking_state->mutex.lock(); }, [] { forking_state->mutex.unlock(); },
+                 [] { forking_state->mutex.unlock(); });
+  state_ = std::move(state);
+}
+
+CopiedStackUnwinder::~CopiedStackUnwinder() = default;
+
+const CopiedStackUnwinder& CopiedStackUnwinder::get() {
+  // Never destroyed, like the library it holds: a sampler thread may still unwind while static
+  // destructors run at exit (and libunwind's address space stays reachable, not a leak).
+  static const CopiedStackUnwinder& unwinder = *new CopiedStackUnwinder;
+  return unwinder;
+}
+
+int CopiedStackUnwinder::unwind(const std::uint64_t* register_values, const unsigned char* stack,
+                                std::size_t size, std::uintptr_t* pcs, int max) const noexcept {
+  if (!state_ || !register_values || !pcs || max <= 0) return 0;
+  if (!stack) size = 0;
+  struct Call {
+    Sample sample;
+    std::uintptr_t* pcs;
+    int max;
+    int count;
+  } call{{register_values, stack, register_values[sample_index(PERF_REG_X86_SP)], size, state_.get()}, pcs, max, 0};
+
+  std::lock_guard lock(state_->mutex);
+  // The whole walk runs inside dl_iterate_phdr's callback, under the loader's lock: no dlclose can
+  // unmap the .eh_frame or code libunwind reads meanwhile, and the first module's counters say
+  // whether the cache is still the process's module set. Nothing in here may dlopen or dlsym.
+  ::dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* arg) {
+        Call& c = *static_cast<Call*>(arg);
+        State& state = *c.sample.state;
+        if (info->dlpi_adds != state.loads || info->dlpi_subs != state.unloads) {
+          state.refresh();
+          state.loads = info->dlpi_adds;
+          state.unloads = info->dlpi_subs;
+        }
+        c.count = state.walk(c.sample, c.pcs, c.max);
+        return 1;  // once, whatever the module
+      },
+      &call);
+  return call.count;
+}
+
+int CopiedStackUnwinder::unwind(const Registers& registers, const unsigned char* stack, std::size_t size,
+                                std::uintptr_t* pcs, int max) const noexcept {
+  if (registers.abi != PERF_SAMPLE_REGS_ABI_64) return 0;
+  return unwind(registers.values, stack, size, pcs, max);
+}
+
+}  // namespace codeprof::sampling

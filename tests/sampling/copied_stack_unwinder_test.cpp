@@ -1,0 +1,218 @@
+// CopiedStackUnwinder: a stack copied the way perf's PERF_SAMPLE_STACK_USER copies it (registers
+// in perf's order, the bytes above the sampled SP) is unwound with DWARF CFI after the real stack
+// has moved on, through functions built without frame pointers; short copies and garbage registers
+// give short stacks, never a crash.
+#include <gtest/gtest.h>
+#include <linux/perf_event.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <iterator>
+#include <thread>
+#include <vector>
+
+#include "sampling/copied_stack_unwinder.hpp"
+
+namespace codeprof::sampling {
+namespace copied_stack_test {  // named: other test files share this unity translation unit
+
+using Unwinder = CopiedStackUnwinder;
+
+// No inlining, cloning or interprocedural shortcuts (the frames must be real calls), and no frame
+// pointer: only .eh_frame can unwind them (in the release tree; the ASan tree keeps %rbp frames).
+#if defined(__clang__)
+#define CODEPROF_TEST_FRAME [[gnu::noinline]]
+#else
+#define CODEPROF_TEST_FRAME [[gnu::noipa, gnu::optimize("omit-frame-pointer")]]
+#endif
+
+// A sample as the kernel would take it, plus the return addresses the unwinder must find.
+struct Capture {
+  std::uint64_t registers[Unwinder::kRegisterCount] = {};
+  std::vector<unsigned char> stack;  // the copy from the sampled SP up
+  std::uintptr_t return_into_middle = 0, return_into_outer = 0, return_into_test = 0;
+};
+
+constexpr std::size_t kCopyBytes = 16 * 1024;
+
+// Copies the live stack word by word below ASan's view: the frames above hold redzones that any
+// instrumented read (memcpy included) would report.
+__attribute__((no_sanitize_address)) void copy_stack(std::uintptr_t from, std::size_t bytes, unsigned char* to) {
+  const volatile std::uint64_t* words = reinterpret_cast<const volatile std::uint64_t*>(from);
+  for (std::size_t i = 0; i < bytes / 8; ++i) {
+    const std::uint64_t w = words[i];
+    __builtin_memcpy(to + 8 * i, &w, 8);
+  }
+}
+
+// What the kernel copies: at most kCopyBytes, and never past the end of the thread's stack.
+std::size_t copyable_bytes(std::uintptr_t sp) {
+  pthread_attr_t attr;
+  void* low = nullptr;
+  std::size_t size = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+  pthread_attr_getstack(&attr, &low, &size);
+  pthread_attr_destroy(&attr);
+  const std::uintptr_t top = reinterpret_cast<std::uintptr_t>(low) + size;
+  return sp < top ? std::min<std::size_t>(kCopyBytes, (top - sp) & ~std::size_t{7}) : 0;
+}
+
+CODEPROF_TEST_FRAME int inner(Capture& c, int depth) {
+  c.stack.resize(kCopyBytes);  // allocated before the registers are taken: nothing moves after
+  // The registers at this instruction, in perf's order: AX BX CX DX SI DI BP SP IP R8..R15. IP is
+  // the address after the lea, inside inner, where the CFI describes exactly this SP.
+  __asm__ volatile(
+      "movq %%rax,   0(%0)\n\t"
+      "movq %%rbx,   8(%0)\n\t"
+      "movq %%rcx,  16(%0)\n\t"
+      "movq %%rdx,  24(%0)\n\t"
+      "movq %%rsi,  32(%0)\n\t"
+      "movq %%rdi,  40(%0)\n\t"
+      "movq %%rbp,  48(%0)\n\t"
+      "movq %%rsp,  56(%0)\n\t"
+      "leaq 0(%%rip), %%rax\n\t"
+      "movq %%rax,  64(%0)\n\t"
+      "movq %%r8,   72(%0)\n\t"
+      "movq %%r9,   80(%0)\n\t"
+      "movq %%r10,  88(%0)\n\t"
+      "movq %%r11,  96(%0)\n\t"
+      "movq %%r12, 104(%0)\n\t"
+      "movq %%r13, 112(%0)\n\t"
+      "movq %%r14, 120(%0)\n\t"
+      "movq %%r15, 128(%0)\n\t"
+      :
+      : "r"(c.registers)
+      : "rax", "memory");
+  const std::uintptr_t sp = c.registers[7];
+  const std::size_t bytes = copyable_bytes(sp);
+  copy_stack(sp, bytes, c.stack.data());  // its frames lie below sp: the copied bytes stay put
+  c.stack.resize(bytes);
+  c.return_into_middle = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
+  return depth + 1;
+}
+
+CODEPROF_TEST_FRAME int middle(Capture& c, int depth) {
+  c.return_into_outer = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
+  return inner(c, depth + 1) * 3;  // work after the call: no tail call
+}
+
+CODEPROF_TEST_FRAME int outer(Capture& c, int depth) {
+  c.return_into_test = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
+  return middle(c, depth + 1) * 5;
+}
+
+// Overwrites the stack the capture came from, so only the copy still says what it held.
+CODEPROF_TEST_FRAME int scribble_over_stack() {
+  volatile unsigned char junk[3 * kCopyBytes];
+  for (std::size_t i = 0; i < sizeof junk; ++i) junk[i] = static_cast<unsigned char>(0xA5 ^ i);
+  return junk[100];
+}
+
+int unwind(const Capture& c, std::size_t bytes, std::uintptr_t* pcs, int max) {
+  return Unwinder::get().unwind(c.registers, c.stack.data(), std::min(bytes, c.stack.size()), pcs, max);
+}
+
+#define SKIP_WITHOUT_LIBUNWIND()       \
+  if (!Unwinder::get().ok())           \
+  GTEST_SKIP() << Unwinder::get().error
+
+TEST(CopiedStackUnwinder, UnwindsACopyThroughFramesWithoutFramePointers) {
+  SKIP_WITHOUT_LIBUNWIND();
+  Capture c;
+  ASSERT_EQ(outer(c, 0), 15 * (0 + 3));
+  ASSERT_NE(scribble_over_stack(), 0x1234);
+  ASSERT_GT(c.stack.size(), 1024u);
+
+  std::uintptr_t pcs[64];
+  const int n = unwind(c, c.stack.size(), pcs, 64);
+  ASSERT_GE(n, 4) << "stack copy of " << c.stack.size() << " bytes";
+  EXPECT_EQ(pcs[0], c.registers[8]) << "the sampled IP, inside inner";
+  EXPECT_EQ(pcs[1], c.return_into_middle);
+  EXPECT_EQ(pcs[2], c.return_into_outer);
+  EXPECT_EQ(pcs[3], c.return_into_test);
+  EXPECT_GT(n, 4) << "the chain goes on into the test's caller";
+  for (int i = 0; i < n; ++i) EXPECT_NE(pcs[i], 0u) << i;
+
+  // At most `max`.
+  EXPECT_EQ(unwind(c, c.stack.size(), pcs, 2), 2);
+  EXPECT_EQ(pcs[1], c.return_into_middle);
+
+  // The same through perf's REGS_USER layout, ABI word first.
+  Unwinder::Registers regs{};
+  regs.abi = PERF_SAMPLE_REGS_ABI_64;
+  std::copy(std::begin(c.registers), std::end(c.registers), regs.values);
+  EXPECT_EQ(Unwinder::get().unwind(regs, c.stack.data(), c.stack.size(), pcs, 64), n);
+  regs.abi = PERF_SAMPLE_REGS_ABI_NONE;  // a sample that hit no user context
+  EXPECT_EQ(Unwinder::get().unwind(regs, c.stack.data(), c.stack.size(), pcs, 64), 0);
+
+  // The number the sampler's budget needs: the rules are cached after the first walk.
+  constexpr int kRounds = 1000;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kRounds; ++i) ASSERT_EQ(unwind(c, c.stack.size(), pcs, 64), n);
+  const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  std::printf("[ copied-stack unwind ] %d frames from a %zu-byte copy: %.2f us per unwind (mean of %d)\n", n,
+              c.stack.size(), us / kRounds, kRounds);
+}
+
+TEST(CopiedStackUnwinder, ShortCopyGivesAShortStack) {
+  SKIP_WITHOUT_LIBUNWIND();
+  Capture c;
+  outer(c, 0);
+  std::uintptr_t pcs[64];
+  const int full = unwind(c, c.stack.size(), pcs, 64);
+  const int n = unwind(c, 64, pcs, 64);
+  EXPECT_GE(n, 1);
+  EXPECT_LT(n, full);
+  EXPECT_EQ(pcs[0], c.registers[8]);
+  if (n >= 2) {
+    EXPECT_EQ(pcs[1], c.return_into_middle);  // whatever is there is right, not guessed
+  }
+  EXPECT_EQ(unwind(c, 0, pcs, 64), 1) << "no copy at all: the sampled IP alone";
+}
+
+TEST(CopiedStackUnwinder, GarbageRegistersGiveAtMostOneFrame) {
+  SKIP_WITHOUT_LIBUNWIND();
+  std::vector<unsigned char> stack(kCopyBytes, 0x41);
+  std::uint64_t registers[Unwinder::kRegisterCount];
+  std::uintptr_t pcs[64];
+  for (std::uint64_t garbage : {0x4141414141414141ULL, 0x10ULL, ~0ULL, 0xfffffffffffff000ULL}) {
+    std::fill(std::begin(registers), std::end(registers), garbage);
+    const int n = Unwinder::get().unwind(registers, stack.data(), stack.size(), pcs, 64);
+    EXPECT_LE(n, 1) << std::hex << garbage;
+  }
+  // A real IP and SP over a stack that is not theirs: the return address found is no code, so
+  // the stack ends before it.
+  Capture c;
+  outer(c, 0);
+  std::fill(std::begin(registers), std::end(registers), 0x4141414141414141ULL);
+  registers[8] = c.registers[8];
+  registers[7] = c.registers[7];
+  EXPECT_EQ(Unwinder::get().unwind(registers, stack.data(), stack.size(), pcs, 64), 1);
+  std::fill(std::begin(registers), std::end(registers), 0);
+  EXPECT_EQ(Unwinder::get().unwind(registers, stack.data(), stack.size(), pcs, 64), 0) << "ip 0";
+}
+
+TEST(CopiedStackUnwinder, TwoThreadsAtOnce) {
+  SKIP_WITHOUT_LIBUNWIND();
+  Capture c;
+  outer(c, 0);
+  std::uintptr_t expected[64];
+  const int n = unwind(c, c.stack.size(), expected, 64);
+  ASSERT_GT(n, 4);
+  auto check = [&] {
+    for (int i = 0; i < 300; ++i) {
+      std::uintptr_t pcs[64];
+      ASSERT_EQ(unwind(c, c.stack.size(), pcs, 64), n);
+      ASSERT_TRUE(std::equal(pcs, pcs + n, expected));
+    }
+  };
+  std::thread other(check);
+  check();
+  other.join();
+}
+
+}  // namespace copied_stack_test
+}  // namespace codeprof::sampling
