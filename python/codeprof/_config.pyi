@@ -266,7 +266,7 @@ class _Section_buffer:
 
 class _Section_collector:
     interval_us: int
-    """How long the idle collector waits between drains (microseconds)."""
+    """How long the idle collector waits between drains while the trace is on (microseconds)."""
     def to_dict(self) -> Dict[str, Any]: ...
 
 class _Section_sampler:

@@ -204,7 +204,7 @@ std::vector<KeyDef> build_keys() {
   }
   k.push_back(int_key("buffer.events_per_thread", "Raw trace ring slots per thread (rounded up to a power of two); a full ring drops the trace event and counts it (statistics never drop).",
                       64, 1 << 28, [](Config& c) -> std::uint32_t& { return c.buffer_events; }));
-  k.push_back(int_key("collector.interval_us", "How long the idle collector waits between drains (microseconds).", 50, 1'000'000,
+  k.push_back(int_key("collector.interval_us", "How long the idle collector waits between drains while the trace is on (microseconds).", 50, 1'000'000,
                       [](Config& c) -> std::uint32_t& { return c.collector_interval_us; }));
   k.push_back(bool_key("sampler.enabled", "Run the background system sampler.", [](Config& c) -> bool& { return c.sampler_enabled; }));
   k.push_back(int_key("sampler.interval_ms", "Sampling interval of the system sampler (milliseconds); early in a run it samples every 1/32 of the time so far (at least 10 ms apart) until that reaches this.", 10, 60'000,

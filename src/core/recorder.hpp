@@ -125,6 +125,7 @@ class Recorder final : private ForkAware {
   std::mutex wake_mutex_;
   std::condition_variable wake_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> trace_switched_on_{false};  // wakes a collector that waits the untraced interval
   std::thread collector_;
 
   // Set in a forked child until adopt_fork() ran; the forking thread's buffer and its trace drops
