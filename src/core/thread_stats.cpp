@@ -310,7 +310,11 @@ void ThreadBuffer::mark_samples() noexcept {
   if (!m) return;
   const std::uint64_t w = m->written.load(std::memory_order_relaxed);
   if (w - m->taken.load(std::memory_order_acquire) >= SampleMarks::kCapacity) {
-    m->lost.store(m->lost.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    // Counted before the stack changes, like a mark (see below): a sampler that saw no new mark
+    // but a lost one does not take the stack it read for its unmarked samples', and drops the
+    // samples up to this position, whose stack nobody knows.
+    m->lost_position.store(position, std::memory_order_relaxed);
+    m->lost.fetch_add(1, std::memory_order_acq_rel);
     return;
   }
   SampleMark& mark = m->marks[w & (SampleMarks::kCapacity - 1)];
@@ -322,11 +326,12 @@ void ThreadBuffer::mark_samples() noexcept {
   std::uint32_t n = 0;
   for (std::uint32_t d = depth; d > 0 && n < kMarkedOperations; --d) mark.ids[n++] = open_ids[d].load(std::memory_order_relaxed);
   mark.depth = n;
-  m->written.store(w + 1, std::memory_order_release);
-  // The mark is visible before the stack changes (paired with the sampler's acquire fence between
-  // reading the stack and reading `written`): a sampler that reads the stack and then finds no new
-  // mark knows the stack it read is the one its unmarked samples were taken under.
-  std::atomic_thread_fence(std::memory_order_release);
+  // Published before the stack changes: the exchange's acquire half keeps the caller's next stores
+  // (the push or pop) after it, and its release half the mark's fields before it. A sampler that
+  // reads the stack and then finds no new mark (an acq_rel read-modify-write of `written`) knows the
+  // stack it read is the one its unmarked samples were taken under. (No fences: ThreadSanitizer does
+  // not model them.)
+  m->written.exchange(w + 1, std::memory_order_acq_rel);
 }
 
 bool ThreadBuffer::allocate_ring() noexcept {
@@ -434,6 +439,8 @@ void ThreadBuffer::record_slow(std::uint32_t id, std::uint32_t parent, std::uint
 }
 
 void ThreadBuffer::discard_statistics() noexcept {
+  // fork() does not copy a perf ring's mapping: the parent's sampler's position word is gone here.
+  sample_position.store(nullptr, std::memory_order_relaxed);
   for (std::uint32_t i = 0; i < table_size; ++i)
     if (OpStats* op = table[i].load(std::memory_order_relaxed)) op->clear();
   lifetime_before.store(0, std::memory_order_release);

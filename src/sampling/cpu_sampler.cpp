@@ -187,13 +187,9 @@ void in_forked_child() {
   for (Slot& slot : g_slots) {
     ThreadState* st = slot.state.load(std::memory_order_relaxed);
     if (st && st->perf_fd >= 0) close(st->perf_fd);
-    if (st && st->kernel_ring) {
-      // fork does not copy a perf ring's mapping: the forking thread must stop reading its
-      // position word before its next scope.
-      if (st->buffer) st->buffer->sample_position.store(nullptr, std::memory_order_relaxed);
-      if (const detail::ThreadBuffer* b = st->hooked_buffer.load()) b->sample_position.store(nullptr, std::memory_order_relaxed);
-      st->kernel_ring->abandon_in_forked_child();
-    }
+    // fork does not copy a perf ring's mapping; the recorder's own fork handler tells the forking
+    // thread to stop reading its position word (ThreadBuffer::discard_statistics).
+    if (st && st->kernel_ring) st->kernel_ring->abandon_in_forked_child();
     slot.state.store(nullptr, std::memory_order_relaxed);
     slot.tid.store(0, std::memory_order_relaxed);
   }
@@ -286,7 +282,7 @@ struct CpuSampler::Impl {
   std::unordered_map<std::uintptr_t, std::vector<std::uint32_t>> frame_ids;  // pc -> store frame ids
   pid_t own_tid = 0;
 
-  // The sampler's thread sleeps in poll(): on this eventfd (stop), on the kernel rings (half full)
+  // The sampler's thread sleeps in poll(): on this eventfd (stop), on the kernel rings (3/4 full)
   // and for at most a tick.
   int wake_fd = -1;
   std::atomic<bool> stop_requested{false};
@@ -366,7 +362,7 @@ struct CpuSampler::Impl {
       options.sample_regs_user = CopiedStackUnwinder::kSampleRegsUser;
       options.stack_bytes = kStackCopyBytes;
     }
-    // Room for kRingSamples (the reader is woken at half); an unprivileged user may lock only
+    // Room for kRingSamples (the reader is woken at 3/4); an unprivileged user may lock only
     // kernel.perf_event_mlock_kb (516 KiB) of rings, then RLIMIT_MEMLOCK: a quarter as much, if need be.
     options.data_pages = std::max<std::uint32_t>(16, PerfSampleRing::pages_for(options, kRingSamples));
     std::string error;
@@ -417,11 +413,14 @@ struct CpuSampler::Impl {
     buffer->sample_position.store(word, std::memory_order_release);
   }
 
-  // Unmaps the ring; while its thread may still read the position word (alive, with a buffer),
-  // the mapping is replaced by zeros and kept until the thread exits.
+  // Unmaps the ring; while its thread may still read the position word (alive, or its buffer not
+  // closed yet, or attached through on_thread_attached), the mapping is replaced by zeros and kept
+  // until the thread's buffer is closed.
   static void release_ring(ThreadState& st, bool thread_alive) {
     if (!st.kernel_ring) return;
-    if (thread_alive && st.buffer) {
+    const bool may_be_read = (st.buffer && (thread_alive || !st.buffer->closed.load(std::memory_order_acquire))) ||
+                             (!st.buffer && st.hooked_buffer.load(std::memory_order_acquire));
+    if (may_be_read) {
       const PerfSampleRing::Parked parked = st.kernel_ring->park();
       std::lock_guard lock(g_parked_mutex);
       g_parked.emplace_back(st.buffer, parked);
@@ -453,8 +452,11 @@ struct CpuSampler::Impl {
     if (st.perf_fd >= 0) close(st.perf_fd);
     if (st.has_timer) timer_delete(st.timer);
     remove_slot(st.slot);
-    if (st.buffer) st.buffer->sample_position.store(nullptr, std::memory_order_release);
+    // No new samples, then the last ones matched while the thread still marks them, then it stops
+    // reading the ring.
+    if (st.kernel_ring) st.kernel_ring->disable();
     drain_thread(st, keep_samples);
+    if (st.buffer) st.buffer->sample_position.store(nullptr, std::memory_order_release);
     release_ring(st, thread_alive);
     threads.erase(it);
   }
@@ -487,12 +489,14 @@ struct CpuSampler::Impl {
   void scan_process_threads(bool arm_new, const std::unordered_map<pid_t, std::shared_ptr<const detail::ThreadBuffer>>& buffers) {
     ++full_scans;
     const std::vector<pid_t> now = process_threads();
-    for (auto it = threads.begin(); it != threads.end();) {
+    // An empty listing is a failure to read /proc (out of descriptors): nobody is taken for exited.
+    for (auto it = threads.begin(); !now.empty() && it != threads.end();) {
       // A thread id that vanished and came back between two scans would be taken for the same
       // thread; its start time is compared only every 50th scan, which keeps a scan to one
       // directory listing.
       const bool listed = std::find(now.begin(), now.end(), it->first) != now.end();
-      const bool alive = listed && (full_scans % 50 != 0 || thread_start_time(it->first) == it->second->start_time);
+      const bool alive = listed && (full_scans % 50 != 0 || thread_start_time(it->first) == it->second->start_time ||
+                                    thread_start_time(it->first) == 0);
       if (alive) ++it;
       else {
         auto next = std::next(it);
@@ -533,34 +537,58 @@ struct CpuSampler::Impl {
   }
 
   // Moves the samples the kernel wrote into st.unmarked (unwinding copied stacks), freeing its ring.
-  static void pull(ThreadState& st) {
+  void pull(ThreadState& st) {
     static const PerfSampleRing::Unwind unwind = [](const std::uint64_t* registers, const unsigned char* stack,
                                                     std::size_t size, std::uintptr_t* pcs, int max) {
       return CopiedStackUnwinder::get().unwind(registers, stack, size, pcs, max);
     };
     st.lost += st.kernel_ring->read(st.kernel_ring->position(), unwind, [&](const PerfSampleRing::Sample& s) {
-      st.unmarked.push_back({s.end, {s.pcs.begin(), s.pcs.end()}});
+      std::vector<std::uintptr_t> pcs = take_spare(spare_pcs);
+      pcs.assign(s.pcs.begin(), s.pcs.end());
+      st.unmarked.push_back({s.end, std::move(pcs)});
     });
+  }
+
+  // Vectors of published samples, kept for the next ones: a thousand samples a second would
+  // otherwise allocate and free two each.
+  static constexpr std::size_t kSpareVectors = 1024;
+  std::vector<std::vector<std::uintptr_t>> spare_pcs;
+  std::vector<std::vector<std::uint32_t>> spare_ops;
+  template <typename T>
+  static std::vector<T> take_spare(std::vector<std::vector<T>>& spare) {
+    if (spare.empty()) return {};
+    std::vector<T> v = std::move(spare.back());
+    spare.pop_back();
+    v.clear();
+    return v;
   }
 
   // Reads the kernel's ring and gives each sample the operations its thread marked for it.
   void drain_kernel_ring(ThreadState& st, bool keep) {
     pull(st);
+    // A thread that attached itself at its first scope is matched once its buffer is found.
+    if (!st.buffer && st.hooked_buffer.load(std::memory_order_acquire)) {
+      if (!keep) st.unmarked.clear();
+      return;
+    }
     std::uint64_t dropped = std::exchange(st.lost, 0);
     const auto emit = [&](std::span<const std::uint32_t> ops) {
-      if (keep) pending.push_back({{ops.begin(), ops.end()}, std::move(st.unmarked.front().pcs), 1, st.tid, &st.mechanism});
+      if (keep) {
+        std::vector<std::uint32_t> v = take_spare(spare_ops);
+        v.assign(ops.begin(), ops.end());
+        pending.push_back({std::move(v), std::move(st.unmarked.front().pcs), 1, st.tid, &st.mechanism});
+      }
       st.unmarked.pop_front();
     };
     // Samples of a thread that had not run a scope when it was armed, taken before it was told to
     // mark them: in no operation that the sampler can name, kept when every thread is sampled.
-    // A thread that attached itself at its first scope is matched once its buffer is found.
-    if (!st.buffer && st.hooked_buffer.load(std::memory_order_acquire)) return;
     detail::SampleMarks* marks = st.buffer ? st.buffer->sample_marks.load(std::memory_order_acquire) : nullptr;
     while (!st.unmarked.empty() && (!marks || st.unmarked.front().end <= st.attached_at)) {
       if (all_threads) emit({});
       else st.unmarked.pop_front();
     }
     if (marks) {
+      const std::uint64_t lost_marks = marks->lost.load(std::memory_order_acquire);
       const std::uint64_t written = marks->written.load(std::memory_order_acquire);
       for (std::uint64_t t = marks->taken.load(std::memory_order_relaxed); t < written; ++t) {
         const detail::SampleMark& mark = marks->marks[t & (detail::SampleMarks::kCapacity - 1)];
@@ -574,14 +602,23 @@ struct CpuSampler::Impl {
         st.marked_once = true;
       }
       marks->taken.store(written, std::memory_order_release);
+      // Marks the thread could not write (the sampler was late): the samples up to the last of
+      // them were taken under stacks nobody knows.
+      if (lost_marks != 0) {
+        const std::uint64_t unknown_up_to = marks->lost_position.load(std::memory_order_relaxed);
+        for (; !st.unmarked.empty() && st.unmarked.front().end <= unknown_up_to; ++dropped) st.unmarked.pop_front();
+      }
       // The rest were taken after the thread's last change of its open scopes, under the stack it
       // has open now, unless it changes it while we read: then it marks them first.
       if (!st.unmarked.empty()) {
         std::uint32_t ops[kMaxOperations];
         const int n = detail::read_open_operations(detail::RecordingThread{static_cast<std::uint64_t>(st.tid), st.buffer}, ops,
                                                    kMaxOperations);
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (marks->written.load(std::memory_order_relaxed) == written)
+        // Read-modify-writes that change nothing: their release half keeps the stack reads above
+        // before them; paired with the thread's own in mark_samples (no fences, see there). A mark
+        // lost to a full ring changed the stack as much as a written one.
+        if (marks->written.fetch_add(0, std::memory_order_acq_rel) == written &&
+            marks->lost.fetch_add(0, std::memory_order_acq_rel) == lost_marks)
           while (!st.unmarked.empty()) emit({ops, static_cast<std::size_t>(n)});
       }
     }
@@ -629,6 +666,10 @@ struct CpuSampler::Impl {
         stack.insert(stack.end(), ids.begin(), ids.end());
       }
       w.add_cpu(*p.mechanism, stack, p.ops, static_cast<std::uint64_t>(p.tid), p.weight);
+    }
+    for (Pending& p : pending) {
+      if (spare_pcs.size() < kSpareVectors) spare_pcs.push_back(std::move(p.pcs));
+      if (spare_ops.size() < kSpareVectors) spare_ops.push_back(std::move(p.ops));
     }
     pending.clear();
   }

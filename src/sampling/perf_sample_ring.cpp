@@ -31,15 +31,17 @@ std::unique_ptr<PerfSampleRing> PerfSampleRing::open(pid_t tid, const Options& o
   attr.exclude_kernel = 1;
   attr.exclude_hv = 1;
   attr.exclude_callchain_kernel = 1;
-  // The reader polls the descriptor: it is woken when half the ring is used, not only by its tick.
+  // The reader polls the descriptor: it is woken when three quarters of the ring are used, which its
+  // tick normally comes before (each wake costs the reader a context switch).
   const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   const std::size_t data_size = page * std::bit_ceil(options.data_pages);
   attr.watermark = 1;
-  attr.wakeup_watermark = static_cast<std::uint32_t>(data_size / 2);
+  attr.wakeup_watermark = static_cast<std::uint32_t>(data_size / 4 * 3);
   attr.sample_type = PERF_SAMPLE_TID;
   if (options.stacks == Stacks::frame_pointers) {
     attr.sample_type |= PERF_SAMPLE_CALLCHAIN;
-    attr.sample_max_stack = static_cast<std::uint16_t>(options.max_frames);
+    // kernel.perf_event_max_stack (127 by default) refuses more with EOVERFLOW.
+    attr.sample_max_stack = static_cast<std::uint16_t>(std::min(options.max_frames, 127));
   } else {
     attr.sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
     attr.sample_regs_user = options.sample_regs_user;
@@ -81,6 +83,10 @@ std::uint32_t PerfSampleRing::pages_for(const Options& options, std::uint32_t sa
 
 bool PerfSampleRing::enable() noexcept { return ioctl(fd_, PERF_EVENT_IOC_ENABLE, 0) == 0; }
 
+void PerfSampleRing::disable() noexcept {
+  if (fd_ >= 0) ioctl(fd_, PERF_EVENT_IOC_DISABLE, 0);
+}
+
 void PerfSampleRing::abandon_in_forked_child() noexcept {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
@@ -113,11 +119,17 @@ std::uint64_t PerfSampleRing::read(std::uint64_t up_to, const Unwind& unwind, co
     perf_event_header header{};
     copy_out(tail, &header, sizeof header);
     if (header.size < sizeof header || tail + header.size > up_to) break;  // never seen; do not loop on it
-    record_.resize(header.size);
-    copy_out(tail, record_.data(), header.size);
+    // Read in place (the kernel does not overwrite it before data_tail moves), or made contiguous
+    // where it wraps the ring's end.
+    const unsigned char* record = data + tail % data_size_;
+    if (tail % data_size_ + header.size > data_size_) {
+      record_.resize(header.size);
+      copy_out(tail, record_.data(), header.size);
+      record = record_.data();
+    }
     tail += header.size;
-    const unsigned char* at = record_.data() + sizeof header;
-    const unsigned char* const end = record_.data() + header.size;
+    const unsigned char* at = record + sizeof header;
+    const unsigned char* const end = record + header.size;
     const auto word = [&](std::uint64_t& v) {
       if (end - at < 8) return false;
       std::memcpy(&v, at, 8);

@@ -29,7 +29,7 @@ class PerfSampleRing {
     std::uint32_t stack_bytes = 8192;     // copied_stack: bytes of stack copied per sample
     std::uint32_t data_pages = 16;        // ring size in pages, a power of two
   };
-  // The ring holds about this many samples when its reader wakes: it is woken (poll) at half.
+  // Pages for a ring of about this many samples (its reader is woken at three quarters).
   static std::uint32_t pages_for(const Options& options, std::uint32_t samples);
   // Unwinds one copied stack (registers in the kernel's order, the copy from the sampled stack
   // pointer on) into pcs, innermost first; returns how many.
@@ -41,6 +41,8 @@ class PerfSampleRing {
   static std::unique_ptr<PerfSampleRing> open(pid_t tid, const Options& options, std::string& error, int& error_number);
   // Starts sampling; false (errno set) when the kernel refuses.
   bool enable() noexcept;
+  // Stops sampling; what the ring holds stays readable.
+  void disable() noexcept;
   // In a forked child: the ring was not inherited (perf maps are not copied by fork), the event
   // belongs to the parent's thread. Closes the descriptor, forgets the mapping.
   void abandon_in_forked_child() noexcept;
@@ -48,7 +50,7 @@ class PerfSampleRing {
   PerfSampleRing(const PerfSampleRing&) = delete;
   PerfSampleRing& operator=(const PerfSampleRing&) = delete;
 
-  // Readable (poll) once the ring is half full; hung up once its thread has exited.
+  // Readable (poll) once the ring is three quarters full; hung up once its thread has exited.
   int fd() const noexcept { return fd_; }
   // The word where the kernel keeps the ring's write position (for the sampled thread's marks).
   const std::uint64_t* position_word() const noexcept;

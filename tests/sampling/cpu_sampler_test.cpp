@@ -19,9 +19,9 @@ namespace codeprof {
 namespace {
 
 // ThreadSanitizer delivers signals late, at its next interception point, with the context saved
-// when they arrived: unwinding that context then reads a stack that has moved on. The native
-// sampler's tests run in the release and ASan builds; the sample store's concurrency is tested
-// under TSan (sample_store_test, external_samples_test).
+// when they arrived: unwinding that context then reads a stack that has moved on. The signal-driven
+// mechanisms run in the release and ASan builds; perf_ring, which sends no signal, runs under TSan
+// too (its marks are shared between the sampled thread and the sampler's).
 #if defined(__SANITIZE_THREAD__)
 constexpr bool kUnderTsan = true;
 #else
@@ -29,6 +29,9 @@ constexpr bool kUnderTsan = false;
 #endif
 #define SKIP_UNDER_TSAN() \
   if (kUnderTsan) GTEST_SKIP() << "signal-driven sampling is not run under ThreadSanitizer"
+#define SKIP_SIGNALS_UNDER_TSAN(mechanism) \
+  if (kUnderTsan && std::string(mechanism) != "perf_ring" && std::string(mechanism) != "auto") \
+  GTEST_SKIP() << "signal-driven sampling is not run under ThreadSanitizer"
 
 Config sampling_config(const char* mechanism, bool all_threads = false) {
   Config c;
@@ -65,7 +68,7 @@ const SamplingSource* source(const Snapshot& s, const std::string& name) {
 class Mechanism : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(Mechanism, PlantedLineComesFirstWithItsShare) {
-  SKIP_UNDER_TSAN();
+  SKIP_SIGNALS_UNDER_TSAN(GetParam());
   Profiler p(sampling_config(GetParam()));
   const SiteId planted = register_site("planted_op", Category::Preprocessing);
   const SiteId parent = register_site("planted_parent", Category::TrainingLoop);
@@ -147,7 +150,7 @@ double share_of(const OperationStats& op, const char* function) {
 // perf_ring the kernel takes the samples and the thread's scopes mark them; a mark placed at the
 // wrong change of the stack shows up here as another operation's function.
 TEST_P(Mechanism, SamplesGoToTheOperationOpenWhenTaken) {
-  SKIP_UNDER_TSAN();
+  SKIP_SIGNALS_UNDER_TSAN(GetParam());
   Profiler p(sampling_config(GetParam()));
   // Iterations per millisecond of CPU, measured here (sanitizers and machines differ).
   const double t0 = thread_cpu_s();
@@ -181,17 +184,19 @@ TEST_P(Mechanism, SamplesGoToTheOperationOpenWhenTaken) {
   ASSERT_GT(a->cpu_samples, 150u);
   ASSERT_GT(b->cpu_samples, 150u);
   // Only a sample within a few instructions of a boundary may fall on its other side. (Measured:
-  // 1.000 for each, but for one sample in 470 of spin_in_loop, the loop's clock read, elsewhere.)
+  // 1.000 for each, but for one sample in 470 of spin_in_loop, the loop's clock read, elsewhere;
+  // under TSan 0.98 to 0.99, and the loop's own samples include TSan's runtime in its scopes' code:
+  // 0.89 to 0.93 of them in spin_in_loop.)
   EXPECT_GT(share_of(*a, "spin_in_a"), 0.97);
   EXPECT_LT(share_of(*a, "spin_in_b"), 0.02);
   EXPECT_GT(share_of(*b, "spin_in_b"), 0.97);
   EXPECT_LT(share_of(*b, "spin_in_a"), 0.02);
-  EXPECT_GT(share_of(*loop, "spin_in_loop"), 0.9);
+  EXPECT_GT(share_of(*loop, "spin_in_loop"), kUnderTsan ? 0.8 : 0.9);
   EXPECT_LT(share_of(*loop, "spin_in_a") + share_of(*loop, "spin_in_b"), 0.02);
 }
 
 TEST(CpuSampler, OnlyThreadsThatRunScopesUnlessAllThreads) {
-  SKIP_UNDER_TSAN();
+  SKIP_SIGNALS_UNDER_TSAN("auto");
   for (const bool all : {false, true}) {
     Profiler p(sampling_config("auto", all));
     std::atomic<long> tid{0};
@@ -255,7 +260,7 @@ void blocking_io(int read_fd, int write_fd, Profiler& p, std::atomic<int>& eintr
 }
 
 TEST_P(Mechanism, BlockingIoLosesNothingAndSeesNoEintr) {
-  SKIP_UNDER_TSAN();
+  SKIP_SIGNALS_UNDER_TSAN(GetParam());
   Profiler p(sampling_config(GetParam(), true));
   int pipe_fds[2];
   ASSERT_EQ(pipe(pipe_fds), 0);
@@ -309,6 +314,8 @@ TEST(CpuSampler, ForkedChildRunsAndExitsNormally) {
 }
 
 TEST(CpuSampler, ResetAndShutdownWhileThreadsBurnCpu) {
+  // Under TSan four busy threads outrun the sampler's unwinding, and the snapshots wait for it (the
+  // run took 108 s): the marks' sharing is exercised by the tests above.
   SKIP_UNDER_TSAN();
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;

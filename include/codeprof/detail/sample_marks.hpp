@@ -33,7 +33,8 @@ struct SampleMarks {
   SampleMark marks[kCapacity];
   std::atomic<std::uint64_t> written{0};  // by the thread
   std::atomic<std::uint64_t> taken{0};    // by the sampler
-  std::atomic<std::uint64_t> lost{0};     // by the thread
+  std::atomic<std::uint64_t> lost{0};     // by the thread: marks it could not write
+  std::atomic<std::uint64_t> lost_position{0};  // the position of the last of them
   // The ring position when the thread started marking: earlier samples have no marks. Written
   // before the marks are published.
   std::uint64_t start_position = 0;

@@ -65,13 +65,13 @@ struct ThreadBuffer {
   // Before every change of the open-scope stack: new samples in the ring get a mark naming the
   // stack they were taken under.
   [[gnu::always_inline]] void check_samples() noexcept {
-    if (const std::uint64_t* p = sample_position.load(std::memory_order_relaxed)) [[unlikely]]
+    if (const std::uint64_t* p = sample_position.load(std::memory_order_acquire)) [[unlikely]]
       if (__atomic_load_n(p, __ATOMIC_RELAXED) != sample_position_seen) mark_samples();
   }
   void mark_samples() noexcept;  // src/core/thread_stats.cpp
 
   // Forgets this thread's statistics and pending trace events (a forked child: they are the
-  // parent's). Owning thread only, no allocation.
+  // parent's), and stops reading a CPU sampler's ring. Owning thread only, no allocation.
   void discard_statistics() noexcept;
 
   // ---- producer: hot (owning thread only)
