@@ -1,9 +1,11 @@
 // Line-level sampling, measured:
-//   sampling_bench run MODE [s]          MODE: none|off|on|on_all|on_timer|timer_floor|kernel_ring|signal_only
+//   sampling_bench run MODE [s]          MODE: none|off|on|on_all|on_signal|on_timer|timer_floor|
+//                                       kernel_ring|signal_only
 //                                       CPU-bound work in scopes: no profiler, a profiler with
-//                                       sampling off, at 999 Hz (on_all: every thread armed,
-//                                       sampling.all_threads; on_timer: sampling.mechanism =
-//                                       timer); process CPU per unit of work.
+//                                       sampling off, at 999 Hz (on: sampling.mechanism auto, i.e.
+//                                       perf_ring; on_all: every thread armed, sampling.all_threads;
+//                                       on_signal: perf_event; on_timer: timer); process CPU per
+//                                       unit of work.
 //                                       timer_floor, kernel_ring, signal_only: no profiler, one
 //                                       way of taking samples from the kernel at 999 Hz
 //                                       (kernel_sampling_paths.hpp)
@@ -52,7 +54,9 @@ double process_cpu_s() {
   return x;
 }
 
-bool sampling_on(const std::string& mode) { return mode == "on" || mode == "on_all" || mode == "on_timer"; }
+bool sampling_on(const std::string& mode) {
+  return mode == "on" || mode == "on_all" || mode == "on_signal" || mode == "on_timer";
+}
 
 // Process CPU seconds (every thread: the sampler's own thread included) per work unit, after a
 // warm-up that pays the one-time costs (the symboliser loading debug information).
@@ -60,7 +64,7 @@ int run(const std::string& mode, double seconds) {
   const bool kernel_only = codeprof::bench::KernelSamplingPath::is_mode(mode);
   if (mode != "none" && mode != "off" && !sampling_on(mode) && !kernel_only) {
     std::fprintf(stderr,
-                 "sampling_bench run: unknown mode '%s' (expected none, off, on, on_all, on_timer, timer_floor, kernel_ring or "
+                 "sampling_bench run: unknown mode '%s' (expected none, off, on, on_all, on_signal, on_timer, timer_floor, kernel_ring or "
                  "signal_only)\n",
                  mode.c_str());
     return 2;
@@ -70,7 +74,8 @@ int run(const std::string& mode, double seconds) {
     codeprof::Config c;
     c.sampler_enabled = false;
     c.sampling.enabled = sampling_on(mode);  // 999 Hz
-    if (mode == "on_timer") c.sampling_mechanism = "timer";  // else auto: perf_event where allowed
+    if (mode == "on_timer") c.sampling_mechanism = "timer";  // else auto: perf_ring where allowed
+    if (mode == "on_signal") c.sampling_mechanism = "perf_event";
     c.sampling.all_threads = mode == "on_all";  // every thread armed, the profiler's own included
     p = std::make_unique<codeprof::Profiler>(c);
   }
@@ -91,12 +96,14 @@ int run(const std::string& mode, double seconds) {
   for (const double warm_until = process_cpu_s() + 0.5; process_cpu_s() < warm_until;) unit();
   if (p) p->flush();
   int units = 0;
-  const double t0 = process_cpu_s();
+  const double t0 = process_cpu_s(), thread_t0 = thread_cpu_s();
   while (process_cpu_s() - t0 < seconds) {
     unit();
     ++units;
   }
   const double per_unit = (process_cpu_s() - t0) / units;
+  // The sampled thread's share, and what the other threads (the sampler's, the collector) add.
+  const double thread_per_unit = (thread_cpu_s() - thread_t0) / units;
   std::string extra;
   if (p && sampling_on(mode)) {
     const auto s = p->snapshot();
@@ -104,7 +111,8 @@ int run(const std::string& mode, double seconds) {
       if (src.samples) extra = " (" + src.name + " at 999 Hz, " + std::to_string(src.samples) + " samples, " + std::to_string(src.dropped) + " dropped)";
   }
   if (kernel && mode == "kernel_ring") extra = " (" + std::to_string(kernel->samples()) + " samples drained)";
-  std::printf("%s %.5f ms CPU per unit, %d units%s\n", mode.c_str(), per_unit * 1e3, units, extra.c_str());
+  std::printf("%s %.5f ms CPU per unit, %d units, %.5f ms of them on the working thread%s\n", mode.c_str(), per_unit * 1e3, units,
+              thread_per_unit * 1e3, extra.c_str());
   std::fprintf(stderr, "checksum %llu\n", static_cast<unsigned long long>(sink));  // keeps the work
   return 0;
 }

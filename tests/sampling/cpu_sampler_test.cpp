@@ -184,13 +184,15 @@ TEST_P(Mechanism, SamplesGoToTheOperationOpenWhenTaken) {
   ASSERT_GT(a->cpu_samples, 150u);
   ASSERT_GT(b->cpu_samples, 150u);
   // Only a sample within a few instructions of a boundary may fall on its other side. (Measured:
-  // 1.000 for each, but for one sample in 470 of spin_in_loop, the loop's clock read, elsewhere;
-  // under TSan 0.98 to 0.99, and the loop's own samples include TSan's runtime in its scopes' code:
-  // 0.89 to 0.93 of them in spin_in_loop.)
-  EXPECT_GT(share_of(*a, "spin_in_a"), 0.97);
-  EXPECT_LT(share_of(*a, "spin_in_b"), 0.02);
-  EXPECT_GT(share_of(*b, "spin_in_b"), 0.97);
-  EXPECT_LT(share_of(*b, "spin_in_a"), 0.02);
+  // 1.000 for each, but for one sample in 470 of spin_in_loop, the loop's clock read, elsewhere.
+  // Under TSan its runtime is the leaf of some samples (the spin loops' volatile accesses, the
+  // scopes' atomics: 0.89 to 0.93 of the loop's own samples in spin_in_loop), and 0 to 1.7 % of an
+  // operation's samples were in the other operation's function.)
+  const double own = kUnderTsan ? 0.9 : 0.97, other = kUnderTsan ? 0.04 : 0.02;
+  EXPECT_GT(share_of(*a, "spin_in_a"), own);
+  EXPECT_LT(share_of(*a, "spin_in_b"), other);
+  EXPECT_GT(share_of(*b, "spin_in_b"), own);
+  EXPECT_LT(share_of(*b, "spin_in_a"), other);
   EXPECT_GT(share_of(*loop, "spin_in_loop"), kUnderTsan ? 0.8 : 0.9);
   EXPECT_LT(share_of(*loop, "spin_in_a") + share_of(*loop, "spin_in_b"), 0.02);
 }
