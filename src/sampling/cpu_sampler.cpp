@@ -137,10 +137,12 @@ struct ThreadState {
 std::mutex g_parked_mutex;
 std::vector<std::pair<std::shared_ptr<const detail::ThreadBuffer>, PerfSampleRing::Parked>> g_parked;
 
-void release_parked_rings(bool all_of_them) {
+// Rings parked without a buffer (a thread that attached itself and was stopped before the sampler
+// found its buffer) stay: nothing tells when that thread stops looking.
+void release_parked_rings() {
   std::lock_guard lock(g_parked_mutex);
   std::erase_if(g_parked, [&](const auto& p) {
-    if (!all_of_them && !p.first->closed.load(std::memory_order_acquire)) return false;
+    if (!p.first || !p.first->closed.load(std::memory_order_acquire)) return false;
     PerfSampleRing::release(p.second);
     return true;
   });
@@ -418,12 +420,15 @@ struct CpuSampler::Impl {
   // until the thread's buffer is closed.
   static void release_ring(ThreadState& st, bool thread_alive) {
     if (!st.kernel_ring) return;
+    // A hooked buffer that is not st.buffer belongs to a thread that reused an exited one's id.
+    const detail::ThreadBuffer* hooked = st.hooked_buffer.load(std::memory_order_acquire);
     const bool may_be_read = (st.buffer && (thread_alive || !st.buffer->closed.load(std::memory_order_acquire))) ||
-                             (!st.buffer && st.hooked_buffer.load(std::memory_order_acquire));
+                             (hooked && hooked != st.buffer.get());
     if (may_be_read) {
       const PerfSampleRing::Parked parked = st.kernel_ring->park();
       std::lock_guard lock(g_parked_mutex);
-      g_parked.emplace_back(st.buffer, parked);
+      // Released when that buffer is closed; never when another thread's buffer reads it.
+      g_parked.emplace_back(hooked && hooked != st.buffer.get() ? nullptr : st.buffer, parked);
     }
     st.kernel_ring.reset();
   }
@@ -476,7 +481,7 @@ struct CpuSampler::Impl {
       for (const auto& [tid, buffer] : buffers)
         if (tid != own_tid && !threads.count(tid)) arm(tid, buffer);
     attach_found_buffers(buffers);
-    release_parked_rings(false);
+    release_parked_rings();
   }
 
   // A thread armed before it ran its first scope gets its marks now (or attached itself meanwhile).
