@@ -28,8 +28,13 @@ process() { if [[ -s "$tmp/$1" ]]; then awk '{print $2}' "$tmp/$1" | median; fi;
 percent() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f %%", (b / a - 1) * 100 }'; }
 none=$(process none)
 off=$(process off)
+# The raw lines above: none (no profiler), off (sampling off), on (perf_ring, the default), on_all
+# (every thread armed), on_signal (perf_event), on_timer (timer), timer_floor / kernel_ring /
+# signal_only (no profiler, one kernel path: bench/kernel_sampling_paths.hpp), perf (perf record).
 echo "median ms CPU per unit over $rounds rounds: none $none, sampling off $off, sampling on (999 Hz) $(process on)"
-echo "codeprof sampling at 999 Hz (perf_ring): $(percent "$off" "$(process on)") CPU against sampling off (target <= 3 %)"
+awk -v a="$off" -v b="$(process on)" 'BEGIN { d = (b / a - 1) * 100;
+  printf "codeprof sampling at 999 Hz (perf_ring): %+.2f %% CPU against sampling off (target <= 3 %%: %s)\n", d,
+         d <= 3 ? "met" : "not met here; compare with the kernel paths below, which no sampler avoids" }'
 # What the profiler's own threads (the sampler's, the collector) add, as a share of sampling off.
 awk -v off="$off" '{ print ($2 - $9) / off * 100 }' "$tmp/on" | median | awk '{ printf "  of which on the profiler'"'"'s own threads (unwinding, symbolising): %.2f %%\n", $1 }'
 echo "  with every thread armed (sampling.all_threads): $(percent "$off" "$(process on_all)")"
