@@ -383,7 +383,6 @@ struct CpuSampler::Impl {
     if (buffer) attach_marks(st, buffer);
     if (!st.kernel_ring->enable()) {
       note("sampling_perf_ring", std::string("cannot enable the sampling event: ") + std::strerror(errno));
-      if (st.buffer) st.buffer->sample_position.store(nullptr, std::memory_order_release);
       release_ring(st, true);
       if (mechanism == "auto") ring_denied = true;
       return false;
@@ -415,11 +414,12 @@ struct CpuSampler::Impl {
     buffer->sample_position.store(word, std::memory_order_release);
   }
 
-  // Unmaps the ring; while its thread may still read the position word (alive, or its buffer not
-  // closed yet, or attached through on_thread_attached), the mapping is replaced by zeros and kept
-  // until the thread's buffer is closed.
+  // Tells the thread to stop reading the ring, then unmaps it; while the thread may still read the
+  // position word (alive, or its buffer not closed yet, or attached through on_thread_attached),
+  // the mapping is replaced by zeros and kept until the thread's buffer is closed.
   static void release_ring(ThreadState& st, bool thread_alive) {
     if (!st.kernel_ring) return;
+    if (st.buffer) st.buffer->sample_position.store(nullptr, std::memory_order_release);
     // A hooked buffer that is not st.buffer belongs to a thread that reused an exited one's id.
     const detail::ThreadBuffer* hooked = st.hooked_buffer.load(std::memory_order_acquire);
     const bool may_be_read = (st.buffer && (thread_alive || !st.buffer->closed.load(std::memory_order_acquire))) ||
@@ -461,7 +461,6 @@ struct CpuSampler::Impl {
     // reading the ring.
     if (st.kernel_ring) st.kernel_ring->disable();
     drain_thread(st, keep_samples);
-    if (st.buffer) st.buffer->sample_position.store(nullptr, std::memory_order_release);
     release_ring(st, thread_alive);
     threads.erase(it);
   }
@@ -471,11 +470,18 @@ struct CpuSampler::Impl {
   // only serves to retire exited threads then, every kFullScanTicks-th tick.
   static constexpr unsigned kFullScanTicks = 5;
   std::uint64_t ticks = 0, full_scans = 0;
-  void rescan() {
-    const bool scope_only = !all_threads && scope_threads;
-    std::unordered_map<pid_t, std::shared_ptr<const detail::ThreadBuffer>> buffers;
+  using Buffers = std::unordered_map<pid_t, std::shared_ptr<const detail::ThreadBuffer>>;
+  // The buffers of the threads that run scopes, by thread id.
+  Buffers recording_buffers() const {
+    Buffers buffers;
     if (scope_threads)
       for (detail::RecordingThread& t : scope_threads()) buffers.emplace(static_cast<pid_t>(t.os_tid), std::move(t.buffer));
+    return buffers;
+  }
+
+  void rescan() {
+    const bool scope_only = !all_threads && scope_threads;
+    const Buffers buffers = recording_buffers();
     if (!scope_only || ticks++ % kFullScanTicks == 0) scan_process_threads(!scope_only, buffers);
     if (scope_only)
       for (const auto& [tid, buffer] : buffers)
@@ -485,13 +491,13 @@ struct CpuSampler::Impl {
   }
 
   // A thread armed before it ran its first scope gets its marks now (or attached itself meanwhile).
-  void attach_found_buffers(const std::unordered_map<pid_t, std::shared_ptr<const detail::ThreadBuffer>>& buffers) {
+  void attach_found_buffers(const Buffers& buffers) {
     for (auto& [tid, st] : threads)
       if (st->kernel_ring && !st->buffer)
         if (const auto b = buffers.find(tid); b != buffers.end()) attach_marks(*st, b->second);
   }
 
-  void scan_process_threads(bool arm_new, const std::unordered_map<pid_t, std::shared_ptr<const detail::ThreadBuffer>>& buffers) {
+  void scan_process_threads(bool arm_new, const Buffers& buffers) {
     ++full_scans;
     const std::vector<pid_t> now = process_threads();
     // An empty listing is a failure to read /proc (out of descriptors): nobody is taken for exited.
@@ -499,9 +505,11 @@ struct CpuSampler::Impl {
       // A thread id that vanished and came back between two scans would be taken for the same
       // thread; its start time is compared only every 50th scan, which keeps a scan to one
       // directory listing.
-      const bool listed = std::find(now.begin(), now.end(), it->first) != now.end();
-      const bool alive = listed && (full_scans % 50 != 0 || thread_start_time(it->first) == it->second->start_time ||
-                                    thread_start_time(it->first) == 0);
+      bool alive = std::find(now.begin(), now.end(), it->first) != now.end();
+      if (alive && full_scans % 50 == 0) {
+        const std::uint64_t start = thread_start_time(it->first);
+        alive = start == it->second->start_time || start == 0;  // 0: unreadable, no proof of exit
+      }
       if (alive) ++it;
       else {
         auto next = std::next(it);
@@ -821,10 +829,7 @@ void CpuSampler::stop() {
   {
     std::lock_guard lock(im.drain_mutex);
     // Threads that attached themselves: their buffers are needed to tell them to stop marking.
-    std::unordered_map<pid_t, std::shared_ptr<const detail::ThreadBuffer>> buffers;
-    if (im.scope_threads)
-      for (detail::RecordingThread& t : im.scope_threads()) buffers.emplace(static_cast<pid_t>(t.os_tid), std::move(t.buffer));
-    im.attach_found_buffers(buffers);
+    im.attach_found_buffers(im.recording_buffers());
     while (!im.threads.empty()) im.retire(im.threads.begin(), true, true);
   }
   std::lock_guard lock(g_owner_mutex);

@@ -9,8 +9,8 @@
 // them was taken while the stack it is about to change was open (an earlier change would have
 // seen them), and the thread appends a mark: that position and the open operation ids. The
 // sampler matches each sample in the ring with the first mark at or after it; samples with no mark
-// yet were taken under the stack that is still open. While such a sampler runs a scope pays one
-// load and one compare at each end; a mark is written at most once per sample.
+// yet were taken under the stack that is still open. While such a sampler runs a scope pays two
+// loads and a compare at each end; a mark is written at most once per sample.
 #include <atomic>
 #include <cstdint>
 
@@ -27,7 +27,9 @@ struct SampleMark {
 };
 
 // Single producer (the sampled thread), single consumer (the sampler's thread). A full ring loses
-// the mark (counted); the next mark's `from` then shows the sampler which samples have no stack.
+// the mark, counted with its position: the sampler drops the samples up to it (the next mark's
+// `from` shows the same when that mark comes first), and takes no stack it reads for later ones
+// while the count moves.
 struct SampleMarks {
   static constexpr std::uint32_t kCapacity = 256;  // power of two; a sampler drains every few ms
   SampleMark marks[kCapacity];
