@@ -186,15 +186,16 @@ TEST_P(Mechanism, SamplesGoToTheOperationOpenWhenTaken) {
   // Only a sample within a few instructions of a boundary may fall on its other side. (Measured:
   // 1.000 for each, but for one sample in 470 of spin_in_loop, the loop's clock read, elsewhere.
   // Under TSan its runtime is the leaf of some samples (the spin loops' volatile accesses, the
-  // scopes' atomics: 0.89 to 0.93 of the loop's own samples in spin_in_loop), and 0 to 1.7 % of an
-  // operation's samples were in the other operation's function.)
+  // scopes' atomics: 0.89 to 0.96 of the loop's own samples in spin_in_loop), and 0 to 1.7 % of an
+  // operation's samples were in the other operation's function, 2.2 % of the loop's in the two
+  // operations' functions in a clean-clone run.)
   const double own = kUnderTsan ? 0.9 : 0.97, other = kUnderTsan ? 0.04 : 0.02;
   EXPECT_GT(share_of(*a, "spin_in_a"), own);
   EXPECT_LT(share_of(*a, "spin_in_b"), other);
   EXPECT_GT(share_of(*b, "spin_in_b"), own);
   EXPECT_LT(share_of(*b, "spin_in_a"), other);
   EXPECT_GT(share_of(*loop, "spin_in_loop"), kUnderTsan ? 0.8 : 0.9);
-  EXPECT_LT(share_of(*loop, "spin_in_a") + share_of(*loop, "spin_in_b"), 0.02);
+  EXPECT_LT(share_of(*loop, "spin_in_a") + share_of(*loop, "spin_in_b"), other);
 }
 
 TEST(CpuSampler, OnlyThreadsThatRunScopesUnlessAllThreads) {
