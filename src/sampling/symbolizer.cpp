@@ -4,6 +4,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <link.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -64,6 +65,19 @@ std::uint32_t call_line(Dwarf_Die* inlined) {
   return static_cast<std::uint32_t>(line);
 }
 
+// The dynamic loader's load and unload counters: they change with every dlopen and dlclose, so
+// they say whether /proc/self/maps can hold a module the last report did not.
+std::pair<unsigned long long, unsigned long long> loader_counts() {
+  std::pair<unsigned long long, unsigned long long> counts{0, 0};
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* arg) {
+        *static_cast<std::pair<unsigned long long, unsigned long long>*>(arg) = {info->dlpi_adds, info->dlpi_subs};
+        return 1;
+      },
+      &counts);
+  return counts;
+}
+
 }  // namespace
 
 std::string demangle(const char* name) {
@@ -78,7 +92,8 @@ std::string demangle(const char* name) {
 
 struct Symbolizer::Dwfl {
   ::Dwfl* session = nullptr;
-  bool reported_once = false;
+  std::size_t reports = 0;
+  std::pair<unsigned long long, unsigned long long> reported_counts{};  // loader_counts() at the last report
 
   Dwfl() : session(dwfl_begin(&kCallbacks)) { report(); }
   ~Dwfl() {
@@ -87,10 +102,11 @@ struct Symbolizer::Dwfl {
   // (Re)reads /proc/self/maps: modules loaded since (dlopen) become known.
   void report() {
     if (!session) return;
+    reported_counts = loader_counts();
     dwfl_report_begin(session);
     dwfl_linux_proc_report(session, getpid());
     dwfl_report_end(session, nullptr, nullptr);
-    reported_once = true;
+    ++reports;
   }
 };
 
@@ -137,6 +153,72 @@ struct Symbolizer::ModuleSymbols {
   }
 };
 
+// One compile unit's function scopes, concrete functions and the inlined calls inside them, with
+// their address ranges, read in one walk of the unit's DIEs. dwarf_getscopes_die walks the unit
+// from its start at every call: for a unit that includes libtorch's headers that was milliseconds
+// per address, most of the sampler's CPU in the demo.
+struct Symbolizer::UnitScopes {
+  struct Scope {
+    Dwarf_Die die;
+    int parent;  // the enclosing scope, -1 at a concrete function
+    int depth;
+  };
+  struct Range {
+    Dwarf_Addr low, high;
+    int scope;
+  };
+  std::vector<Scope> scopes;
+  std::vector<Range> ranges;      // by low address, the deeper scope last among equal ones
+  std::vector<Dwarf_Addr> reach;  // reach[i]: the highest end among ranges[0..i]
+
+  explicit UnitScopes(Dwarf_Die* cudie) {
+    struct Open {
+      Dwarf_Die die;
+      int scope;  // the scope the die's children are in
+    };
+    std::vector<Open> stack{{*cudie, -1}};
+    while (!stack.empty()) {
+      Open open = stack.back();
+      stack.pop_back();
+      Dwarf_Die child;
+      if (dwarf_child(&open.die, &child) != 0) continue;
+      do {
+        const int tag = dwarf_tag(&child);
+        int scope = open.scope;
+        const bool inlined = tag == DW_TAG_inlined_subroutine;
+        if (inlined || tag == DW_TAG_subprogram) {
+          const std::size_t first_range = ranges.size();
+          const int index = static_cast<int>(scopes.size());
+          Dwarf_Addr base = 0, low = 0, high = 0;
+          for (ptrdiff_t off = 0; (off = dwarf_ranges(&child, off, &base, &low, &high)) > 0;)
+            if (low < high) ranges.push_back({low, high, index});
+          if (ranges.size() > first_range) {  // abstract definitions (no code) are no scope
+            const int parent = inlined ? open.scope : -1;
+            scopes.push_back({child, parent, parent < 0 ? 0 : scopes[static_cast<std::size_t>(parent)].depth + 1});
+            scope = index;
+          }
+        }
+        if (dwarf_haschildren(&child)) stack.push_back({child, scope});
+      } while (dwarf_siblingof(&child, &child) == 0);
+    }
+    std::sort(ranges.begin(), ranges.end(), [&](const Range& a, const Range& b) {
+      if (a.low != b.low) return a.low < b.low;
+      return scopes[static_cast<std::size_t>(a.scope)].depth < scopes[static_cast<std::size_t>(b.scope)].depth;
+    });
+    reach.reserve(ranges.size());
+    for (const Range& r : ranges) reach.push_back(std::max(r.high, reach.empty() ? 0 : reach.back()));
+  }
+
+  // The innermost scope holding `pc` (a unit-relative address), -1 for none. Scopes nest, so of
+  // the ranges holding pc the one starting last is the innermost.
+  int innermost(Dwarf_Addr pc) const {
+    auto i = std::upper_bound(ranges.begin(), ranges.end(), pc, [](Dwarf_Addr a, const Range& r) { return a < r.low; });
+    for (auto k = static_cast<std::size_t>(i - ranges.begin()); k-- > 0 && reach[k] > pc;)
+      if (pc < ranges[k].high) return ranges[k].scope;
+    return -1;
+  }
+};
+
 const std::string* Symbolizer::symbol_at(void* module, std::uintptr_t pc) {
   auto& symbols = module_symbols_[module];
   if (!symbols) symbols = std::make_unique<ModuleSymbols>(static_cast<Dwfl_Module*>(module));
@@ -148,6 +230,7 @@ const std::string* Symbolizer::symbol_at(void* module, std::uintptr_t pc) {
 }
 
 Symbolizer::Symbolizer() : dwfl_(std::make_unique<Dwfl>()) {}
+std::size_t Symbolizer::module_reports() const noexcept { return dwfl_->reports; }
 Symbolizer::~Symbolizer() = default;
 
 const std::vector<ProfileFrame>& Symbolizer::frames(std::uintptr_t pc) {
@@ -161,12 +244,18 @@ std::vector<Unavailable> Symbolizer::take_notes() { return std::exchange(notes_,
 std::vector<ProfileFrame> Symbolizer::resolve(std::uintptr_t pc) {
   ::Dwfl* d = dwfl_->session;
   if (!d) return {{"[unknown]", "", 0, "", false}};
-  Dwfl_Module* module = dwfl_addrmodule(d, pc);
-  if (!module) {
-    module_symbols_.clear();  // modules unloaded since are freed by the new report
-    dwfl_->report();  // a library loaded after the last look
-    module = dwfl_addrmodule(d, pc);
+  // A library loaded (or unloaded) since the last look: read /proc/self/maps again first (the new
+  // one may lie where libdwfl counted an old module's trailing mappings). Only when the loader says
+  // so: code outside every module (a JIT's, oneDNN's kernels) would otherwise re-read it, and
+  // re-sort libtorch's symbols, at each of its addresses.
+  if (loader_counts() != dwfl_->reported_counts) {
+    // A module whose range changed is a new Dwfl_Module (the old one, its symbols and debug
+    // information are freed by the report), and may even get the old one's address.
+    module_symbols_.clear();
+    unit_scopes_.clear();
+    dwfl_->report();
   }
+  Dwfl_Module* module = dwfl_addrmodule(d, pc);
   if (!module) return {{"[unknown]", "", 0, "", false}};
 
   Dwarf_Addr module_start = 0;
@@ -203,34 +292,20 @@ std::vector<ProfileFrame> Symbolizer::resolve(std::uintptr_t pc) {
     return {{outer_name, file, line, module_path, false}};
   }
 
-  // Scopes from the innermost out; each inlined subroutine is a frame whose caller is the next
-  // enclosing function scope, at the inlined call's file and line.
-  // dwarf_getscopes follows an inlined function into its abstract definition, which ends the
-  // chain after the innermost inlined level; the scopes around that concrete DIE
-  // (dwarf_getscopes_die, as eu-addr2line -i does) hold every level.
+  // Scopes from the innermost out; each inlined call is a frame whose caller is the enclosing
+  // scope, at the inlined call's file and line.
+  auto& unit = unit_scopes_[cudie->addr];
+  if (!unit) unit = std::make_unique<UnitScopes>(cudie);
   std::vector<ProfileFrame> out;
-  Dwarf_Die* scopes = nullptr;
-  int n = dwarf_getscopes(cudie, pc - bias, &scopes);
-  if (n > 0) {
-    Dwarf_Die innermost = scopes[0];
-    std::free(scopes);
-    scopes = nullptr;
-    n = dwarf_getscopes_die(&innermost, &scopes);
-  }
   std::string cur_file = file;
   std::uint32_t cur_line = line;
-  for (int i = 0; i < n; ++i) {
-    Dwarf_Die* scope = &scopes[i];
-    const int tag = dwarf_tag(scope);
-    if (tag == DW_TAG_inlined_subroutine) {
-      out.push_back({die_function_name(scope), cur_file, cur_line, module_path, true});
-      cur_file = call_file(cudie, scope);
-      cur_line = call_line(scope);
-    } else if (tag == DW_TAG_subprogram) {
-      break;
-    }
+  for (int s = unit->innermost(pc - bias); s >= 0; s = unit->scopes[static_cast<std::size_t>(s)].parent) {
+    Dwarf_Die scope = unit->scopes[static_cast<std::size_t>(s)].die;
+    if (dwarf_tag(&scope) != DW_TAG_inlined_subroutine) break;
+    out.push_back({die_function_name(&scope), cur_file, cur_line, module_path, true});
+    cur_file = call_file(cudie, &scope);
+    cur_line = call_line(&scope);
   }
-  std::free(scopes);
   out.push_back({outer_name, cur_file, cur_line, module_path, false});
   return out;
 }

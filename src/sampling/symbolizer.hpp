@@ -30,16 +30,21 @@ class Symbolizer {
   std::vector<Unavailable> take_notes();
 
   std::size_t cached_addresses() const noexcept { return cache_.size(); }
+  // How many times the process's modules were read (/proc/self/maps): once, then once after each
+  // dlopen or dlclose that an address needs.
+  std::size_t module_reports() const noexcept;
 
  private:
   struct Dwfl;  // elfutils session (opaque here: libdw stays out of other translation units)
   struct ModuleSymbols;  // one module's function symbols sorted by address
+  struct UnitScopes;     // one compile unit's functions and inlined calls by address
   std::vector<ProfileFrame> resolve(std::uintptr_t pc);
   // The demangled function symbol at `pc` of `module` (a Dwfl_Module), null when none covers it.
   const std::string* symbol_at(void* module, std::uintptr_t pc);
 
   std::unique_ptr<Dwfl> dwfl_;
   std::unordered_map<void*, std::unique_ptr<ModuleSymbols>> module_symbols_;
+  std::unordered_map<const void*, std::unique_ptr<UnitScopes>> unit_scopes_;  // by the unit DIE's address
   std::unordered_map<std::uintptr_t, std::vector<ProfileFrame>> cache_;
   std::unordered_map<std::string, bool> modules_noted_;
   std::vector<Unavailable> notes_;
