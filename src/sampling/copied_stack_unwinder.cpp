@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <iterator>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -66,6 +68,19 @@ struct Segment {
   bool executable;
 };
 
+// One instruction's unwind rule in the shape compilers give nearly all code: the CFA is %rsp or
+// %rbp plus an offset, the return address is saved at an offset from it, and the caller's %rbp is
+// either untouched or saved at an offset from it too. Learnt from libunwind itself (State::probe).
+struct FrameRule {
+  bool simple = false;     // false: another shape (an expression reading memory, a signal frame)
+  bool outermost = false;  // the return address is undefined: the first frame of a thread
+  bool cfa_from_rbp = false;
+  std::int64_t cfa_offset = 0;
+  std::int64_t return_address_offset = 0;  // from the CFA
+  enum class Rbp : std::uint8_t { same, saved, undefined } rbp = Rbp::same;
+  std::int64_t rbp_offset = 0;  // from the CFA, when saved
+};
+
 struct Module {
   // What libunwind's table search needs; format stays 0 (UNW_INFO_FORMAT_DYNAMIC) when the module
   // has no usable .eh_frame_hdr.
@@ -78,6 +93,8 @@ struct Sample {  // one unwind's sample: what the accessors read
   std::uintptr_t sp;
   std::size_t size;
   CopiedStackUnwinder::State* state;
+  // Non-zero for a probe (State::probe): memory outside the modules reads as its address ^ this.
+  std::uint64_t probe_key = 0;
 };
 
 // Module memory is read with a plain load, outside ASan's view: libunwind asks for whole aligned
@@ -113,6 +130,7 @@ struct CopiedStackUnwinder::State {
   unw_addr_space_t address_space = nullptr;
 
   std::mutex mutex;  // one unwind at a time: everything below, and libunwind's cursor callbacks
+  WalkCounts counts;
   std::vector<Module> modules;
   std::vector<Segment> segments;  // sorted by start
   // dl_phdr_info's load and unload counters when `modules` was built; they change with every
@@ -120,12 +138,19 @@ struct CopiedStackUnwinder::State {
   // where an old one was) is noticed without a lookup miss.
   unsigned long long loads = ~0ULL, unloads = ~0ULL;
 
+  // The segment of the last lookup: libunwind reads a table or an FDE a few bytes at a time, each
+  // read a lookup, nearly all of them in the segment of the read before.
+  mutable const Segment* last_segment = nullptr;
+
   const Segment* segment_holding(std::uintptr_t address, std::size_t bytes) const noexcept {
+    if (const Segment* s = last_segment; s && address >= s->start && address < s->end && bytes <= s->end - address) return s;
     auto after = std::upper_bound(segments.begin(), segments.end(), address,
                                   [](std::uintptr_t a, const Segment& s) { return a < s.start; });
     if (after == segments.begin()) return nullptr;
     const Segment& s = *(after - 1);
-    return address < s.end && bytes <= s.end - address ? &s : nullptr;
+    if (address >= s.end || bytes > s.end - address) return nullptr;
+    last_segment = &s;
+    return &s;
   }
 
   // A module's readable segments, and where its .eh_frame_hdr is (parsed once all are sorted).
@@ -176,6 +201,7 @@ struct CopiedStackUnwinder::State {
   // dl_iterate_phdr takes the loader's recursive lock again. No exception may cross glibc's frames
   // (its lock would stay held), so the callback catches them.
   void refresh() noexcept {
+    last_segment = nullptr;
     modules.clear();
     segments.clear();
     bool out_of_memory = false;
@@ -199,6 +225,7 @@ struct CopiedStackUnwinder::State {
     std::sort(segments.begin(), segments.end(),
               [](const Segment& a, const Segment& b) { return a.start < b.start; });
     for (Module& module : modules) parse_eh_frame_hdr(module);
+    rules.clear();
     // libunwind caches each ip's unwind rules; a module set that changed may have put other code there.
     flush_cache(address_space, 0, 0);
   }
@@ -206,6 +233,122 @@ struct CopiedStackUnwinder::State {
   bool is_code(std::uintptr_t ip) const noexcept {
     const Segment* segment = segment_holding(ip, 1);
     return segment && segment->executable;
+  }
+
+  // Rules by the address they were looked up at: a sampled IP, or a return address minus one (the
+  // call: a call can be a function's last instruction, and libunwind looks there too).
+  std::unordered_map<std::uintptr_t, FrameRule> rules;
+  static constexpr std::size_t kMaxRules = std::size_t{1} << 17;  // about 8 MiB; then started again
+
+  // What libunwind's step does at `address`, learnt from two steps over made-up registers and
+  // memory: %rsp and %rbp far apart, every other register far from both, and every address outside
+  // the modules reading as itself ^ a key. A rule of the simple shape moves the CFA, the return
+  // address's slot and the saved %rbp's slot alike in both; anything else (an expression that
+  // reads memory, a signal frame restoring registers from the stack, a CFA from another register)
+  // does not, and is left to libunwind.
+  FrameRule probe(std::uintptr_t address) noexcept {
+    constexpr std::uint64_t kSp[2] = {0x100000000000, 0x300000000000};
+    constexpr std::uint64_t kBp[2] = {0x200000000000, 0x500000000000};
+    constexpr std::uint64_t kKey[2] = {0x5a5a000000000000, 0x3c3c000000000000};
+    constexpr std::int64_t kNear = std::int64_t{1} << 24;  // a frame is smaller than 16 MiB
+    auto near = [](std::uint64_t a, std::uint64_t b, std::int64_t& offset) {
+      offset = static_cast<std::int64_t>(a - b);
+      return offset > -kNear && offset < kNear;
+    };
+    FrameRule learnt[2];
+    for (int k = 0; k < 2; ++k) {
+      std::uint64_t registers[CopiedStackUnwinder::kRegisterCount];
+      for (int i = 0; i < CopiedStackUnwinder::kRegisterCount; ++i)
+        registers[i] = 0x700000000000 + static_cast<std::uint64_t>(k) * 0x40000000000 + static_cast<std::uint64_t>(i) * 0x1000000000;
+      registers[sample_index(PERF_REG_X86_IP)] = address;
+      registers[sample_index(PERF_REG_X86_SP)] = kSp[k];
+      registers[sample_index(PERF_REG_X86_BP)] = kBp[k];
+      Sample sample{registers, nullptr, kSp[k], 0, this, kKey[k]};
+      unw_cursor_t cursor;
+      if (init_remote(&cursor, address_space, &sample) < 0) return {};
+      const int stepped = step(&cursor);
+      FrameRule& rule = learnt[k];
+      if (stepped < 0) return {};
+      if (stepped == 0) {
+        rule.outermost = rule.simple = true;
+        continue;
+      }
+      unw_word_t ip = 0, cfa = 0, bp = 0;
+      if (get_reg(&cursor, UNW_REG_IP, &ip) < 0 || get_reg(&cursor, UNW_REG_SP, &cfa) < 0) return {};
+      if (near(cfa, kSp[k], rule.cfa_offset)) {
+        rule.cfa_from_rbp = false;
+      } else if (near(cfa, kBp[k], rule.cfa_offset)) {
+        rule.cfa_from_rbp = true;
+      } else {
+        return {};
+      }
+      if (!near(ip ^ kKey[k], cfa, rule.return_address_offset)) return {};
+      if (get_reg(&cursor, UNW_X86_64_RBP, &bp) < 0) {
+        rule.rbp = FrameRule::Rbp::undefined;
+      } else if (bp == kBp[k]) {
+        rule.rbp = FrameRule::Rbp::same;
+      } else if (near(bp ^ kKey[k], cfa, rule.rbp_offset)) {
+        rule.rbp = FrameRule::Rbp::saved;
+      } else {
+        return {};
+      }
+      rule.simple = true;
+    }
+    const FrameRule& a = learnt[0];
+    const FrameRule& b = learnt[1];
+    const bool same = a.outermost == b.outermost && a.cfa_from_rbp == b.cfa_from_rbp && a.cfa_offset == b.cfa_offset &&
+                      a.return_address_offset == b.return_address_offset && a.rbp == b.rbp && a.rbp_offset == b.rbp_offset;
+    return same ? a : FrameRule{};
+  }
+
+  const FrameRule& rule_at(std::uintptr_t address) noexcept {
+    if (const auto it = rules.find(address); it != rules.end()) return it->second;
+    if (rules.size() >= kMaxRules) rules.clear();
+    return rules.emplace(address, probe(address)).first->second;
+  }
+
+  // The walk by each frame's cached rule: a hash lookup a frame, no lock, no system call (libunwind
+  // blocks every signal around each of its own cache lookups: two system calls a frame). -1 where a
+  // frame's rule has another shape: libunwind then walks the whole sample. Both give the same
+  // frames (tested on kernel samples), and end where libunwind's walk ends.
+  int walk_by_rules(const Sample& sample, std::uintptr_t* pcs, int max) noexcept {
+    std::uintptr_t ip = sample.registers[sample_index(PERF_REG_X86_IP)];
+    std::uintptr_t sp = sample.sp;
+    std::uintptr_t bp = sample.registers[sample_index(PERF_REG_X86_BP)];
+    bool bp_known = true;
+    if (ip == 0) return 0;
+    auto read_stack = [&](std::uintptr_t address, std::uintptr_t& value) {
+      if (address < sample.sp || address - sample.sp > sample.size || sample.size - (address - sample.sp) < sizeof value)
+        return false;
+      __builtin_memcpy(&value, sample.stack + (address - sample.sp), sizeof value);
+      return true;
+    };
+    int n = 0;
+    try {
+      for (;;) {
+        pcs[n++] = ip;
+        if (n == max || !is_code(ip)) return n;
+        const FrameRule& rule = rule_at(n == 1 ? ip : ip - 1);
+        if (!rule.simple) return -1;
+        if (rule.outermost) return n;
+        if (rule.cfa_from_rbp && !bp_known) return -1;
+        const std::uintptr_t cfa = (rule.cfa_from_rbp ? bp : sp) + static_cast<std::uintptr_t>(rule.cfa_offset);
+        std::uintptr_t return_address = 0;
+        if (!read_stack(cfa + static_cast<std::uintptr_t>(rule.return_address_offset), return_address)) return n;
+        // A saved %rbp outside the copy (an epilogue popped it: its slot lies below the sampled SP)
+        // is unknown, not an end: libunwind too reads a saved register only when it is used.
+        if (rule.rbp == FrameRule::Rbp::saved)
+          bp_known = read_stack(cfa + static_cast<std::uintptr_t>(rule.rbp_offset), bp);
+        else if (rule.rbp == FrameRule::Rbp::undefined)
+          bp_known = false;
+        if (return_address == 0 || !is_code(return_address)) return n;
+        if (return_address == ip && cfa == sp) return n;
+        ip = return_address;
+        sp = cfa;
+      }
+    } catch (...) {  // no memory for the cache: libunwind walks it
+      return -1;
+    }
   }
 
   int walk(const Sample& sample, std::uintptr_t* pcs, int max) noexcept {
@@ -249,6 +392,11 @@ struct CopiedStackUnwinder::State {
   static int access_mem(unw_addr_space_t, unw_word_t address, unw_word_t* value, int write, void* arg) {
     const Sample& sample = *static_cast<Sample*>(arg);
     if (write) return -UNW_EINVAL;
+    if (sample.probe_key != 0) {  // State::probe: the modules as they are, made-up memory elsewhere
+      if (sample.state->segment_holding(address, sizeof *value)) *value = read_module_word(address);
+      else *value = address ^ sample.probe_key;
+      return 0;
+    }
     if (address >= sample.sp && address - sample.sp <= sample.size &&
         sample.size - (address - sample.sp) >= sizeof *value) {
       __builtin_memcpy(value, sample.stack + (address - sample.sp), sizeof *value);
@@ -310,11 +458,12 @@ CopiedStackUnwinder::CopiedStackUnwinder() {
     error = "libunwind-x86_64: unw_create_addr_space failed";
     return;
   }
-  // Unwind rules cached per ip across samples (the same hot code recurs), and flushed whenever the
-  // module set changes (refresh). Debian's libunwind8 turns UNW_CACHE_PER_THREAD into GLOBAL (built
-  // without it), and GLOBAL's lock blocks all signals around every lookup: two rt_sigprocmask
-  // calls a frame, most of an unwind's time. UNW_CACHE_NONE would be slower still: each frame
-  // would parse its FDE, under the same kind of lock for the parsed CIE's memory.
+  // libunwind's rules cached per ip (flushed whenever the module set changes: refresh). Debian's
+  // libunwind8 turns UNW_CACHE_PER_THREAD into GLOBAL (built without it), and GLOBAL's lock blocks
+  // all signals around every lookup: two rt_sigprocmask calls a frame, which is why walks go by
+  // State::rules and libunwind only learns a new address's rule (probe) or walks the rare frame
+  // of another shape. UNW_CACHE_NONE would be slower still: each frame would parse its FDE, under
+  // the same kind of lock for the parsed CIE's memory.
   state->set_caching_policy(state->address_space, UNW_CACHE_GLOBAL);
   // A walk holds the loader's lock (see unwind): a fork meanwhile would leave the child's copy of
   // it locked for ever (its exit, any dlopen, would hang). fork() waits for the walk instead.
@@ -336,14 +485,31 @@ const CopiedStackUnwinder& CopiedStackUnwinder::get() {
 
 int CopiedStackUnwinder::unwind(const std::uint64_t* register_values, const unsigned char* stack,
                                 std::size_t size, std::uintptr_t* pcs, int max) const noexcept {
+  return unwind(register_values, stack, size, pcs, max, true);
+}
+
+CopiedStackUnwinder::WalkCounts CopiedStackUnwinder::walk_counts() const noexcept {
+  if (!state_) return {};
+  std::lock_guard lock(state_->mutex);
+  return state_->counts;
+}
+
+int CopiedStackUnwinder::unwind_with_libunwind(const std::uint64_t* register_values, const unsigned char* stack,
+                                               std::size_t size, std::uintptr_t* pcs, int max) const noexcept {
+  return unwind(register_values, stack, size, pcs, max, false);
+}
+
+int CopiedStackUnwinder::unwind(const std::uint64_t* register_values, const unsigned char* stack, std::size_t size,
+                                std::uintptr_t* pcs, int max, bool by_rules) const noexcept {
   if (!state_ || !register_values || !pcs || max <= 0) return 0;
   if (!stack) size = 0;
   struct Call {
     Sample sample;
     std::uintptr_t* pcs;
     int max;
+    bool rules;
     int count;
-  } call{{register_values, stack, register_values[sample_index(PERF_REG_X86_SP)], size, state_.get()}, pcs, max, 0};
+  } call{{register_values, stack, register_values[sample_index(PERF_REG_X86_SP)], size, state_.get()}, pcs, max, by_rules, 0};
 
   std::lock_guard lock(state_->mutex);
   // The whole walk runs inside dl_iterate_phdr's callback, under the loader's lock: no dlclose can
@@ -358,7 +524,13 @@ int CopiedStackUnwinder::unwind(const std::uint64_t* register_values, const unsi
           state.loads = info->dlpi_adds;
           state.unloads = info->dlpi_subs;
         }
-        c.count = state.walk(c.sample, c.pcs, c.max);
+        c.count = c.rules ? state.walk_by_rules(c.sample, c.pcs, c.max) : -1;
+        if (c.count >= 0) {
+          ++state.counts.by_rules;
+        } else {
+          c.count = state.walk(c.sample, c.pcs, c.max);
+          ++state.counts.by_libunwind;
+        }
         return 1;  // once, whatever the module
       },
       &call);

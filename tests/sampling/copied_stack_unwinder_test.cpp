@@ -6,8 +6,15 @@
 #include <linux/perf_event.h>
 #include <pthread.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <map>
+#include <regex>
+#include <string>
 #include <cstdint>
 #include <cstdio>
 #include <iterator>
@@ -15,6 +22,7 @@
 #include <vector>
 
 #include "sampling/copied_stack_unwinder.hpp"
+#include "sampling/perf_sample_ring.hpp"
 
 namespace codeprof::sampling {
 namespace copied_stack_test {  // named: other test files share this unity translation unit
@@ -212,6 +220,87 @@ TEST(CopiedStackUnwinder, TwoThreadsAtOnce) {
   std::thread other(check);
   check();
   other.join();
+}
+
+// Library code of every kind under the samples: sorting strings, formatting, regular expressions,
+// a tree, allocation (libstdc++, libc, this test; none with frame pointers).
+std::uint64_t varied_work(int round) {
+  std::vector<std::string> words;
+  char buf[64];
+  for (int i = 0; i < 400; ++i) {
+    std::snprintf(buf, sizeof buf, "w%08x-%d", static_cast<unsigned>((i + round) * 2654435761u), i % 7);
+    words.emplace_back(buf);
+  }
+  std::sort(words.begin(), words.end());
+  static const std::regex pattern("w[0-9a-f]{3}7.*-[35]");
+  std::map<std::string, int> tree;
+  std::uint64_t hits = 0;
+  for (const auto& w : words) {
+    hits += std::regex_search(w, pattern);
+    tree[w.substr(1, 5)] += 1;
+  }
+  return hits + tree.size();
+}
+
+TEST(CopiedStackUnwinder, RulesAndLibunwindGiveTheSameFramesForKernelSamples) {
+  SKIP_WITHOUT_LIBUNWIND();
+  std::atomic<bool> stop{false};
+  std::atomic<pid_t> tid{0};
+  std::atomic<std::uint64_t> sink{0};
+  std::thread worker([&] {
+    tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    for (int round = 0; !stop.load(std::memory_order_relaxed); ++round) sink += varied_work(round);
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  PerfSampleRing::Options options;
+  options.stacks = PerfSampleRing::Stacks::copied_stack;
+  options.sample_regs_user = Unwinder::kSampleRegsUser;
+  options.data_pages = PerfSampleRing::pages_for(options, 64);
+  std::string error;
+  int error_number = 0;
+  auto ring = PerfSampleRing::open(tid.load(), options, error, error_number);
+  if (!ring || !ring->enable()) {
+    stop = true;
+    worker.join();
+    GTEST_SKIP() << "perf_event_open refused here: " << error;
+  }
+  const Unwinder::WalkCounts before = Unwinder::get().walk_counts();
+  int samples = 0, differing = 0, deep = 0;
+  std::string first_difference;
+  const PerfSampleRing::Unwind unwind = [&](const std::uint64_t* registers, const unsigned char* stack, std::size_t size,
+                                            std::uintptr_t* pcs, int max) {
+    std::uintptr_t reference[64];
+    const int n = Unwinder::get().unwind(registers, stack, size, pcs, max);
+    const int m = Unwinder::get().unwind_with_libunwind(registers, stack, size, reference, std::min(max, 64));
+    ++samples;
+    deep += n >= 4;
+    if (n != m || !std::equal(pcs, pcs + n, reference)) {
+      if (differing++ == 0) {
+        char b[160];
+        std::snprintf(b, sizeof b, "%d frames against libunwind's %d, first pc %#lx", n, m, static_cast<unsigned long>(pcs[0]));
+        first_difference = b;
+      }
+    }
+    return n;
+  };
+  // About 600 samples of the worker's CPU time, read while it runs.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (samples < 600 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ring->read(ring->position(), unwind, [](const PerfSampleRing::Sample&) {});
+  }
+  ring->disable();
+  stop = true;
+  worker.join();
+  const Unwinder::WalkCounts after = Unwinder::get().walk_counts();
+  ASSERT_GE(samples, 100);
+  EXPECT_EQ(differing, 0) << first_difference << " (" << differing << " of " << samples << " samples)";
+  EXPECT_GT(deep, samples / 2) << "most samples reach the worker's frames and beyond";
+  const auto by_rules = after.by_rules - before.by_rules, by_libunwind = after.by_libunwind - before.by_libunwind;
+  std::printf("[ copied-stack unwind ] %d kernel samples: %llu walked by cached rules, %llu by libunwind\n", samples,
+              static_cast<unsigned long long>(by_rules), static_cast<unsigned long long>(by_libunwind - static_cast<unsigned>(samples)));
+  // Release: 0 to 3 of 600 left to libunwind; ASan (frame-pointer frames, its interceptors): ~7 %.
+  EXPECT_GT(by_rules, static_cast<std::uint64_t>(samples) * 3 / 4) << "the rules walk nearly every sample";
 }
 
 }  // namespace copied_stack_test
