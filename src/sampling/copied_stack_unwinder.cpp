@@ -17,8 +17,8 @@
 #include <iterator>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -79,6 +79,7 @@ struct FrameRule {
   std::int64_t return_address_offset = 0;  // from the CFA
   enum class Rbp : std::uint8_t { same, saved, undefined } rbp = Rbp::same;
   std::int64_t rbp_offset = 0;  // from the CFA, when saved
+  bool operator==(const FrameRule&) const = default;
 };
 
 struct Module {
@@ -96,6 +97,14 @@ struct Sample {  // one unwind's sample: what the accessors read
   // Non-zero for a probe (State::probe): memory outside the modules reads as its address ^ this.
   std::uint64_t probe_key = 0;
 };
+
+// The word at `address` if the stack copy holds all of it.
+bool read_copy(const Sample& sample, std::uintptr_t address, std::uint64_t& value) noexcept {
+  if (address < sample.sp || address - sample.sp > sample.size || sample.size - (address - sample.sp) < sizeof value)
+    return false;
+  __builtin_memcpy(&value, sample.stack + (address - sample.sp), sizeof value);
+  return true;
+}
 
 // Module memory is read with a plain load, outside ASan's view: libunwind asks for whole aligned
 // words, which may overlap an instrumented global's redzone next to the bytes it needs.
@@ -294,11 +303,7 @@ struct CopiedStackUnwinder::State {
       }
       rule.simple = true;
     }
-    const FrameRule& a = learnt[0];
-    const FrameRule& b = learnt[1];
-    const bool same = a.outermost == b.outermost && a.cfa_from_rbp == b.cfa_from_rbp && a.cfa_offset == b.cfa_offset &&
-                      a.return_address_offset == b.return_address_offset && a.rbp == b.rbp && a.rbp_offset == b.rbp_offset;
-    return same ? a : FrameRule{};
+    return learnt[0] == learnt[1] ? learnt[0] : FrameRule{};
   }
 
   const FrameRule& rule_at(std::uintptr_t address) noexcept {
@@ -314,31 +319,26 @@ struct CopiedStackUnwinder::State {
   int walk_by_rules(const Sample& sample, std::uintptr_t* pcs, int max) noexcept {
     std::uintptr_t ip = sample.registers[sample_index(PERF_REG_X86_IP)];
     std::uintptr_t sp = sample.sp;
-    std::uintptr_t bp = sample.registers[sample_index(PERF_REG_X86_BP)];
+    std::uint64_t bp = sample.registers[sample_index(PERF_REG_X86_BP)];
     bool bp_known = true;
     if (ip == 0) return 0;
-    auto read_stack = [&](std::uintptr_t address, std::uintptr_t& value) {
-      if (address < sample.sp || address - sample.sp > sample.size || sample.size - (address - sample.sp) < sizeof value)
-        return false;
-      __builtin_memcpy(&value, sample.stack + (address - sample.sp), sizeof value);
-      return true;
-    };
     int n = 0;
     try {
       for (;;) {
         pcs[n++] = ip;
-        if (n == max || !is_code(ip)) return n;
+        // A return address was checked for code before it became ip.
+        if (n == max || (n == 1 && !is_code(ip))) return n;
         const FrameRule& rule = rule_at(n == 1 ? ip : ip - 1);
         if (!rule.simple) return -1;
         if (rule.outermost) return n;
         if (rule.cfa_from_rbp && !bp_known) return -1;
         const std::uintptr_t cfa = (rule.cfa_from_rbp ? bp : sp) + static_cast<std::uintptr_t>(rule.cfa_offset);
-        std::uintptr_t return_address = 0;
-        if (!read_stack(cfa + static_cast<std::uintptr_t>(rule.return_address_offset), return_address)) return n;
+        std::uint64_t return_address = 0;
+        if (!read_copy(sample, cfa + static_cast<std::uintptr_t>(rule.return_address_offset), return_address)) return n;
         // A saved %rbp outside the copy (an epilogue popped it: its slot lies below the sampled SP)
         // is unknown, not an end: libunwind too reads a saved register only when it is used.
         if (rule.rbp == FrameRule::Rbp::saved)
-          bp_known = read_stack(cfa + static_cast<std::uintptr_t>(rule.rbp_offset), bp);
+          bp_known = read_copy(sample, cfa + static_cast<std::uintptr_t>(rule.rbp_offset), bp);
         else if (rule.rbp == FrameRule::Rbp::undefined)
           bp_known = false;
         if (return_address == 0 || !is_code(return_address)) return n;
@@ -397,11 +397,7 @@ struct CopiedStackUnwinder::State {
       else *value = address ^ sample.probe_key;
       return 0;
     }
-    if (address >= sample.sp && address - sample.sp <= sample.size &&
-        sample.size - (address - sample.sp) >= sizeof *value) {
-      __builtin_memcpy(value, sample.stack + (address - sample.sp), sizeof *value);
-      return 0;
-    }
+    if (read_copy(sample, address, *value)) return 0;
     // Outside the copy: only the bytes of a module still loaded (dl_iterate_phdr's lock keeps it so).
     // The live stack beyond the copy is not one of them, so a frame that needs it ends the walk.
     if (!sample.state->segment_holding(address, sizeof *value)) return -UNW_EINVAL;

@@ -57,7 +57,7 @@ class CopiedStackUnwinder {
   // space are shared).
   int unwind(const std::uint64_t* register_values, const unsigned char* stack, std::size_t size,
              std::uintptr_t* pcs, int max) const noexcept;
-  // The same with libunwind for every frame, not the rules kept per instruction range first (tests
+  // The same with libunwind for every frame, not the rules kept per code address first (tests
   // compare the two).
   int unwind_with_libunwind(const std::uint64_t* register_values, const unsigned char* stack, std::size_t size,
                             std::uintptr_t* pcs, int max) const noexcept;

@@ -67,11 +67,12 @@ std::uint32_t call_line(Dwarf_Die* inlined) {
 
 // The dynamic loader's load and unload counters: they change with every dlopen and dlclose, so
 // they say whether /proc/self/maps can hold a module the last report did not.
-std::pair<unsigned long long, unsigned long long> loader_counts() {
-  std::pair<unsigned long long, unsigned long long> counts{0, 0};
+using LoaderCounts = std::pair<unsigned long long, unsigned long long>;
+LoaderCounts loader_counts() {
+  LoaderCounts counts{0, 0};
   dl_iterate_phdr(
       [](dl_phdr_info* info, std::size_t, void* arg) {
-        *static_cast<std::pair<unsigned long long, unsigned long long>*>(arg) = {info->dlpi_adds, info->dlpi_subs};
+        *static_cast<LoaderCounts*>(arg) = {info->dlpi_adds, info->dlpi_subs};
         return 1;
       },
       &counts);
@@ -93,7 +94,7 @@ std::string demangle(const char* name) {
 struct Symbolizer::Dwfl {
   ::Dwfl* session = nullptr;
   std::size_t reports = 0;
-  std::pair<unsigned long long, unsigned long long> reported_counts{};  // loader_counts() at the last report
+  LoaderCounts reported_counts{};  // loader_counts() at the last report
 
   Dwfl() : session(dwfl_begin(&kCallbacks)) { report(); }
   ~Dwfl() {
