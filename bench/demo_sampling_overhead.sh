@@ -31,12 +31,12 @@ run() {  # mode, then the command's prefix (empty, or perf record ...)
   echo "$mode cpu_s $cpu wall_s $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" | tee -a "$tmp/$mode"
 }
 DEMO_FLAGS=("$@")
+have_perf=0  # perf installed and allowed to record here
+if command -v perf >/dev/null 2>&1 && perf record -q -o "$tmp/probe.data" -- true >/dev/null 2>&1; then have_perf=1; fi
 for ((r = 1; r <= rounds; r++)); do
   run off 0
   run on 1
-  if command -v perf >/dev/null 2>&1 && perf record -q -o "$tmp/probe.data" -- true >/dev/null 2>&1; then
-    run perf 0 perf record -q -F 999 -g -o "$tmp/perf.data" --
-  fi
+  if ((have_perf)); then run perf 0 perf record -q -F 999 -g -o "$tmp/perf.data" --; fi
 done
 median() { sort -g | awk '{v[NR] = $1} END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 column() { [[ -s "$tmp/$1" ]] && awk -v c="$2" '{print $c}' "$tmp/$1" | median; }
