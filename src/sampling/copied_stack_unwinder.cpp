@@ -74,11 +74,15 @@ struct Segment {
 struct FrameRule {
   bool simple = false;     // false: another shape (an expression reading memory, a signal frame)
   bool outermost = false;  // the return address is undefined: the first frame of a thread
-  bool cfa_from_rbp = false;
+  // The CFA: %rsp + offset, %rbp + offset, or the word at %rbp + offset (a frame realigned through
+  // a DRAP register: GCC keeps the caller's stack pointer in a slot below the saved %rbp).
+  enum class Cfa : std::uint8_t { rsp, rbp, at_rbp } cfa = Cfa::rsp;
   std::int64_t cfa_offset = 0;
   std::int64_t return_address_offset = 0;  // from the CFA
-  enum class Rbp : std::uint8_t { same, saved, undefined } rbp = Rbp::same;
-  std::int64_t rbp_offset = 0;  // from the CFA, when saved
+  // Where the caller's %rbp is: unchanged, in a slot at the CFA + offset, in a slot at this frame's
+  // %rbp + offset (a realigned frame), or nowhere.
+  enum class Rbp : std::uint8_t { same, saved, saved_at_rbp, undefined } rbp = Rbp::same;
+  std::int64_t rbp_offset = 0;
   bool operator==(const FrameRule&) const = default;
 };
 
@@ -252,9 +256,10 @@ struct CopiedStackUnwinder::State {
   // What libunwind's step does at `address`, learnt from two steps over made-up registers and
   // memory: %rsp and %rbp far apart, every other register far from both, and every address outside
   // the modules reading as itself ^ a key. A rule of the simple shape moves the CFA, the return
-  // address's slot and the saved %rbp's slot alike in both; anything else (an expression that
-  // reads memory, a signal frame restoring registers from the stack, a CFA from another register)
-  // does not, and is left to libunwind.
+  // address's slot and the saved %rbp's slot alike in both; so does a frame realigned through a
+  // DRAP register (CFA read from %rbp - 8, %rbp saved at %rbp), whose slots read as themselves ^
+  // the key. Anything else (another expression, a signal frame restoring registers from the stack,
+  // a CFA from another register) does not, and is left to libunwind.
   FrameRule probe(std::uintptr_t address) noexcept {
     constexpr std::uint64_t kSp[2] = {0x100000000000, 0x300000000000};
     constexpr std::uint64_t kBp[2] = {0x200000000000, 0x500000000000};
@@ -284,10 +289,14 @@ struct CopiedStackUnwinder::State {
       }
       unw_word_t ip = 0, cfa = 0, bp = 0;
       if (get_reg(&cursor, UNW_REG_IP, &ip) < 0 || get_reg(&cursor, UNW_REG_SP, &cfa) < 0) return {};
+      // Made-up memory reads as its address ^ key, so a CFA read from the stack is near %rbp
+      // once the key is taken off again.
       if (near(cfa, kSp[k], rule.cfa_offset)) {
-        rule.cfa_from_rbp = false;
+        rule.cfa = FrameRule::Cfa::rsp;
       } else if (near(cfa, kBp[k], rule.cfa_offset)) {
-        rule.cfa_from_rbp = true;
+        rule.cfa = FrameRule::Cfa::rbp;
+      } else if (near(cfa ^ kKey[k], kBp[k], rule.cfa_offset)) {
+        rule.cfa = FrameRule::Cfa::at_rbp;
       } else {
         return {};
       }
@@ -298,6 +307,8 @@ struct CopiedStackUnwinder::State {
         rule.rbp = FrameRule::Rbp::same;
       } else if (near(bp ^ kKey[k], cfa, rule.rbp_offset)) {
         rule.rbp = FrameRule::Rbp::saved;
+      } else if (near(bp ^ kKey[k], kBp[k], rule.rbp_offset)) {
+        rule.rbp = FrameRule::Rbp::saved_at_rbp;
       } else {
         return {};
       }
@@ -331,14 +342,22 @@ struct CopiedStackUnwinder::State {
         const FrameRule& rule = rule_at(n == 1 ? ip : ip - 1);
         if (!rule.simple) return -1;
         if (rule.outermost) return n;
-        if (rule.cfa_from_rbp && !bp_known) return -1;
-        const std::uintptr_t cfa = (rule.cfa_from_rbp ? bp : sp) + static_cast<std::uintptr_t>(rule.cfa_offset);
+        if (rule.cfa != FrameRule::Cfa::rsp && !bp_known) return -1;
+        std::uintptr_t cfa = (rule.cfa == FrameRule::Cfa::rsp ? sp : bp) + static_cast<std::uintptr_t>(rule.cfa_offset);
+        // A slot outside the copy ends the walk, as libunwind's read of it fails.
+        if (rule.cfa == FrameRule::Cfa::at_rbp) {
+          std::uint64_t word = 0;
+          if (!read_copy(sample, cfa, word)) return n;
+          cfa = word;
+        }
         std::uint64_t return_address = 0;
         if (!read_copy(sample, cfa + static_cast<std::uintptr_t>(rule.return_address_offset), return_address)) return n;
         // A saved %rbp outside the copy (an epilogue popped it: its slot lies below the sampled SP)
         // is unknown, not an end: libunwind too reads a saved register only when it is used.
         if (rule.rbp == FrameRule::Rbp::saved)
           bp_known = read_copy(sample, cfa + static_cast<std::uintptr_t>(rule.rbp_offset), bp);
+        else if (rule.rbp == FrameRule::Rbp::saved_at_rbp)
+          bp_known = bp_known && read_copy(sample, bp + static_cast<std::uintptr_t>(rule.rbp_offset), bp);
         else if (rule.rbp == FrameRule::Rbp::undefined)
           bp_known = false;
         if (return_address == 0 || !is_code(return_address)) return n;
