@@ -11,6 +11,10 @@
 //                                       (kernel_sampling_paths.hpp)
 //                                       (bench/sampling_overhead.sh alternates them and runs
 //                                       `none` under `perf record -F 999 -g` as the peer)
+//   sampling_bench switch_cost [round trips] [rounds]
+//                                       microseconds per context switch that a 999 Hz cpu-clock
+//                                       event adds, opened per thread (codeprof's design) and
+//                                       inherited per CPU (perf record's) (context_switch_cost.hpp)
 //   sampling_bench symbolize [count]    resolves `count` distinct code addresses of this process
 //                                       (default 100,000): time and memory
 // Prints one line per result; the script computes the ratios of one run.
@@ -27,6 +31,7 @@
 #include <vector>
 
 #include "codeprof/profiler.hpp"
+#include "context_switch_cost.hpp"
 #include "kernel_sampling_paths.hpp"
 #include "sampling/symbolizer.hpp"
 
@@ -164,12 +169,32 @@ int symbolize(std::size_t count) {
   return first_frames == 0;
 }
 
+int switch_cost(long round_trips, int rounds) {
+  if (round_trips < 1 || rounds < 1) {
+    std::fprintf(stderr, "sampling_bench switch_cost: expected a positive number of round trips and rounds\n");
+    return 2;
+  }
+  double us[3];
+  std::string error;
+  if (!codeprof::bench::ContextSwitchCost().measure(rounds, round_trips, us, error)) {
+    std::printf("switch_cost: not measured here: %s\n", error.c_str());
+    return 0;  // a machine that denies perf events has nothing to measure
+  }
+  // Two switches per round trip.
+  std::printf("round trip (2 context switches) on one CPU, median of %d rounds of %ld: no event %.2f us, "
+              "per-thread cpu-clock events at 999 Hz %.2f us (%+.2f us per switch), inherited per-CPU event %.2f us (%+.2f us per switch)\n",
+              rounds, round_trips, us[0], us[1], (us[1] - us[0]) / 2, us[2], (us[2] - us[0]) / 2);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "run";
   if (mode == "run" && argc > 2) return run(argv[2], argc > 3 ? std::atof(argv[3]) : 3.0);
+  if (mode == "switch_cost")
+    return switch_cost(argc > 2 ? std::atol(argv[2]) : 100'000, argc > 3 ? std::atoi(argv[3]) : 5);
   if (mode == "symbolize") return symbolize(argc > 2 ? static_cast<std::size_t>(std::atol(argv[2])) : 100'000);
-  std::fprintf(stderr, "sampling_bench: expected 'run none|off|on|on_all [seconds]' or 'symbolize [count]', got '%s'\n", mode.c_str());
+  std::fprintf(stderr, "sampling_bench: expected 'run MODE [seconds]', 'switch_cost [round trips] [rounds]' or 'symbolize [count]', got '%s'\n", mode.c_str());
   return 2;
 }
