@@ -68,11 +68,12 @@ struct Segment {
   bool executable;
 };
 
-// One instruction's unwind rule in the shape compilers give nearly all code: the CFA is %rsp or
-// %rbp plus an offset, the return address is saved at an offset from it, and the caller's %rbp is
-// either untouched or saved at an offset from it too. Learnt from libunwind itself (State::probe).
+// One instruction's unwind rule in the shapes compilers give nearly all code: the CFA is %rsp or
+// %rbp plus an offset (or, in a frame realigned through a DRAP register, read from a slot near
+// %rbp), the return address is saved at an offset from it, and the caller's %rbp is untouched or
+// saved in a slot near the CFA (or near %rbp). Learnt from libunwind itself (State::probe).
 struct FrameRule {
-  bool simple = false;     // false: another shape (an expression reading memory, a signal frame)
+  bool simple = false;     // false: another shape (another expression, a signal frame)
   bool outermost = false;  // the return address is undefined: the first frame of a thread
   // The CFA: %rsp + offset, %rbp + offset, or the word at %rbp + offset (a frame realigned through
   // a DRAP register: GCC keeps the caller's stack pointer in a slot below the saved %rbp).
@@ -98,9 +99,25 @@ struct Sample {  // one unwind's sample: what the accessors read
   std::uintptr_t sp;
   std::size_t size;
   CopiedStackUnwinder::State* state;
-  // Non-zero for a probe (State::probe): memory outside the modules reads as its address ^ this.
+  // Non-zero for a probe (State::probe): memory outside the modules reads as made_up_word(its
+  // address, this key).
   std::uint64_t probe_key = 0;
 };
+
+// A probe's made-up memory: each address reads as a word no other address reads as, and from
+// which the address comes back (made_up_address). Multiplying first makes it non-linear: a rule
+// that adds a constant to a word it read (CFA = *(%rbp) + 8) then lands nowhere near a slot, where
+// with address ^ key alone it would pass for a read at the shifted address.
+constexpr std::uint64_t kMadeUpFactor = 0x9e3779b97f4a7c15ull;  // odd: invertible modulo 2^64
+constexpr std::uint64_t inverse_modulo_2_64(std::uint64_t odd) {
+  std::uint64_t x = odd;  // Newton's iteration doubles the correct low bits each step: 3, 6, ... 96
+  for (int i = 0; i < 5; ++i) x *= 2 - odd * x;
+  return x;
+}
+constexpr std::uint64_t kMadeUpInverse = inverse_modulo_2_64(kMadeUpFactor);
+static_assert(kMadeUpFactor * kMadeUpInverse == 1);
+constexpr std::uint64_t made_up_word(std::uint64_t address, std::uint64_t key) { return (address * kMadeUpFactor) ^ key; }
+constexpr std::uint64_t made_up_address(std::uint64_t word, std::uint64_t key) { return (word ^ key) * kMadeUpInverse; }
 
 // The word at `address` if the stack copy holds all of it.
 bool read_copy(const Sample& sample, std::uintptr_t address, std::uint64_t& value) noexcept {
@@ -255,11 +272,11 @@ struct CopiedStackUnwinder::State {
 
   // What libunwind's step does at `address`, learnt from two steps over made-up registers and
   // memory: %rsp and %rbp far apart, every other register far from both, and every address outside
-  // the modules reading as itself ^ a key. A rule of the simple shape moves the CFA, the return
-  // address's slot and the saved %rbp's slot alike in both; so does a frame realigned through a
-  // DRAP register (CFA read from %rbp - 8, %rbp saved at %rbp), whose slots read as themselves ^
-  // the key. Anything else (another expression, a signal frame restoring registers from the stack,
-  // a CFA from another register) does not, and is left to libunwind.
+  // the modules reading as made_up_word(itself, a key). A rule of the simple shape moves the CFA,
+  // the return address's slot and the saved %rbp's slot alike in both; so does a frame realigned
+  // through a DRAP register (CFA read from %rbp - 8, %rbp saved at %rbp), whose CFA word gives its
+  // slot's address back. Anything else (another expression, a signal frame restoring registers from
+  // the stack, a CFA from another register) does not, and is left to libunwind.
   FrameRule probe(std::uintptr_t address) noexcept {
     constexpr std::uint64_t kSp[2] = {0x100000000000, 0x300000000000};
     constexpr std::uint64_t kBp[2] = {0x200000000000, 0x500000000000};
@@ -289,25 +306,25 @@ struct CopiedStackUnwinder::State {
       }
       unw_word_t ip = 0, cfa = 0, bp = 0;
       if (get_reg(&cursor, UNW_REG_IP, &ip) < 0 || get_reg(&cursor, UNW_REG_SP, &cfa) < 0) return {};
-      // Made-up memory reads as its address ^ key, so a CFA read from the stack is near %rbp
-      // once the key is taken off again.
+      // A word read from made-up memory gives its address back: a CFA read from the stack is
+      // then near %rbp, a return address or a saved %rbp near the slot it was read from.
       if (near(cfa, kSp[k], rule.cfa_offset)) {
         rule.cfa = FrameRule::Cfa::rsp;
       } else if (near(cfa, kBp[k], rule.cfa_offset)) {
         rule.cfa = FrameRule::Cfa::rbp;
-      } else if (near(cfa ^ kKey[k], kBp[k], rule.cfa_offset)) {
+      } else if (near(made_up_address(cfa, kKey[k]), kBp[k], rule.cfa_offset)) {
         rule.cfa = FrameRule::Cfa::at_rbp;
       } else {
         return {};
       }
-      if (!near(ip ^ kKey[k], cfa, rule.return_address_offset)) return {};
+      if (!near(made_up_address(ip, kKey[k]), cfa, rule.return_address_offset)) return {};
       if (get_reg(&cursor, UNW_X86_64_RBP, &bp) < 0) {
         rule.rbp = FrameRule::Rbp::undefined;
       } else if (bp == kBp[k]) {
         rule.rbp = FrameRule::Rbp::same;
-      } else if (near(bp ^ kKey[k], cfa, rule.rbp_offset)) {
+      } else if (near(made_up_address(bp, kKey[k]), cfa, rule.rbp_offset)) {
         rule.rbp = FrameRule::Rbp::saved;
-      } else if (near(bp ^ kKey[k], kBp[k], rule.rbp_offset)) {
+      } else if (near(made_up_address(bp, kKey[k]), kBp[k], rule.rbp_offset)) {
         rule.rbp = FrameRule::Rbp::saved_at_rbp;
       } else {
         return {};
@@ -356,8 +373,11 @@ struct CopiedStackUnwinder::State {
         // is unknown, not an end: libunwind too reads a saved register only when it is used.
         if (rule.rbp == FrameRule::Rbp::saved)
           bp_known = read_copy(sample, cfa + static_cast<std::uintptr_t>(rule.rbp_offset), bp);
-        else if (rule.rbp == FrameRule::Rbp::saved_at_rbp)
-          bp_known = bp_known && read_copy(sample, bp + static_cast<std::uintptr_t>(rule.rbp_offset), bp);
+        else if (rule.rbp == FrameRule::Rbp::saved_at_rbp) {
+          // libunwind needs this frame's %rbp to find the slot; it fails the step without it.
+          if (!bp_known) return -1;
+          bp_known = read_copy(sample, bp + static_cast<std::uintptr_t>(rule.rbp_offset), bp);
+        }
         else if (rule.rbp == FrameRule::Rbp::undefined)
           bp_known = false;
         if (return_address == 0 || !is_code(return_address)) return n;
@@ -413,7 +433,7 @@ struct CopiedStackUnwinder::State {
     if (write) return -UNW_EINVAL;
     if (sample.probe_key != 0) {  // State::probe: the modules as they are, made-up memory elsewhere
       if (sample.state->segment_holding(address, sizeof *value)) *value = read_module_word(address);
-      else *value = address ^ sample.probe_key;
+      else *value = made_up_word(address, sample.probe_key);
       return 0;
     }
     if (read_copy(sample, address, *value)) return 0;

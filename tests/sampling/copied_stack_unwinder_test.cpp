@@ -165,6 +165,59 @@ TEST(CopiedStackUnwinder, UnwindsACopyThroughFramesWithoutFramePointers) {
               c.stack.size(), us / kRounds, kRounds);
 }
 
+// A hand-written frame whose CFA is a word read from the stack plus 8 (DW_CFA_def_cfa_expression:
+// DW_OP_breg6 0, DW_OP_deref, DW_OP_plus_uconst 8). It reads like a realigned frame's CFA shifted
+// by 8, and is not one: the rules walk must leave it to libunwind.
+extern "C" int codeprof_test_frame_cfa_read_plus_8(Capture* c, int depth);
+extern "C" CODEPROF_TEST_FRAME int codeprof_test_under_odd_frame(Capture* c, int depth) {
+  c->return_into_outer = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));  // into the odd frame
+  return inner(*c, depth) * 3;
+}
+__asm__(R"(
+  .text
+  .globl codeprof_test_frame_cfa_read_plus_8
+  .type codeprof_test_frame_cfa_read_plus_8,@function
+codeprof_test_frame_cfa_read_plus_8:
+  .cfi_startproc
+  push %rbp
+  .cfi_def_cfa_offset 16
+  .cfi_offset %rbp, -16
+  lea 8(%rsp), %rax
+  push %rax
+  mov %rsp, %rbp
+  .cfi_escape 0x0f, 0x05, 0x76, 0x00, 0x06, 0x23, 0x08
+  sub $8, %rsp
+  call codeprof_test_under_odd_frame
+  nop
+  add $8, %rsp
+  pop %rcx
+  .cfi_def_cfa %rsp, 16
+  pop %rbp
+  .cfi_def_cfa_offset 8
+  ret
+  .cfi_endproc
+  .size codeprof_test_frame_cfa_read_plus_8, .-codeprof_test_frame_cfa_read_plus_8
+)");
+
+TEST(CopiedStackUnwinder, AnotherCfaExpressionIsLeftToLibunwind) {
+  SKIP_WITHOUT_LIBUNWIND();
+  Capture c;
+  ASSERT_EQ(codeprof_test_frame_cfa_read_plus_8(&c, 0), 3);
+  std::uintptr_t pcs[64], reference[64];
+  const Unwinder::WalkCounts before = Unwinder::get().walk_counts();
+  const int n = Unwinder::get().unwind(c.registers, c.stack.data(), c.stack.size(), pcs, 64);
+  const Unwinder::WalkCounts after = Unwinder::get().walk_counts();
+  const int m = Unwinder::get().unwind_with_libunwind(c.registers, c.stack.data(), c.stack.size(), reference, 64);
+  EXPECT_EQ(after.by_rules, before.by_rules) << "the odd frame's rule was taken for a realigned frame's";
+  EXPECT_EQ(after.by_libunwind, before.by_libunwind + 1);
+  ASSERT_EQ(n, m);
+  EXPECT_TRUE(std::equal(pcs, pcs + n, reference));
+  ASSERT_GE(n, 4);
+  EXPECT_EQ(pcs[1], c.return_into_middle);
+  EXPECT_EQ(pcs[2], c.return_into_outer) << "the return address into the odd frame";
+  EXPECT_GT(n, 4) << "libunwind walks on past the odd frame into the test";
+}
+
 TEST(CopiedStackUnwinder, ShortCopyGivesAShortStack) {
   SKIP_WITHOUT_LIBUNWIND();
   Capture c;
@@ -222,9 +275,13 @@ TEST(CopiedStackUnwinder, TwoThreadsAtOnce) {
   other.join();
 }
 
+// The return address into through_realigned_frame (below), for the test to see walks cross it.
+std::atomic<std::uintptr_t> g_return_into_realigned{0};
+
 // Library code of every kind under the samples: sorting strings, formatting, regular expressions,
 // a tree, allocation (libstdc++, libc, this test; none with frame pointers).
-std::uint64_t varied_work(int round) {
+[[gnu::noinline]] std::uint64_t varied_work(int round) {
+  g_return_into_realigned.store(reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)), std::memory_order_relaxed);
   std::vector<std::string> words;
   char buf[64];
   for (int i = 0; i < 400; ++i) {
@@ -276,7 +333,7 @@ TEST(CopiedStackUnwinder, RulesAndLibunwindGiveTheSameFramesForKernelSamples) {
     GTEST_SKIP() << "perf_event_open refused here: " << error;
   }
   const Unwinder::WalkCounts before = Unwinder::get().walk_counts();
-  int samples = 0, differing = 0, deep = 0;
+  int samples = 0, differing = 0, deep = 0, crossing = 0;
   std::string first_difference;
   const PerfSampleRing::Unwind unwind = [&](const std::uint64_t* registers, const unsigned char* stack, std::size_t size,
                                             std::uintptr_t* pcs, int max) {
@@ -285,6 +342,9 @@ TEST(CopiedStackUnwinder, RulesAndLibunwindGiveTheSameFramesForKernelSamples) {
     const int m = Unwinder::get().unwind_with_libunwind(registers, stack, size, reference, std::min(max, 64));
     ++samples;
     deep += n >= 4;
+    // Past the realigned frame: its return address and a frame beyond it.
+    const std::uintptr_t* into = std::find(pcs, pcs + n, g_return_into_realigned.load(std::memory_order_relaxed));
+    crossing += into + 1 < pcs + n;
     if (n != m || !std::equal(pcs, pcs + n, reference)) {
       if (differing++ == 0) {
         char b[160];
@@ -307,6 +367,7 @@ TEST(CopiedStackUnwinder, RulesAndLibunwindGiveTheSameFramesForKernelSamples) {
   ASSERT_GE(samples, 100);
   EXPECT_EQ(differing, 0) << first_difference << " (" << differing << " of " << samples << " samples)";
   EXPECT_GT(deep, samples / 2) << "most samples reach the worker's frames and beyond";
+  EXPECT_GT(crossing, samples / 2) << "most samples are unwound through the realigned frame";
   const auto by_rules = after.by_rules - before.by_rules, by_libunwind = after.by_libunwind - before.by_libunwind;
   std::printf("[ copied-stack unwind ] %d kernel samples: %llu walked by cached rules, %llu by libunwind\n", samples,
               static_cast<unsigned long long>(by_rules), static_cast<unsigned long long>(by_libunwind - static_cast<unsigned>(samples)));
