@@ -9,7 +9,9 @@
 //               the contexts without touching the timer
 // Two threads pinned to one CPU pass a byte back and forth through pipes (two switches per round
 // trip, a little work on each side); the three set-ups alternate within one run, and the result is
-// each one's median time per round trip.
+// each one's median time per round trip. Every switch here is between two sampled threads of one
+// process, the case inherited events are made for; a switch to another process or to the idle
+// task still stops and starts an inherited event's timer.
 #pragma once
 
 #include <linux/perf_event.h>
@@ -99,12 +101,13 @@ class ContextSwitchCost {
   static bool ping_pong(Events events, long round_trips, double& us, std::string& error) {
     // Both threads on the CPU this one runs on, so that every hand-over is a context switch.
     const int cpu = sched_getcpu();
-    cpu_set_t one;
+    cpu_set_t one, before;
     CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    cpu_set_t before;
-    sched_getaffinity(0, sizeof before, &before);
-    sched_setaffinity(0, sizeof one, &one);
+    if (cpu >= 0) CPU_SET(cpu, &one);
+    if (cpu < 0 || sched_getaffinity(0, sizeof before, &before) != 0 || sched_setaffinity(0, sizeof one, &one) != 0) {
+      error = std::string("cannot pin the two threads to one CPU: ") + std::strerror(errno);
+      return false;
+    }
     int to_peer[2], to_main[2];
     if (pipe(to_peer) != 0 || pipe(to_main) != 0) {
       error = std::string("pipe failed: ") + std::strerror(errno);

@@ -13,7 +13,9 @@
 #   the next. So the two demos of a pair run at the same time, each pinned to its own CPU (which
 #   CPU and which starts first alternate), and the result is the median over rounds of each pair's
 #   ratio. Pinned, all of a demo's threads share one CPU: more context switches than unpinned,
-#   which makes per-switch costs count more, not less.
+#   which makes per-switch costs count more, not less. `perf record` runs pinned with the demo it
+#   records (its own CPU time is not counted). An A/A pair (off against off) measured within +1 to
+#   +3 %: differences below that are not resolved.
 # With one CPU the pairs run one after the other. CPU time is the demo process's (every thread,
 # the profiler's included; perf's own process not counted).
 # Usage: bench/demo_sampling_overhead.sh [build dir] [rounds] [extra demo flags...]
@@ -32,31 +34,47 @@ data=${DEMO_DATA:-$tmp/data}
 precision=fp32
 grep -qw avx512_bf16 /proc/cpuinfo && precision=bf16
 demo_flags=(--no-progress --data-dir "$data" --precision "$precision" --patience 1000 --workers 1 "$@")
-cpus=$(nproc)
+# The CPUs this script may run on (its affinity, not the machine's count): the first two pin a pair.
+mapfile -t allowed < <(/usr/bin/python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)), sep="\n")')
+cpus=${#allowed[@]}
 # One demo: its CPU seconds (user + system, as its parent shell's `times` reports its children).
 # Arguments: output file, CPU to pin to (or -), CODEPROF_SAMPLING_ENABLED, then a command prefix.
+# A demo that fails fails the script, with its output.
 one() {
   local out=$1 cpu=$2 enabled=$3
   shift 3
   local pin=()
   [[ "$cpu" != - ]] && pin=(taskset -c "$cpu")
-  CODEPROF_SAMPLING_ENABLED=$enabled "${pin[@]}" "$@" bash -c '"$@" >/dev/null 2>&1; times' _ \
-    "$demo" "${demo_flags[@]}" -o "$tmp/out_$out" 2>/dev/null |
-    awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' >"$tmp/$out"
+  if ! CODEPROF_SAMPLING_ENABLED=$enabled "${pin[@]}" "$@" bash -c '"$@" >"$0" 2>&1; s=$?; times; exit $s' "$tmp/log_$out" \
+    "$demo" "${demo_flags[@]}" -o "$tmp/out_$out" >"$tmp/times_$out"; then
+    echo "demo_sampling_overhead.sh: the demo failed (${*:-no prefix}, CODEPROF_SAMPLING_ENABLED=$enabled):" >&2
+    tail -20 "$tmp/log_$out" >&2
+    return 1
+  fi
+  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$tmp/times_$out" >"$tmp/$out"
 }
 # A pair: sampling off and the mode under test, at the same time on two CPUs where there are two.
-pair() {  # name, CODEPROF_SAMPLING_ENABLED of the second, its command prefix...
-  local name=$1 enabled=$2
-  shift 2
-  local a=0 b=1
-  ((r % 2)) && { a=1; b=0; }
+pair() {  # round, name, CODEPROF_SAMPLING_ENABLED of the second, its command prefix...
+  local r=$1 name=$2 enabled=$3
+  shift 3
+  local a=${allowed[0]} b=${allowed[1]:-}
+  ((r % 2)) && { a=${allowed[1]:-}; b=${allowed[0]}; }
   if ((cpus < 2)); then
     one base - 0
     one test - "$enabled" "$@"
-  elif (((r / 2) % 2)); then
-    one test "$b" "$enabled" "$@" & one base "$a" 0 & wait
   else
-    one base "$a" 0 & one test "$b" "$enabled" "$@" & wait
+    local first second
+    if (((r / 2) % 2)); then
+      one test "$b" "$enabled" "$@" & first=$!
+      one base "$a" 0 & second=$!
+    else
+      one base "$a" 0 & first=$!
+      one test "$b" "$enabled" "$@" & second=$!
+    fi
+    local failed=0
+    wait "$first" || failed=1
+    wait "$second" || failed=1
+    ((failed == 0)) || exit 1
   fi
   local base test
   base=$(<"$tmp/base") test=$(<"$tmp/test")
@@ -66,8 +84,8 @@ pair() {  # name, CODEPROF_SAMPLING_ENABLED of the second, its command prefix...
 have_perf=0  # perf installed and allowed to record here
 if command -v perf >/dev/null 2>&1 && perf record -q -o "$tmp/probe.data" -- true >/dev/null 2>&1; then have_perf=1; fi
 for ((r = 0; r < rounds; r++)); do
-  pair codeprof 1
-  if ((have_perf)); then pair perf 0 perf record -q -F 999 -g -o "$tmp/perf_$r.data" --; fi
+  pair "$r" codeprof 1
+  if ((have_perf)); then pair "$r" perf 0 perf record -q -F 999 -g -o "$tmp/perf_$r.data" --; fi
 done
 median() { sort -g | awk '{v[NR] = $1} END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 summary() {  # name, what it is
