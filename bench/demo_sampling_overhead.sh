@@ -85,7 +85,7 @@ have_perf=0  # perf installed and allowed to record here
 if command -v perf >/dev/null 2>&1 && perf record -q -o "$tmp/probe.data" -- true >/dev/null 2>&1; then have_perf=1; fi
 for ((r = 0; r < rounds; r++)); do
   pair "$r" codeprof 1
-  if ((have_perf)); then pair "$r" perf 0 perf record -q -F 999 -g -o "$tmp/perf_$r.data" --; fi
+  if ((have_perf)); then pair "$r" perf 0 perf record -q -F 999 -g -o "$tmp/perf.data" --; fi
 done
 median() { sort -g | awk '{v[NR] = $1} END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 summary() {  # name, what it is

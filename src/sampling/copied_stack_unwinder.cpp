@@ -322,9 +322,9 @@ struct CopiedStackUnwinder::State {
         rule.rbp = FrameRule::Rbp::undefined;
       } else if (bp == kBp[k]) {
         rule.rbp = FrameRule::Rbp::same;
-      } else if (near(made_up_address(bp, kKey[k]), cfa, rule.rbp_offset)) {
+      } else if (const std::uint64_t bp_slot = made_up_address(bp, kKey[k]); near(bp_slot, cfa, rule.rbp_offset)) {
         rule.rbp = FrameRule::Rbp::saved;
-      } else if (near(made_up_address(bp, kKey[k]), kBp[k], rule.rbp_offset)) {
+      } else if (near(bp_slot, kBp[k], rule.rbp_offset)) {
         rule.rbp = FrameRule::Rbp::saved_at_rbp;
       } else {
         return {};
@@ -371,15 +371,15 @@ struct CopiedStackUnwinder::State {
         if (!read_copy(sample, cfa + static_cast<std::uintptr_t>(rule.return_address_offset), return_address)) return n;
         // A saved %rbp outside the copy (an epilogue popped it: its slot lies below the sampled SP)
         // is unknown, not an end: libunwind too reads a saved register only when it is used.
-        if (rule.rbp == FrameRule::Rbp::saved)
+        if (rule.rbp == FrameRule::Rbp::saved) {
           bp_known = read_copy(sample, cfa + static_cast<std::uintptr_t>(rule.rbp_offset), bp);
-        else if (rule.rbp == FrameRule::Rbp::saved_at_rbp) {
+        } else if (rule.rbp == FrameRule::Rbp::saved_at_rbp) {
           // libunwind needs this frame's %rbp to find the slot; it fails the step without it.
           if (!bp_known) return -1;
           bp_known = read_copy(sample, bp + static_cast<std::uintptr_t>(rule.rbp_offset), bp);
-        }
-        else if (rule.rbp == FrameRule::Rbp::undefined)
+        } else if (rule.rbp == FrameRule::Rbp::undefined) {
           bp_known = false;
+        }
         if (return_address == 0 || !is_code(return_address)) return n;
         if (return_address == ip && cfa == sp) return n;
         ip = return_address;
