@@ -2,9 +2,13 @@
 // call; a reset; probes; the trace ring's allocation) and the snapshot side's reader.
 #include "core/thread_stats.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <new>
+#include <utility>
 #include <vector>
 
 namespace codeprof {
@@ -303,9 +307,28 @@ ThreadBuffer::~ThreadBuffer() {
 void ThreadBuffer::mark_samples() noexcept {
   const std::uint64_t* ring = sample_position.load(std::memory_order_relaxed);
   if (!ring) return;
-  const std::uint64_t position = __atomic_load_n(ring, __ATOMIC_RELAXED);
-  const std::uint64_t from = sample_position_seen;
-  sample_position_seen = position;
+  std::uint64_t from = 0, position = 0;
+  const void* source = ring;
+  if (ring == &kMarkByCpuRing) {
+    const CpuSamplePositions* cpus = cpu_positions.load(std::memory_order_acquire);
+    if (!cpus) return;
+    // sched_getcpu reads the restartable-sequences area glibc registers: no system call.
+    const int cpu = sched_getcpu();
+    const std::uint64_t* word = cpu >= 0 && static_cast<std::uint32_t>(cpu) < cpus->cpus ? cpus->words[cpu] : nullptr;
+    const std::uint64_t seen = word ? __atomic_load_n(word, __ATOMIC_RELAXED) : 0;
+    if (word && cpus == cpu_positions_seen && cpu == sample_cpu_seen && seen == sample_position_seen) return;
+    cpu_positions_seen = cpus;  // a later sampler's rings: its first check marks
+    sample_cpu_seen = cpu;
+    sample_position_seen = seen;
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    position = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(now.tv_nsec);
+    from = std::exchange(mark_time_seen, position);
+    source = cpus;
+  } else {
+    position = __atomic_load_n(ring, __ATOMIC_RELAXED);
+    from = std::exchange(sample_position_seen, position);
+  }
   SampleMarks* m = sample_marks.load(std::memory_order_acquire);
   if (!m) return;
   const std::uint64_t w = m->written.load(std::memory_order_relaxed);
@@ -320,7 +343,7 @@ void ThreadBuffer::mark_samples() noexcept {
   SampleMark& mark = m->marks[w & (SampleMarks::kCapacity - 1)];
   mark.from = from;
   mark.position = position;
-  mark.ring = ring;
+  mark.ring = source;
   std::uint32_t depth = open_depth.load(std::memory_order_relaxed);
   if (depth > kMaxDepth) depth = kMaxDepth;
   std::uint32_t n = 0;

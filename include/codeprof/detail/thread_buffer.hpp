@@ -84,6 +84,12 @@ struct ThreadBuffer {
   // the sampler's thread, which holds the buffer as const, hence mutable.
   mutable std::atomic<const std::uint64_t*> sample_position{nullptr};
   std::uint64_t sample_position_seen = 0;
+  // Marking by time (sample_position == &kMarkByCpuRing): the CPU rings' positions, set before
+  // sample_position, and the CPU, its ring's position and the mark time at the last check.
+  mutable std::atomic<const CpuSamplePositions*> cpu_positions{nullptr};
+  const CpuSamplePositions* cpu_positions_seen = nullptr;
+  int sample_cpu_seen = -1;
+  std::uint64_t mark_time_seen = 0;
 
   // ---- the thread's open scopes (owning thread only; a signal handler on that thread may read
   // open_depth and open_ids: ids are written before the depth that exposes them).
