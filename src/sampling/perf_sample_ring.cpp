@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,6 +39,15 @@ std::unique_ptr<PerfSampleRing> PerfSampleRing::open(pid_t tid, const Options& o
   attr.watermark = 1;
   attr.wakeup_watermark = static_cast<std::uint32_t>(data_size / 4 * 3);
   attr.sample_type = PERF_SAMPLE_TID;
+  if (options.inherited) {
+    attr.inherit = 1;
+    attr.inherit_thread = 1;  // threads only: a forked child process is not sampled (Linux 5.13)
+    attr.task = 1;            // thread start and exit records: which threads inherited the events
+    attr.context_switch = 1;  // moves the ring at every switch: how a thread knows it ran elsewhere
+    attr.sample_type |= PERF_SAMPLE_TIME;
+    attr.use_clockid = 1;
+    attr.clockid = CLOCK_MONOTONIC;
+  }
   if (options.stacks == Stacks::frame_pointers) {
     attr.sample_type |= PERF_SAMPLE_CALLCHAIN;
     // kernel.perf_event_max_stack (127 by default) refuses more with EOVERFLOW.
@@ -47,7 +57,8 @@ std::unique_ptr<PerfSampleRing> PerfSampleRing::open(pid_t tid, const Options& o
     attr.sample_regs_user = options.sample_regs_user;
     attr.sample_stack_user = options.stack_bytes;
   }
-  const int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
+  const int fd = static_cast<int>(
+      syscall(SYS_perf_event_open, &attr, tid, options.inherited ? options.cpu : -1, -1, PERF_FLAG_FD_CLOEXEC));
   if (fd < 0) {
     error_number = errno;
     error = std::string("perf_event_open (software cpu-clock, user space, sampled into a ring) failed: ") + std::strerror(errno);
@@ -73,10 +84,12 @@ std::unique_ptr<PerfSampleRing> PerfSampleRing::open(pid_t tid, const Options& o
 
 std::uint32_t PerfSampleRing::pages_for(const Options& options, std::uint32_t samples) {
   // Per sample: the header, pid/tid, then the call chain or the registers and the stack copy.
-  const std::uint64_t bytes = options.stacks == Stacks::frame_pointers
-                                  ? 8 + 8 + 8 + 8ull * static_cast<std::uint64_t>(options.max_frames)
-                                  : 8 + 8 + 8 + 8ull * static_cast<std::uint64_t>(std::popcount(options.sample_regs_user)) + 8 +
-                                        options.stack_bytes + 8;
+  // Inherited: the time, and a few context-switch records (a header each) per sample.
+  const std::uint64_t bytes = (options.stacks == Stacks::frame_pointers
+                                   ? 8 + 8 + 8 + 8ull * static_cast<std::uint64_t>(options.max_frames)
+                                   : 8 + 8 + 8 + 8ull * static_cast<std::uint64_t>(std::popcount(options.sample_regs_user)) + 8 +
+                                         options.stack_bytes + 8) +
+                              (options.inherited ? 8 + 4 * 8 : 0);
   const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
   return static_cast<std::uint32_t>(std::bit_ceil((bytes * samples + page - 1) / page));
 }
@@ -105,7 +118,8 @@ const std::uint64_t* PerfSampleRing::position_word() const noexcept {
 
 std::uint64_t PerfSampleRing::position() const noexcept { return __atomic_load_n(&meta(map_)->data_head, __ATOMIC_ACQUIRE); }
 
-std::uint64_t PerfSampleRing::read(std::uint64_t up_to, const Unwind& unwind, const std::function<void(const Sample&)>& on_sample) {
+std::uint64_t PerfSampleRing::read(std::uint64_t up_to, const Unwind& unwind, const std::function<void(const Sample&)>& on_sample,
+                                   const OnThread& on_thread) {
   perf_event_mmap_page* m = meta(map_);
   const auto* data = static_cast<const unsigned char*>(map_) + page_;
   std::uint64_t tail = m->data_tail;
@@ -141,9 +155,16 @@ std::uint64_t PerfSampleRing::read(std::uint64_t up_to, const Unwind& unwind, co
       if (word(id) && word(n)) lost += n;
       continue;
     }
+    if (header.type == PERF_RECORD_FORK || header.type == PERF_RECORD_EXIT) {
+      std::uint64_t pid_ppid = 0, tid_ptid = 0;  // u32 pid, ppid; u32 tid, ptid
+      if (on_thread && word(pid_ppid) && word(tid_ptid))
+        on_thread(header.type == PERF_RECORD_FORK, static_cast<pid_t>(pid_ppid & 0xffffffffu),
+                  static_cast<pid_t>(tid_ptid & 0xffffffffu));
+      continue;
+    }
     if (header.type != PERF_RECORD_SAMPLE) continue;
-    std::uint64_t pid_tid = 0;
-    if (!word(pid_tid)) continue;
+    std::uint64_t pid_tid = 0, time = 0;  // u32 pid, tid
+    if (!word(pid_tid) || (options_.inherited && !word(time))) continue;
     pcs_.clear();
     if (options_.stacks == Stacks::frame_pointers) {
       std::uint64_t nr = 0;
@@ -170,7 +191,7 @@ std::uint64_t PerfSampleRing::read(std::uint64_t up_to, const Unwind& unwind, co
       const int n = unwind ? unwind(regs, stack, static_cast<std::size_t>(dyn_size), pcs_.data(), options_.max_frames) : 0;
       pcs_.resize(static_cast<std::size_t>(n > 0 ? n : 0));
     }
-    on_sample(Sample{tail, pcs_});
+    on_sample(Sample{tail, static_cast<pid_t>(pid_tid & 0xffffffffu), static_cast<pid_t>(pid_tid >> 32), time, pcs_});
   }
   __atomic_store_n(&m->data_tail, tail, __ATOMIC_RELEASE);
   return lost;

@@ -28,6 +28,11 @@ class PerfSampleRing {
     std::uint64_t sample_regs_user = 0;   // copied_stack: the registers the unwinder needs
     std::uint32_t stack_bytes = 8192;     // copied_stack: bytes of stack copied per sample
     std::uint32_t data_pages = 16;        // ring size in pages, a power of two
+    // One CPU's ring of events inherited by the threads the opening thread creates from then on
+    // (not by child processes): samples carry the thread id and the time (CLOCK_MONOTONIC), and
+    // the ring also gets a record at each context switch and each thread's start and exit.
+    bool inherited = false;
+    int cpu = -1;  // inherited: the CPU
   };
   // Pages for a ring of about this many samples (its reader is woken at three quarters).
   static std::uint32_t pages_for(const Options& options, std::uint32_t samples);
@@ -59,11 +64,16 @@ class PerfSampleRing {
 
   struct Sample {
     std::uint64_t end;  // ring position just after the record: compared with the thread's marks
+    pid_t pid, tid;
+    std::uint64_t time;  // inherited: when it was taken (CLOCK_MONOTONIC ns), else 0
     std::span<const std::uintptr_t> pcs;  // innermost first: the sampled instruction, then return addresses
   };
   // Reads every record up to `up_to` (a position read before), frees their space for the kernel,
   // calls on_sample for each sample and returns how many samples the kernel lost (ring full).
-  std::uint64_t read(std::uint64_t up_to, const Unwind& unwind, const std::function<void(const Sample&)>& on_sample);
+  // Inherited rings also report each thread that started (true) or exited (false) under the events.
+  using OnThread = std::function<void(bool started, pid_t pid, pid_t tid)>;
+  std::uint64_t read(std::uint64_t up_to, const Unwind& unwind, const std::function<void(const Sample&)>& on_sample,
+                     const OnThread& on_thread = nullptr);
 
   // Stops the event and replaces the whole mapping with zero pages in one step, so that the
   // sampled thread, which may still read the position word, reads 0 instead of faulting (the
