@@ -252,6 +252,7 @@ void bind_snapshot(py::module_& m) {
       .def_readonly("name", &SamplingSource::name)
       .def_readonly("frequency_hz", &SamplingSource::frequency_hz)
       .def_readonly("threads", &SamplingSource::threads)
+      .def_readonly("inherited_threads", &SamplingSource::inherited_threads)
       .def_readonly("samples", &SamplingSource::samples)
       .def_readonly("dropped", &SamplingSource::dropped);
   py::class_<SamplingInfo> sampling(m, "SamplingInfo", "Line-level sampling: what ran, what it took.");

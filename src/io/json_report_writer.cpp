@@ -175,6 +175,7 @@ OrderedJson sampling_json(const SamplingInfo& info) {
     sources.push_back({{"name", src.name},
                        {"frequency_hz", number(src.frequency_hz)},
                        {"threads", src.threads},
+                       {"inherited_threads", src.inherited_threads},
                        {"samples", src.samples},
                        {"dropped", src.dropped}});
   OrderedJson unavailable = OrderedJson::array();

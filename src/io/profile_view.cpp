@@ -98,6 +98,7 @@ std::string profile_view_json(const Snapshot& s, std::size_t max_stacks) {
     sources.push_back({{"name", src.name},
                        {"frequency_hz", src.frequency_hz},
                        {"threads", src.threads},
+                       {"inherited_threads", src.inherited_threads},
                        {"samples", src.samples},
                        {"dropped", src.dropped}});
   Json unavailable = Json::array();

@@ -288,7 +288,7 @@ void read_sampling(const Parser& p, const Node& top, SamplingInfo& info) {
   info.unwinder = p.str(n, "unwinder");
   p.each(n, "sources", false, [&](const Node& src) {
     info.sources.push_back({p.str(src, "name", true), p.real(src, "frequency_hz"), p.u64(src, "threads"),
-                            p.u64(src, "samples"), p.u64(src, "dropped")});
+                            p.u64(src, "inherited_threads"), p.u64(src, "samples"), p.u64(src, "dropped")});
   });
   info.samples = p.u64(n, "samples");
   info.dropped = p.u64(n, "dropped");

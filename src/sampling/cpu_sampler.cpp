@@ -17,11 +17,13 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <new>
 #include <utility>
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "codeprof/detail/recording_thread.hpp"
 #include "sampling/copied_stack_unwinder.hpp"
@@ -48,6 +50,21 @@ constexpr std::uint32_t kStackCopyBytes = 8192;
 constexpr std::uint32_t kRingSamples = 48;
 
 pid_t current_tid() noexcept { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+// The clock the inherited rings stamp samples with (attr.clockid), in nanoseconds.
+std::uint64_t monotonic_ns() noexcept {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(now.tv_nsec);
+}
+// Inherited rings: samples stamped up to this long before the rings are read may still be being
+// written on another CPU; they are matched at the next drain.
+constexpr std::uint64_t kSampleInFlightNs = 2'000'000;
+
+int unwind_copied(const std::uint64_t* registers, const unsigned char* stack, std::size_t size, std::uintptr_t* pcs,
+                  int max) {
+  return CopiedStackUnwinder::get().unwind(registers, stack, size, pcs, max);
+}
 
 // ---- state shared with the signal handler. Only atomics; nothing here is ever freed.
 
@@ -115,14 +132,17 @@ struct ThreadState {
 
   // perf_ring: the kernel's ring, the thread's buffer (its marks say which operations each sample
   // was taken under; none for a thread that never ran a scope), samples read but not yet matched.
+  // A thread under the inherited per-CPU events (cpu_positions set) has no ring of its own: its
+  // samples are picked out of the CPU rings by thread id, and `end`, positions and marks are times.
   std::unique_ptr<PerfSampleRing> kernel_ring;
+  const detail::CpuSamplePositions* cpu_positions = nullptr;
   std::atomic<const std::uint64_t*> ring_word{nullptr};  // its position word, once sampling
   std::shared_ptr<const detail::ThreadBuffer> buffer;
   // The buffer a thread armed before its first scope attached itself to (on_thread_attached), until
   // the sampler's thread finds it in the recorder's list.
   std::atomic<const detail::ThreadBuffer*> hooked_buffer{nullptr};
   struct Unmarked {
-    std::uint64_t end;  // ring position after the sample
+    std::uint64_t end;  // ring position after the sample (under CPU rings: its time)
     std::vector<std::uintptr_t> pcs;
   };
   std::deque<Unmarked> unmarked;
@@ -130,6 +150,7 @@ struct ThreadState {
   std::uint64_t lost = 0;         // samples the kernel could not write (its ring was full), not yet counted
   std::uint64_t last_mark_position = 0;
   bool marked_once = false;
+  bool unsorted = false;  // CPU rings: samples appended out of time order since the last sort
 };
 
 // Rings of threads that were still alive when their sampler stopped: their position word may still
@@ -184,6 +205,7 @@ void on_signal(int, siginfo_t* info, void* ucontext) {
 // locks may be held for ever, and inherited perf event descriptors belong to the parent's
 // threads. The child is not sampled; its copy of the sampler does nothing from then on.
 std::atomic<pid_t> g_owner_pid{0};
+std::atomic<std::vector<std::unique_ptr<PerfSampleRing>>*> g_cpu_rings{nullptr};  // the owner's, if any
 
 void in_forked_child() {
   for (Slot& slot : g_slots) {
@@ -195,6 +217,9 @@ void in_forked_child() {
     slot.state.store(nullptr, std::memory_order_relaxed);
     slot.tid.store(0, std::memory_order_relaxed);
   }
+  if (auto* rings = g_cpu_rings.load(std::memory_order_relaxed))
+    for (auto& ring : *rings)
+      if (ring) ring->abandon_in_forked_child();
   g_recorder.store(nullptr);
 }
 
@@ -207,10 +232,12 @@ void on_thread_attached(detail::ThreadBuffer& buffer) noexcept {
   ThreadState* st = slot->state.load(std::memory_order_seq_cst);
   if (const std::uint64_t* word = st ? st->ring_word.load(std::memory_order_acquire) : nullptr) {
     if (auto* marks = new (std::nothrow) detail::SampleMarks()) {
-      marks->start_position = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+      const bool by_time = word == &detail::kMarkByCpuRing;
+      marks->start_position = by_time ? monotonic_ns() : __atomic_load_n(word, __ATOMIC_ACQUIRE);
       detail::SampleMarks* none = nullptr;
       if (buffer.sample_marks.compare_exchange_strong(none, marks, std::memory_order_acq_rel)) {
         st->hooked_buffer.store(&buffer, std::memory_order_release);
+        if (by_time) buffer.cpu_positions.store(st->cpu_positions, std::memory_order_release);
         buffer.sample_position.store(word, std::memory_order_release);
       } else {
         delete marks;  // the sampler's thread attached it meanwhile
@@ -278,8 +305,23 @@ struct CpuSampler::Impl {
   bool perf_denied = false;  // auto: perf_event failed once, use the timer from then on
   bool ring_denied = false;  // auto: perf_ring failed once (e.g. out of lockable memory), use the signal
 
-  std::mutex drain_mutex;  // threads, the symboliser, the pc cache
+  std::mutex drain_mutex;  // threads, the symboliser, the pc cache, the CPU rings
   std::unordered_map<pid_t, std::unique_ptr<ThreadState>> threads;
+
+  // perf_ring as `perf record` opens its events: one cpu-clock event per CPU on the thread that
+  // starts the sampler, inherited by the threads it (and they) create from then on. Threads whose
+  // events are clones of one another switch without stopping and restarting the event's timer,
+  // which with an event per thread costs each switch ~13 µs on a virtual machine (docs/PROBES.md).
+  // Threads that existed before, and their children, get an event of their own.
+  struct CpuRings {
+    std::vector<std::unique_ptr<PerfSampleRing>> rings;  // by CPU; null where none
+    std::vector<bool> hung_up;                           // its owner thread exited: no more polling
+    const std::uint64_t** words = nullptr;               // by CPU, for the threads' checks; kept
+    detail::CpuSamplePositions* positions = nullptr;     // kept: a thread may read it at any scope
+    std::unordered_set<pid_t> inherited;                 // threads under the events now
+    std::uint64_t ready = 0;  // samples stamped up to this time have all been read
+  };
+  std::unique_ptr<CpuRings> cpu;
   Symbolizer symbolizer;
   std::unordered_map<std::uintptr_t, std::vector<std::uint32_t>> frame_ids;  // pc -> store frame ids
   pid_t own_tid = 0;
@@ -355,25 +397,38 @@ struct CpuSampler::Impl {
   }
 
   // The kernel writes the samples into a ring; the thread marks its open operations. No signal.
-  bool arm_ring(ThreadState& st, const std::shared_ptr<const detail::ThreadBuffer>& buffer) {
+  PerfSampleRing::Options ring_options(bool inherited) const {
     PerfSampleRing::Options options;
     options.frequency_hz = frequency_hz;
     options.max_frames = max_frames;
+    options.inherited = inherited;
     if (copied_stacks) {
       options.stacks = PerfSampleRing::Stacks::copied_stack;
       options.sample_regs_user = CopiedStackUnwinder::kSampleRegsUser;
       options.stack_bytes = kStackCopyBytes;
     }
-    // Room for kRingSamples (the reader is woken at 3/4); an unprivileged user may lock only
-    // kernel.perf_event_mlock_kb (516 KiB) of rings, then RLIMIT_MEMLOCK: a quarter as much, if need be.
+    // Room for kRingSamples (the reader is woken at 3/4).
     options.data_pages = std::max<std::uint32_t>(16, PerfSampleRing::pages_for(options, kRingSamples));
+    return options;
+  }
+
+  // An unprivileged user may lock only kernel.perf_event_mlock_kb (516 KiB per CPU) of rings, then
+  // RLIMIT_MEMLOCK: a quarter as much, if need be.
+  static std::unique_ptr<PerfSampleRing> open_ring(pid_t tid, PerfSampleRing::Options options, std::string& error,
+                                                   int& error_number) {
+    auto ring = PerfSampleRing::open(tid, options, error, error_number);
+    for (int smaller = 0; !ring && (error_number == EPERM || error_number == ENOMEM) && smaller < 2 && options.data_pages >= 16;
+         ++smaller) {
+      options.data_pages /= 4;
+      ring = PerfSampleRing::open(tid, options, error, error_number);
+    }
+    return ring;
+  }
+
+  bool arm_ring(ThreadState& st, const std::shared_ptr<const detail::ThreadBuffer>& buffer) {
     std::string error;
     int error_number = 0;
-    st.kernel_ring = PerfSampleRing::open(st.tid, options, error, error_number);
-    if (!st.kernel_ring && (error_number == EPERM || error_number == ENOMEM)) {
-      options.data_pages /= 4;
-      st.kernel_ring = PerfSampleRing::open(st.tid, options, error, error_number);
-    }
+    st.kernel_ring = open_ring(st.tid, ring_options(false), error, error_number);
     if (!st.kernel_ring) {
       if (error_number == ESRCH) return false;  // the thread is gone
       note("sampling_perf_ring", error + " (kernel.perf_event_paranoid = " + perf_paranoid() + ")");
@@ -393,8 +448,41 @@ struct CpuSampler::Impl {
     return true;
   }
 
+  // A thread under the CPU rings (it inherited their events): no event of its own; it marks by time.
+  bool arm_inherited(ThreadState& st, const std::shared_ptr<const detail::ThreadBuffer>& buffer) {
+    st.cpu_positions = cpu->positions;
+    st.mechanism = "perf_ring";
+    if (buffer) attach_time_marks(st, buffer);
+    st.ring_word.store(&detail::kMarkByCpuRing, std::memory_order_release);
+    if (!copied_stacks) frame_pointer_chains = true;
+    return true;
+  }
+
+  // The same for a thread under the CPU rings: its marks carry times, its check reads the positions
+  // of every CPU's ring.
+  static void attach_time_marks(ThreadState& st, const std::shared_ptr<const detail::ThreadBuffer>& buffer) {
+    st.buffer = buffer;
+    if (buffer->sample_position.load(std::memory_order_acquire) == &detail::kMarkByCpuRing &&
+        buffer->cpu_positions.load(std::memory_order_acquire) == st.cpu_positions) {  // on_thread_attached did
+      st.attached_at = buffer->sample_marks.load(std::memory_order_acquire)->start_position;
+      return;
+    }
+    detail::SampleMarks* marks = buffer->sample_marks.load(std::memory_order_acquire);
+    if (!marks) {
+      auto* fresh = new detail::SampleMarks();
+      if (buffer->sample_marks.compare_exchange_strong(marks, fresh, std::memory_order_acq_rel)) marks = fresh;
+      else delete fresh;
+    }
+    marks->taken.store(marks->written.load(std::memory_order_acquire), std::memory_order_release);
+    st.attached_at = monotonic_ns();
+    st.hooked_buffer.store(buffer.get(), std::memory_order_release);
+    buffer->cpu_positions.store(st.cpu_positions, std::memory_order_release);
+    buffer->sample_position.store(&detail::kMarkByCpuRing, std::memory_order_release);
+  }
+
   // Tells the thread where its ring's write position is, so that its scopes mark their samples.
   static void attach_marks(ThreadState& st, const std::shared_ptr<const detail::ThreadBuffer>& buffer) {
+    if (st.cpu_positions) return attach_time_marks(st, buffer);
     st.buffer = buffer;
     const std::uint64_t* word = st.kernel_ring->position_word();
     if (buffer->sample_position.load(std::memory_order_acquire) == word) {  // on_thread_attached did
@@ -418,6 +506,8 @@ struct CpuSampler::Impl {
   // position word (alive, or its buffer not closed yet, or attached through on_thread_attached),
   // the mapping is replaced by zeros and kept until the thread's buffer is closed.
   static void release_ring(ThreadState& st, bool thread_alive) {
+    // Under the CPU rings the thread reads positions that are kept; it only has to stop marking.
+    if (st.cpu_positions && st.buffer) st.buffer->sample_position.store(nullptr, std::memory_order_release);
     if (!st.kernel_ring) return;
     if (st.buffer) st.buffer->sample_position.store(nullptr, std::memory_order_release);
     // A hooked buffer that is not st.buffer belongs to a thread that reused an exited one's id.
@@ -441,7 +531,8 @@ struct CpuSampler::Impl {
       return;
     }
     bool armed = false;
-    if (mechanism == "perf_ring" || (mechanism == "auto" && !ring_denied)) armed = arm_ring(*st, buffer);
+    if (cpu && cpu->inherited.count(tid)) armed = arm_inherited(*st, buffer);
+    if (!armed && (mechanism == "perf_ring" || (mechanism == "auto" && !ring_denied))) armed = arm_ring(*st, buffer);
     if (!armed && (mechanism == "perf_event" || (mechanism == "auto" && !perf_denied))) armed = arm_perf(*st);
     if (!armed && (mechanism == "timer" || mechanism == "auto")) armed = arm_timer(*st);
     if (!armed) {
@@ -460,7 +551,10 @@ struct CpuSampler::Impl {
     // No new samples, then the last ones matched while the thread still marks them, then it stops
     // reading the ring.
     if (st.kernel_ring) st.kernel_ring->disable();
-    drain_thread(st, keep_samples);
+    // Under the CPU rings: its last samples are read first; an exited thread (or a stopped sampler,
+    // whose events are disabled) has no sample still being written.
+    if (st.cpu_positions) pull_cpu_rings();
+    drain_thread(st, keep_samples, true);
     release_ring(st, thread_alive);
     threads.erase(it);
   }
@@ -482,6 +576,9 @@ struct CpuSampler::Impl {
   void rescan() {
     const bool scope_only = !all_threads && scope_threads;
     const Buffers buffers = recording_buffers();
+    // Which threads inherited the events: a listed thread ran a scope, so its start record (written
+    // before it first ran) is in the rings now.
+    pull_cpu_rings();
     if (!scope_only || ticks++ % kFullScanTicks == 0) scan_process_threads(!scope_only, buffers);
     if (scope_only)
       for (const auto& [tid, buffer] : buffers)
@@ -493,7 +590,7 @@ struct CpuSampler::Impl {
   // A thread armed before it ran its first scope gets its marks now (or attached itself meanwhile).
   void attach_found_buffers(const Buffers& buffers) {
     for (auto& [tid, st] : threads)
-      if (st->kernel_ring && !st->buffer)
+      if ((st->kernel_ring || st->cpu_positions) && !st->buffer)
         if (const auto b = buffers.find(tid); b != buffers.end()) attach_marks(*st, b->second);
   }
 
@@ -531,15 +628,17 @@ struct CpuSampler::Impl {
     std::uint32_t weight;
     pid_t tid;
     const std::string* mechanism;
+    bool inherited = false;  // came through the CPU rings
   };
   std::vector<Pending> pending;
 
-  void drain_thread(ThreadState& st, bool keep) {
-    drain_one(st, keep);
+  void drain_thread(ThreadState& st, bool keep, bool last = false) {
+    drain_one(st, keep, last);
     if (keep) publish();
   }
 
-  void drain_one(ThreadState& st, bool keep) {
+  void drain_one(ThreadState& st, bool keep, bool last = false) {
+    if (st.cpu_positions) return drain_time_marked(st, keep, last ? UINT64_MAX : cpu ? cpu->ready : 0);
     st.ring.drain([&](std::span<const std::uint32_t> ops, std::span<const std::uintptr_t> pcs, std::uint32_t weight) {
       if (keep) pending.push_back({{ops.begin(), ops.end()}, {pcs.begin(), pcs.end()}, weight, st.tid, &st.mechanism});
     });
@@ -551,10 +650,7 @@ struct CpuSampler::Impl {
 
   // Moves the samples the kernel wrote into st.unmarked (unwinding copied stacks), freeing its ring.
   void pull(ThreadState& st) {
-    static const PerfSampleRing::Unwind unwind = [](const std::uint64_t* registers, const unsigned char* stack,
-                                                    std::size_t size, std::uintptr_t* pcs, int max) {
-      return CopiedStackUnwinder::get().unwind(registers, stack, size, pcs, max);
-    };
+    static const PerfSampleRing::Unwind unwind = unwind_copied;
     st.lost += st.kernel_ring->read(st.kernel_ring->position(), unwind, [&](const PerfSampleRing::Sample& s) {
       std::vector<std::uintptr_t> pcs = take_spare(spare_pcs);
       pcs.assign(s.pcs.begin(), s.pcs.end());
@@ -574,6 +670,170 @@ struct CpuSampler::Impl {
     spare.pop_back();
     v.clear();
     return v;
+  }
+
+  // Opens the CPU rings on the calling thread (the one that starts the sampler), after the sampler's
+  // own thread exists: it must not inherit them. Only when the sampled threads are the ones that
+  // run scopes (a thread found in /proc may not have started under the events yet).
+  void open_cpu_rings() {
+    if (!(mechanism == "perf_ring" || (mechanism == "auto" && !ring_denied)) || all_threads || !scope_threads) return;
+    auto rings = std::make_unique<CpuRings>();
+    const long configured = std::max(1L, sysconf(_SC_NPROCESSORS_CONF));
+    // A CPU's ring takes the samples of every thread that runs there, and its reader may have to
+    // wait for a CPU behind busy threads: four per-thread rings' worth (8 KiB stacks: 2 MiB) up to
+    // 16 CPUs, less on bigger machines (at least one thread's worth).
+    PerfSampleRing::Options options = ring_options(true);
+    const auto samples = static_cast<std::uint32_t>(std::clamp<long>(4 * kRingSamples * 16 / configured, kRingSamples, 4 * kRingSamples));
+    options.data_pages = std::max<std::uint32_t>(16, PerfSampleRing::pages_for(options, samples));
+    for (long c = 0; c < configured; ++c) {
+      options.cpu = static_cast<int>(c);
+      std::string error;
+      int error_number = 0;
+      auto ring = open_ring(0, options, error, error_number);
+      if (!ring && error_number != ENODEV) {  // ENODEV: an offline CPU
+        note("sampling_perf_ring", "one event per CPU, inherited by new threads: " + error +
+                                       "; every thread gets an event of its own instead");
+        return;
+      }
+      rings->rings.push_back(std::move(ring));
+    }
+    for (auto& ring : rings->rings)
+      if (ring && !ring->enable()) {
+        note("sampling_perf_ring", std::string("cannot enable the per-CPU sampling events: ") + std::strerror(errno) +
+                                       "; every thread gets an event of its own instead");
+        return;
+      }
+    rings->hung_up.assign(rings->rings.size(), false);
+    // Read by any thread at any scope from now on, so never freed (a few words per sampler run).
+    static auto* const kept = new std::vector<std::pair<std::unique_ptr<const std::uint64_t*[]>,
+                                                        std::unique_ptr<detail::CpuSamplePositions>>>();
+    auto words = std::make_unique<const std::uint64_t*[]>(rings->rings.size());
+    for (std::size_t c = 0; c < rings->rings.size(); ++c) words[c] = rings->rings[c] ? rings->rings[c]->position_word() : nullptr;
+    auto positions = std::make_unique<detail::CpuSamplePositions>();
+    positions->cpus = static_cast<std::uint32_t>(rings->rings.size());
+    positions->words = words.get();
+    rings->words = words.get();
+    rings->positions = positions.get();
+    {
+      std::lock_guard lock(g_parked_mutex);
+      kept->emplace_back(std::move(words), std::move(positions));
+    }
+    rings->inherited.insert(current_tid());
+    cpu = std::move(rings);
+    g_cpu_rings.store(&cpu->rings, std::memory_order_release);
+  }
+
+  // After every thread was retired: the rings become zeros (threads may still read a position).
+  void close_cpu_rings() {
+    if (!cpu) return;
+    g_cpu_rings.store(nullptr, std::memory_order_release);
+    for (auto& ring : cpu->rings)
+      if (ring) {
+        const PerfSampleRing::Parked parked = ring->park();
+        std::lock_guard lock(g_parked_mutex);
+        g_parked.emplace_back(nullptr, parked);  // never released: no buffer tells when nobody reads it
+      }
+    cpu.reset();
+  }
+
+  // Reads every CPU ring: samples go to the threads under the events that run scopes (others are
+  // not wanted), start and exit records keep the list of threads under the events.
+  std::uint64_t cpu_lost = 0;  // samples the kernel could not write, not yet counted
+  void pull_cpu_rings() {
+    if (!cpu) return;
+    const std::uint64_t now = monotonic_ns();
+    const std::uint64_t ready = now > kSampleInFlightNs ? now - kSampleInFlightNs : 0;
+    static const PerfSampleRing::Unwind unwind = unwind_copied;
+    const pid_t pid = g_owner_pid.load(std::memory_order_relaxed);
+    for (auto& ring : cpu->rings) {
+      if (!ring) continue;
+      cpu_lost += ring->read(
+          ring->position(), unwind,
+          [&](const PerfSampleRing::Sample& s) {
+            if (s.pid != pid) return;
+            const auto it = threads.find(s.tid);
+            if (it == threads.end() || !it->second->cpu_positions) return;  // runs no scope (yet)
+            ThreadState& st = *it->second;
+            if (!st.unmarked.empty() && st.unmarked.back().end > s.time) st.unsorted = true;  // another CPU's
+            std::vector<std::uintptr_t> pcs = take_spare(spare_pcs);
+            pcs.assign(s.pcs.begin(), s.pcs.end());
+            st.unmarked.push_back({s.time, std::move(pcs)});
+          },
+          [&](bool started, pid_t of, pid_t tid) {
+            if (of != pid) return;
+            if (started) cpu->inherited.insert(tid);
+            else cpu->inherited.erase(tid);
+          });
+    }
+    cpu->ready = std::max(cpu->ready, ready);
+  }
+
+  // A thread under the CPU rings: each sample belongs to the first of its thread's marks stamped at
+  // or after it (sample_marks.hpp). Samples after `ready` wait for the next drain, and so do marks
+  // stamped after it: a sample before them may still be on its way from another CPU.
+  void drain_time_marked(ThreadState& st, bool keep, std::uint64_t ready) {
+    if (st.unsorted) {
+      std::stable_sort(st.unmarked.begin(), st.unmarked.end(), [](const auto& a, const auto& b) { return a.end < b.end; });
+      st.unsorted = false;
+    }
+    if (!st.buffer && st.hooked_buffer.load(std::memory_order_acquire)) {
+      if (!keep) st.unmarked.clear();
+      return;
+    }
+    std::uint64_t dropped = 0;
+    const auto emit = [&](std::span<const std::uint32_t> ops) {
+      if (keep) {
+        std::vector<std::uint32_t> v = take_spare(spare_ops);
+        v.assign(ops.begin(), ops.end());
+        pending.push_back({std::move(v), std::move(st.unmarked.front().pcs), 1, st.tid, &st.mechanism, true});
+      }
+      st.unmarked.pop_front();
+    };
+    const auto drop_up_to = [&](std::uint64_t time) {
+      for (; !st.unmarked.empty() && st.unmarked.front().end <= time; ++dropped) st.unmarked.pop_front();
+    };
+    detail::SampleMarks* marks = st.buffer ? st.buffer->sample_marks.load(std::memory_order_acquire) : nullptr;
+    // Taken before the thread was told to mark: in no operation that the sampler can name.
+    while (!st.unmarked.empty() && (!marks || st.unmarked.front().end <= st.attached_at)) st.unmarked.pop_front();
+    if (marks) {
+      // Stamped before a mark already matched (it came later than kSampleInFlightNs): unknown stack.
+      if (st.marked_once) drop_up_to(st.last_mark_position);
+      const std::uint64_t lost_marks = marks->lost.load(std::memory_order_acquire);
+      const std::uint64_t written = marks->written.load(std::memory_order_acquire);
+      std::uint64_t t = marks->taken.load(std::memory_order_relaxed);
+      const detail::SampleMark* next = nullptr;  // the first mark stamped after `ready`
+      for (; t < written; ++t) {
+        const detail::SampleMark& mark = marks->marks[t & (detail::SampleMarks::kCapacity - 1)];
+        if (mark.ring != st.cpu_positions) continue;  // an earlier sampler's
+        if (mark.position > ready) {
+          next = &mark;
+          break;
+        }
+        // Marks the thread could not write (its ring was full) leave samples nobody can name.
+        if (st.marked_once && mark.from != st.last_mark_position) drop_up_to(mark.from);
+        while (!st.unmarked.empty() && st.unmarked.front().end <= mark.position) emit({mark.ids, mark.depth});
+        st.last_mark_position = mark.position;
+        st.marked_once = true;
+      }
+      if (lost_marks != 0) drop_up_to(marks->lost_position.load(std::memory_order_relaxed));
+      if (next) {
+        // Samples up to `ready` were taken under the stack this mark names.
+        if (st.marked_once && next->from != st.last_mark_position) drop_up_to(std::min(next->from, ready));
+        while (!st.unmarked.empty() && st.unmarked.front().end <= ready) emit({next->ids, next->depth});
+      } else if (!st.unmarked.empty() && st.unmarked.front().end <= ready) {
+        // Taken after the thread's last mark: under the stack it has open now, unless it changes
+        // it while we read (then it marks first; see drain_kernel_ring).
+        std::uint32_t ops[kMaxOperations];
+        const int n = detail::read_open_operations(detail::RecordingThread{static_cast<std::uint64_t>(st.tid), st.buffer}, ops,
+                                                   kMaxOperations);
+        if (marks->written.fetch_add(0, std::memory_order_acq_rel) == written &&
+            marks->lost.fetch_add(0, std::memory_order_acq_rel) == lost_marks)
+          while (!st.unmarked.empty() && st.unmarked.front().end <= ready) emit({ops, static_cast<std::size_t>(n)});
+      }
+      marks->taken.store(t, std::memory_order_release);
+    }
+    if (!keep) st.unmarked.clear();
+    if (dropped && keep) store.writer().add_dropped(st.mechanism, dropped);
   }
 
   // Reads the kernel's ring and gives each sample the operations its thread marked for it.
@@ -648,6 +908,7 @@ struct CpuSampler::Impl {
     last_pull = now;
     for (auto& [tid, st] : threads)
       if (st->kernel_ring) pull(*st);
+    pull_cpu_rings();
   }
 
   // Symbolises what was drained (outside the store's lock: a new module can take tens of
@@ -678,7 +939,8 @@ struct CpuSampler::Impl {
         const auto& ids = frame_ids[i == 0 ? p.pcs[i] : p.pcs[i] - 1];
         stack.insert(stack.end(), ids.begin(), ids.end());
       }
-      w.add_cpu(*p.mechanism, stack, p.ops, static_cast<std::uint64_t>(p.tid), p.weight);
+      if (w.add_cpu(*p.mechanism, stack, p.ops, static_cast<std::uint64_t>(p.tid), p.weight) && p.inherited)
+        w.note_inherited_thread(*p.mechanism, static_cast<std::uint64_t>(p.tid));
     }
     for (Pending& p : pending) {
       if (spare_pcs.size() < kSpareVectors) spare_pcs.push_back(std::move(p.pcs));
@@ -688,7 +950,10 @@ struct CpuSampler::Impl {
   }
 
   void drain_all(bool keep) {
+    pull_cpu_rings();
     for (auto& [tid, st] : threads) drain_one(*st, keep);
+    if (cpu_lost != 0 && keep) store.writer().add_dropped("perf_ring", cpu_lost);
+    cpu_lost = 0;
     if (keep) publish();
   }
 
@@ -698,7 +963,6 @@ struct CpuSampler::Impl {
   }
 
   void run() {
-    own_tid = current_tid();
     pthread_setname_np(pthread_self(), "codeprof-stacks");
     std::vector<pollfd> fds;
     std::vector<pid_t> fd_threads;
@@ -713,6 +977,11 @@ struct CpuSampler::Impl {
             fds.push_back({st->kernel_ring->fd(), POLLIN, 0});
             fd_threads.push_back(tid);
           }
+        for (std::size_t c = 0; cpu && c < cpu->rings.size(); ++c)
+          if (cpu->rings[c] && !cpu->hung_up[c]) {
+            fds.push_back({cpu->rings[c]->fd(), POLLIN, 0});
+            fd_threads.push_back(-1 - static_cast<pid_t>(c));
+          }
       }
       const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_tick - std::chrono::steady_clock::now());
       poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(0, wait.count())));
@@ -720,8 +989,12 @@ struct CpuSampler::Impl {
       std::lock_guard lock(drain_mutex);
       // A ring hangs up when its thread exits: retired now, or poll would return at once forever.
       for (std::size_t i = 1; i < fds.size(); ++i)
-        if (fds[i].revents & (POLLHUP | POLLERR))
-          if (const auto it = threads.find(fd_threads[i]); it != threads.end()) retire(it, true, false);
+        if (fds[i].revents & (POLLHUP | POLLERR)) {
+          // A CPU ring hangs up once the thread that opened it exits; the threads that inherited
+          // its event still write into it.
+          if (fd_threads[i] < 0 && cpu) cpu->hung_up[static_cast<std::size_t>(-1 - fd_threads[i])] = true;
+          else if (const auto it = threads.find(fd_threads[i]); it != threads.end()) retire(it, true, false);
+        }
       if (std::chrono::steady_clock::now() >= next_tick) {
         // Arm new threads first: draining symbolises, and loading a module's debug information
         // (seconds under a sanitizer) would otherwise let a short-lived thread run unsampled.
@@ -797,17 +1070,26 @@ void CpuSampler::start() {
     g_all_threads.store(im.all_threads);
     g_max_frames.store(im.max_frames);
   }
+  im.stop_requested = false;
+  if (im.wake_fd < 0) im.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   {
+    // The sampler's thread first, so that it does not inherit the CPU rings' events; its first
+    // tick waits for this lock.
     std::lock_guard lock(im.drain_mutex);
+    std::promise<pid_t> started;
+    std::future<pid_t> worker_tid = started.get_future();
+    im.worker = std::thread([&im, started = std::move(started)]() mutable {
+      started.set_value(current_tid());
+      im.run();
+    });
+    im.own_tid = worker_tid.get();
+    im.open_cpu_rings();
     im.rescan();
     // The thread that starts the profiler usually runs its scopes (the main thread): armed now,
     // not a tick after its first scope, which a loaded machine can delay.
     if (const pid_t self = current_tid(); !im.threads.count(self)) im.arm(self, nullptr);
     im.note_sources();
   }
-  im.stop_requested = false;
-  if (im.wake_fd < 0) im.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  im.worker = std::thread([&im] { im.run(); });
   running_ = true;
 }
 
@@ -830,7 +1112,12 @@ void CpuSampler::stop() {
     std::lock_guard lock(im.drain_mutex);
     // Threads that attached themselves: their buffers are needed to tell them to stop marking.
     im.attach_found_buffers(im.recording_buffers());
+    // No new samples from here on: every thread's last ones are in the rings when it is retired.
+    if (im.cpu)
+      for (auto& ring : im.cpu->rings)
+        if (ring) ring->disable();
     while (!im.threads.empty()) im.retire(im.threads.begin(), true, true);
+    im.close_cpu_rings();
   }
   std::lock_guard lock(g_owner_mutex);
   g_recorder.store(nullptr);

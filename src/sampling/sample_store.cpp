@@ -44,9 +44,9 @@ SampleStore::Source& SampleStore::source(std::string_view name) {
   return sources_.back();
 }
 
-void SampleStore::note_thread(Source& src, std::uint64_t tid) {
-  const auto it = std::lower_bound(src.threads.begin(), src.threads.end(), tid);
-  if (it == src.threads.end() || *it != tid) src.threads.insert(it, tid);
+void SampleStore::note_thread(std::vector<std::uint64_t>& threads, std::uint64_t tid) {
+  const auto it = std::lower_bound(threads.begin(), threads.end(), tid);
+  if (it == threads.end() || *it != tid) threads.insert(it, tid);
 }
 
 std::uint32_t SampleStore::Writer::intern(const ProfileFrame& frame) {
@@ -79,7 +79,7 @@ bool SampleStore::Writer::add_cpu(std::string_view source, std::span<const std::
                                   std::span<const std::uint32_t> operations, std::uint64_t thread, std::uint64_t count) {
   auto& s = store_;
   Source& src = s.source(source);
-  note_thread(src, thread);
+  note_thread(src.threads, thread);
   const auto id = s.stack_index(frames, operations, thread);
   if (!id) {
     src.dropped += count;
@@ -112,6 +112,10 @@ void SampleStore::Writer::add_dropped(std::string_view source, std::uint64_t cou
 
 void SampleStore::Writer::note_source(std::string_view source, double frequency_hz) {
   store_.source(source).frequency_hz = frequency_hz;
+}
+
+void SampleStore::Writer::note_inherited_thread(std::string_view source, std::uint64_t thread) {
+  note_thread(store_.source(source).inherited_threads, thread);
 }
 
 void SampleStore::add_external(const SampleBatch& batch) {
@@ -157,7 +161,8 @@ void SampleStore::fill(Snapshot& s, const std::vector<SiteInfo>& sites) const {
   s.sampling.sources.clear();
   s.sampling.samples = s.sampling.dropped = 0;
   for (const Source& src : sources_) {
-    s.sampling.sources.push_back({src.name, src.frequency_hz, src.threads.size(), src.samples, src.dropped});
+    s.sampling.sources.push_back(
+        {src.name, src.frequency_hz, src.threads.size(), src.inherited_threads.size(), src.samples, src.dropped});
     s.sampling.samples += src.samples;
     s.sampling.dropped += src.dropped;
   }
@@ -172,6 +177,7 @@ void SampleStore::reset() {
   for (Source& src : sources_) {
     src.samples = src.dropped = 0;
     src.threads.clear();
+    src.inherited_threads.clear();
   }
 }
 

@@ -48,6 +48,8 @@ class SampleStore {
     void add_dropped(std::string_view source, std::uint64_t count);
     // Declares a mechanism that runs (shown even before its first sample).
     void note_source(std::string_view source, double frequency_hz);
+    // A thread whose samples came through events it inherited (one per CPU).
+    void note_inherited_thread(std::string_view source, std::uint64_t thread);
 
    private:
     friend class SampleStore;
@@ -74,13 +76,14 @@ class SampleStore {
     std::uint64_t samples = 0;
     std::uint64_t dropped = 0;
     std::vector<std::uint64_t> threads;  // distinct OS thread ids, sorted
+    std::vector<std::uint64_t> inherited_threads;  // of those, under inherited events; sorted
   };
   struct FrameKeyHash {
     std::size_t operator()(const ProfileFrame& f) const noexcept;
   };
 
   Source& source(std::string_view name);
-  static void note_thread(Source& src, std::uint64_t tid);
+  static void note_thread(std::vector<std::uint64_t>& threads, std::uint64_t tid);
   // The stack's index, created when new; nullopt when the table is full.
   std::optional<std::uint32_t> stack_index(std::span<const std::uint32_t> frames, std::span<const std::uint32_t> operations,
                                            std::uint64_t thread);

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "codeprof/profiler.hpp"
 #include "sampling/planted_workload.hpp"
@@ -221,6 +223,76 @@ TEST(CpuSampler, OnlyThreadsThatRunScopesUnlessAllThreads) {
     if (all) EXPECT_GT(quiet_samples, 30u);
     else EXPECT_EQ(quiet_samples, 0u);
   }
+}
+
+// perf_ring opens one event per CPU that threads started afterwards inherit (perf record's way),
+// and gives threads that existed before an event of their own. Four threads alternate two
+// operations on however many CPUs there are (on two, they are switched and moved between CPUs
+// all the time): the threads under the CPU rings, whose samples are matched to their marks by time,
+// keep each operation's samples in its own function like the thread with its own ring.
+TEST(CpuSampler, ThreadsStartedLaterShareCpuRingsAndKeepTheirOperations) {
+  std::atomic<int> go{0};
+  Profiler* profiler = nullptr;
+  std::atomic<long> per_ms{0};
+  const auto alternate = [&] {
+    Profiler& p = *profiler;
+    const double until = thread_cpu_s() + 0.5;
+    while (thread_cpu_s() < until) {
+      {
+        auto a = p.profile_operation("op_a", Category::Preprocessing);
+        spin_in_a(per_ms);
+      }
+      spin_in_loop(per_ms / 4);
+      {
+        auto b = p.profile_operation("op_b", Category::ModelInference);
+        spin_in_b(per_ms);
+      }
+    }
+  };
+  std::atomic<long> early_tid{0};
+  std::thread early([&] {  // exists before the sampler starts: its own event
+    early_tid = static_cast<long>(gettid());
+    while (go.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    alternate();
+  });
+  Profiler p(sampling_config("perf_ring"));
+  profiler = &p;
+  const double t0 = thread_cpu_s();
+  spin_in_loop(2'000'000);
+  per_ms = std::max(1000L, static_cast<long>(2'000'000 / ((thread_cpu_s() - t0) * 1000)));
+  std::vector<std::thread> later;
+  for (int i = 0; i < 3; ++i) later.emplace_back(alternate);
+  go = 1;
+  early.join();
+  for (auto& t : later) t.join();
+  const Snapshot s = p.snapshot();
+  for (const auto& u : s.sampling.unavailable)
+    if (u.what == "sampling_perf_ring") ADD_FAILURE() << u.what << ": " << u.reason;
+  const SamplingSource* ring = source(s, "perf_ring");
+  ASSERT_NE(ring, nullptr);
+  std::uint64_t early_samples = 0;
+  for (const auto& st : s.profile.stacks)
+    if (st.thread == static_cast<std::uint64_t>(early_tid.load())) early_samples += st.cpu_samples;
+  const OperationStats* a = s.find("op_a");
+  const OperationStats* b = s.find("op_b");
+  ASSERT_TRUE(a && b);
+  std::printf("threads %llu (inherited %llu), the early thread's samples %llu; op_a %llu samples (spin_in_a %.3f, spin_in_b "
+              "%.3f), op_b %llu (spin_in_b %.3f, spin_in_a %.3f), dropped %llu\n",
+              static_cast<unsigned long long>(ring->threads), static_cast<unsigned long long>(ring->inherited_threads),
+              static_cast<unsigned long long>(early_samples), static_cast<unsigned long long>(a->cpu_samples),
+              share_of(*a, "spin_in_a"), share_of(*a, "spin_in_b"), static_cast<unsigned long long>(b->cpu_samples),
+              share_of(*b, "spin_in_b"), share_of(*b, "spin_in_a"), static_cast<unsigned long long>(ring->dropped));
+  EXPECT_EQ(ring->threads, 4u);
+  EXPECT_EQ(ring->inherited_threads, 3u);
+  EXPECT_GT(early_samples, 100u);
+  ASSERT_GT(a->cpu_samples, 400u);
+  ASSERT_GT(b->cpu_samples, 400u);
+  // As in SamplesGoToTheOperationOpenWhenTaken (TSan's runtime is the leaf of some samples).
+  const double own = kUnderTsan ? 0.9 : 0.97, other = kUnderTsan ? 0.04 : 0.02;
+  EXPECT_GT(share_of(*a, "spin_in_a"), own);
+  EXPECT_LT(share_of(*a, "spin_in_b"), other);
+  EXPECT_GT(share_of(*b, "spin_in_b"), own);
+  EXPECT_LT(share_of(*b, "spin_in_a"), other);
 }
 
 // A host program doing blocking I/O while sampled: every byte arrives, no call fails with EINTR.
