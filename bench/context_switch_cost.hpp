@@ -1,11 +1,13 @@
 // What a 999 Hz cpu-clock sampling event adds to each context switch of the threads it samples,
 // for the two ways of opening it:
-//   per_thread  one event per thread (pid = the thread, cpu = -1), as codeprof's samplers open it
-//               (src/sampling/perf_sample_ring.hpp, cpu_sampler.cpp): at every switch the kernel
+//   per_thread  one event per thread (pid = the thread, cpu = -1), as codeprof's perf_ring opens
+//               it for threads that existed before the sampler (src/sampling/cpu_sampler.cpp),
+//               and its perf_event mechanism for every thread: at every switch the kernel
 //               stops the event's hrtimer and starts it again; where the timer is the CPU's next
 //               one that means reprogramming the local APIC timer, a VM exit on a virtual machine
 //   inherited   one event per CPU opened before the threads exist, with `inherit` (perf record's
-//               design): the threads' contexts are clones, and a switch between two of them swaps
+//               design, and perf_ring's for threads started after the sampler): the threads'
+//               contexts are clones, and a switch between two of them swaps
 //               the contexts without touching the timer
 // Two threads pinned to one CPU pass a byte back and forth through pipes (two switches per round
 // trip, a little work on each side); the three set-ups alternate within one run, and the result is

@@ -15,12 +15,24 @@
 //                                       microseconds per context switch that a 999 Hz cpu-clock
 //                                       event adds, opened per thread (codeprof's design) and
 //                                       inherited per CPU (perf record's) (context_switch_cost.hpp)
+//   sampling_bench handoff [round trips] [rounds]
+//                                       two threads that run scopes hand a byte back and forth on
+//                                       one CPU (a loader and its consumer): their CPU per round
+//                                       trip with sampling off, at 999 Hz with the threads started
+//                                       before the sampler (an event each) and started after it
+//                                       (inheriting its per-CPU events)
 //   sampling_bench symbolize [count]    resolves `count` distinct code addresses of this process
 //                                       (default 100,000): time and memory
 // Prints one line per result; the script computes the ratios of one run.
+#include <sched.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -28,6 +40,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "codeprof/profiler.hpp"
@@ -187,6 +200,104 @@ int switch_cost(long round_trips, int rounds) {
   return 0;
 }
 
+// A few microseconds of work, each hand-over.
+[[gnu::noinline]] std::uint64_t hand_over_work(std::uint64_t seed) {
+  std::uint64_t x = 88172645463325252ull ^ seed;
+  for (int i = 0; i < 5'000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+  }
+  return x;
+}
+
+// Two threads hand a byte back and forth through pipes on the CPU this one runs on, each running a
+// scope around a little work per hand-over. Returns their CPU time per round trip (the sampler's
+// thread and the profiler's start-up not included).
+enum class Handoff { off, threads_first, sampler_first };
+bool handoff_once(Handoff how, long round_trips, double& us, std::string& error) {
+  const int cpu = sched_getcpu();
+  cpu_set_t one, before;
+  CPU_ZERO(&one);
+  if (cpu >= 0) CPU_SET(cpu, &one);
+  if (cpu < 0 || sched_getaffinity(0, sizeof before, &before) != 0 || sched_setaffinity(0, sizeof one, &one) != 0) {
+    error = std::string("cannot pin the threads to one CPU: ") + std::strerror(errno);
+    return false;
+  }
+  int to_b[2], to_a[2];
+  if (pipe(to_b) != 0 || pipe(to_a) != 0) {
+    error = std::string("pipe failed: ") + std::strerror(errno);
+    return false;
+  }
+  std::unique_ptr<codeprof::Profiler> profiler;
+  const auto start_profiler = [&] {
+    codeprof::Config c;
+    c.sampler_enabled = false;
+    c.sampling.enabled = how != Handoff::off;  // 999 Hz, perf_ring where allowed
+    profiler = std::make_unique<codeprof::Profiler>(c);
+    profiler->flush();  // the first samples symbolised: their debug information loaded
+  };
+  std::atomic<bool> go{false};
+  std::atomic<double> cpu_s{0};
+  const auto side = [&](int in, int out, bool first, const char* op) {
+    while (!go.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const double t0 = thread_cpu_s();
+    char c = 0;
+    std::uint64_t sink = 0;
+    for (long i = 0; i < round_trips; ++i) {
+      if (!first && read(in, &c, 1) != 1) break;
+      {
+        auto scope = profiler->profile_operation(op, codeprof::Category::DataLoading);
+        sink += hand_over_work(static_cast<std::uint64_t>(i));
+      }
+      if (write(out, &c, 1) != 1) break;
+      if (first && read(in, &c, 1) != 1) break;
+    }
+    cpu_s = cpu_s + (thread_cpu_s() - t0);
+    if (sink == 42) std::fprintf(stderr, " ");
+  };
+  if (how == Handoff::sampler_first) start_profiler();
+  std::thread a(side, to_a[0], to_b[1], true, "produce");
+  std::thread b(side, to_b[0], to_a[1], false, "consume");
+  if (how != Handoff::sampler_first) start_profiler();
+  go = true;
+  a.join();
+  b.join();
+  profiler.reset();
+  for (const int fd : {to_a[0], to_a[1], to_b[0], to_b[1]}) close(fd);
+  sched_setaffinity(0, sizeof before, &before);
+  us = cpu_s.load() / static_cast<double>(round_trips) * 1e6;
+  return true;
+}
+
+int handoff(long round_trips, int rounds) {
+  if (round_trips < 1 || rounds < 1) {
+    std::fprintf(stderr, "sampling_bench handoff: expected a positive number of round trips and rounds\n");
+    return 2;
+  }
+  std::vector<double> runs[3];
+  std::string error;
+  for (int r = 0; r < rounds; ++r)
+    for (const Handoff how : {Handoff::off, Handoff::threads_first, Handoff::sampler_first}) {
+      double us = 0;
+      if (!handoff_once(how, round_trips, us, error)) {
+        std::printf("handoff: not measured here: %s\n", error.c_str());
+        return 0;
+      }
+      runs[static_cast<int>(how)].push_back(us);
+    }
+  double med[3];
+  for (int i = 0; i < 3; ++i) {
+    std::sort(runs[i].begin(), runs[i].end());
+    med[i] = runs[i][runs[i].size() / 2];
+  }
+  std::printf("hand-over round trip on one CPU (2 context switches, a scope on each side), CPU of the two threads, median of %d rounds "
+              "of %ld: sampling off %.2f us, 999 Hz with the threads started before the sampler (an event each) %.2f us (%+.1f %%), "
+              "started after it (inherited per-CPU events) %.2f us (%+.1f %%)\n",
+              rounds, round_trips, med[0], med[1], (med[1] / med[0] - 1) * 100, med[2], (med[2] / med[0] - 1) * 100);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -194,7 +305,8 @@ int main(int argc, char** argv) {
   if (mode == "run" && argc > 2) return run(argv[2], argc > 3 ? std::atof(argv[3]) : 3.0);
   if (mode == "switch_cost")
     return switch_cost(argc > 2 ? std::atol(argv[2]) : 100'000, argc > 3 ? std::atoi(argv[3]) : 5);
+  if (mode == "handoff") return handoff(argc > 2 ? std::atol(argv[2]) : 20'000, argc > 3 ? std::atoi(argv[3]) : 5);
   if (mode == "symbolize") return symbolize(argc > 2 ? static_cast<std::size_t>(std::atol(argv[2])) : 100'000);
-  std::fprintf(stderr, "sampling_bench: expected 'run MODE [seconds]', 'switch_cost [round trips] [rounds]' or 'symbolize [count]', got '%s'\n", mode.c_str());
+  std::fprintf(stderr, "sampling_bench: expected 'run MODE [seconds]', 'switch_cost [round trips] [rounds]', 'handoff [round trips] [rounds]' or 'symbolize [count]', got '%s'\n", mode.c_str());
   return 2;
 }
