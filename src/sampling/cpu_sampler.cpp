@@ -750,10 +750,7 @@ struct CpuSampler::Impl {
       cpu_lost += ring->read(
           ring->position(), unwind,
           [&](const PerfSampleRing::Sample& s) {
-            if (s.pid != pid) return;
-            const auto it = threads.find(s.tid);
-            if (it == threads.end() || !it->second->cpu_positions) return;  // runs no scope (yet)
-            ThreadState& st = *it->second;
+            ThreadState& st = *threads.find(s.tid)->second;
             if (!st.unmarked.empty() && st.unmarked.back().end > s.time) st.unsorted = true;  // another CPU's
             std::vector<std::uintptr_t> pcs = take_spare(spare_pcs);
             pcs.assign(s.pcs.begin(), s.pcs.end());
@@ -763,6 +760,11 @@ struct CpuSampler::Impl {
             if (of != pid) return;
             if (started) cpu->inherited.insert(tid);
             else cpu->inherited.erase(tid);
+          },
+          [&](pid_t of, pid_t tid) {  // not unwound for nothing: threads that run no scope (yet)
+            if (of != pid) return false;
+            const auto it = threads.find(tid);
+            return it != threads.end() && it->second->cpu_positions;
           });
     }
     cpu->ready = std::max(cpu->ready, ready);

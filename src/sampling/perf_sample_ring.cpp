@@ -119,7 +119,7 @@ const std::uint64_t* PerfSampleRing::position_word() const noexcept {
 std::uint64_t PerfSampleRing::position() const noexcept { return __atomic_load_n(&meta(map_)->data_head, __ATOMIC_ACQUIRE); }
 
 std::uint64_t PerfSampleRing::read(std::uint64_t up_to, const Unwind& unwind, const std::function<void(const Sample&)>& on_sample,
-                                   const OnThread& on_thread) {
+                                   const OnThread& on_thread, const Wanted& wanted) {
   perf_event_mmap_page* m = meta(map_);
   const auto* data = static_cast<const unsigned char*>(map_) + page_;
   std::uint64_t tail = m->data_tail;
@@ -165,6 +165,7 @@ std::uint64_t PerfSampleRing::read(std::uint64_t up_to, const Unwind& unwind, co
     if (header.type != PERF_RECORD_SAMPLE) continue;
     std::uint64_t pid_tid = 0, time = 0;  // u32 pid, tid
     if (!word(pid_tid) || (options_.inherited && !word(time))) continue;
+    if (wanted && !wanted(static_cast<pid_t>(pid_tid & 0xffffffffu), static_cast<pid_t>(pid_tid >> 32))) continue;
     pcs_.clear();
     if (options_.stacks == Stacks::frame_pointers) {
       std::uint64_t nr = 0;

@@ -70,10 +70,12 @@ class PerfSampleRing {
   };
   // Reads every record up to `up_to` (a position read before), frees their space for the kernel,
   // calls on_sample for each sample and returns how many samples the kernel lost (ring full).
-  // Inherited rings also report each thread that started (true) or exited (false) under the events.
+  // Inherited rings also report each thread that started (true) or exited (false) under the events,
+  // and take samples only of the threads `wanted` accepts (others are skipped before unwinding).
   using OnThread = std::function<void(bool started, pid_t pid, pid_t tid)>;
+  using Wanted = std::function<bool(pid_t pid, pid_t tid)>;
   std::uint64_t read(std::uint64_t up_to, const Unwind& unwind, const std::function<void(const Sample&)>& on_sample,
-                     const OnThread& on_thread = nullptr);
+                     const OnThread& on_thread = nullptr, const Wanted& wanted = nullptr);
 
   // Stops the event and replaces the whole mapping with zero pages in one step, so that the
   // sampled thread, which may still read the position word, reads 0 instead of faulting (the
