@@ -44,6 +44,7 @@ core::RecorderOptions recorder_options(const Config& c) {
   o.category_mask = 0;
   for (std::size_t i = 0; i < kCategoryCount; ++i)
     if (c.category_enabled[i]) o.category_mask |= category_bit(static_cast<Category>(i));
+  o.start_collector = false;  // after the CPU sampler (Profiler::Profiler)
   return o;
 }
 
@@ -157,12 +158,16 @@ Profiler::Profiler(Config config) {
     state_->hooks = impl_->probes.hooks();
     impl_->recorder.set_probe_categories(probe_categories(impl_->config));
   }
-  if (impl_->config.sampler_enabled) impl_->sampler.start();
   if (impl_->config.sampling.enabled && native_sampling(impl_->config)) {
     impl_->cpu_sampler = std::make_unique<sampling::CpuSampler>(
         impl_->config, *state_, impl_->samples, [impl = impl_.get()] { return impl->recorder.recording_threads(); });
     impl_->cpu_sampler->start();
   }
+  // Started after the CPU sampler, the profiler's own threads inherit its per-CPU events: the
+  // collector wakes every millisecond or so, and each switch between it and an inheriting thread
+  // would otherwise stop and restart their timers (docs/PROBES.md). Their samples are skipped.
+  impl_->recorder.revive_collector();
+  if (impl_->config.sampler_enabled) impl_->sampler.start();
   if (impl_->config.sampling.alloc_enabled) {
     impl_->alloc_sampler = std::make_unique<sampling::AllocSampler>(impl_->config, *state_, impl_->recorder.origin_steady_ns(),
                                                                    metrics::alloc_sampling_linked());

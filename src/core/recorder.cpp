@@ -98,7 +98,8 @@ Recorder::Recorder(const RecorderOptions& options)
     std::lock_guard lock(drain_mutex_);
     publish_control();
   }
-  collector_ = std::thread([this] { collector_loop(); });
+  if (options.start_collector) collector_ = std::thread([this] { collector_loop(); });
+  else state_.collector_missing.store(true, std::memory_order_relaxed);
   register_fork_aware(this);
 }
 

@@ -33,6 +33,9 @@ struct RecorderOptions {
   bool enabled = true;
   std::uint32_t category_mask = kAllCategoriesMask;
   bool force_steady_clock = false;  // for tests: pretend the TSC is not invariant
+  // False: no collector thread until start_collector() (or a trace ring fills), so that a CPU
+  // sampler started in between can have it inherit its per-CPU events.
+  bool start_collector = true;
 };
 
 // Usable in a child made by fork(): the child starts with empty statistics (its data is its own,
@@ -72,7 +75,8 @@ class Recorder final : private ForkAware {
 
   // Slow path of detail::thread_buffer(): registers the calling thread.
   detail::ThreadBuffer* attach_current_thread();
-  // In a forked child: starts the collector (a producer's trace ring filled up).
+  // Starts the collector where none runs: deferred at construction, or in a forked child (a
+  // producer's trace ring filled up).
   void revive_collector();
 
  private:
