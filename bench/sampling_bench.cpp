@@ -62,9 +62,9 @@ double process_cpu_s() {
 }
 
 // CPU-bound: a hash chain, the same amount of work every call (seeded so calls cannot be merged).
-[[gnu::noinline]] std::uint64_t work_unit(std::uint64_t seed) {
+[[gnu::noinline]] std::uint64_t work_unit(std::uint64_t seed, int steps = 2'000'000) {
   std::uint64_t x = 88172645463325252ull ^ seed;
-  for (int i = 0; i < 2'000'000; ++i) {
+  for (int i = 0; i < steps; ++i) {
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
@@ -200,17 +200,6 @@ int switch_cost(long round_trips, int rounds) {
   return 0;
 }
 
-// A few microseconds of work, each hand-over.
-[[gnu::noinline]] std::uint64_t hand_over_work(std::uint64_t seed) {
-  std::uint64_t x = 88172645463325252ull ^ seed;
-  for (int i = 0; i < 5'000; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-  }
-  return x;
-}
-
 // Two threads hand a byte back and forth through pipes on the CPU this one runs on, each running a
 // scope around a little work per hand-over. Returns their CPU time per round trip (the sampler's
 // thread and the profiler's start-up not included).
@@ -248,7 +237,7 @@ bool handoff_once(Handoff how, long round_trips, double& us, std::string& error)
       if (!first && read(in, &c, 1) != 1) break;
       {
         auto scope = profiler->profile_operation(op, codeprof::Category::DataLoading);
-        sink += hand_over_work(static_cast<std::uint64_t>(i));
+        sink += work_unit(static_cast<std::uint64_t>(i), 5'000);  // a few microseconds
       }
       if (write(out, &c, 1) != 1) break;
       if (first && read(in, &c, 1) != 1) break;

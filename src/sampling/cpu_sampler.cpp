@@ -452,40 +452,20 @@ struct CpuSampler::Impl {
   bool arm_inherited(ThreadState& st, const std::shared_ptr<const detail::ThreadBuffer>& buffer) {
     st.cpu_positions = cpu->positions;
     st.mechanism = "perf_ring";
-    if (buffer) attach_time_marks(st, buffer);
+    if (buffer) attach_marks(st, buffer);
     st.ring_word.store(&detail::kMarkByCpuRing, std::memory_order_release);
     if (!copied_stacks) frame_pointer_chains = true;
     return true;
   }
 
-  // The same for a thread under the CPU rings: its marks carry times, its check reads the positions
-  // of every CPU's ring.
-  static void attach_time_marks(ThreadState& st, const std::shared_ptr<const detail::ThreadBuffer>& buffer) {
-    st.buffer = buffer;
-    if (buffer->sample_position.load(std::memory_order_acquire) == &detail::kMarkByCpuRing &&
-        buffer->cpu_positions.load(std::memory_order_acquire) == st.cpu_positions) {  // on_thread_attached did
-      st.attached_at = buffer->sample_marks.load(std::memory_order_acquire)->start_position;
-      return;
-    }
-    detail::SampleMarks* marks = buffer->sample_marks.load(std::memory_order_acquire);
-    if (!marks) {
-      auto* fresh = new detail::SampleMarks();
-      if (buffer->sample_marks.compare_exchange_strong(marks, fresh, std::memory_order_acq_rel)) marks = fresh;
-      else delete fresh;
-    }
-    marks->taken.store(marks->written.load(std::memory_order_acquire), std::memory_order_release);
-    st.attached_at = monotonic_ns();
-    st.hooked_buffer.store(buffer.get(), std::memory_order_release);
-    buffer->cpu_positions.store(st.cpu_positions, std::memory_order_release);
-    buffer->sample_position.store(&detail::kMarkByCpuRing, std::memory_order_release);
-  }
-
-  // Tells the thread where its ring's write position is, so that its scopes mark their samples.
+  // Tells the thread where its ring's write position is, so that its scopes mark their samples (under
+  // the CPU rings: where every CPU's ring keeps it, and its marks carry times).
   static void attach_marks(ThreadState& st, const std::shared_ptr<const detail::ThreadBuffer>& buffer) {
-    if (st.cpu_positions) return attach_time_marks(st, buffer);
     st.buffer = buffer;
-    const std::uint64_t* word = st.kernel_ring->position_word();
-    if (buffer->sample_position.load(std::memory_order_acquire) == word) {  // on_thread_attached did
+    const bool by_time = st.cpu_positions != nullptr;
+    const std::uint64_t* word = by_time ? &detail::kMarkByCpuRing : st.kernel_ring->position_word();
+    if (buffer->sample_position.load(std::memory_order_acquire) == word &&
+        (!by_time || buffer->cpu_positions.load(std::memory_order_acquire) == st.cpu_positions)) {  // on_thread_attached did
       st.attached_at = buffer->sample_marks.load(std::memory_order_acquire)->start_position;
       return;
     }
@@ -497,8 +477,9 @@ struct CpuSampler::Impl {
     }
     // Marks of an earlier sampler's ring are of no use; skip them.
     marks->taken.store(marks->written.load(std::memory_order_acquire), std::memory_order_release);
-    st.attached_at = st.kernel_ring->position();
+    st.attached_at = by_time ? monotonic_ns() : st.kernel_ring->position();
     st.hooked_buffer.store(buffer.get(), std::memory_order_release);
+    if (by_time) buffer->cpu_positions.store(st.cpu_positions, std::memory_order_release);
     buffer->sample_position.store(word, std::memory_order_release);
   }
 

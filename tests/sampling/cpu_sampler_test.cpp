@@ -147,6 +147,43 @@ double share_of(const OperationStats& op, const char* function) {
   return 0.0;
 }
 
+// Iterations of the spin functions per millisecond of CPU, measured here (sanitizers and machines
+// differ).
+long spins_per_ms() {
+  const double t0 = thread_cpu_s();
+  spin_in_loop(2'000'000);
+  return std::max(1000L, static_cast<long>(2'000'000 / ((thread_cpu_s() - t0) * 1000)));
+}
+
+// op_a and op_b, each about a millisecond in its own function, with `between` spins of the caller's
+// own between them, for `cpu_seconds` of the thread's CPU.
+void alternate_ops(Profiler& p, long per_ms, long between, double cpu_seconds) {
+  const double until = thread_cpu_s() + cpu_seconds;
+  while (thread_cpu_s() < until) {
+    {
+      auto a = p.profile_operation("op_a", Category::Preprocessing);
+      spin_in_a(per_ms);
+    }
+    spin_in_loop(between);
+    {
+      auto b = p.profile_operation("op_b", Category::ModelInference);
+      spin_in_b(per_ms);
+    }
+  }
+}
+
+// Only a sample within a few instructions of a boundary may fall on its other side. (Measured:
+// 1.000 for each. Under TSan its runtime is the leaf of some samples (the spin loops' volatile
+// accesses, the scopes' atomics), and 0 to 1.7 % of an operation's samples were in the other
+// operation's function in a clean-clone run.)
+constexpr double kOwnShare = kUnderTsan ? 0.9 : 0.97, kOtherShare = kUnderTsan ? 0.04 : 0.02;
+void expect_own_functions(const OperationStats& a, const OperationStats& b) {
+  EXPECT_GT(share_of(a, "spin_in_a"), kOwnShare);
+  EXPECT_LT(share_of(a, "spin_in_b"), kOtherShare);
+  EXPECT_GT(share_of(b, "spin_in_b"), kOwnShare);
+  EXPECT_LT(share_of(b, "spin_in_a"), kOtherShare);
+}
+
 // Operations that alternate every ~1 ms, each with its own leaf function, inside a loop that does
 // work of its own between them: each operation's samples must show its own function. With
 // perf_ring the kernel takes the samples and the thread's scopes mark them; a mark placed at the
@@ -154,24 +191,10 @@ double share_of(const OperationStats& op, const char* function) {
 TEST_P(Mechanism, SamplesGoToTheOperationOpenWhenTaken) {
   SKIP_SIGNALS_UNDER_TSAN(GetParam());
   Profiler p(sampling_config(GetParam()));
-  // Iterations per millisecond of CPU, measured here (sanitizers and machines differ).
-  const double t0 = thread_cpu_s();
-  spin_in_loop(2'000'000);
-  const long per_ms = std::max(1000L, static_cast<long>(2'000'000 / ((thread_cpu_s() - t0) * 1000)));
-  const double until = thread_cpu_s() + 1.2;
+  const long per_ms = spins_per_ms();
   {
     auto loop = p.profile_operation("alternating_loop", Category::TrainingLoop);
-    while (thread_cpu_s() < until) {
-      {
-        auto a = p.profile_operation("op_a", Category::Preprocessing);
-        spin_in_a(per_ms);
-      }
-      spin_in_loop(per_ms / 2);
-      {
-        auto b = p.profile_operation("op_b", Category::ModelInference);
-        spin_in_b(per_ms);
-      }
-    }
+    alternate_ops(p, per_ms, per_ms / 2, 1.2);
   }
   const Snapshot s = p.snapshot();
   ASSERT_NE(source(s, GetParam()), nullptr) << "no samples from " << GetParam();
@@ -185,19 +208,11 @@ TEST_P(Mechanism, SamplesGoToTheOperationOpenWhenTaken) {
               static_cast<unsigned long long>(loop->cpu_samples), share_of(*loop, "spin_in_loop"));
   ASSERT_GT(a->cpu_samples, 150u);
   ASSERT_GT(b->cpu_samples, 150u);
-  // Only a sample within a few instructions of a boundary may fall on its other side. (Measured:
-  // 1.000 for each, but for one sample in 470 of spin_in_loop, the loop's clock read, elsewhere.
-  // Under TSan its runtime is the leaf of some samples (the spin loops' volatile accesses, the
-  // scopes' atomics: 0.89 to 0.96 of the loop's own samples in spin_in_loop), and 0 to 1.7 % of an
-  // operation's samples were in the other operation's function, 2.2 % of the loop's in the two
-  // operations' functions in a clean-clone run.)
-  const double own = kUnderTsan ? 0.9 : 0.97, other = kUnderTsan ? 0.04 : 0.02;
-  EXPECT_GT(share_of(*a, "spin_in_a"), own);
-  EXPECT_LT(share_of(*a, "spin_in_b"), other);
-  EXPECT_GT(share_of(*b, "spin_in_b"), own);
-  EXPECT_LT(share_of(*b, "spin_in_a"), other);
+  expect_own_functions(*a, *b);
+  // The loop's own samples: one in 470 was the loop's clock read, elsewhere; under TSan 0.89 to
+  // 0.96 in spin_in_loop, 2.2 % in the two operations' functions in a clean-clone run.
   EXPECT_GT(share_of(*loop, "spin_in_loop"), kUnderTsan ? 0.8 : 0.9);
-  EXPECT_LT(share_of(*loop, "spin_in_a") + share_of(*loop, "spin_in_b"), other);
+  EXPECT_LT(share_of(*loop, "spin_in_a") + share_of(*loop, "spin_in_b"), kOtherShare);
 }
 
 TEST(CpuSampler, OnlyThreadsThatRunScopesUnlessAllThreads) {
@@ -234,21 +249,7 @@ TEST(CpuSampler, ThreadsStartedLaterShareCpuRingsAndKeepTheirOperations) {
   std::atomic<int> go{0};
   Profiler* profiler = nullptr;
   std::atomic<long> per_ms{0};
-  const auto alternate = [&] {
-    Profiler& p = *profiler;
-    const double until = thread_cpu_s() + 0.5;
-    while (thread_cpu_s() < until) {
-      {
-        auto a = p.profile_operation("op_a", Category::Preprocessing);
-        spin_in_a(per_ms);
-      }
-      spin_in_loop(per_ms / 4);
-      {
-        auto b = p.profile_operation("op_b", Category::ModelInference);
-        spin_in_b(per_ms);
-      }
-    }
-  };
+  const auto alternate = [&] { alternate_ops(*profiler, per_ms, per_ms / 4, 0.5); };
   std::atomic<long> early_tid{0};
   std::thread early([&] {  // exists before the sampler starts: its own event
     early_tid = static_cast<long>(gettid());
@@ -257,9 +258,7 @@ TEST(CpuSampler, ThreadsStartedLaterShareCpuRingsAndKeepTheirOperations) {
   });
   Profiler p(sampling_config("perf_ring"));
   profiler = &p;
-  const double t0 = thread_cpu_s();
-  spin_in_loop(2'000'000);
-  per_ms = std::max(1000L, static_cast<long>(2'000'000 / ((thread_cpu_s() - t0) * 1000)));
+  per_ms = spins_per_ms();
   std::vector<std::thread> later;
   for (int i = 0; i < 3; ++i) later.emplace_back(alternate);
   go = 1;
@@ -287,12 +286,7 @@ TEST(CpuSampler, ThreadsStartedLaterShareCpuRingsAndKeepTheirOperations) {
   EXPECT_GT(early_samples, 100u);
   ASSERT_GT(a->cpu_samples, 400u);
   ASSERT_GT(b->cpu_samples, 400u);
-  // As in SamplesGoToTheOperationOpenWhenTaken (TSan's runtime is the leaf of some samples).
-  const double own = kUnderTsan ? 0.9 : 0.97, other = kUnderTsan ? 0.04 : 0.02;
-  EXPECT_GT(share_of(*a, "spin_in_a"), own);
-  EXPECT_LT(share_of(*a, "spin_in_b"), other);
-  EXPECT_GT(share_of(*b, "spin_in_b"), own);
-  EXPECT_LT(share_of(*b, "spin_in_a"), other);
+  expect_own_functions(*a, *b);
 }
 
 // A host program doing blocking I/O while sampled: every byte arrives, no call fails with EINTR.
