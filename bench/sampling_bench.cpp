@@ -204,7 +204,11 @@ int switch_cost(long round_trips, int rounds) {
 // scope around a little work per hand-over. Returns their CPU time per round trip (the sampler's
 // thread and the profiler's start-up not included).
 enum class Handoff { off, threads_first, sampler_first };
-bool handoff_once(Handoff how, long round_trips, double& us, std::string& error) {
+struct HandoffRun {
+  double us = 0;  // CPU of the two threads per round trip
+  std::uint64_t samples = 0, dropped = 0, threads = 0, inherited_threads = 0;
+};
+bool handoff_once(Handoff how, long round_trips, HandoffRun& run, std::string& error) {
   const int cpu = sched_getcpu();
   cpu_set_t one, before;
   CPU_ZERO(&one);
@@ -216,6 +220,7 @@ bool handoff_once(Handoff how, long round_trips, double& us, std::string& error)
   int to_b[2], to_a[2];
   if (pipe(to_b) != 0 || pipe(to_a) != 0) {
     error = std::string("pipe failed: ") + std::strerror(errno);
+    sched_setaffinity(0, sizeof before, &before);
     return false;
   }
   std::unique_ptr<codeprof::Profiler> profiler;
@@ -252,10 +257,12 @@ bool handoff_once(Handoff how, long round_trips, double& us, std::string& error)
   go = true;
   a.join();
   b.join();
+  for (const auto& src : profiler->snapshot().sampling.sources)
+    if (src.name == "perf_ring") run = {0, src.samples, src.dropped, src.threads, src.inherited_threads};
   profiler.reset();
   for (const int fd : {to_a[0], to_a[1], to_b[0], to_b[1]}) close(fd);
   sched_setaffinity(0, sizeof before, &before);
-  us = cpu_s.load() / static_cast<double>(round_trips) * 1e6;
+  run.us = cpu_s.load() / static_cast<double>(round_trips) * 1e6;
   return true;
 }
 
@@ -265,15 +272,17 @@ int handoff(long round_trips, int rounds) {
     return 2;
   }
   std::vector<double> runs[3];
+  HandoffRun last[3];
   std::string error;
   for (int r = 0; r < rounds; ++r)
     for (const Handoff how : {Handoff::off, Handoff::threads_first, Handoff::sampler_first}) {
-      double us = 0;
-      if (!handoff_once(how, round_trips, us, error)) {
+      HandoffRun run;
+      if (!handoff_once(how, round_trips, run, error)) {
         std::printf("handoff: not measured here: %s\n", error.c_str());
         return 0;
       }
-      runs[static_cast<int>(how)].push_back(us);
+      runs[static_cast<int>(how)].push_back(run.us);
+      last[static_cast<int>(how)] = run;
     }
   double med[3];
   for (int i = 0; i < 3; ++i) {
@@ -284,6 +293,24 @@ int handoff(long round_trips, int rounds) {
               "of %ld: sampling off %.2f us, 999 Hz with the threads started before the sampler (an event each) %.2f us (%+.1f %%), "
               "started after it (inherited per-CPU events) %.2f us (%+.1f %%)\n",
               rounds, round_trips, med[0], med[1], (med[1] / med[0] - 1) * 100, med[2], (med[2] / med[0] - 1) * 100);
+  // What each sampled set-up took in its last round: a set-up that kept few samples is no bargain.
+  for (const Handoff how : {Handoff::threads_first, Handoff::sampler_first}) {
+    const HandoffRun& r = last[static_cast<int>(how)];
+    std::printf("  %s: perf_ring sampled %llu threads (%llu through inherited events), kept %llu samples, dropped %llu\n",
+                how == Handoff::threads_first ? "threads first" : "sampler first", static_cast<unsigned long long>(r.threads),
+                static_cast<unsigned long long>(r.inherited_threads), static_cast<unsigned long long>(r.samples),
+                static_cast<unsigned long long>(r.dropped));
+  }
+  if (last[static_cast<int>(Handoff::sampler_first)].threads == 0) {
+    std::printf("handoff: perf_ring did not run here (perf events denied?): nothing compared\n");
+    return 0;
+  }
+  // The set-up the bench is about must be what ran (an event each is what a failure to open the
+  // per-CPU events falls back to).
+  if (last[static_cast<int>(Handoff::sampler_first)].inherited_threads != 2 || last[static_cast<int>(Handoff::threads_first)].inherited_threads != 0) {
+    std::fprintf(stderr, "sampling_bench handoff: the threads were not sampled the way each set-up names\n");
+    return 1;
+  }
   return 0;
 }
 
