@@ -158,6 +158,10 @@ struct ThreadState {
 std::mutex g_parked_mutex;
 std::vector<std::pair<std::shared_ptr<const detail::ThreadBuffer>, PerfSampleRing::Parked>> g_parked;
 
+// Per-CPU rings of stopped samplers, zeros now: threads may still read a position in them, so the
+// next sampler maps its rings over them rather than elsewhere.
+std::vector<PerfSampleRing::Parked> g_idle_cpu_rings;  // g_parked_mutex
+
 // Rings parked without a buffer (a thread that attached itself and was stopped before the sampler
 // found its buffer) stay: nothing tells when that thread stops looking.
 void release_parked_rings() {
@@ -420,6 +424,7 @@ struct CpuSampler::Impl {
     for (int smaller = 0; !ring && (error_number == EPERM || error_number == ENOMEM) && smaller < 2 && options.data_pages >= 16;
          ++smaller) {
       options.data_pages /= 4;
+      options.map_at = nullptr;  // a region of the first size
       ring = PerfSampleRing::open(tid, options, error, error_number);
     }
     return ring;
@@ -477,10 +482,13 @@ struct CpuSampler::Impl {
     }
     // Marks of an earlier sampler's ring are of no use; skip them.
     marks->taken.store(marks->written.load(std::memory_order_acquire), std::memory_order_release);
-    st.attached_at = by_time ? monotonic_ns() : st.kernel_ring->position();
+    if (!by_time) st.attached_at = st.kernel_ring->position();
     st.hooked_buffer.store(buffer.get(), std::memory_order_release);
     if (by_time) buffer->cpu_positions.store(st.cpu_positions, std::memory_order_release);
     buffer->sample_position.store(word, std::memory_order_release);
+    // Stamped once the thread can see it must mark: its changes before then are not marked, and
+    // samples taken before are in no operation the sampler can name.
+    if (by_time) st.attached_at = monotonic_ns();
   }
 
   // Tells the thread to stop reading the ring, then unmaps it; while the thread may still read the
@@ -668,12 +676,27 @@ struct CpuSampler::Impl {
     options.data_pages = std::max<std::uint32_t>(16, PerfSampleRing::pages_for(options, samples));
     for (long c = 0; c < configured; ++c) {
       options.cpu = static_cast<int>(c);
+      options.map_at = nullptr;
+      {
+        std::lock_guard lock(g_parked_mutex);
+        const auto idle = std::find_if(g_idle_cpu_rings.begin(), g_idle_cpu_rings.end(),
+                                       [&](const auto& p) { return p.size == PerfSampleRing::mapping_bytes(options); });
+        if (idle != g_idle_cpu_rings.end()) {
+          options.map_at = idle->at;
+          g_idle_cpu_rings.erase(idle);
+        }
+      }
       std::string error;
       int error_number = 0;
       auto ring = open_ring(0, options, error, error_number);
+      if (options.map_at && (!ring || ring->mapped_at() != options.map_at)) {  // still zeros: for the next one
+        std::lock_guard lock(g_parked_mutex);
+        g_idle_cpu_rings.push_back({options.map_at, PerfSampleRing::mapping_bytes(options)});
+      }
       if (!ring && error_number != ENODEV) {  // ENODEV: an offline CPU
         note("sampling_perf_ring", "one event per CPU, inherited by new threads: " + error +
                                        "; every thread gets an event of its own instead");
+        park_cpu_rings(*rings);
         return;
       }
       rings->rings.push_back(std::move(ring));
@@ -682,6 +705,7 @@ struct CpuSampler::Impl {
       if (ring && !ring->enable()) {
         note("sampling_perf_ring", std::string("cannot enable the per-CPU sampling events: ") + std::strerror(errno) +
                                        "; every thread gets an event of its own instead");
+        park_cpu_rings(*rings);
         return;
       }
     rings->hung_up.assign(rings->rings.size(), false);
@@ -708,13 +732,19 @@ struct CpuSampler::Impl {
   void close_cpu_rings() {
     if (!cpu) return;
     g_cpu_rings.store(nullptr, std::memory_order_release);
-    for (auto& ring : cpu->rings)
+    park_cpu_rings(*cpu);
+    cpu.reset();
+  }
+  // Never unmapped (nothing tells when no thread reads a position any more, and a ring may sit
+  // where an earlier one did): zeros, for the next sampler to map its rings over.
+  static void park_cpu_rings(CpuRings& rings) {
+    for (auto& ring : rings.rings)
       if (ring) {
         const PerfSampleRing::Parked parked = ring->park();
         std::lock_guard lock(g_parked_mutex);
-        g_parked.emplace_back(nullptr, parked);  // never released: no buffer tells when nobody reads it
+        g_idle_cpu_rings.push_back(parked);
       }
-    cpu.reset();
+    rings.rings.clear();
   }
 
   // Reads every CPU ring: samples go to the threads under the events that run scopes (others are
@@ -726,7 +756,8 @@ struct CpuSampler::Impl {
     const std::uint64_t ready = now > kSampleInFlightNs ? now - kSampleInFlightNs : 0;
     static const PerfSampleRing::Unwind unwind = unwind_copied;
     const pid_t pid = g_owner_pid.load(std::memory_order_relaxed);
-    for (auto& ring : cpu->rings) {
+    for (std::size_t c = 0; c < cpu->rings.size(); ++c) {
+      const auto& ring = cpu->rings[c];
       if (!ring) continue;
       cpu_lost += ring->read(
           ring->position(), unwind,
@@ -781,6 +812,9 @@ struct CpuSampler::Impl {
     if (marks) {
       // Stamped before a mark already matched (it came later than kSampleInFlightNs): unknown stack.
       if (st.marked_once) drop_up_to(st.last_mark_position);
+      const auto take_until = [&](std::uint64_t time, const detail::SampleMark& mark) {
+        while (!st.unmarked.empty() && st.unmarked.front().end <= time) emit({mark.ids, mark.depth});
+      };
       const std::uint64_t lost_marks = marks->lost.load(std::memory_order_acquire);
       const std::uint64_t written = marks->written.load(std::memory_order_acquire);
       std::uint64_t t = marks->taken.load(std::memory_order_relaxed);
@@ -794,15 +828,15 @@ struct CpuSampler::Impl {
         }
         // Marks the thread could not write (its ring was full) leave samples nobody can name.
         if (st.marked_once && mark.from != st.last_mark_position) drop_up_to(mark.from);
-        while (!st.unmarked.empty() && st.unmarked.front().end <= mark.position) emit({mark.ids, mark.depth});
+        take_until(mark.position, mark);
         st.last_mark_position = mark.position;
         st.marked_once = true;
       }
       if (lost_marks != 0) drop_up_to(marks->lost_position.load(std::memory_order_relaxed));
       if (next) {
-        // Samples up to `ready` were taken under the stack this mark names.
+        // Samples up to `ready` come before this mark.
         if (st.marked_once && next->from != st.last_mark_position) drop_up_to(std::min(next->from, ready));
-        while (!st.unmarked.empty() && st.unmarked.front().end <= ready) emit({next->ids, next->depth});
+        take_until(ready, *next);
       } else if (!st.unmarked.empty() && st.unmarked.front().end <= ready) {
         // Taken after the thread's last mark: under the stack it has open now, unless it changes
         // it while we read (then it marks first; see drain_kernel_ring).

@@ -69,7 +69,14 @@ std::unique_ptr<PerfSampleRing> PerfSampleRing::open(pid_t tid, const Options& o
   ring->options_ = options;
   ring->page_ = page;
   ring->data_size_ = data_size;
-  void* map = mmap(nullptr, ring->page_ + ring->data_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void* map = MAP_FAILED;
+  if (options.map_at) {
+    map = mmap(options.map_at, ring->page_ + ring->data_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+    // A failed MAP_FIXED may have unmapped the region: zeros again, for whoever still reads it.
+    if (map == MAP_FAILED)
+      mmap(options.map_at, ring->page_ + ring->data_size_, PROT_READ, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
+  if (map == MAP_FAILED) map = mmap(nullptr, ring->page_ + ring->data_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (map == MAP_FAILED) {
     error_number = errno;
     // Unprivileged users may lock kernel.perf_event_mlock_kb (516 KiB) of perf rings, then
@@ -92,6 +99,11 @@ std::uint32_t PerfSampleRing::pages_for(const Options& options, std::uint32_t sa
                               (options.inherited ? 8 + 4 * 8 : 0);
   const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
   return static_cast<std::uint32_t>(std::bit_ceil((bytes * samples + page - 1) / page));
+}
+
+std::size_t PerfSampleRing::mapping_bytes(const Options& options) {
+  const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return page + page * std::bit_ceil(options.data_pages);
 }
 
 bool PerfSampleRing::enable() noexcept { return ioctl(fd_, PERF_EVENT_IOC_ENABLE, 0) == 0; }

@@ -33,7 +33,13 @@ class PerfSampleRing {
     // the ring also gets a record at each context switch and each thread's start and exit.
     bool inherited = false;
     int cpu = -1;  // inherited: the CPU
+    // Map the ring over this parked ring's zeros (park()), of mapping_bytes(): a region threads may
+    // still read is reused instead of kept for ever. Where that fails it stays zeros and the ring
+    // is mapped elsewhere (mapped_at() tells).
+    void* map_at = nullptr;
   };
+  // Bytes the ring's mapping takes (its header page and data).
+  static std::size_t mapping_bytes(const Options& options);
   // Pages for a ring of about this many samples (its reader is woken at three quarters).
   static std::uint32_t pages_for(const Options& options, std::uint32_t samples);
   // Unwinds one copied stack (registers in the kernel's order, the copy from the sampled stack
@@ -57,6 +63,7 @@ class PerfSampleRing {
 
   // Readable (poll) once the ring is three quarters full; hung up once its thread has exited.
   int fd() const noexcept { return fd_; }
+  void* mapped_at() const noexcept { return map_; }
   // The word where the kernel keeps the ring's write position (for the sampled thread's marks).
   const std::uint64_t* position_word() const noexcept;
   // The write position now.

@@ -2,6 +2,7 @@
 // right share, inlined frames, threads that run scopes vs all threads, host I/O without EINTR,
 // fork, reset and shutdown while threads burn CPU.
 #include <fcntl.h>
+#include <sched.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -11,6 +12,9 @@
 #include <chrono>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -281,12 +285,111 @@ TEST(CpuSampler, ThreadsStartedLaterShareCpuRingsAndKeepTheirOperations) {
               static_cast<unsigned long long>(early_samples), static_cast<unsigned long long>(a->cpu_samples),
               share_of(*a, "spin_in_a"), share_of(*a, "spin_in_b"), static_cast<unsigned long long>(b->cpu_samples),
               share_of(*b, "spin_in_b"), share_of(*b, "spin_in_a"), static_cast<unsigned long long>(ring->dropped));
-  EXPECT_EQ(ring->threads, 4u);
-  EXPECT_EQ(ring->inherited_threads, 3u);
-  EXPECT_GT(early_samples, 100u);
+  // Under TSan the sampler's thread falls far behind four busy threads (hundreds of samples
+  // dropped, counted) and some threads end before it arms them: only what was sampled is checked.
+  if (!kUnderTsan) {
+    EXPECT_EQ(ring->threads, 4u);
+    EXPECT_EQ(ring->inherited_threads, 3u);
+    EXPECT_GT(early_samples, 100u);
+  }
   ASSERT_GT(a->cpu_samples, 400u);
   ASSERT_GT(b->cpu_samples, 400u);
   expect_own_functions(*a, *b);
+}
+
+// Two threads started after the sampler hand a byte back and forth on one CPU, each running its
+// operation for a few tens of microseconds per hand-over: thousands of context switches a second
+// between threads under the CPU rings (the case they exist for), each switch between two scope
+// changes. Each operation's samples stay in its own function and few are dropped.
+TEST(CpuSampler, ThreadsHandingWorkOverKeepTheirOperations) {
+  Profiler p(sampling_config("perf_ring"));
+  const long per_ms = spins_per_ms();
+  int to_b[2], to_a[2];
+  ASSERT_EQ(pipe(to_b), 0);
+  ASSERT_EQ(pipe(to_a), 0);
+  const int cpu = sched_getcpu();
+  ASSERT_GE(cpu, 0);
+  const auto side = [&](int in, int out, bool first, const char* op, double (*spin)(long)) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    sched_setaffinity(0, sizeof one, &one);
+    // The first side decides when to stop (after 0.4 s of its CPU) and sends 0; the other stops on it.
+    const double until = thread_cpu_s() + 0.4;
+    for (;;) {
+      char c = 1;
+      if (first) c = thread_cpu_s() < until ? 1 : 0;
+      else if (read(in, &c, 1) != 1 || c == 0) break;
+      {
+        auto scope = p.profile_operation(op, Category::DataLoading);
+        spin(per_ms / 30);
+      }
+      spin_in_loop(per_ms / 100);
+      if (write(out, &c, 1) != 1 || c == 0) break;
+      if (first && read(in, &c, 1) != 1) break;
+    }
+  };
+  std::thread a(side, to_a[0], to_b[1], true, "op_a", spin_in_a);
+  std::thread b(side, to_b[0], to_a[1], false, "op_b", spin_in_b);
+  a.join();
+  b.join();
+  for (const int fd : {to_a[0], to_a[1], to_b[0], to_b[1]}) close(fd);
+  const Snapshot s = p.snapshot();
+  const SamplingSource* ring = source(s, "perf_ring");
+  ASSERT_NE(ring, nullptr);
+  const OperationStats* op_a = s.find("op_a");
+  const OperationStats* op_b = s.find("op_b");
+  ASSERT_TRUE(op_a && op_b);
+  std::printf("threads %llu (inherited %llu), samples %llu, dropped %llu; op_a %llu calls %llu samples (spin_in_a %.3f, spin_in_b "
+              "%.3f), op_b %llu samples (spin_in_b %.3f, spin_in_a %.3f)\n",
+              static_cast<unsigned long long>(ring->threads), static_cast<unsigned long long>(ring->inherited_threads),
+              static_cast<unsigned long long>(ring->samples), static_cast<unsigned long long>(ring->dropped),
+              static_cast<unsigned long long>(op_a->count), static_cast<unsigned long long>(op_a->cpu_samples),
+              share_of(*op_a, "spin_in_a"), share_of(*op_a, "spin_in_b"), static_cast<unsigned long long>(op_b->cpu_samples),
+              share_of(*op_b, "spin_in_b"), share_of(*op_b, "spin_in_a"));
+  EXPECT_EQ(ring->inherited_threads, 2u);
+  ASSERT_GT(op_a->cpu_samples, 150u);
+  ASSERT_GT(op_b->cpu_samples, 150u);
+  // (Under TSan the sampler's thread falls behind: about 30 % dropped, counted, never guessed.)
+  if (!kUnderTsan) {
+    EXPECT_LT(static_cast<double>(ring->dropped), 0.05 * static_cast<double>(ring->samples + ring->dropped));
+  }
+  expect_own_functions(*op_a, *op_b);
+}
+
+// A stopped sampler's per-CPU rings stay mapped (as zeros: a thread may still read a position);
+// the next sampler maps its rings over them, so profilers one after another do not add mappings.
+TEST(CpuSampler, SuccessiveSamplersReuseTheCpuRingsMappings) {
+  // Parked rings are read-only anonymous mappings: their total size.
+  const auto parked_kib = [] {
+    std::ifstream in("/proc/self/maps");
+    long kib = 0;
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream fields(line);
+      std::string range, perms, offset, device, inode, path;
+      fields >> range >> perms >> offset >> device >> inode >> path;
+      if (perms != "r--p" || inode != "0" || !path.empty()) continue;
+      const auto dash = range.find('-');
+      kib += static_cast<long>((std::stoull(range.substr(dash + 1), nullptr, 16) - std::stoull(range.substr(0, dash), nullptr, 16)) / 1024);
+    }
+    return kib;
+  };
+  long after_first = 0;
+  for (int i = 0; i < 6; ++i) {
+    {
+      Profiler p(sampling_config("perf_ring"));
+      std::thread t([&] {
+        auto scope = p.profile_operation("short_op", Category::Cpu);
+        burn(0.02);
+      });
+      t.join();
+    }
+    if (i == 0) after_first = parked_kib();
+  }
+  const long after_all = parked_kib();
+  std::printf("read-only anonymous mappings after the first profiler %ld KiB, after six %ld KiB\n", after_first, after_all);
+  EXPECT_GT(after_first, 0);  // the first sampler's rings, parked
+  EXPECT_EQ(after_all, after_first);
 }
 
 // A host program doing blocking I/O while sampled: every byte arrives, no call fails with EINTR.

@@ -17,7 +17,10 @@
 // marks carry the time instead of a position (CLOCK_MONOTONIC nanoseconds, the clock the samples
 // are stamped with). The thread marks when the ring of the CPU it runs on moved, or it runs on
 // another CPU than at its last check: the kernel also writes a record into that ring at each
-// context switch, so a thread that ran elsewhere and came back sees the ring moved too.
+// context switch, so a thread that ran elsewhere and came back sees the ring moved too. Such a
+// thread's scope pays a call, sched_getcpu and two loads at each end, and marks at most once per
+// move of its CPU's ring (any thread's sample or switch there): threads handing work back and
+// forth thousands of times a second mark at nearly every scope, hence room for 1024 marks.
 #include <atomic>
 #include <cstdint>
 
@@ -49,7 +52,7 @@ inline constexpr std::uint64_t kMarkByCpuRing = ~std::uint64_t{0};
 // `from` shows the same when that mark comes first), and takes no stack it reads for later ones
 // while the count moves.
 struct SampleMarks {
-  static constexpr std::uint32_t kCapacity = 256;  // power of two; a sampler drains every few ms
+  static constexpr std::uint32_t kCapacity = 1024;  // power of two; a sampler drains every 20 ms
   SampleMark marks[kCapacity];
   std::atomic<std::uint64_t> written{0};  // by the thread
   std::atomic<std::uint64_t> taken{0};    // by the sampler
