@@ -319,7 +319,7 @@ struct CpuSampler::Impl {
   // Threads that existed before, and their children, get an event of their own.
   struct CpuRings {
     std::vector<std::unique_ptr<PerfSampleRing>> rings;  // by CPU; null where none
-    std::vector<bool> hung_up;                           // its owner thread exited: no more polling
+    std::vector<bool> hung_up;                           // every thread under it exited: no more polling
     const std::uint64_t** words = nullptr;               // by CPU, for the threads' checks; kept
     detail::CpuSamplePositions* positions = nullptr;     // kept: a thread may read it at any scope
     std::unordered_set<pid_t> inherited;                 // threads under the events now
@@ -1007,8 +1007,8 @@ struct CpuSampler::Impl {
       // A ring hangs up when its thread exits: retired now, or poll would return at once forever.
       for (std::size_t i = 1; i < fds.size(); ++i)
         if (fds[i].revents & (POLLHUP | POLLERR)) {
-          // A CPU ring hangs up once the thread that opened it exits; the threads that inherited
-          // its event still write into it.
+          // A CPU ring hangs up once the thread that opened it and every thread that inherited its
+          // event have exited: nothing more comes, polling it would return at once for ever.
           if (fd_threads[i] < 0 && cpu) cpu->hung_up[static_cast<std::size_t>(-1 - fd_threads[i])] = true;
           else if (const auto it = threads.find(fd_threads[i]); it != threads.end()) retire(it, true, false);
         }
