@@ -348,11 +348,19 @@ TEST(CpuSampler, ThreadsHandingWorkOverKeepTheirOperations) {
               share_of(*op_a, "spin_in_a"), share_of(*op_a, "spin_in_b"), static_cast<unsigned long long>(op_b->cpu_samples),
               share_of(*op_b, "spin_in_b"), share_of(*op_b, "spin_in_a"));
   EXPECT_EQ(ring->inherited_threads, 2u);
-  ASSERT_GT(op_a->cpu_samples, 150u);
-  ASSERT_GT(op_b->cpu_samples, 150u);
-  // (Under TSan the sampler's thread falls behind: about 30 % dropped, counted, never guessed.)
-  if (!kUnderTsan) {
-    EXPECT_LT(static_cast<double>(ring->dropped), 0.05 * static_cast<double>(ring->samples + ring->dropped));
+  const std::uint64_t enough = kUnderTsan ? 50 : 150;  // TSan: about half of them dropped (below)
+  ASSERT_GT(op_a->cpu_samples, enough);
+  ASSERT_GT(op_b->cpu_samples, enough);
+  // With 256 marks a thread this lost about a third (full mark rings). Release: none, or a few
+  // while other tests load the machine. Under a sanitizer the sampler's thread falls behind (ASan
+  // beside other tests: 14 %; TSan 30 to 60 %): counted, never guessed, not bounded here.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr bool kUnderSanitizer = true;
+#else
+  constexpr bool kUnderSanitizer = kUnderTsan;
+#endif
+  if (!kUnderSanitizer) {
+    EXPECT_LT(static_cast<double>(ring->dropped), 0.10 * static_cast<double>(ring->samples + ring->dropped));
   }
   expect_own_functions(*op_a, *op_b);
 }
