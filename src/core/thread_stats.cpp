@@ -6,10 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <ctime>
 #include <new>
 #include <utility>
 #include <vector>
+
+#include "codeprof/detail/ticks.hpp"
 
 namespace codeprof {
 namespace detail {
@@ -320,9 +321,7 @@ void ThreadBuffer::mark_samples() noexcept {
     cpu_positions_seen = cpus;  // a later sampler's rings: its first check marks
     sample_cpu_seen = cpu;
     sample_position_seen = seen;
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    position = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(now.tv_nsec);
+    position = steady_ns();  // CLOCK_MONOTONIC: the clock the CPU rings stamp samples with
     from = std::exchange(mark_time_seen, position);
     source = cpus;
   } else {

@@ -26,6 +26,7 @@
 #include <unordered_set>
 
 #include "codeprof/detail/recording_thread.hpp"
+#include "codeprof/detail/ticks.hpp"
 #include "sampling/copied_stack_unwinder.hpp"
 #include "sampling/local_unwinder.hpp"
 #include "sampling/open_operations.hpp"
@@ -51,19 +52,18 @@ constexpr std::uint32_t kRingSamples = 48;
 
 pid_t current_tid() noexcept { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
-// The clock the inherited rings stamp samples with (attr.clockid), in nanoseconds.
-std::uint64_t monotonic_ns() noexcept {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(now.tv_nsec);
-}
-// Inherited rings: samples stamped up to this long before the rings are read may still be being
-// written on another CPU; they are matched at the next drain.
+// Inherited rings stamp samples with CLOCK_MONOTONIC (attr.clockid), the clock detail::steady_ns()
+// reads. Samples stamped up to this long before the rings are read may still be being written on
+// another CPU; they are matched at the next drain.
 constexpr std::uint64_t kSampleInFlightNs = 2'000'000;
 
-int unwind_copied(const std::uint64_t* registers, const unsigned char* stack, std::size_t size, std::uintptr_t* pcs,
-                  int max) {
-  return CopiedStackUnwinder::get().unwind(registers, stack, size, pcs, max);
+// How the sampler's thread unwinds the stack copies the kernel writes into the rings.
+const PerfSampleRing::Unwind& copied_stack_unwind() {
+  static const PerfSampleRing::Unwind unwind = [](const std::uint64_t* registers, const unsigned char* stack,
+                                                  std::size_t size, std::uintptr_t* pcs, int max) {
+    return CopiedStackUnwinder::get().unwind(registers, stack, size, pcs, max);
+  };
+  return unwind;
 }
 
 // ---- state shared with the signal handler. Only atomics; nothing here is ever freed.
@@ -237,7 +237,7 @@ void on_thread_attached(detail::ThreadBuffer& buffer) noexcept {
   if (const std::uint64_t* word = st ? st->ring_word.load(std::memory_order_acquire) : nullptr) {
     if (auto* marks = new (std::nothrow) detail::SampleMarks()) {
       const bool by_time = word == &detail::kMarkByCpuRing;
-      marks->start_position = by_time ? monotonic_ns() : __atomic_load_n(word, __ATOMIC_ACQUIRE);
+      marks->start_position = by_time ? detail::steady_ns() : __atomic_load_n(word, __ATOMIC_ACQUIRE);
       detail::SampleMarks* none = nullptr;
       if (buffer.sample_marks.compare_exchange_strong(none, marks, std::memory_order_acq_rel)) {
         st->hooked_buffer.store(&buffer, std::memory_order_release);
@@ -320,7 +320,6 @@ struct CpuSampler::Impl {
   struct CpuRings {
     std::vector<std::unique_ptr<PerfSampleRing>> rings;  // by CPU; null where none
     std::vector<bool> hung_up;                           // every thread under it exited: no more polling
-    const std::uint64_t** words = nullptr;               // by CPU, for the threads' checks; kept
     detail::CpuSamplePositions* positions = nullptr;     // kept: a thread may read it at any scope
     std::unordered_set<pid_t> inherited;                 // threads under the events now
     std::uint64_t ready = 0;  // samples stamped up to this time have all been read
@@ -488,7 +487,7 @@ struct CpuSampler::Impl {
     buffer->sample_position.store(word, std::memory_order_release);
     // Stamped once the thread can see it must mark: its changes before then are not marked, and
     // samples taken before are in no operation the sampler can name.
-    if (by_time) st.attached_at = monotonic_ns();
+    if (by_time) st.attached_at = detail::steady_ns();
   }
 
   // Tells the thread to stop reading the ring, then unmaps it; while the thread may still read the
@@ -627,20 +626,22 @@ struct CpuSampler::Impl {
   }
 
   void drain_one(ThreadState& st, bool keep, bool last = false) {
-    if (st.cpu_positions) return drain_time_marked(st, keep, last ? UINT64_MAX : cpu ? cpu->ready : 0);
+    if (st.cpu_positions) return match_marks(st, keep, last ? UINT64_MAX : cpu ? cpu->ready : 0);
     st.ring.drain([&](std::span<const std::uint32_t> ops, std::span<const std::uintptr_t> pcs, std::uint32_t weight) {
       if (keep) pending.push_back({{ops.begin(), ops.end()}, {pcs.begin(), pcs.end()}, weight, st.tid, &st.mechanism});
     });
     const std::uint64_t dropped = st.ring.dropped();
     if (dropped != st.dropped_seen && keep) store.writer().add_dropped(st.mechanism, dropped - st.dropped_seen);
     st.dropped_seen = dropped;
-    if (st.kernel_ring) drain_kernel_ring(st, keep);
+    if (st.kernel_ring) {
+      pull(st);
+      match_marks(st, keep, UINT64_MAX);
+    }
   }
 
   // Moves the samples the kernel wrote into st.unmarked (unwinding copied stacks), freeing its ring.
   void pull(ThreadState& st) {
-    static const PerfSampleRing::Unwind unwind = unwind_copied;
-    st.lost += st.kernel_ring->read(st.kernel_ring->position(), unwind, [&](const PerfSampleRing::Sample& s) {
+    st.lost += st.kernel_ring->read(st.kernel_ring->position(), copied_stack_unwind(), [&](const PerfSampleRing::Sample& s) {
       std::vector<std::uintptr_t> pcs = take_spare(spare_pcs);
       pcs.assign(s.pcs.begin(), s.pcs.end());
       st.unmarked.push_back({s.end, std::move(pcs)});
@@ -717,7 +718,6 @@ struct CpuSampler::Impl {
     auto positions = std::make_unique<detail::CpuSamplePositions>();
     positions->cpus = static_cast<std::uint32_t>(rings->rings.size());
     positions->words = words.get();
-    rings->words = words.get();
     rings->positions = positions.get();
     {
       std::lock_guard lock(g_parked_mutex);
@@ -752,17 +752,16 @@ struct CpuSampler::Impl {
   std::uint64_t cpu_lost = 0;  // samples the kernel could not write, not yet counted
   void pull_cpu_rings() {
     if (!cpu) return;
-    const std::uint64_t now = monotonic_ns();
+    const std::uint64_t now = detail::steady_ns();
     const std::uint64_t ready = now > kSampleInFlightNs ? now - kSampleInFlightNs : 0;
-    static const PerfSampleRing::Unwind unwind = unwind_copied;
     const pid_t pid = g_owner_pid.load(std::memory_order_relaxed);
-    for (std::size_t c = 0; c < cpu->rings.size(); ++c) {
-      const auto& ring = cpu->rings[c];
+    ThreadState* wanted_thread = nullptr;  // found by `wanted`, given the record's sample next
+    for (auto& ring : cpu->rings) {
       if (!ring) continue;
       cpu_lost += ring->read(
-          ring->position(), unwind,
+          ring->position(), copied_stack_unwind(),
           [&](const PerfSampleRing::Sample& s) {
-            ThreadState& st = *threads.find(s.tid)->second;
+            ThreadState& st = *wanted_thread;
             if (!st.unmarked.empty() && st.unmarked.back().end > s.time) st.unsorted = true;  // another CPU's
             std::vector<std::uintptr_t> pcs = take_spare(spare_pcs);
             pcs.assign(s.pcs.begin(), s.pcs.end());
@@ -776,99 +775,40 @@ struct CpuSampler::Impl {
           [&](pid_t of, pid_t tid) {  // not unwound for nothing: threads that run no scope (yet)
             if (of != pid) return false;
             const auto it = threads.find(tid);
-            return it != threads.end() && it->second->cpu_positions;
+            wanted_thread = it != threads.end() && it->second->cpu_positions ? it->second.get() : nullptr;
+            return wanted_thread != nullptr;
           });
     }
     cpu->ready = std::max(cpu->ready, ready);
   }
 
-  // A thread under the CPU rings: each sample belongs to the first of its thread's marks stamped at
-  // or after it (sample_marks.hpp). Samples after `ready` wait for the next drain, and so do marks
-  // stamped after it: a sample before them may still be on its way from another CPU.
-  void drain_time_marked(ThreadState& st, bool keep, std::uint64_t ready) {
+  // Gives each sample read from the kernel the operations its thread marked for it (sample_marks.hpp):
+  // those of the first mark at or after it. In a thread's own ring, positions; under the CPU rings,
+  // times, and samples and marks stamped after `ready` wait for the next drain (a sample before
+  // them may still be on its way from another CPU). A thread's own ring is read whole: UINT64_MAX.
+  void match_marks(ThreadState& st, bool keep, std::uint64_t ready) {
     if (st.unsorted) {
       std::stable_sort(st.unmarked.begin(), st.unmarked.end(), [](const auto& a, const auto& b) { return a.end < b.end; });
       st.unsorted = false;
     }
-    if (!st.buffer && st.hooked_buffer.load(std::memory_order_acquire)) {
-      if (!keep) st.unmarked.clear();
-      return;
-    }
-    std::uint64_t dropped = 0;
-    const auto emit = [&](std::span<const std::uint32_t> ops) {
-      if (keep) {
-        std::vector<std::uint32_t> v = take_spare(spare_ops);
-        v.assign(ops.begin(), ops.end());
-        pending.push_back({std::move(v), std::move(st.unmarked.front().pcs), 1, st.tid, &st.mechanism, true});
-      }
-      st.unmarked.pop_front();
-    };
-    const auto drop_up_to = [&](std::uint64_t time) {
-      for (; !st.unmarked.empty() && st.unmarked.front().end <= time; ++dropped) st.unmarked.pop_front();
-    };
-    detail::SampleMarks* marks = st.buffer ? st.buffer->sample_marks.load(std::memory_order_acquire) : nullptr;
-    // Taken before the thread was told to mark: in no operation that the sampler can name.
-    while (!st.unmarked.empty() && (!marks || st.unmarked.front().end <= st.attached_at)) st.unmarked.pop_front();
-    if (marks) {
-      // Stamped before a mark already matched (it came later than kSampleInFlightNs): unknown stack.
-      if (st.marked_once) drop_up_to(st.last_mark_position);
-      const auto take_until = [&](std::uint64_t time, const detail::SampleMark& mark) {
-        while (!st.unmarked.empty() && st.unmarked.front().end <= time) emit({mark.ids, mark.depth});
-      };
-      const std::uint64_t lost_marks = marks->lost.load(std::memory_order_acquire);
-      const std::uint64_t written = marks->written.load(std::memory_order_acquire);
-      std::uint64_t t = marks->taken.load(std::memory_order_relaxed);
-      const detail::SampleMark* next = nullptr;  // the first mark stamped after `ready`
-      for (; t < written; ++t) {
-        const detail::SampleMark& mark = marks->marks[t & (detail::SampleMarks::kCapacity - 1)];
-        if (mark.ring != st.cpu_positions) continue;  // an earlier sampler's
-        if (mark.position > ready) {
-          next = &mark;
-          break;
-        }
-        // Marks the thread could not write (its ring was full) leave samples nobody can name.
-        if (st.marked_once && mark.from != st.last_mark_position) drop_up_to(mark.from);
-        take_until(mark.position, mark);
-        st.last_mark_position = mark.position;
-        st.marked_once = true;
-      }
-      if (lost_marks != 0) drop_up_to(marks->lost_position.load(std::memory_order_relaxed));
-      if (next) {
-        // Samples up to `ready` come before this mark.
-        if (st.marked_once && next->from != st.last_mark_position) drop_up_to(std::min(next->from, ready));
-        take_until(ready, *next);
-      } else if (!st.unmarked.empty() && st.unmarked.front().end <= ready) {
-        // Taken after the thread's last mark: under the stack it has open now, unless it changes
-        // it while we read (then it marks first; see drain_kernel_ring).
-        std::uint32_t ops[kMaxOperations];
-        const int n = detail::read_open_operations(detail::RecordingThread{static_cast<std::uint64_t>(st.tid), st.buffer}, ops,
-                                                   kMaxOperations);
-        if (marks->written.fetch_add(0, std::memory_order_acq_rel) == written &&
-            marks->lost.fetch_add(0, std::memory_order_acq_rel) == lost_marks)
-          while (!st.unmarked.empty() && st.unmarked.front().end <= ready) emit({ops, static_cast<std::size_t>(n)});
-      }
-      marks->taken.store(t, std::memory_order_release);
-    }
-    if (!keep) st.unmarked.clear();
-    if (dropped && keep) store.writer().add_dropped(st.mechanism, dropped);
-  }
-
-  // Reads the kernel's ring and gives each sample the operations its thread marked for it.
-  void drain_kernel_ring(ThreadState& st, bool keep) {
-    pull(st);
     // A thread that attached itself at its first scope is matched once its buffer is found.
     if (!st.buffer && st.hooked_buffer.load(std::memory_order_acquire)) {
       if (!keep) st.unmarked.clear();
       return;
     }
+    const bool inherited = st.cpu_positions != nullptr;
+    const void* const marked_by = inherited ? static_cast<const void*>(st.cpu_positions) : st.kernel_ring->position_word();
     std::uint64_t dropped = std::exchange(st.lost, 0);
     const auto emit = [&](std::span<const std::uint32_t> ops) {
       if (keep) {
         std::vector<std::uint32_t> v = take_spare(spare_ops);
         v.assign(ops.begin(), ops.end());
-        pending.push_back({std::move(v), std::move(st.unmarked.front().pcs), 1, st.tid, &st.mechanism});
+        pending.push_back({std::move(v), std::move(st.unmarked.front().pcs), 1, st.tid, &st.mechanism, inherited});
       }
       st.unmarked.pop_front();
+    };
+    const auto drop_up_to = [&](std::uint64_t end) {
+      for (; !st.unmarked.empty() && st.unmarked.front().end <= end; ++dropped) st.unmarked.pop_front();
     };
     // Samples of a thread that had not run a scope when it was armed, taken before it was told to
     // mark them: in no operation that the sampler can name, kept when every thread is sampled.
@@ -878,29 +818,40 @@ struct CpuSampler::Impl {
       else st.unmarked.pop_front();
     }
     if (marks) {
+      // Under the CPU rings, stamped before a mark already matched (it came later than
+      // kSampleInFlightNs): unknown stack. (A thread's own ring is read in order: none such.)
+      if (st.marked_once) drop_up_to(st.last_mark_position);
+      const auto take_until = [&](std::uint64_t end, const detail::SampleMark& mark) {
+        while (!st.unmarked.empty() && st.unmarked.front().end <= end) emit({mark.ids, mark.depth});
+      };
       const std::uint64_t lost_marks = marks->lost.load(std::memory_order_acquire);
       const std::uint64_t written = marks->written.load(std::memory_order_acquire);
-      for (std::uint64_t t = marks->taken.load(std::memory_order_relaxed); t < written; ++t) {
+      std::uint64_t t = marks->taken.load(std::memory_order_relaxed);
+      const detail::SampleMark* next = nullptr;  // the first mark after `ready`
+      for (; t < written; ++t) {
         const detail::SampleMark& mark = marks->marks[t & (detail::SampleMarks::kCapacity - 1)];
-        if (mark.ring != st.kernel_ring->position_word()) continue;  // an earlier sampler's
+        if (mark.ring != marked_by) continue;  // an earlier sampler's
+        if (mark.position > ready) {
+          next = &mark;
+          break;
+        }
         // A mark the thread could not write (its ring was full) leaves samples whose operations
         // nobody knows: up to the `from` of the next one.
-        if (st.marked_once && mark.from != st.last_mark_position)
-          for (; !st.unmarked.empty() && st.unmarked.front().end <= mark.from; ++dropped) st.unmarked.pop_front();
-        while (!st.unmarked.empty() && st.unmarked.front().end <= mark.position) emit({mark.ids, mark.depth});
+        if (st.marked_once && mark.from != st.last_mark_position) drop_up_to(mark.from);
+        take_until(mark.position, mark);
         st.last_mark_position = mark.position;
         st.marked_once = true;
       }
-      marks->taken.store(written, std::memory_order_release);
       // Marks the thread could not write (the sampler was late): the samples up to the last of
       // them were taken under stacks nobody knows.
-      if (lost_marks != 0) {
-        const std::uint64_t unknown_up_to = marks->lost_position.load(std::memory_order_relaxed);
-        for (; !st.unmarked.empty() && st.unmarked.front().end <= unknown_up_to; ++dropped) st.unmarked.pop_front();
-      }
-      // The rest were taken after the thread's last change of its open scopes, under the stack it
-      // has open now, unless it changes it while we read: then it marks them first.
-      if (!st.unmarked.empty()) {
+      if (lost_marks != 0) drop_up_to(marks->lost_position.load(std::memory_order_relaxed));
+      if (next) {
+        // Samples up to `ready` come before this mark.
+        if (st.marked_once && next->from != st.last_mark_position) drop_up_to(std::min(next->from, ready));
+        take_until(ready, *next);
+      } else if (!st.unmarked.empty() && st.unmarked.front().end <= ready) {
+        // The rest were taken after the thread's last change of its open scopes, under the stack it
+        // has open now, unless it changes it while we read: then it marks them first.
         std::uint32_t ops[kMaxOperations];
         const int n = detail::read_open_operations(detail::RecordingThread{static_cast<std::uint64_t>(st.tid), st.buffer}, ops,
                                                    kMaxOperations);
@@ -909,8 +860,9 @@ struct CpuSampler::Impl {
         // lost to a full ring changed the stack as much as a written one.
         if (marks->written.fetch_add(0, std::memory_order_acq_rel) == written &&
             marks->lost.fetch_add(0, std::memory_order_acq_rel) == lost_marks)
-          while (!st.unmarked.empty()) emit({ops, static_cast<std::size_t>(n)});
+          while (!st.unmarked.empty() && st.unmarked.front().end <= ready) emit({ops, static_cast<std::size_t>(n)});
       }
+      marks->taken.store(t, std::memory_order_release);
     }
     if (!keep) st.unmarked.clear();
     if (dropped && keep) store.writer().add_dropped(st.mechanism, dropped);
