@@ -34,6 +34,42 @@
 
 namespace codeprof::bench {
 
+// Two threads that hand a byte back and forth on the CPU the calling thread runs on, so that
+// every hand-over is a context switch: the calling thread pinned there (threads it starts inherit
+// that), and a pipe each way. The pinning is undone and the pipes closed on destruction.
+class HandOver {
+ public:
+  // False (and `error`) when the thread cannot be pinned or the pipes cannot be made.
+  bool open(std::string& error) {
+    cpu_ = sched_getcpu();
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    if (cpu_ >= 0) CPU_SET(cpu_, &one);
+    if (cpu_ < 0 || sched_getaffinity(0, sizeof before_, &before_) != 0 || sched_setaffinity(0, sizeof one, &one) != 0) {
+      error = std::string("cannot pin the threads to one CPU: ") + std::strerror(errno);
+      return false;
+    }
+    pinned_ = true;
+    if (pipe(to_peer) != 0 || pipe(to_caller) != 0) {
+      error = std::string("pipe failed: ") + std::strerror(errno);
+      return false;
+    }
+    return true;
+  }
+  ~HandOver() {
+    for (const int fd : {to_peer[0], to_peer[1], to_caller[0], to_caller[1]})
+      if (fd >= 0) close(fd);
+    if (pinned_) sched_setaffinity(0, sizeof before_, &before_);
+  }
+  int cpu() const noexcept { return cpu_; }
+  int to_peer[2] = {-1, -1}, to_caller[2] = {-1, -1};  // [0] to read, [1] to write
+
+ private:
+  int cpu_ = -1;
+  cpu_set_t before_{};
+  bool pinned_ = false;
+};
+
 class ContextSwitchCost {
  public:
   enum class Events { none, per_thread, inherited };
@@ -101,20 +137,11 @@ class ContextSwitchCost {
   }
 
   static bool ping_pong(Events events, long round_trips, double& us, std::string& error) {
-    // Both threads on the CPU this one runs on, so that every hand-over is a context switch.
-    const int cpu = sched_getcpu();
-    cpu_set_t one, before;
-    CPU_ZERO(&one);
-    if (cpu >= 0) CPU_SET(cpu, &one);
-    if (cpu < 0 || sched_getaffinity(0, sizeof before, &before) != 0 || sched_setaffinity(0, sizeof one, &one) != 0) {
-      error = std::string("cannot pin the two threads to one CPU: ") + std::strerror(errno);
-      return false;
-    }
-    int to_peer[2], to_main[2];
-    if (pipe(to_peer) != 0 || pipe(to_main) != 0) {
-      error = std::string("pipe failed: ") + std::strerror(errno);
-      return false;
-    }
+    HandOver hand_over;
+    if (!hand_over.open(error)) return false;
+    const int cpu = hand_over.cpu();
+    const auto& to_peer = hand_over.to_peer;
+    const auto& to_main = hand_over.to_caller;
     bool ok = true;
     {
       Opened main_events, peer_events;
@@ -146,8 +173,6 @@ class ContextSwitchCost {
         error = peer_error;
       }
     }
-    for (const int fd : {to_peer[0], to_peer[1], to_main[0], to_main[1]}) close(fd);
-    sched_setaffinity(0, sizeof before, &before);
     return ok;
   }
 };

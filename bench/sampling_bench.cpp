@@ -209,20 +209,10 @@ struct HandoffRun {
   std::uint64_t samples = 0, dropped = 0, threads = 0, inherited_threads = 0;
 };
 bool handoff_once(Handoff how, long round_trips, HandoffRun& run, std::string& error) {
-  const int cpu = sched_getcpu();
-  cpu_set_t one, before;
-  CPU_ZERO(&one);
-  if (cpu >= 0) CPU_SET(cpu, &one);
-  if (cpu < 0 || sched_getaffinity(0, sizeof before, &before) != 0 || sched_setaffinity(0, sizeof one, &one) != 0) {
-    error = std::string("cannot pin the threads to one CPU: ") + std::strerror(errno);
-    return false;
-  }
-  int to_b[2], to_a[2];
-  if (pipe(to_b) != 0 || pipe(to_a) != 0) {
-    error = std::string("pipe failed: ") + std::strerror(errno);
-    sched_setaffinity(0, sizeof before, &before);
-    return false;
-  }
+  codeprof::bench::HandOver hand_over;
+  if (!hand_over.open(error)) return false;
+  const auto& to_b = hand_over.to_peer;
+  const auto& to_a = hand_over.to_caller;
   std::unique_ptr<codeprof::Profiler> profiler;
   const auto start_profiler = [&] {
     codeprof::Config c;
@@ -260,8 +250,6 @@ bool handoff_once(Handoff how, long round_trips, HandoffRun& run, std::string& e
   for (const auto& src : profiler->snapshot().sampling.sources)
     if (src.name == "perf_ring") run = {0, src.samples, src.dropped, src.threads, src.inherited_threads};
   profiler.reset();
-  for (const int fd : {to_a[0], to_a[1], to_b[0], to_b[1]}) close(fd);
-  sched_setaffinity(0, sizeof before, &before);
   run.us = cpu_s.load() / static_cast<double>(round_trips) * 1e6;
   return true;
 }
