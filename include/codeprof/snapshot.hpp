@@ -283,11 +283,12 @@ struct SamplingSource {
   std::string name;
   double frequency_hz = 0.0;
   std::uint64_t threads = 0;   // threads it sampled
-  // perf_ring: of those, the threads sampled through one inherited event per CPU (started after
-  // the sampler, by a thread under its events) rather than an event of their own
-  std::uint64_t inherited_threads = 0;
   std::uint64_t samples = 0;   // samples kept
   std::uint64_t dropped = 0;   // samples lost (full per-thread ring, stack table full, ...)
+  // perf_ring: of `threads`, those sampled through one inherited event per CPU (started after the
+  // sampler, by a thread under its events) rather than an event of their own. Last, so that code
+  // that lists the fields above in order keeps meaning what it meant.
+  std::uint64_t inherited_threads = 0;
 
   bool operator==(const SamplingSource&) const = default;
 };

@@ -287,8 +287,12 @@ void read_sampling(const Parser& p, const Node& top, SamplingInfo& info) {
   info.enabled = p.boolean(n, "enabled", false);
   info.unwinder = p.str(n, "unwinder");
   p.each(n, "sources", false, [&](const Node& src) {
-    info.sources.push_back({p.str(src, "name", true), p.real(src, "frequency_hz"), p.u64(src, "threads"),
-                            p.u64(src, "inherited_threads"), p.u64(src, "samples"), p.u64(src, "dropped")});
+    info.sources.push_back({p.str(src, "name", true), p.real(src, "frequency_hz"), p.u64(src, "threads"), p.u64(src, "samples"),
+                            p.u64(src, "dropped"), p.u64(src, "inherited_threads")});
+    const SamplingSource& read = info.sources.back();
+    if (read.inherited_threads > read.threads)  // counts some of `threads`
+      p.fail(src.join("inherited_threads"), "at most threads (" + std::to_string(read.threads) + ")",
+             p.member(src, "inherited_threads", false));
   });
   info.samples = p.u64(n, "samples");
   info.dropped = p.u64(n, "dropped");

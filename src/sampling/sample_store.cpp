@@ -162,7 +162,7 @@ void SampleStore::fill(Snapshot& s, const std::vector<SiteInfo>& sites) const {
   s.sampling.samples = s.sampling.dropped = 0;
   for (const Source& src : sources_) {
     s.sampling.sources.push_back(
-        {src.name, src.frequency_hz, src.threads.size(), src.inherited_threads.size(), src.samples, src.dropped});
+        {src.name, src.frequency_hz, src.threads.size(), src.samples, src.dropped, src.inherited_threads.size()});
     s.sampling.samples += src.samples;
     s.sampling.dropped += src.dropped;
   }

@@ -322,6 +322,12 @@ TEST(ReportReader, SampledProfileIsChecked) {
   EXPECT_EQ(error_of(j.dump()), "bad.json: operations[2].hot_lines[0].samples: expected a non-negative integer, got number -1");
 
   j = sample_json();
+  j["sampling"]["sources"][0]["inherited_threads"] = j["sampling"]["sources"][0]["threads"].get<std::uint64_t>() + 1;
+  EXPECT_EQ(error_of(j.dump()), "bad.json: sampling.sources[0].inherited_threads: expected at most threads (" +
+                                    std::to_string(j["sampling"]["sources"][0]["threads"].get<std::uint64_t>()) + "), got number " +
+                                    std::to_string(j["sampling"]["sources"][0]["threads"].get<std::uint64_t>() + 1));
+
+  j = sample_json();
   j["sampling"]["sources"][0].erase("name");
   EXPECT_EQ(error_of(j.dump()), "bad.json: sampling.sources[0].name: expected this key (it is required)");
 
