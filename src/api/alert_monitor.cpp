@@ -118,7 +118,7 @@ void AlertMonitor::evaluate_once() {
     rules_config_ = config.alerts;
     rules_set_ = true;
   }
-  const Snapshot snapshot = profiler_.snapshot();
+  const Snapshot snapshot = snapshot_without_profile(profiler_);
   const Findings findings = analysis::analyze(snapshot, config);
   const std::int64_t now = common::unix_now_ns();
   metrics_.add(snapshot, findings, now);

@@ -2,7 +2,7 @@
 // Evaluates the alert rules inside the profiled program: a background thread takes a snapshot every
 // alerts.interval_ms, measures the alert metrics over their windows, runs the rules and logs and
 // sends (through the AlertSink) each alert that fires or resolves, once. The profiled threads never
-// wait for it: it only calls Profiler::snapshot(), as the dashboard does.
+// wait for it: it only takes snapshots (without the sampled profile, which no rule reads).
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -14,6 +14,7 @@
 #include "analysis/alert_metrics.hpp"
 #include "api/alert_sink.hpp"
 #include "codeprof/alerts.hpp"
+#include "codeprof/snapshot.hpp"
 #include "core/fork_safety.hpp"
 
 namespace codeprof {
@@ -65,6 +66,10 @@ class AlertMonitor final : public core::ForkAware {
 
 // Stops the profiler's alert monitor, if it has one (the default profiler at exit).
 void stop_alert_monitor(Profiler& profiler);
+
+// Profiler::snapshot() without the sampled profile (stacks, hot code, the sampling section): what
+// the monitor evaluates each interval, which reads none of it.
+Snapshot snapshot_without_profile(Profiler& profiler);
 
 }  // namespace detail
 }  // namespace codeprof

@@ -296,61 +296,78 @@ void Profiler::set_gauge(std::string_view name, double v, std::string_view unit)
   impl_->metrics.record(MetricKind::Gauge, name, v, unit);
 }
 
-Snapshot Profiler::snapshot() const {
-  impl_->sampler.sample_now();  // the timelines reach the snapshot, however short the run
+namespace {
+
+// What Profiler::snapshot() gives; without the profile: no sampled stacks, hot code or sampling
+// section (the alert monitor's evaluations read none of them, and building them each second
+// costs a sampled run about as much as the sampler's store).
+Snapshot take_snapshot(Profiler::Impl& impl, const Config& cfg, bool with_profile) {
+  impl.sampler.sample_now();  // the timelines reach the snapshot, however short the run
   Snapshot s;
-  impl_->recorder.fill(s);
-  s.custom_metrics = impl_->metrics.collect();
-  const Config cfg = config();
+  impl.recorder.fill(s);
+  s.custom_metrics = impl.metrics.collect();
   s.run.source = "live";
-  s.run.host = impl_->host;
+  s.run.host = impl.host;
   s.run.pid = static_cast<std::int64_t>(::getpid());
-  s.run.command = impl_->command;
+  s.run.command = impl.command;
   s.run.rank = cfg.rank;
   s.run.world_size = cfg.world_size;
   s.run.local_rank = cfg.local_rank;
   s.run.job_name = cfg.job_name;
   s.run.version = kVersion;
   s.run.hardware_threads = static_cast<int>(std::thread::hardware_concurrency());
-  s.timelines = impl_->sampler.series();
-  s.run.gpus = impl_->sampler.gpus();
-  s.run.unavailable = impl_->probes.unavailable();
-  for (auto& u : impl_->sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
-  if (const std::uint64_t refused = impl_->metrics.names_refused())
+  s.timelines = impl.sampler.series();
+  s.run.gpus = impl.sampler.gpus();
+  s.run.unavailable = impl.probes.unavailable();
+  for (auto& u : impl.sampler.unavailable()) s.run.unavailable.push_back(std::move(u));
+  if (const std::uint64_t refused = impl.metrics.names_refused())
     s.run.unavailable.push_back({"custom_metrics", std::to_string(refused) + " calls ignored: more than " +
                                                        std::to_string(core::kMaxMetrics) + " distinct metric names"});
   {
     // A leaf lock: nothing else is taken while it is held (the fork handler takes every lock).
-    std::lock_guard lock(impl_->notes_mutex);
-    for (const auto& u : impl_->unavailable) s.run.unavailable.push_back(u);
-    for (const auto& [key, value] : impl_->metadata) s.run.metadata[key] = value;
+    std::lock_guard lock(impl.notes_mutex);
+    for (const auto& u : impl.unavailable) s.run.unavailable.push_back(u);
+    for (const auto& [key, value] : impl.metadata) s.run.metadata[key] = value;
   }
-  if (impl_->cpu_sampler) {
-    impl_->cpu_sampler->flush();
-    s.sampling.unavailable = impl_->cpu_sampler->unavailable();
-    if (impl_->cpu_sampler->running()) s.sampling.unwinder = impl_->cpu_sampler->unwinder();
+  if (!with_profile) {
+    s.sampling.enabled = cfg.sampling.enabled;
+    if (detail::ProcessPartsHub* parts = parts_hub(impl)) parts->merge_into(s);
+    return s;
   }
-  if (impl_->alloc_sampler) {
-    impl_->alloc_sampler->publish(impl_->samples);
+  if (impl.cpu_sampler) {
+    impl.cpu_sampler->flush();
+    s.sampling.unavailable = impl.cpu_sampler->unavailable();
+    if (impl.cpu_sampler->running()) s.sampling.unwinder = impl.cpu_sampler->unwinder();
+  }
+  if (impl.alloc_sampler) {
+    impl.alloc_sampler->publish(impl.samples);
     // Both samplers symbolise with their own symboliser: a module without debug information
     // is noted once.
-    for (auto& u : impl_->alloc_sampler->unavailable()) {
+    for (auto& u : impl.alloc_sampler->unavailable()) {
       const bool noted = std::any_of(s.sampling.unavailable.begin(), s.sampling.unavailable.end(),
                                      [&](const Unavailable& n) { return n.what == u.what && n.reason == u.reason; });
       if (!noted) s.sampling.unavailable.push_back(std::move(u));
     }
-    if (impl_->alloc_sampler->active()) s.sampling.unwinder = "libunwind";
+    if (impl.alloc_sampler->active()) s.sampling.unwinder = "libunwind";
   }
-  impl_->samples.fill(s, site_table());
-  if (impl_->alloc_sampler) impl_->alloc_sampler->fill(s);
+  impl.samples.fill(s, site_table());
+  if (impl.alloc_sampler) impl.alloc_sampler->fill(s);
   s.sampling.enabled = cfg.sampling.enabled;
   for (const auto& u : s.sampling.unavailable) s.run.unavailable.push_back(u);
-  if (detail::ProcessPartsHub* parts = parts_hub(*impl_)) parts->merge_into(s);
-  if (impl_->alerts) {
-    s.alerts = impl_->alerts->alerts();
-    s.alert_delivery = impl_->alerts->delivery();
+  if (detail::ProcessPartsHub* parts = parts_hub(impl)) parts->merge_into(s);
+  if (impl.alerts) {
+    s.alerts = impl.alerts->alerts();
+    s.alert_delivery = impl.alerts->delivery();
   }
   return s;
+}
+
+}  // namespace
+
+Snapshot Profiler::snapshot() const { return take_snapshot(*impl_, config(), true); }
+
+Snapshot detail::snapshot_without_profile(Profiler& profiler) {
+  return take_snapshot(profiler.impl(), profiler.config(), false);
 }
 
 Findings Profiler::analyze() const { return analysis::analyze(snapshot(), config()); }
