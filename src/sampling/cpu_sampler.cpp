@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -327,6 +328,21 @@ struct CpuSampler::Impl {
   std::unique_ptr<CpuRings> cpu;
   Symbolizer symbolizer;
   std::unordered_map<std::uintptr_t, std::vector<std::uint32_t>> frame_ids;  // pc -> store frame ids
+  // frame_ids of the addresses met last: deep stacks repeat their outer frames sample after sample,
+  // and a slot here is one compare where frame_ids (tens of thousands of entries) costs a cache
+  // miss or two. frame_ids never forgets an address, so what a slot points to stays.
+  struct RecentFrames {
+    std::uintptr_t pc = 0;
+    const std::vector<std::uint32_t>* ids = nullptr;
+  };
+  static constexpr int kRecentFramesBits = 12;
+  std::array<RecentFrames, std::size_t{1} << kRecentFramesBits> recent_frames{};
+
+  const std::vector<std::uint32_t>& frame_ids_of(std::uintptr_t pc) {
+    RecentFrames& r = recent_frames[(pc * 0x9e3779b97f4a7c15ull) >> (64 - kRecentFramesBits)];  // Fibonacci hashing
+    if (r.pc != pc || !r.ids) r = {pc, &frame_ids[pc]};
+    return *r.ids;
+  }
   pid_t own_tid = 0;
 
   // The sampler's thread sleeps in poll(): on this eventfd (stop), on the kernel rings (3/4 full)
@@ -905,7 +921,7 @@ struct CpuSampler::Impl {
     for (const Pending& p : pending) {
       stack.clear();
       for (std::size_t i = 0; i < p.pcs.size(); ++i) {
-        const auto& ids = frame_ids[i == 0 ? p.pcs[i] : p.pcs[i] - 1];
+        const auto& ids = frame_ids_of(i == 0 ? p.pcs[i] : p.pcs[i] - 1);
         stack.insert(stack.end(), ids.begin(), ids.end());
       }
       if (w.add_cpu(*p.mechanism, stack, p.ops, static_cast<std::uint64_t>(p.tid), p.weight) && p.inherited)
