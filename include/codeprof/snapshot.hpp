@@ -304,6 +304,9 @@ struct SamplingInfo {
   std::int64_t alloc_peak_live_bytes = 0;  // highest estimated live bytes seen
   std::int64_t alloc_peak_at_ns = 0;       // when (origin-relative)
   std::vector<Unavailable> unavailable;    // what could not run and why (also in run.unavailable)
+  // CPU time the native sampler's own thread spent since sampling started (reading the rings,
+  // unwinding, symbolising, the store): sampling's cost to the process beyond the kernel's part.
+  std::uint64_t sampler_cpu_ns = 0;
 
   bool operator==(const SamplingInfo&) const = default;
 };

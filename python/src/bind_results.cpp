@@ -264,7 +264,8 @@ void bind_snapshot(py::module_& m) {
                     "Mean bytes between allocation samples (0: allocation sampling was off).")
       .def_readonly("alloc_samples", &SamplingInfo::alloc_samples)
       .def_readonly("alloc_peak_live_bytes", &SamplingInfo::alloc_peak_live_bytes)
-      .def_readonly("alloc_peak_at_ns", &SamplingInfo::alloc_peak_at_ns);
+      .def_readonly("alloc_peak_at_ns", &SamplingInfo::alloc_peak_at_ns)
+      .def_readonly("sampler_cpu_ns", &SamplingInfo::sampler_cpu_ns);
   def_ref_tuple(sampling, "sources", [](const SamplingInfo& s) -> const auto& { return s.sources; }, "");
   def_ref_tuple(sampling, "unavailable", [](const SamplingInfo& s) -> const auto& { return s.unavailable; }, "");
   py::class_<MetricWindow>(m, "MetricWindow", "A custom metric within [start_ns, start_ns + width_ns).")

@@ -338,6 +338,7 @@ Snapshot take_snapshot(Profiler::Impl& impl, const Config& cfg, bool with_profil
     impl.cpu_sampler->flush();
     s.sampling.unavailable = impl.cpu_sampler->unavailable();
     if (impl.cpu_sampler->running()) s.sampling.unwinder = impl.cpu_sampler->unwinder();
+    s.sampling.sampler_cpu_ns = impl.cpu_sampler->own_cpu_ns();
   }
   if (impl.alloc_sampler) {
     impl.alloc_sampler->publish(impl.samples);

@@ -421,8 +421,12 @@ void sampled_profile(Page& p, const Snapshot& s) {
   std::string sources;
   for (const auto& src : s.sampling.sources)
     sources += (sources.empty() ? "" : ", ") + src.name + " at " + common::format_number(src.frequency_hz, 0) + " Hz";
+  std::string cost;
+  if (s.sampling.sampler_cpu_ns > 0)
+    cost = " The sampler's own thread used " + common::format_seconds(static_cast<double>(s.sampling.sampler_cpu_ns) / 1e9) +
+           " of CPU.";
   p.tag("p", common::format_count(s.sampling.samples) + " CPU samples (" + sources + "), " +
-                 common::format_count(s.sampling.dropped) + " dropped.", "meta");
+                 common::format_count(s.sampling.dropped) + " dropped." + cost, "meta");
   const FlameGraphAssets* assets = flame_graph_assets();
   if (assets) {
     p.raw("<style>").raw(assets->style).raw("</style><div id=\"flame-root\"></div>");

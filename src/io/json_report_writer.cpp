@@ -189,6 +189,7 @@ OrderedJson sampling_json(const SamplingInfo& info) {
           {"alloc_samples", info.alloc_samples},
           {"alloc_peak_live_bytes", info.alloc_peak_live_bytes},
           {"alloc_peak_at", secs(static_cast<double>(info.alloc_peak_at_ns))},
+          {"sampler_cpu", secs(static_cast<double>(info.sampler_cpu_ns))},
           {"unavailable", std::move(unavailable)}};
 }
 

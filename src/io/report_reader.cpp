@@ -300,6 +300,7 @@ void read_sampling(const Parser& p, const Node& top, SamplingInfo& info) {
   info.alloc_samples = p.u64(n, "alloc_samples");
   info.alloc_peak_live_bytes = p.i64(n, "alloc_peak_live_bytes");
   info.alloc_peak_at_ns = p.ns(n, "alloc_peak_at");
+  info.sampler_cpu_ns = p.uns(n, "sampler_cpu");
   p.each(n, "unavailable", false, [&](const Node& u) {
     info.unavailable.push_back({p.str(u, "what", true), p.str(u, "reason")});
   });

@@ -349,6 +349,17 @@ struct CpuSampler::Impl {
   // and for at most a tick.
   int wake_fd = -1;
   std::atomic<bool> stop_requested{false};
+  // The sampler threads' CPU time, as of the running one's last drain; ended_threads_cpu_ns is
+  // written by each thread as it ends, read by the next one (started after the join).
+  std::atomic<std::uint64_t> own_cpu_ns{0};
+  std::uint64_t ended_threads_cpu_ns = 0;
+
+  void note_own_cpu() noexcept {
+    timespec t{};
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) == 0)
+      own_cpu_ns.store(ended_threads_cpu_ns + static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000u +
+                       static_cast<std::uint64_t>(t.tv_nsec));
+  }
   std::thread worker;
 
   void note(std::string what, std::string reason) {
@@ -970,7 +981,11 @@ struct CpuSampler::Impl {
       }
       const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_tick - std::chrono::steady_clock::now());
       poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(0, wait.count())));
-      if (stop_requested.load()) return;
+      if (stop_requested.load()) {
+        note_own_cpu();
+        ended_threads_cpu_ns = own_cpu_ns.load();
+        return;
+      }
       std::lock_guard lock(drain_mutex);
       // A ring hangs up when its thread exits: retired now, or poll would return at once forever.
       for (std::size_t i = 1; i < fds.size(); ++i)
@@ -988,6 +1003,7 @@ struct CpuSampler::Impl {
         next_tick = std::chrono::steady_clock::now() + kTick;
       }
       drain_all(true);
+      note_own_cpu();
     }
   }
 };
@@ -1126,6 +1142,8 @@ std::string CpuSampler::unwinder() const {
   // No lock: a forked child may call this while the parent's sampler thread held one.
   return impl_->frame_pointer_chains.load() ? "frame pointers" : "libunwind";
 }
+
+std::uint64_t CpuSampler::own_cpu_ns() const noexcept { return impl_->own_cpu_ns.load(); }
 
 std::vector<Unavailable> CpuSampler::unavailable() const {
   std::lock_guard lock(impl_->notes_mutex);

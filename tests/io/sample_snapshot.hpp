@@ -53,6 +53,7 @@ inline void add_sampling(Snapshot& s) {
   info.alloc_samples = 17;
   info.alloc_peak_live_bytes = 9'437'184;
   info.alloc_peak_at_ns = 2'500'000'001;
+  info.sampler_cpu_ns = 412'000'003;
   info.unavailable = {{"sampling_symbols", "/usr/lib/libfoo.so.1 has no debug information: lines unknown"}};
   SampleProfile& p = s.profile;
   p.operations = {{0, "train_step", Category::TrainingLoop}, {2, "tokenize, \"fast\"\nv2", Category::Preprocessing},

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -94,6 +95,12 @@ TEST_P(Mechanism, PlantedLineComesFirstWithItsShare) {
   for (const auto& u : s.sampling.unavailable) std::printf("unavailable: %s: %s\n", u.what.c_str(), u.reason.c_str());
   ASSERT_NE(source(s, GetParam()), nullptr) << "no samples from " << GetParam();
   EXPECT_EQ(s.sampling.unwinder, "libunwind");
+  // The sampler's thread symbolised the planted code at least: some of the process's CPU, not all.
+  timespec process_cpu{};
+  ASSERT_EQ(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &process_cpu), 0);
+  EXPECT_GT(s.sampling.sampler_cpu_ns, 0u);
+  EXPECT_LT(static_cast<double>(s.sampling.sampler_cpu_ns) / 1e9,
+            static_cast<double>(process_cpu.tv_sec) + static_cast<double>(process_cpu.tv_nsec) / 1e9);
   const OperationStats* op = s.find("planted_op");
   ASSERT_NE(op, nullptr);
   ASSERT_GT(op->cpu_samples, 200u);
