@@ -305,7 +305,8 @@ struct SamplingInfo {
   std::int64_t alloc_peak_at_ns = 0;       // when (origin-relative)
   std::vector<Unavailable> unavailable;    // what could not run and why (also in run.unavailable)
   // CPU time the native sampler's own thread spent since sampling started (reading the rings,
-  // unwinding, symbolising, the store): sampling's cost to the process beyond the kernel's part.
+  // unwinding, symbolising, the store; not cleared by reset). Drains run by a snapshot on its
+  // caller's thread and the kernel's part are not in it.
   std::uint64_t sampler_cpu_ns = 0;
 
   bool operator==(const SamplingInfo&) const = default;

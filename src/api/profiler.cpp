@@ -206,7 +206,7 @@ Profiler::Profiler(Config config) {
 
 Profiler::~Profiler() {
   impl_->dashboard.reset();
-  // Join the monitor before the pointer changes: its thread reads impl_->alerts through snapshot().
+  // Join the monitor before anything it reads goes: its thread takes snapshots of this profiler.
   if (impl_->alerts) impl_->alerts->stop();
   impl_->alerts.reset();
   if (impl_->alloc_sampler) {  // before the recorder its hook reads

@@ -57,8 +57,8 @@ class CpuSampler {
   // How stacks are unwound: "libunwind" (in the signal handler, or from the stack the kernel
   // copied into a perf_ring sample) or "frame pointers" (perf_ring call chains).
   std::string unwinder() const;
-  // CPU time the sampler's own thread has spent (reading rings, unwinding, symbolising, the store):
-  // what sampling costs the process beyond the kernel's sampling and the marks.
+  // CPU time the sampler's own threads have spent (reading rings, unwinding, symbolising, the
+  // store), as of the running one's last drain; flush() on another thread is not in it.
   std::uint64_t own_cpu_ns() const noexcept;
 
   struct Impl;
