@@ -131,7 +131,9 @@ void* allocate_nothrow(std::size_t size, std::size_t alignment) noexcept {
 inline void release(void* p) noexcept {
   if (!p) return;
   count_free(p);
-  if (const auto* hooks = g_hooks.load(std::memory_order_relaxed)) [[unlikely]]
+  // Acquire, as where allocations are sampled: the hooks' fields were written before the pointer
+  // was published, by another thread (a plain load on x86).
+  if (const auto* hooks = g_hooks.load(std::memory_order_acquire)) [[unlikely]]
     sampled_free(hooks, p);
   std::free(p);
 }
