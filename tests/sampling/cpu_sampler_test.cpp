@@ -364,19 +364,21 @@ TEST(CpuSampler, ThreadsHandingWorkOverKeepTheirOperations) {
               counts(*ring).c_str(), static_cast<unsigned long long>(op_a->count), static_cast<unsigned long long>(op_a->cpu_samples),
               share_of(*op_a, "spin_in_a"), share_of(*op_a, "spin_in_b"), static_cast<unsigned long long>(op_b->cpu_samples),
               share_of(*op_b, "spin_in_b"), share_of(*op_b, "spin_in_a"));
-  EXPECT_EQ(ring->inherited_threads, 2u);
-  ASSERT_GT(op_a->cpu_samples, 150u);
-  ASSERT_GT(op_b->cpu_samples, 150u);
-  // With 256 marks a thread this lost about a third (full mark rings). Release, alone: 1 to 7 % (a
-  // few dozen while the first symbolisation holds up the sampler's thread); beside other sampling
-  // tests under `ctest -j2` the sampler's thread gets less CPU and the CPU rings overflow: 22 % once.
-  // Under ASan it falls further behind (beside other tests: 14 %): counted, never guessed, not
-  // bounded here.
 #if defined(__SANITIZE_ADDRESS__)
   constexpr bool kUnderAsan = true;
 #else
   constexpr bool kUnderAsan = false;
 #endif
+  EXPECT_EQ(ring->inherited_threads, 2u);
+  // Under ASan the sampler's thread falls behind even alone: 6 runs each of this and the previous
+  // unwinder kept 348 to 563 samples and dropped 113 to 342 (op_a as few as 120).
+  const std::uint64_t floor = kUnderAsan ? 60 : 150;
+  ASSERT_GT(op_a->cpu_samples, floor);
+  ASSERT_GT(op_b->cpu_samples, floor);
+  // With 256 marks a thread this lost about a third (full mark rings). Release, alone: 1 to 7 % (a
+  // few dozen while the first symbolisation holds up the sampler's thread); beside other sampling
+  // tests under `ctest -j2` the sampler's thread gets less CPU and the CPU rings overflow: 22 % once.
+  // Under ASan (above): counted, never guessed, not bounded here.
   if (!kUnderAsan) {
     EXPECT_LT(static_cast<double>(ring->dropped), 0.28 * static_cast<double>(ring->samples + ring->dropped));
   }
