@@ -118,13 +118,14 @@ void AlertMonitor::evaluate_once() {
     rules_config_ = config.alerts;
     rules_set_ = true;
   }
-  const Snapshot snapshot = snapshot_without_profile(profiler_);
+  Snapshot snapshot = snapshot_without_profile(profiler_, &trace_buffer_);
   const Findings findings = analysis::analyze(snapshot, config);
   const std::int64_t now = common::unix_now_ns();
   metrics_.add(snapshot, findings, now);
   std::vector<AlertSample> samples = metrics_.samples(snapshot, config.alerts);
   const AlertLabels identity = identity_labels(snapshot.run);
   for (auto& sample : samples) sample.labels.insert(identity.begin(), identity.end());
+  trace_buffer_ = std::move(snapshot.trace_events);  // read no further: the next copy goes there
 
   const std::vector<Alert> changed = engine_.evaluate(samples, now);
   std::vector<Alert> current = engine_.alerts();

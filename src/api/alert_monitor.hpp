@@ -58,6 +58,10 @@ class AlertMonitor final : public core::ForkAware {
   mutable std::mutex alerts_mutex_;
   std::vector<Alert> alerts_;
 
+  // The last evaluation's copy of the raw trace (up to trace.budget_events events of ~180 bytes,
+  // every interval): reused, so each copy writes into memory already mapped.
+  std::vector<TraceEvent> trace_buffer_;
+
   std::mutex wake_mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -68,8 +72,9 @@ class AlertMonitor final : public core::ForkAware {
 void stop_alert_monitor(Profiler& profiler);
 
 // Profiler::snapshot() without the sampled profile (stacks, hot code, the sampling section): what
-// the monitor evaluates each interval, which reads none of it.
-Snapshot snapshot_without_profile(Profiler& profiler);
+// the monitor evaluates each interval, which reads none of it. `trace_buffer` (may be null): a
+// previous snapshot's trace_events, whose memory the new copy of the raw trace reuses.
+Snapshot snapshot_without_profile(Profiler& profiler, std::vector<TraceEvent>* trace_buffer = nullptr);
 
 }  // namespace detail
 }  // namespace codeprof

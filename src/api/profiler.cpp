@@ -301,9 +301,14 @@ namespace {
 // What Profiler::snapshot() gives; without the profile: no sampled stacks, hot code or sampling
 // section (the alert monitor's evaluations read none of them, and building them each second
 // costs a sampled run about as much as the sampler's store).
-Snapshot take_snapshot(Profiler::Impl& impl, const Config& cfg, bool with_profile) {
+Snapshot take_snapshot(Profiler::Impl& impl, const Config& cfg, bool with_profile,
+                       std::vector<TraceEvent>* trace_buffer = nullptr) {
   impl.sampler.sample_now();  // the timelines reach the snapshot, however short the run
   Snapshot s;
+  if (trace_buffer) {  // its memory, not its events: no page faults for a fresh copy of the trace
+    s.trace_events = std::move(*trace_buffer);
+    s.trace_events.clear();
+  }
   impl.recorder.fill(s);
   s.custom_metrics = impl.metrics.collect();
   s.run.source = "live";
@@ -367,8 +372,8 @@ Snapshot take_snapshot(Profiler::Impl& impl, const Config& cfg, bool with_profil
 
 Snapshot Profiler::snapshot() const { return take_snapshot(*impl_, config(), true); }
 
-Snapshot detail::snapshot_without_profile(Profiler& profiler) {
-  return take_snapshot(profiler.impl(), profiler.config(), false);
+Snapshot detail::snapshot_without_profile(Profiler& profiler, std::vector<TraceEvent>* trace_buffer) {
+  return take_snapshot(profiler.impl(), profiler.config(), false, trace_buffer);
 }
 
 Findings Profiler::analyze() const { return analysis::analyze(snapshot(), config()); }
