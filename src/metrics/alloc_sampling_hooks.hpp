@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/fibonacci_hash.hpp"
+
 namespace codeprof::metrics {
 
 struct AllocSamplingHooks {
@@ -23,9 +25,8 @@ struct AllocSamplingHooks {
 inline constexpr unsigned kAllocFilterBits = 16;  // 65536 bits, 8 KiB: stays in the L1 cache
 
 inline std::uint32_t alloc_filter_bit(const void* p) noexcept {
-  // Fibonacci hashing of the address without its alignment bits.
-  return static_cast<std::uint32_t>(((reinterpret_cast<std::uintptr_t>(p) >> 4) * 0x9E3779B97F4A7C15ull) >>
-                                    (64 - kAllocFilterBits));
+  // The address without its alignment bits.
+  return static_cast<std::uint32_t>(core::fibonacci_slot(reinterpret_cast<std::uintptr_t>(p) >> 4, kAllocFilterBits));
 }
 
 }  // namespace codeprof::metrics

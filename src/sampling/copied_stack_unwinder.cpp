@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/fibonacci_hash.hpp"
+
 namespace codeprof::sampling {
 // Named, not anonymous: in a unity batch this file shares a translation unit with others.
 namespace copied_stack_detail {
@@ -281,11 +283,11 @@ struct CopiedStackUnwinder::State {
     bool code = false;
     const FrameRule* rule = nullptr;  // into `rules`: emptied whenever `rules` is
   };
-  static constexpr int kCallerBits = 12;
+  static constexpr unsigned kCallerBits = 12;
   std::array<Caller, std::size_t{1} << kCallerBits> callers{};
 
   Caller& caller(std::uintptr_t return_address) noexcept {
-    Caller& c = callers[(return_address * kMadeUpFactor) >> (64 - kCallerBits)];  // Fibonacci hashing
+    Caller& c = callers[core::fibonacci_slot(return_address, kCallerBits)];
     if (c.address != return_address) c = {return_address, is_code(return_address), nullptr};
     return c;
   }

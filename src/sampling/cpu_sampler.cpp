@@ -27,6 +27,7 @@
 #include <unordered_set>
 
 #include "codeprof/detail/recording_thread.hpp"
+#include "core/fibonacci_hash.hpp"
 #include "codeprof/detail/ticks.hpp"
 #include "sampling/copied_stack_unwinder.hpp"
 #include "sampling/local_unwinder.hpp"
@@ -335,11 +336,11 @@ struct CpuSampler::Impl {
     std::uintptr_t pc = 0;
     const std::vector<std::uint32_t>* ids = nullptr;
   };
-  static constexpr int kRecentFramesBits = 12;
+  static constexpr unsigned kRecentFramesBits = 12;
   std::array<RecentFrames, std::size_t{1} << kRecentFramesBits> recent_frames{};
 
   const std::vector<std::uint32_t>& frame_ids_of(std::uintptr_t pc) {
-    RecentFrames& r = recent_frames[(pc * 0x9e3779b97f4a7c15ull) >> (64 - kRecentFramesBits)];  // Fibonacci hashing
+    RecentFrames& r = recent_frames[core::fibonacci_slot(pc, kRecentFramesBits)];
     if (r.pc != pc || !r.ids) r = {pc, &frame_ids[pc]};
     return *r.ids;
   }
