@@ -11,8 +11,8 @@
 #   demo's own timing picks it), else fp32.
 # - on a shared virtual machine the host's load moves a run's CPU time by ±10 % from one minute to
 #   the next. So the two demos of a pair run at the same time, each pinned to its own CPU (which
-#   CPU and which starts first alternate), and the result is the median over rounds of each pair's
-#   ratio. Pinned, all of a demo's threads share one CPU: more context switches than unpinned,
+#   CPU and which starts first alternate), and the result is the median, over each two rounds that
+#   swap the CPUs, of the two pairs' ratios' geometric mean (see swapped below). Pinned, all of a demo's threads share one CPU: more context switches than unpinned,
 #   which makes per-switch costs count more, not less. `perf record` runs pinned with the demo it
 #   records (its own CPU time is not counted). An A/A pair (off against off) measured within +1 to
 #   +3 %: differences below that are not resolved.
@@ -22,7 +22,7 @@
 # (DEMO_DATA=dir reuses a corpus generated there; by default one is generated in a temporary dir.)
 set -euo pipefail
 build=${1:-build/release}
-rounds=${2:-5}
+rounds=${2:-6}
 shift $(( $# < 2 ? $# : 2 ))
 demo="$build/examples/seo_pipeline"
 [[ -x "$demo" ]] || { echo "demo_sampling_overhead.sh: $demo not built (cmake --build --preset release --target seo_pipeline)" >&2; exit 2; }
@@ -88,11 +88,19 @@ for ((r = 0; r < rounds; r++)); do
   if ((have_perf)); then pair "$r" perf 0 perf record -q -F 999 -g -o "$tmp/perf.data" --; fi
 done
 median() { sort -g | awk '{v[NR] = $1} END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# Rounds 2k and 2k+1 run the same pair with the CPUs swapped. Their ratios' geometric mean cancels a
+# speed difference between the two CPUs (the host's other tenants can make one CPU 15 % slower than
+# the other for minutes: one run here read +3 and +34 %, -5 and +20 % for the perf peer, round after
+# round), which a median of single pairs does not. An odd last round is left out (one round alone is
+# all there is).
+swapped() { awk '{ v[NR] = $1 } END { for (i = 1; i + 1 <= NR; i += 2) print sqrt(v[i] * v[i + 1]); if (NR == 1) print v[1] }'; }
 summary() {  # name, what it is
-  local m lo hi
-  m=$(median <"$tmp/ratios_$1") lo=$(sort -g "$tmp/ratios_$1" | head -1) hi=$(sort -g "$tmp/ratios_$1" | tail -1)
-  awk -v m="$m" -v lo="$lo" -v hi="$hi" -v what="$2" -v n="$rounds" \
-    'BEGIN { printf "%s: %+.2f %% CPU against sampling off (median of %d pairs; %+.2f to %+.2f %%)\n", what, (m - 1) * 100, n, (lo - 1) * 100, (hi - 1) * 100 }'
+  local m lo hi n
+  swapped <"$tmp/ratios_$1" >"$tmp/swapped_$1"
+  m=$(median <"$tmp/swapped_$1") lo=$(sort -g "$tmp/swapped_$1" | head -1) hi=$(sort -g "$tmp/swapped_$1" | tail -1)
+  n=$(wc -l <"$tmp/swapped_$1")
+  awk -v m="$m" -v lo="$lo" -v hi="$hi" -v what="$2" -v n="$n" -v rounds="$rounds" \
+    'BEGIN { printf "%s: %+.2f %% CPU against sampling off (median of %d CPU-swapped pairs of the %d rounds; %+.2f to %+.2f %%)\n", what, (m - 1) * 100, n, rounds, (lo - 1) * 100, (hi - 1) * 100 }'
 }
 echo "demo: --precision $precision --patience 1000 --workers 1; pairs $( ((cpus < 2)) && echo 'one after the other (one CPU)' || echo 'at the same time, one CPU each')"
 summary codeprof "codeprof sampling at 999 Hz on the demo"
