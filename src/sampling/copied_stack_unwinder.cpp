@@ -9,13 +9,24 @@
 
 #include <asm/perf_regs.h>
 #include <dlfcn.h>
+#include <dwarf.h>
+#include <elf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <fcntl.h>
+#include <libelf.h>
 #include <link.h>
 #include <pthread.h>
 #include <linux/perf_event.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <cstring>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <string>
 #include <type_traits>
@@ -74,7 +85,8 @@ struct Segment {
 // One instruction's unwind rule in the shapes compilers give nearly all code: the CFA is %rsp or
 // %rbp plus an offset (or, in a frame realigned through a DRAP register, read from a slot near
 // %rbp), the return address is saved at an offset from it, and the caller's %rbp is untouched or
-// saved in a slot near the CFA (or near %rbp). Learnt from libunwind itself (State::probe).
+// saved in a slot near the CFA (or near %rbp). Read from the module's CFI by elfutils
+// (State::cfi_row), or learnt from libunwind itself where that cannot be read (State::probe).
 struct FrameRule {
   bool simple = false;     // false: another shape (another expression, a signal frame)
   bool outermost = false;  // the return address is undefined: the first frame of a thread
@@ -90,11 +102,129 @@ struct FrameRule {
   bool operator==(const FrameRule&) const = default;
 };
 
+// A module's .eh_frame as elfutils reads it from the module's file.
+struct ModuleCfi {
+  int fd = -1;
+  Elf* elf = nullptr;
+  Dwarf_CFI* cfi = nullptr;
+  ModuleCfi() = default;
+  ModuleCfi(const ModuleCfi&) = delete;
+  ModuleCfi& operator=(const ModuleCfi&) = delete;
+  ~ModuleCfi() {
+    if (cfi) dwarf_cfi_end(cfi);
+    if (elf) elf_end(elf);
+    if (fd >= 0) ::close(fd);
+  }
+};
+
 struct Module {
   // What libunwind's table search needs; format stays 0 (UNW_INFO_FORMAT_DYNAMIC) when the module
   // has no usable .eh_frame_hdr.
   unw_dyn_info_t unwind_table{};
+  std::string file;          // the module's file; empty where there is none (the vDSO)
+  std::uintptr_t bias = 0;   // dlpi_addr: a run-time address minus the file's
+  std::string build_id;      // the GNU build ID note of the loaded image, empty if it has none
+  bool cfi_opened = false;   // cfi below was tried (it stays null where it cannot be read)
+  std::unique_ptr<ModuleCfi> cfi;
 };
+
+// The GNU build ID in a loaded module's PT_NOTE segments, which the loader maps.
+std::string loaded_build_id(const dl_phdr_info& info) {
+  for (int i = 0; i < info.dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info.dlpi_phdr[i];
+    if (ph.p_type != PT_NOTE) continue;
+    const auto* at = reinterpret_cast<const unsigned char*>(info.dlpi_addr + ph.p_vaddr);
+    const unsigned char* end = at + ph.p_memsz;
+    auto align4 = [](std::size_t n) { return (n + 3) & ~std::size_t{3}; };
+    while (end - at >= static_cast<std::ptrdiff_t>(sizeof(ElfW(Nhdr)))) {
+      ElfW(Nhdr) note;
+      std::memcpy(&note, at, sizeof note);
+      const unsigned char* name = at + sizeof note;
+      const unsigned char* desc = name + align4(note.n_namesz);
+      if (desc > end || static_cast<std::size_t>(end - desc) < note.n_descsz) break;
+      if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0)
+        return {reinterpret_cast<const char*>(desc), note.n_descsz};
+      at = desc + align4(note.n_descsz);
+    }
+  }
+  return {};
+}
+
+// The DWARF register numbers of x86-64 the rules use.
+constexpr int kDwarfRbp = 6, kDwarfRsp = 7;
+
+// `op` reads register + offset (DW_OP_bregN or DW_OP_bregx).
+bool register_plus_offset(const Dwarf_Op& op, int& reg, std::int64_t& offset) noexcept {
+  if (op.atom >= DW_OP_breg0 && op.atom <= DW_OP_breg31) {
+    reg = op.atom - DW_OP_breg0;
+    offset = static_cast<std::int64_t>(op.number);
+    return true;
+  }
+  if (op.atom == DW_OP_bregx) {
+    reg = static_cast<int>(op.number);
+    offset = static_cast<std::int64_t>(op.number2);
+    return true;
+  }
+  return false;
+}
+
+// A register's location "the slot at CFA + offset", as dwarf_frame_register spells it.
+bool slot_at_cfa(const Dwarf_Op* ops, std::size_t nops, std::int64_t& offset) noexcept {
+  if (nops == 0 || ops[0].atom != DW_OP_call_frame_cfa) return false;
+  if (nops == 1) {
+    offset = 0;
+    return true;
+  }
+  if (nops == 2 && ops[1].atom == DW_OP_plus_uconst) {
+    offset = static_cast<std::int64_t>(ops[1].number);
+    return true;
+  }
+  if (nops == 3 && ops[1].atom == DW_OP_consts && ops[2].atom == DW_OP_plus) {
+    offset = static_cast<std::int64_t>(ops[1].number);
+    return true;
+  }
+  return false;
+}
+
+// The rule of one row of CFI (elfutils' Dwarf_Frame), or a rule that is not simple where the row
+// has another shape (a signal frame, another expression, a CFA from another register).
+FrameRule rule_of(Dwarf_Frame* frame, int return_address_register, bool signal_frame) noexcept {
+  if (signal_frame) return {};
+  FrameRule rule;
+  Dwarf_Op* ops = nullptr;
+  std::size_t nops = 0;
+  int reg = -1;
+  if (dwarf_frame_cfa(frame, &ops, &nops) != 0 || nops == 0) return {};
+  if (nops == 1 && register_plus_offset(ops[0], reg, rule.cfa_offset) && (reg == kDwarfRsp || reg == kDwarfRbp)) {
+    rule.cfa = reg == kDwarfRsp ? FrameRule::Cfa::rsp : FrameRule::Cfa::rbp;
+  } else if (nops == 2 && register_plus_offset(ops[0], reg, rule.cfa_offset) && reg == kDwarfRbp &&
+             ops[1].atom == DW_OP_deref) {
+    rule.cfa = FrameRule::Cfa::at_rbp;  // a frame realigned through a DRAP register
+  } else {
+    return {};
+  }
+  Dwarf_Op mem[3];
+  if (dwarf_frame_register(frame, return_address_register, mem, &ops, &nops) != 0) return {};
+  if (nops == 0) {
+    if (ops != mem) return {};  // "same value": no shape a call leaves
+    return FrameRule{.simple = true, .outermost = true};  // undefined: the thread's first frame
+  }
+  if (!slot_at_cfa(ops, nops, rule.return_address_offset)) return {};
+  if (dwarf_frame_register(frame, kDwarfRbp, mem, &ops, &nops) != 0) return {};
+  if (nops == 0) {
+    rule.rbp = ops == mem ? FrameRule::Rbp::undefined : FrameRule::Rbp::same;
+  } else if (slot_at_cfa(ops, nops, rule.rbp_offset)) {
+    rule.rbp = FrameRule::Rbp::saved;
+  } else if (nops == 2 && ops[0].atom == DW_OP_call_frame_cfa && register_plus_offset(ops[1], reg, rule.rbp_offset) &&
+             reg == kDwarfRbp) {
+    // A DW_CFA_expression rule; elfutils puts the CFA first, as the expression starts with it pushed.
+    rule.rbp = FrameRule::Rbp::saved_at_rbp;
+  } else {
+    return {};
+  }
+  rule.simple = true;
+  return rule;
+}
 
 struct Sample {  // one unwind's sample: what the accessors read
   const std::uint64_t* registers;
@@ -190,6 +320,11 @@ struct CopiedStackUnwinder::State {
   void add_module(const dl_phdr_info& info) {
     const std::size_t index = modules.size();
     Module& module = modules.emplace_back();
+    // The first module is the program (its name is empty); a name that is no path is the vDSO's.
+    if (index == 0 && info.dlpi_name[0] == '\0') module.file = "/proc/self/exe";
+    else if (info.dlpi_name[0] == '/') module.file = info.dlpi_name;
+    module.bias = info.dlpi_addr;
+    module.build_id = loaded_build_id(info);
     std::uintptr_t lowest = UINTPTR_MAX, highest = 0;
     for (int i = 0; i < info.dlpi_phnum; ++i) {
       const ElfW(Phdr)& ph = info.dlpi_phdr[i];
@@ -258,8 +393,10 @@ struct CopiedStackUnwinder::State {
     std::sort(segments.begin(), segments.end(),
               [](const Segment& a, const Segment& b) { return a.start < b.start; });
     for (Module& module : modules) parse_eh_frame_hdr(module);
+    rows.clear();
     rules.clear();
     callers.fill({});
+    leaves.fill({});
     // libunwind caches each ip's unwind rules; a module set that changed may have put other code there.
     flush_cache(address_space, 0, 0);
   }
@@ -269,19 +406,85 @@ struct CopiedStackUnwinder::State {
     return segment && segment->executable;
   }
 
-  // Rules by the address they were looked up at: a sampled IP, or a return address minus one (the
-  // call: a call can be a function's last instruction, and libunwind looks there too).
+  // Rules are looked up at a sampled IP, or at a return address minus one (the call: a call can be
+  // a function's last instruction, and libunwind looks there too). A row of the CFI holds for a
+  // range of addresses, often a whole loop, so rules read from the CFI are kept by row: the
+  // sampled IPs in a hot loop, each a new address, find the row the first one read. Rules learnt
+  // from libunwind are kept by the address they were learnt at.
+  struct Row {
+    std::uintptr_t end;  // the row holds [its key, end)
+    FrameRule rule;
+  };
+  std::map<std::uintptr_t, Row> rows;
   std::unordered_map<std::uintptr_t, FrameRule> rules;
   static constexpr std::size_t kMaxRules = std::size_t{1} << 17;  // about 8 MiB; then started again
 
+  // The module's CFI, opened at the first rule asked of it; null where it cannot be read (no file,
+  // no .eh_frame, or a file whose build ID is not the loaded image's: rebuilt since it was loaded).
+  // Runs under the loader's lock (see unwind): nothing here loads a library.
+  Dwarf_CFI* module_cfi(Module& module) noexcept {
+    if (module.cfi_opened) return module.cfi ? module.cfi->cfi : nullptr;
+    module.cfi_opened = true;
+    if (module.file.empty()) return nullptr;
+    auto opened = std::unique_ptr<ModuleCfi>(new (std::nothrow) ModuleCfi);
+    if (!opened) return nullptr;
+    opened->fd = ::open(module.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (opened->fd < 0) return nullptr;
+    opened->elf = elf_begin(opened->fd, ELF_C_READ_MMAP, nullptr);
+    if (!opened->elf) return nullptr;
+    const void* id = nullptr;
+    const ssize_t id_size = dwelf_elf_gnu_build_id(opened->elf, &id);
+    const bool same = module.build_id.empty() ? id_size <= 0
+                                              : id_size == static_cast<ssize_t>(module.build_id.size()) &&
+                                                    std::memcmp(id, module.build_id.data(), module.build_id.size()) == 0;
+    if (!same) return nullptr;
+    opened->cfi = dwarf_getcfi_elf(opened->elf);
+    if (!opened->cfi) return nullptr;
+    module.cfi = std::move(opened);
+    return module.cfi->cfi;
+  }
+
+  // The rule of the CFI row holding `address`, and the row's addresses [start, end); false where
+  // the CFI cannot be read there.
+  bool cfi_row(std::uintptr_t address, FrameRule& rule, std::uintptr_t& start, std::uintptr_t& end) noexcept {
+    const Segment* segment = segment_holding(address, 1);
+    if (!segment) return false;
+    Module& module = modules[segment->module];
+    Dwarf_CFI* cfi = module_cfi(module);
+    if (!cfi) return false;
+    Dwarf_Frame* frame = nullptr;
+    if (dwarf_cfi_addrframe(cfi, address - module.bias, &frame) != 0 || !frame) return false;
+    Dwarf_Addr row_start = 0, row_end = 0;
+    bool signal_frame = false;
+    const int return_address_register = dwarf_frame_info(frame, &row_start, &row_end, &signal_frame);
+    if (return_address_register >= 0) rule = rule_of(frame, return_address_register, signal_frame);
+    std::free(frame);
+    // After DW_CFA_restore_state elfutils (0.188) gives the start of the row that was remembered,
+    // not of the restored one, which begins later. The start is kept only where the row found from
+    // it ends where this one does (no row change between them); else the row starts here.
+    const Dwarf_Addr at = address - module.bias;
+    if (return_address_register >= 0 && row_start < at) {
+      Dwarf_Frame* from_start = nullptr;
+      Dwarf_Addr start_start = 0, start_end = 0;
+      bool start_signal_frame = false;
+      if (dwarf_cfi_addrframe(cfi, row_start, &from_start) != 0 || !from_start ||
+          dwarf_frame_info(from_start, &start_start, &start_end, &start_signal_frame) < 0 || start_end != row_end)
+        row_start = at;
+      std::free(from_start);
+    }
+    start = row_start + module.bias;
+    end = row_end + module.bias;
+    return return_address_register >= 0 && start <= address && address < end;
+  }
+
   // What a walk needs of a return address: whether it is code, and the rule at its call (null until
   // first needed), for the return addresses met last. Deep stacks repeat their outer frames sample
-  // after sample; a slot here is one compare where `rules` (often 100,000 entries) costs a cache
-  // miss or two and is_code a binary search over every module's segments.
+  // after sample; a slot here is one compare where `rows` costs a few cache misses and is_code a
+  // binary search over every module's segments.
   struct Caller {
     std::uintptr_t address = 0;
     bool code = false;
-    const FrameRule* rule = nullptr;  // into `rules`: emptied whenever `rules` is
+    const FrameRule* rule = nullptr;  // into `rows` or `rules`: emptied whenever they are
   };
   static constexpr unsigned kCallerBits = 12;
   std::array<Caller, std::size_t{1} << kCallerBits> callers{};
@@ -289,6 +492,16 @@ struct CopiedStackUnwinder::State {
   Caller& caller(std::uintptr_t return_address) noexcept {
     Caller& c = callers[core::fibonacci_slot(return_address, kCallerBits)];
     if (c.address != return_address) c = {return_address, is_code(return_address), nullptr};
+    return c;
+  }
+
+  // The same for sampled IPs, whose rule is the one at the address itself: a hot loop's samples
+  // come back to the same few instructions, each otherwise a search of `rows`.
+  std::array<Caller, std::size_t{1} << kCallerBits> leaves{};
+
+  Caller& leaf(std::uintptr_t ip) noexcept {
+    Caller& c = leaves[core::fibonacci_slot(ip, kCallerBits)];
+    if (c.address != ip) c = {ip, is_code(ip), nullptr};
     return c;
   }
 
@@ -356,12 +569,31 @@ struct CopiedStackUnwinder::State {
     return learnt[0] == learnt[1] ? learnt[0] : FrameRule{};
   }
 
-  const FrameRule& rule_at(std::uintptr_t address) noexcept {
+  // The rule of a row kept in `rows` that holds `address`, null if none does.
+  const FrameRule* kept_row(std::uintptr_t address) const noexcept {
+    auto row = rows.upper_bound(address);
+    return row != rows.begin() && address < (--row)->second.end ? &row->second.rule : nullptr;
+  }
+
+  const FrameRule& rule_at(std::uintptr_t address) {
+    if (const FrameRule* rule = kept_row(address)) return *rule;
     if (const auto it = rules.find(address); it != rules.end()) return it->second;
-    if (rules.size() >= kMaxRules) {
+    if (rows.size() + rules.size() >= kMaxRules) {
+      rows.clear();
       rules.clear();
       callers.fill({});
+      leaves.fill({});
     }
+    FrameRule rule;
+    std::uintptr_t start = 0, end = 0;
+    if (cfi_row(address, rule, start, end) && rule.simple) {
+      ++counts.cfi_rows;
+      return rows.emplace(start, Row{end, rule}).first->second.rule;
+    }
+    // No CFI to read, or a row of another shape: what libunwind's step does at this very address.
+    // A PLT stub's CFA is an expression of the address itself (%rsp + 8, or + 16 past its push),
+    // which at any one address has the simple shape.
+    ++counts.probes;
     return rules.emplace(address, probe(address)).first->second;
   }
 
@@ -376,14 +608,19 @@ struct CopiedStackUnwinder::State {
     bool bp_known = true;
     if (ip == 0) return 0;
     int n = 0;
-    Caller* from = nullptr;  // ip's slot in `callers` once ip is a return address
+    Caller* from = nullptr;  // ip's slot in `leaves`, then in `callers` once ip is a return address
     try {
       for (;;) {
         pcs[n++] = ip;
-        // A return address was checked for code before it became ip.
-        if (n == max || (n == 1 && !is_code(ip))) return n;
-        if (from && !from->rule) from->rule = &rule_at(ip - 1);  // may empty `callers`: then set again
-        const FrameRule& rule = from ? *from->rule : rule_at(ip);
+        if (n == max) return n;
+        if (!from) {
+          from = &leaf(ip);
+          if (!from->code) return n;  // a return address was checked for code before it became ip
+          if (!from->rule) from->rule = &rule_at(ip);  // may empty `leaves`: then set again
+        } else if (!from->rule) {
+          from->rule = &rule_at(ip - 1);  // may empty `callers`: then set again
+        }
+        const FrameRule& rule = *from->rule;
         if (!rule.simple) return -1;
         if (rule.outermost) return n;
         if (rule.cfa != FrameRule::Cfa::rsp && !bp_known) return -1;
@@ -495,6 +732,7 @@ CopiedStackUnwinder::CopiedStackUnwinder() {
             (e ? e : "unknown error");
     return;
   }
+  elf_version(EV_CURRENT);  // libelf's handshake, before any elf_begin
   auto state = std::make_unique<State>();
   auto resolve = [&](auto& fn, const char* name) {
     fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
@@ -557,6 +795,47 @@ CopiedStackUnwinder::WalkCounts CopiedStackUnwinder::walk_counts() const noexcep
   if (!state_) return {};
   std::lock_guard lock(state_->mutex);
   return state_->counts;
+}
+
+CopiedStackUnwinder::RuleComparison CopiedStackUnwinder::compare_rules_with_libunwind(std::uintptr_t begin,
+                                                                                     std::uintptr_t end) const noexcept {
+  RuleComparison result;
+  if (!state_) return result;
+  struct Call {
+    State* state;
+    std::uintptr_t begin, end;
+    RuleComparison* result;
+  } call{state_.get(), begin, end, &result};
+  std::lock_guard lock(state_->mutex);
+  ::dl_iterate_phdr(  // the loader's lock, as for a walk (see unwind)
+      [](dl_phdr_info* info, std::size_t, void* arg) {
+        Call& c = *static_cast<Call*>(arg);
+        State& state = *c.state;
+        if (info->dlpi_adds != state.loads || info->dlpi_subs != state.unloads) {
+          state.refresh();
+          state.loads = info->dlpi_adds;
+          state.unloads = info->dlpi_subs;
+        }
+        // In address order, through the rows kept: an address is mostly served by the row an
+        // earlier one read, which checks the row's extent as well as its rule.
+        for (std::uintptr_t address = c.begin; address < c.end; ++address) {
+          if (!state.is_code(address)) continue;
+          const FrameRule* used = nullptr;
+          try {
+            used = &state.rule_at(address);
+          } catch (...) {
+            return 1;
+          }
+          if (!used->simple) continue;
+          const FrameRule from_libunwind = state.probe(address);
+          if (!from_libunwind.simple) continue;
+          ++c.result->compared;
+          if (!(*used == from_libunwind) && c.result->different++ == 0) c.result->first_different = address;
+        }
+        return 1;
+      },
+      &call);
+  return result;
 }
 
 int CopiedStackUnwinder::unwind_with_libunwind(const std::uint64_t* register_values, const unsigned char* stack,

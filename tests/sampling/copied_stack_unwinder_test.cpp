@@ -3,6 +3,7 @@
 // has moved on, through functions built without frame pointers; short copies and garbage registers
 // give short stacks, never a crash.
 #include <gtest/gtest.h>
+#include <dlfcn.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
 
@@ -369,10 +370,55 @@ TEST(CopiedStackUnwinder, RulesAndLibunwindGiveTheSameFramesForKernelSamples) {
   EXPECT_GT(deep, samples / 2) << "most samples reach the worker's frames and beyond";
   EXPECT_GT(crossing, samples / 2) << "most samples are unwound through the realigned frame";
   const auto by_rules = after.by_rules - before.by_rules, by_libunwind = after.by_libunwind - before.by_libunwind;
-  std::printf("[ copied-stack unwind ] %d kernel samples: %llu walked by cached rules, %llu by libunwind\n", samples,
-              static_cast<unsigned long long>(by_rules), static_cast<unsigned long long>(by_libunwind - static_cast<unsigned>(samples)));
+  const auto cfi_rows = after.cfi_rows - before.cfi_rows, probes = after.probes - before.probes;
+  std::printf("[ copied-stack unwind ] %d kernel samples: %llu walked by cached rules, %llu by libunwind; rules: %llu CFI rows read, "
+              "%llu addresses asked of libunwind\n",
+              samples, static_cast<unsigned long long>(by_rules), static_cast<unsigned long long>(by_libunwind - static_cast<unsigned>(samples)),
+              static_cast<unsigned long long>(cfi_rows), static_cast<unsigned long long>(probes));
+  EXPECT_GT(cfi_rows, probes) << "rules come from the CFI; libunwind is asked only where it has another shape";
   // Release: 0 to 3 of 600 left to libunwind; ASan (frame-pointer frames, its interceptors): ~7 %.
   EXPECT_GT(by_rules, static_cast<std::uint64_t>(samples) * 3 / 4) << "the rules walk nearly every sample";
+}
+
+// The walk's rules are read from each module's CFI by elfutils; libunwind is the reference for what
+// a step does. At every byte of real code (this test's own functions, the realigned frame among
+// them, and stretches of libc and libstdc++ built by Debian) the two must give the same rule.
+TEST(CopiedStackUnwinder, RulesFromTheCfiAreLibunwindsSteps) {
+  SKIP_WITHOUT_LIBUNWIND();
+  struct Stretch {
+    const char* what;
+    std::uintptr_t begin;
+    std::size_t bytes;
+  };
+  const Stretch stretches[] = {
+      {"varied_work", reinterpret_cast<std::uintptr_t>(&varied_work), 2048},
+      {"through_realigned_frame", reinterpret_cast<std::uintptr_t>(&through_realigned_frame), 1024},
+      {"libc qsort", reinterpret_cast<std::uintptr_t>(::dlsym(RTLD_DEFAULT, "qsort")), 4096},
+      {"libc fwrite", reinterpret_cast<std::uintptr_t>(::dlsym(RTLD_DEFAULT, "fwrite")), 2048},
+      {"libstdc++ std::locale", reinterpret_cast<std::uintptr_t>(::dlsym(RTLD_DEFAULT, "_ZNSt6locale7classicEv")), 4096},
+  };
+  std::size_t compared = 0;
+  for (const Stretch& s : stretches) {
+    ASSERT_NE(s.begin, 0u) << s.what;
+    const Unwinder::RuleComparison c = Unwinder::get().compare_rules_with_libunwind(s.begin, s.begin + s.bytes);
+    EXPECT_EQ(c.different, 0u) << s.what << ": first at +" << (c.first_different - s.begin) << " (" << c.different
+                               << " of " << c.compared << " addresses)";
+    EXPECT_GT(c.compared, s.bytes / 2) << s.what << ": most of it is code of the simple shape";
+    compared += c.compared;
+  }
+  std::printf("[ copied-stack unwind ] %zu addresses: the CFI's rule equals libunwind's step\n", compared);
+  // Sampled IPs in one row of the CFI share its rule: a second walk of the same code reads no more.
+  const Unwinder::WalkCounts before = Unwinder::get().walk_counts();
+  Capture c;
+  ASSERT_GT(outer(c, 0), 0);
+  std::uintptr_t pcs[64];
+  ASSERT_GE(Unwinder::get().unwind(c.registers, c.stack.data(), c.stack.size(), pcs, 64), 3);
+  const Unwinder::WalkCounts once = Unwinder::get().walk_counts();
+  ASSERT_GE(Unwinder::get().unwind(c.registers, c.stack.data(), c.stack.size(), pcs, 64), 3);
+  const Unwinder::WalkCounts twice = Unwinder::get().walk_counts();
+  EXPECT_EQ(twice.cfi_rows, once.cfi_rows);
+  EXPECT_EQ(twice.probes, once.probes);
+  EXPECT_GE(once.cfi_rows + once.probes, before.cfi_rows + before.probes);
 }
 
 }  // namespace copied_stack_test
