@@ -2,7 +2,10 @@
 # Overhead of line-level sampling at 999 Hz on the demo pipeline (examples/seo_pipeline: libtorch
 # training and scoring, loader threads, about 12 threads that run scopes): the demo with sampling
 # on (the default perf_ring) against the demo with sampling off, and the demo under
-# `perf record -F 999 -g` (Debian linux-perf) against sampling off as the peer.
+# `perf record -F 999 -g` (Debian linux-perf) and under `perf record -F 999 --call-graph
+# dwarf,8192` (the kernel copies the same 8 KiB of stack per sample as codeprof's default) against
+# sampling off as the peers. perf writes the samples to a file and symbolises later, in
+# `perf report`, outside the run; codeprof unwinds and symbolises in the process, as it runs.
 #
 # Two things make single runs of the demo useless for a few per cent:
 # - the demo adapts: it picks bf16 or fp32 by timing both, stops early on validation loss and sizes
@@ -12,12 +15,12 @@
 # - on a shared virtual machine the host's load moves a run's CPU time by ±10 % from one minute to
 #   the next. So the two demos of a pair run at the same time, each pinned to its own CPU (which
 #   CPU and which starts first alternate), and the result is the median, over each two rounds that
-#   swap the CPUs, of the two pairs' ratios' geometric mean (see swapped below). Pinned, all of a demo's threads share one CPU: more context switches than unpinned,
-#   which makes per-switch costs count more, not less. `perf record` runs pinned with the demo it
-#   records (its own CPU time is not counted). An A/A pair (off against off) measured within +1 to
-#   +3 %: differences below that are not resolved.
+#   swap the CPUs, of the two pairs' ratios' geometric mean (see swapped below). Pinned, all of a
+#   demo's threads share one CPU: more context switches than unpinned, which makes per-switch
+#   costs count more, not less. `perf record` runs pinned with the demo it records. An A/A pair
+#   (off against off) measured within +1 to +3 %: differences below that are not resolved.
 # With one CPU the pairs run one after the other. CPU time is the demo process's (every thread,
-# the profiler's included; perf's own process not counted).
+# codeprof's sampler included) plus, for the peer, perf record's own process.
 # Usage: bench/demo_sampling_overhead.sh [build dir] [rounds] [extra demo flags...]
 # (DEMO_DATA=dir reuses a corpus generated there; by default one is generated in a temporary dir.)
 set -euo pipefail
@@ -37,7 +40,9 @@ demo_flags=(--no-progress --data-dir "$data" --precision "$precision" --patience
 # The CPUs this script may run on (its affinity, not the machine's count): the first two pin a pair.
 mapfile -t allowed < <(/usr/bin/python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)), sep="\n")')
 cpus=${#allowed[@]}
-# One demo: its CPU seconds (user + system, as its parent shell's `times` reports its children).
+# One demo: its CPU seconds (user + system, as its parent shell's `times` reports its children),
+# with the command prefix's own (perf record's process, which waits for the demo) counted too:
+# codeprof's sampler runs inside the demo, so the peer's profiler counts as well.
 # Arguments: output file, CPU to pin to (or -), CODEPROF_SAMPLING_ENABLED, then a command prefix.
 # A demo that fails fails the script, with its output.
 one() {
@@ -45,8 +50,8 @@ one() {
   shift 3
   local pin=()
   [[ "$cpu" != - ]] && pin=(taskset -c "$cpu")
-  if ! CODEPROF_SAMPLING_ENABLED=$enabled "${pin[@]}" "$@" bash -c '"$@" >"$0" 2>&1; s=$?; times; exit $s' "$tmp/log_$out" \
-    "$demo" "${demo_flags[@]}" -o "$tmp/out_$out" >"$tmp/times_$out"; then
+  if ! CODEPROF_SAMPLING_ENABLED=$enabled "${pin[@]}" bash -c '"$@" >"$0" 2>&1; s=$?; times; exit $s' "$tmp/log_$out" \
+    "$@" "$demo" "${demo_flags[@]}" -o "$tmp/out_$out" >"$tmp/times_$out"; then
     echo "demo_sampling_overhead.sh: the demo failed (${*:-no prefix}, CODEPROF_SAMPLING_ENABLED=$enabled):" >&2
     tail -20 "$tmp/log_$out" >&2
     return 1
@@ -85,7 +90,11 @@ have_perf=0  # perf installed and allowed to record here
 if command -v perf >/dev/null 2>&1 && perf record -q -o "$tmp/probe.data" -- true >/dev/null 2>&1; then have_perf=1; fi
 for ((r = 0; r < rounds; r++)); do
   pair "$r" codeprof 1
-  if ((have_perf)); then pair "$r" perf 0 perf record -q -F 999 -g -o "$tmp/perf.data" --; fi
+  if ((have_perf)); then
+    pair "$r" perf 0 perf record -q -F 999 -g -o "$tmp/perf.data" --
+    # The same design as codeprof's: the user stack's top 8 KiB copied with each sample.
+    pair "$r" perf_dwarf 0 perf record -q -F 999 --call-graph dwarf,8192 -o "$tmp/perf.data" --
+  fi
 done
 median() { sort -g | awk '{v[NR] = $1} END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # Rounds 2k and 2k+1 run the same pair with the CPUs swapped. Their ratios' geometric mean cancels a
@@ -104,4 +113,7 @@ summary() {  # name, what it is
 }
 echo "demo: --precision $precision --patience 1000 --workers 1; pairs $( ((cpus < 2)) && echo 'one after the other (one CPU)' || echo 'at the same time, one CPU each')"
 summary codeprof "codeprof sampling at 999 Hz on the demo"
-if ((have_perf)); then summary perf "perf record -F 999 -g on the demo (sampling off)"; fi
+if ((have_perf)); then
+  summary perf "perf record -F 999 -g on the demo (sampling off; perf's own CPU counted)"
+  summary perf_dwarf "perf record -F 999 --call-graph dwarf,8192 (sampling off; perf's own CPU counted)"
+fi
