@@ -401,6 +401,15 @@ struct CopiedStackUnwinder::State {
     flush_cache(address_space, 0, 0);
   }
 
+  // Inside dl_iterate_phdr's callback: rebuilds the cache when the loader's counters (in the first
+  // module's info) moved since it was built.
+  void refresh_if_changed(const dl_phdr_info& info) noexcept {
+    if (info.dlpi_adds == loads && info.dlpi_subs == unloads) return;
+    refresh();
+    loads = info.dlpi_adds;
+    unloads = info.dlpi_subs;
+  }
+
   bool is_code(std::uintptr_t ip) const noexcept {
     const Segment* segment = segment_holding(ip, 1);
     return segment && segment->executable;
@@ -811,11 +820,7 @@ CopiedStackUnwinder::RuleComparison CopiedStackUnwinder::compare_rules_with_libu
       [](dl_phdr_info* info, std::size_t, void* arg) {
         Call& c = *static_cast<Call*>(arg);
         State& state = *c.state;
-        if (info->dlpi_adds != state.loads || info->dlpi_subs != state.unloads) {
-          state.refresh();
-          state.loads = info->dlpi_adds;
-          state.unloads = info->dlpi_subs;
-        }
+        state.refresh_if_changed(*info);
         // In address order, through the rows kept: an address is mostly served by the row an
         // earlier one read, which checks the row's extent as well as its rule.
         for (std::uintptr_t address = c.begin; address < c.end; ++address) {
@@ -858,16 +863,13 @@ int CopiedStackUnwinder::unwind(const std::uint64_t* register_values, const unsi
   std::lock_guard lock(state_->mutex);
   // The whole walk runs inside dl_iterate_phdr's callback, under the loader's lock: no dlclose can
   // unmap the .eh_frame or code libunwind reads meanwhile, and the first module's counters say
-  // whether the cache is still the process's module set. Nothing in here may dlopen or dlsym.
+  // whether the cache is still the process's module set. Nothing in here may dlopen or dlsym
+  // (reading a module's CFI with libdw does neither: elfutils builds its ABI backends in).
   ::dl_iterate_phdr(
       [](dl_phdr_info* info, std::size_t, void* arg) {
         Call& c = *static_cast<Call*>(arg);
         State& state = *c.sample.state;
-        if (info->dlpi_adds != state.loads || info->dlpi_subs != state.unloads) {
-          state.refresh();
-          state.loads = info->dlpi_adds;
-          state.unloads = info->dlpi_subs;
-        }
+        state.refresh_if_changed(*info);
         c.count = c.rules ? state.walk_by_rules(c.sample, c.pcs, c.max) : -1;
         if (c.count >= 0) {
           ++state.counts.by_rules;
