@@ -102,9 +102,9 @@ struct FrameRule {
   bool operator==(const FrameRule&) const = default;
 };
 
-// A module's .eh_frame as elfutils reads it from the module's file.
+// A module's .eh_frame as elfutils reads it from the module's file, mapped whole (the descriptor
+// is closed once the file is mapped: a program with hundreds of libraries keeps no descriptors).
 struct ModuleCfi {
-  int fd = -1;
   Elf* elf = nullptr;
   Dwarf_CFI* cfi = nullptr;
   ModuleCfi() = default;
@@ -113,7 +113,6 @@ struct ModuleCfi {
   ~ModuleCfi() {
     if (cfi) dwarf_cfi_end(cfi);
     if (elf) elf_end(elf);
-    if (fd >= 0) ::close(fd);
   }
 };
 
@@ -135,16 +134,20 @@ std::string loaded_build_id(const dl_phdr_info& info) {
     if (ph.p_type != PT_NOTE) continue;
     const auto* at = reinterpret_cast<const unsigned char*>(info.dlpi_addr + ph.p_vaddr);
     const unsigned char* end = at + ph.p_memsz;
-    auto align4 = [](std::size_t n) { return (n + 3) & ~std::size_t{3}; };
+    // Notes are padded to the segment's alignment: 4, or 8 in a segment of 8-aligned notes.
+    const std::size_t pad = ph.p_align == 8 ? 8 : 4;
+    auto aligned = [pad](std::size_t n) { return (n + pad - 1) & ~(pad - 1); };
     while (end - at >= static_cast<std::ptrdiff_t>(sizeof(ElfW(Nhdr)))) {
       ElfW(Nhdr) note;
       std::memcpy(&note, at, sizeof note);
       const unsigned char* name = at + sizeof note;
-      const unsigned char* desc = name + align4(note.n_namesz);
-      if (desc > end || static_cast<std::size_t>(end - desc) < note.n_descsz) break;
+      if (static_cast<std::size_t>(end - name) < aligned(note.n_namesz)) break;
+      const unsigned char* desc = name + aligned(note.n_namesz);
+      if (static_cast<std::size_t>(end - desc) < note.n_descsz) break;
       if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0)
         return {reinterpret_cast<const char*>(desc), note.n_descsz};
-      at = desc + align4(note.n_descsz);
+      if (static_cast<std::size_t>(end - desc) < aligned(note.n_descsz)) break;
+      at = desc + aligned(note.n_descsz);
     }
   }
   return {};
@@ -370,6 +373,9 @@ struct CopiedStackUnwinder::State {
   // (its lock would stay held), so the callback catches them.
   void refresh() noexcept {
     last_segment = nullptr;
+    // The CFI already read, by module image: a module loaded at the same place from the same file
+    // with the same build ID takes it back below.
+    std::vector<Module> before = std::move(modules);
     modules.clear();
     segments.clear();
     bool out_of_memory = false;
@@ -392,13 +398,30 @@ struct CopiedStackUnwinder::State {
     }
     std::sort(segments.begin(), segments.end(),
               [](const Segment& a, const Segment& b) { return a.start < b.start; });
-    for (Module& module : modules) parse_eh_frame_hdr(module);
+    for (Module& module : modules) {
+      parse_eh_frame_hdr(module);
+      for (Module& old : before)
+        if (old.cfi_opened && old.file == module.file && old.bias == module.bias && old.build_id == module.build_id) {
+          module.cfi_opened = true;
+          module.cfi = std::move(old.cfi);
+          old.cfi_opened = false;
+          break;
+        }
+    }
     rows.clear();
     rules.clear();
     callers.fill({});
     leaves.fill({});
     // libunwind caches each ip's unwind rules; a module set that changed may have put other code there.
     flush_cache(address_space, 0, 0);
+  }
+
+  // Before dl_iterate_phdr: elfutils keeps its error code in thread-local storage, which, where
+  // codeprof itself was loaded with dlopen (the Python extension), glibc allocates at a thread's
+  // first use under its TLS lock. The first use is here, outside the loader's lock, not in a walk.
+  static void touch_thread_state() noexcept {
+    (void)dwarf_errno();
+    (void)elf_errno();
   }
 
   // Inside dl_iterate_phdr's callback: rebuilds the cache when the loader's counters (in the first
@@ -426,27 +449,32 @@ struct CopiedStackUnwinder::State {
   };
   std::map<std::uintptr_t, Row> rows;
   std::unordered_map<std::uintptr_t, FrameRule> rules;
-  static constexpr std::size_t kMaxRules = std::size_t{1} << 17;  // about 8 MiB; then started again
+  static constexpr std::size_t kMaxRules = std::size_t{1} << 17;  // about 12 MiB; then started again
 
-  // The module's CFI, opened at the first rule asked of it; null where it cannot be read (no file,
-  // no .eh_frame, or a file whose build ID is not the loaded image's: rebuilt since it was loaded).
-  // Runs under the loader's lock (see unwind): nothing here loads a library.
+  // The module's CFI, opened at the first rule asked of it; null where it cannot be read: no file,
+  // no .eh_frame, no build ID to tell the file is the image that was loaded, or another build ID
+  // (rebuilt or upgraded since). Runs under the loader's lock (see unwind): nothing here loads a
+  // library. Kept across refreshes (see refresh), so a dlopen does not open every module again.
   Dwarf_CFI* module_cfi(Module& module) noexcept {
     if (module.cfi_opened) return module.cfi ? module.cfi->cfi : nullptr;
     module.cfi_opened = true;
-    if (module.file.empty()) return nullptr;
+    if (module.file.empty() || module.build_id.empty()) return nullptr;
     auto opened = std::unique_ptr<ModuleCfi>(new (std::nothrow) ModuleCfi);
     if (!opened) return nullptr;
-    opened->fd = ::open(module.file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (opened->fd < 0) return nullptr;
-    opened->elf = elf_begin(opened->fd, ELF_C_READ_MMAP, nullptr);
+    const int fd = ::open(module.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return nullptr;
+    opened->elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+    // The whole file is mapped: libelf reads nothing more through the descriptor.
+    if (opened->elf && elf_cntl(opened->elf, ELF_C_FDDONE) != 0) {
+      elf_end(opened->elf);
+      opened->elf = nullptr;
+    }
+    ::close(fd);
     if (!opened->elf) return nullptr;
     const void* id = nullptr;
     const ssize_t id_size = dwelf_elf_gnu_build_id(opened->elf, &id);
-    const bool same = module.build_id.empty() ? id_size <= 0
-                                              : id_size == static_cast<ssize_t>(module.build_id.size()) &&
-                                                    std::memcmp(id, module.build_id.data(), module.build_id.size()) == 0;
-    if (!same) return nullptr;
+    if (id_size != static_cast<ssize_t>(module.build_id.size()) || std::memcmp(id, module.build_id.data(), module.build_id.size()) != 0)
+      return nullptr;
     opened->cfi = dwarf_getcfi_elf(opened->elf);
     if (!opened->cfi) return nullptr;
     module.cfi = std::move(opened);
@@ -816,6 +844,7 @@ CopiedStackUnwinder::RuleComparison CopiedStackUnwinder::compare_rules_with_libu
     RuleComparison* result;
   } call{state_.get(), begin, end, &result};
   std::lock_guard lock(state_->mutex);
+  State::touch_thread_state();
   ::dl_iterate_phdr(  // the loader's lock, as for a walk (see unwind)
       [](dl_phdr_info* info, std::size_t, void* arg) {
         Call& c = *static_cast<Call*>(arg);
@@ -835,6 +864,7 @@ CopiedStackUnwinder::RuleComparison CopiedStackUnwinder::compare_rules_with_libu
           const FrameRule from_libunwind = state.probe(address);
           if (!from_libunwind.simple) continue;
           ++c.result->compared;
+          c.result->from_rows += state.kept_row(address) == used;
           if (!(*used == from_libunwind) && c.result->different++ == 0) c.result->first_different = address;
         }
         return 1;
@@ -861,6 +891,7 @@ int CopiedStackUnwinder::unwind(const std::uint64_t* register_values, const unsi
   } call{{register_values, stack, register_values[sample_index(PERF_REG_X86_SP)], size, state_.get()}, pcs, max, by_rules, 0};
 
   std::lock_guard lock(state_->mutex);
+  State::touch_thread_state();
   // The whole walk runs inside dl_iterate_phdr's callback, under the loader's lock: no dlclose can
   // unmap the .eh_frame or code libunwind reads meanwhile, and the first module's counters say
   // whether the cache is still the process's module set. Nothing in here may dlopen or dlsym

@@ -15,9 +15,10 @@
 // frame), so frames are walked by rules of the shape nearly all compiled code has (CFA = %rsp or
 // %rbp + offset, return address and saved %rbp at offsets from it) or that of a frame GCC realigns
 // through a DRAP register (CFA read from the slot at %rbp - 8, %rbp saved at %rbp): about 0.25 us
-// for 15 frames against 5.5 to 8 us. Each rule is read from the module's CFI with elfutils (libdw,
-// no lock, no system call), kept for the whole row of the CFI it belongs to; where the CFI cannot
-// be read (no file on disk, as for the vDSO) libunwind is asked what its step does at that address.
+// for 15 frames against 5.5 to 8 us. Each rule is read from the module's CFI with elfutils (libdw:
+// no lock; system calls only to map a module's file, once), kept for the whole row of the CFI it
+// belongs to; where the CFI cannot be read (no file on disk, as for the vDSO, or no build ID to
+// match the file with the loaded image) libunwind is asked what its step does at that address.
 // Frames of any other shape are walked by libunwind itself.
 
 #include <bit>
@@ -78,6 +79,7 @@ class CopiedStackUnwinder {
   // two must agree). The rows read stay kept, as a walk's would.
   struct RuleComparison {
     std::size_t compared = 0, different = 0;
+    std::size_t from_rows = 0;  // of the compared, those whose rule came from a CFI row
     std::uintptr_t first_different = 0;
   };
   RuleComparison compare_rules_with_libunwind(std::uintptr_t begin, std::uintptr_t end) const noexcept;

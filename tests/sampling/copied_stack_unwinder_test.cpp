@@ -382,7 +382,8 @@ TEST(CopiedStackUnwinder, RulesAndLibunwindGiveTheSameFramesForKernelSamples) {
 
 // The walk's rules are read from each module's CFI by elfutils; libunwind is the reference for what
 // a step does. At every byte of real code (this test's own functions, the realigned frame among
-// them, and stretches of libc and libstdc++ built by Debian) the two must give the same rule.
+// them, and stretches of libc and libstdc++ built by Debian) the rule the walk takes must be
+// libunwind's step, most of them must come from CFI rows, and a row must serve many addresses.
 TEST(CopiedStackUnwinder, RulesFromTheCfiAreLibunwindsSteps) {
   SKIP_WITHOUT_LIBUNWIND();
   struct Stretch {
@@ -393,32 +394,28 @@ TEST(CopiedStackUnwinder, RulesFromTheCfiAreLibunwindsSteps) {
   const Stretch stretches[] = {
       {"varied_work", reinterpret_cast<std::uintptr_t>(&varied_work), 2048},
       {"through_realigned_frame", reinterpret_cast<std::uintptr_t>(&through_realigned_frame), 1024},
-      {"libc qsort", reinterpret_cast<std::uintptr_t>(::dlsym(RTLD_DEFAULT, "qsort")), 4096},
-      {"libc fwrite", reinterpret_cast<std::uintptr_t>(::dlsym(RTLD_DEFAULT, "fwrite")), 2048},
-      {"libstdc++ std::locale", reinterpret_cast<std::uintptr_t>(::dlsym(RTLD_DEFAULT, "_ZNSt6locale7classicEv")), 4096},
+      {"qsort", reinterpret_cast<std::uintptr_t>(::dlsym(RTLD_DEFAULT, "qsort")), 4096},
+      {"fwrite", reinterpret_cast<std::uintptr_t>(::dlsym(RTLD_DEFAULT, "fwrite")), 2048},
+      {"std::locale::classic", reinterpret_cast<std::uintptr_t>(::dlsym(RTLD_DEFAULT, "_ZNSt6locale7classicEv")), 4096},
   };
-  std::size_t compared = 0;
+  std::size_t compared = 0, stretches_compared = 0;
   for (const Stretch& s : stretches) {
-    ASSERT_NE(s.begin, 0u) << s.what;
+    if (s.begin == 0) {  // a library built otherwise (libc++, a static libstdc++)
+      std::printf("[ copied-stack unwind ] %s: not found, left out\n", s.what);
+      continue;
+    }
+    const Unwinder::WalkCounts before = Unwinder::get().walk_counts();
     const Unwinder::RuleComparison c = Unwinder::get().compare_rules_with_libunwind(s.begin, s.begin + s.bytes);
+    const std::uint64_t rows_read = Unwinder::get().walk_counts().cfi_rows - before.cfi_rows;
     EXPECT_EQ(c.different, 0u) << s.what << ": first at +" << (c.first_different - s.begin) << " (" << c.different
                                << " of " << c.compared << " addresses)";
-    EXPECT_GT(c.compared, s.bytes / 2) << s.what << ": most of it is code of the simple shape";
+    EXPECT_GT(c.from_rows, s.bytes / 2) << s.what << ": most rules come from the CFI (" << c.compared << " compared)";
+    EXPECT_LT(rows_read * 4, c.from_rows) << s.what << ": a row serves many addresses";
     compared += c.compared;
+    ++stretches_compared;
   }
+  EXPECT_GE(stretches_compared, 3u);
   std::printf("[ copied-stack unwind ] %zu addresses: the CFI's rule equals libunwind's step\n", compared);
-  // Sampled IPs in one row of the CFI share its rule: a second walk of the same code reads no more.
-  const Unwinder::WalkCounts before = Unwinder::get().walk_counts();
-  Capture c;
-  ASSERT_GT(outer(c, 0), 0);
-  std::uintptr_t pcs[64];
-  ASSERT_GE(Unwinder::get().unwind(c.registers, c.stack.data(), c.stack.size(), pcs, 64), 3);
-  const Unwinder::WalkCounts once = Unwinder::get().walk_counts();
-  ASSERT_GE(Unwinder::get().unwind(c.registers, c.stack.data(), c.stack.size(), pcs, 64), 3);
-  const Unwinder::WalkCounts twice = Unwinder::get().walk_counts();
-  EXPECT_EQ(twice.cfi_rows, once.cfi_rows);
-  EXPECT_EQ(twice.probes, once.probes);
-  EXPECT_GE(once.cfi_rows + once.probes, before.cfi_rows + before.probes);
 }
 
 }  // namespace copied_stack_test
