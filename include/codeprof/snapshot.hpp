@@ -362,6 +362,10 @@ struct Snapshot {
   std::string trace_policy;
   std::int64_t trace_window_start_ns = 0;
   std::int64_t trace_window_end_ns = 0;
+  // The categories (category_bit mask) whose events trace_events holds: all of them, except in the
+  // alert monitor's own snapshots, which copy only those its analysis reads from the trace (the
+  // window fields still cover every event of the window).
+  std::uint32_t trace_categories = kAllCategoriesMask;
 
   std::vector<Alert> alerts;     // live alerts: pending, firing and recently resolved (docs/ALERTS.md)
   AlertDelivery alert_delivery;  // the alert webhook's counters

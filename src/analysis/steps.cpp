@@ -111,7 +111,7 @@ void steps_from_spans(const Snapshot& s, const CallTree& tree, StepFacts& f) {
   f.first_start_ns = steps.front().first;
   f.last_end_ns = steps.back().second;
   f.source = "step spans from the " + s.run.source + " input";
-  if (!s.trace_events.empty()) {
+  if (has_trace(s)) {
     std::vector<Interval> input;
     for (const TraceEvent& e : s.trace_events)
       if (is_input(s, e.operation_id)) input.emplace_back(e.start_ns, e.start_ns + e.duration_ns);
@@ -237,7 +237,7 @@ double time_outside_steps(const Snapshot& s, const StepFacts& steps, Category c)
     }
     return ns_to_s(std::max(0.0, outermost - inside));
   }
-  if (s.trace_events.empty()) return 0.0;
+  if (!has_trace(s)) return 0.0;
   std::vector<Interval> spans, calls;
   for (const StepSpan& st : s.steps) spans.emplace_back(st.start_ns, st.end_ns);
   for (const TraceEvent& e : s.trace_events) {

@@ -21,6 +21,17 @@ constexpr bool is_input_category(Category c) noexcept {
   return c == Category::DataLoading || c == Category::Preprocessing;
 }
 
+// The categories whose trace events the analysis reads (input inside the steps, inference outside
+// them): a snapshot taken for the analysis alone needs no other events (Snapshot::trace_categories).
+inline constexpr std::uint32_t kTraceCategoriesRead =
+    category_bit(Category::DataLoading) | category_bit(Category::Preprocessing) | category_bit(Category::ModelInference);
+
+// Whether the snapshot places calls in time: it carries trace events, or a window of them of which
+// only some categories were copied (none of those in it, perhaps).
+inline bool has_trace(const Snapshot& s) noexcept {
+  return !s.trace_events.empty() || ((s.trace_categories & kAllCategoriesMask) != kAllCategoriesMask && s.trace_window_end_ns > 0);
+}
+
 struct StepFacts {
   std::uint64_t count = 0;
   double step_time_s = 0.0;       // total time inside steps

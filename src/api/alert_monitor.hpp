@@ -71,9 +71,11 @@ class AlertMonitor final : public core::ForkAware {
 // Stops the profiler's alert monitor, if it has one (the default profiler at exit).
 void stop_alert_monitor(Profiler& profiler);
 
-// Profiler::snapshot() without the sampled profile (stacks, hot code, the sampling section): what
-// the monitor evaluates each interval, which reads none of it. `trace_buffer` (may be null): a
-// previous snapshot's trace_events, whose memory the new copy of the raw trace reuses.
+// Profiler::snapshot() without the sampled profile (stacks, hot code, the sampling section) and
+// with only the trace events the analysis reads (analysis::kTraceCategoriesRead; in the demo a
+// quarter of the raw trace): what the monitor evaluates each interval, which reads nothing else.
+// `trace_buffer` (may be null): a previous snapshot's trace_events, whose memory the new copy of
+// the raw trace reuses.
 Snapshot snapshot_without_profile(Profiler& profiler, std::vector<TraceEvent>* trace_buffer = nullptr);
 
 }  // namespace detail

@@ -434,7 +434,7 @@ void Recorder::reset() {
   reset_at_ns_ = static_cast<std::int64_t>(detail::steady_ns()) - ticks_.origin_steady_ns();
 }
 
-void Recorder::fill(Snapshot& out) {
+void Recorder::fill(Snapshot& out, std::uint32_t trace_categories) {
   std::vector<SiteInfo> sites = site_table();
   std::lock_guard lock(drain_mutex_);
   adopt_fork_locked();
@@ -448,7 +448,16 @@ void Recorder::fill(Snapshot& out) {
     lifetime += lifetime_events(*a.buffer);
   }
   merged.fill(out, sites);
-  if (keep_trace_ || window_.size() || window_.outside()) window_.fill(out);
+  if (keep_trace_ || window_.size() || window_.outside()) {
+    if ((trace_categories & kAllCategoriesMask) == kAllCategoriesMask) {
+      window_.fill(out);
+    } else {
+      std::vector<bool> keep(sites.size());
+      for (std::size_t id = 0; id < sites.size(); ++id) keep[id] = (trace_categories & category_bit(sites[id].category)) != 0;
+      window_.fill(out, &keep);
+      out.trace_categories = trace_categories;
+    }
+  }
   out.events_recorded_total = lifetime;
   out.events_dropped_total = dropped_total_;
   out.run.start_unix_ns = origin_unix_ns_;

@@ -64,7 +64,9 @@ class Recorder final : private ForkAware {
   void flush();                            // moves pending trace events and exited threads' statistics
   void reset();                            // fresh statistics; nothing stops
   // Operations, call tree, threads, trace, counters and run.wall_ns/start_unix_ns.
-  void fill(Snapshot& out);
+  // `trace_categories` (a category_bit mask): the categories whose trace events are copied, and
+  // what out.trace_categories says (the window fields cover every event either way).
+  void fill(Snapshot& out, std::uint32_t trace_categories = kAllCategoriesMask);
 
   std::int64_t origin_steady_ns() const noexcept { return ticks_.origin_steady_ns(); }
   std::int64_t origin_unix_ns() const noexcept { return origin_unix_ns_; }

@@ -57,12 +57,18 @@ void TraceWindow::clear() noexcept {
   outside_ = 0;
 }
 
-void TraceWindow::fill(Snapshot& out) const {
+void TraceWindow::fill(Snapshot& out, const std::vector<bool>* keep) const {
   out.trace_events.clear();
-  out.trace_events.reserve(events_.size());
+  if (!keep) out.trace_events.reserve(events_.size());
   std::size_t probe = 0;
   std::int64_t first = INT64_MAX, last = INT64_MIN;
   for (const Kept& k : events_) {
+    first = std::min(first, k.start_ns);
+    last = std::max(last, k.start_ns + k.duration_ns);
+    if (keep && (k.operation_id >= keep->size() || !(*keep)[k.operation_id])) {
+      probe += k.has_probes ? 1 : 0;
+      continue;
+    }
     TraceEvent te;
     te.operation_id = k.operation_id;
     te.thread_index = k.thread_index;
@@ -71,8 +77,6 @@ void TraceWindow::fill(Snapshot& out) const {
     te.depth = k.depth;
     if (k.has_probes) te.probes = probes_[probe++];
     out.trace_events.push_back(te);
-    first = std::min(first, k.start_ns);
-    last = std::max(last, k.start_ns + k.duration_ns);
   }
   out.trace_events_dropped = outside_;
   out.trace_policy = std::string(to_string(budget_.policy));

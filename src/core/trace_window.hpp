@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <string_view>
+#include <vector>
 
 #include "codeprof/snapshot.hpp"
 
@@ -35,7 +36,9 @@ class TraceWindow {
   std::size_t size() const noexcept { return events_.size(); }
   std::uint64_t outside() const noexcept { return outside_; }
   // trace_events (in arrival order), trace_events_dropped (= outside) and the window fields.
-  void fill(Snapshot& out) const;
+  // `keep` (may be null), indexed by operation id: only those operations' events are copied (ids
+  // past its end are not); the window fields still cover every event kept here.
+  void fill(Snapshot& out, const std::vector<bool>* keep = nullptr) const;
 
  private:
   struct Kept {

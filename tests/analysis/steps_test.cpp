@@ -153,5 +153,56 @@ TEST(Steps, TraceSpansWithoutEventsCountInputAsInsideTheSteps) {
   EXPECT_NEAR(steps.input_in_steps_s, 0.6, 1e-9);
 }
 
+// The alert monitor's snapshot copies only the trace events the analysis reads
+// (kTraceCategoriesRead, Snapshot::trace_categories): the step facts are those of the whole trace,
+// also when the window holds none of the copied categories' events.
+TEST(Steps, ACopyOfTheCategoriesReadGivesTheWholeTracesFacts) {
+  SnapshotBuilder b(4.0);
+  const auto load = b.op("DataLoader.__next__", Category::DataLoading, 4, 0.3);
+  const auto infer = b.op("forward", Category::ModelInference, 4, 0.1);
+  const auto work = b.op("tokenize", Category::Cpu, 4, 0.2);
+  b.top(load);
+  b.top(infer);
+  b.top(work);
+  Snapshot full = b.build();
+  full.steps = {{0, ns(0.0), ns(1.0)}, {1, ns(1.0), ns(2.0)}, {2, ns(2.0), ns(3.0)}};
+  auto event = [&](std::uint32_t op, double start, double dur) {
+    TraceEvent e;
+    e.operation_id = op;
+    e.start_ns = ns(start);
+    e.duration_ns = ns(dur);
+    return e;
+  };
+  full.trace_events = {event(work, 0.0, 0.9), event(load, 0.0, 0.2), event(infer, 3.2, 0.3), event(load, 1.0, 0.5),
+                       event(work, 3.0, 0.1)};
+  full.trace_policy = "last";
+  full.trace_window_start_ns = ns(0.0);
+  full.trace_window_end_ns = ns(3.5);
+  auto copy_read = [](Snapshot s) {
+    std::erase_if(s.trace_events, [&](const TraceEvent& e) {
+      return (analysis::kTraceCategoriesRead & category_bit(s.find(e.operation_id)->category)) == 0;
+    });
+    s.trace_categories = analysis::kTraceCategoriesRead;
+    return s;
+  };
+  const Snapshot part = copy_read(full);
+  ASSERT_EQ(part.trace_events.size(), 3u);
+  const auto a = analysis::detect_steps(full, Config{}), c = analysis::detect_steps(part, Config{});
+  EXPECT_NEAR(a.input_in_steps_s, 0.7, 1e-9);
+  EXPECT_DOUBLE_EQ(c.input_in_steps_s, a.input_in_steps_s);
+  EXPECT_DOUBLE_EQ(analysis::time_outside_steps(part, c, Category::ModelInference),
+                   analysis::time_outside_steps(full, a, Category::ModelInference));
+
+  // Only work in the window: no input was inside the steps, where a snapshot without any trace
+  // would count all of it as inside.
+  Snapshot busy = full;
+  std::erase_if(busy.trace_events, [&](const TraceEvent& e) { return e.operation_id != work; });
+  const Snapshot busy_part = copy_read(busy);
+  ASSERT_TRUE(busy_part.trace_events.empty());
+  EXPECT_DOUBLE_EQ(analysis::detect_steps(busy_part, Config{}).input_in_steps_s,
+                   analysis::detect_steps(busy, Config{}).input_in_steps_s);
+  EXPECT_DOUBLE_EQ(analysis::detect_steps(busy, Config{}).input_in_steps_s, 0.0);
+}
+
 }  // namespace
 }  // namespace codeprof

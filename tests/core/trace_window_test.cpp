@@ -126,3 +126,34 @@ TEST(TraceWindow, ARecordersTraceShowsTheEndOfTheRunByDefault) {
     }
   }
 }
+
+// A copy of only some categories' events (the alert monitor's): the others are left out, probe
+// values stay with their own events, and the window fields and the drop count are the whole
+// window's, so a reader can tell a trace was kept.
+TEST(TraceWindow, ACopyOfSomeCategoriesKeepsTheWholeWindowsFields) {
+  core::RecorderOptions o;
+  o.keep_trace = true;
+  o.trace_budget = 300;
+  core::Recorder rec(o);
+  const SiteId load = register_site("window.load", Category::DataLoading);
+  const SiteId work = register_site("window.work", Category::Cpu);
+  for (int i = 0; i < 200; ++i) {
+    { Scope s(rec.state(), work); }
+    if (i % 4 == 0) Scope s(rec.state(), load);
+  }
+  Snapshot all, some;
+  rec.fill(all);
+  rec.fill(some, category_bit(Category::DataLoading));
+  EXPECT_EQ(all.trace_categories, kAllCategoriesMask);
+  EXPECT_EQ(some.trace_categories, category_bit(Category::DataLoading));
+  ASSERT_EQ(all.trace_events.size(), 250u);
+  ASSERT_EQ(some.trace_events.size(), 50u);
+  std::vector<TraceEvent> loads;
+  for (const TraceEvent& e : all.trace_events)
+    if (e.operation_id == load.id) loads.push_back(e);
+  EXPECT_EQ(some.trace_events, loads) << "the same events, in the same order, probe values included";
+  EXPECT_EQ(some.trace_window_start_ns, all.trace_window_start_ns);
+  EXPECT_EQ(some.trace_window_end_ns, all.trace_window_end_ns);
+  EXPECT_EQ(some.trace_events_dropped, all.trace_events_dropped);
+  EXPECT_EQ(some.trace_policy, all.trace_policy);
+}
