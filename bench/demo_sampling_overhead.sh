@@ -85,6 +85,17 @@ pair() {  # round, name, CODEPROF_SAMPLING_ENABLED of the second, its command pr
   base=$(<"$tmp/base") test=$(<"$tmp/test")
   echo "$name round $r: sampling off $base s CPU, $name $test s: $(awk -v a="$base" -v b="$test" 'BEGIN { printf "%+.2f %%", (b / a - 1) * 100 }')"
   awk -v a="$base" -v b="$test" 'BEGIN { print b / a }' >>"$tmp/ratios_$name"
+  if [[ "$name" == codeprof ]]; then
+    # codeprof's own part, read off its report: the sampler thread's CPU (unwinding, symbolising,
+    # aggregating) as a share of the run's. What is left of the overhead is the kernel's sampling
+    # and the threads' marks, the part perf record pays too.
+    local report share
+    report=$(ls -t "$tmp/out_test"/profiling_report_*.json | head -1)
+    share=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["sampling"]["sampler_cpu"] / float(sys.argv[2]))' "$report" "$test")
+    echo "$share" >>"$tmp/sampler_share"
+    rm -f "$tmp/out_test"/profiling_*
+    awk -v s="$share" 'BEGIN { printf "  codeprof sampler thread: %.2f %% of that run'"'"'s CPU\n", s * 100 }'
+  fi
 }
 have_perf=0  # perf installed and allowed to record here
 if command -v perf >/dev/null 2>&1 && perf record -q -o "$tmp/probe.data" -- true >/dev/null 2>&1; then have_perf=1; fi
@@ -113,6 +124,9 @@ summary() {  # name, what it is
 }
 echo "demo: --precision $precision --patience 1000 --workers 1; pairs $( ((cpus < 2)) && echo 'one after the other (one CPU)' || echo 'at the same time, one CPU each')"
 summary codeprof "codeprof sampling at 999 Hz on the demo"
+awk -v m="$(median <"$tmp/sampler_share")" -v lo="$(sort -g "$tmp/sampler_share" | head -1)" -v hi="$(sort -g "$tmp/sampler_share" | tail -1)" \
+  -v n="$(wc -l <"$tmp/sampler_share")" \
+  'BEGIN { printf "  of which codeprof'"'"'s sampler thread (sampling.sampler_cpu of each report): median %.2f %% of the run'"'"'s CPU (%.2f to %.2f %%, %d runs)\n", m * 100, lo * 100, hi * 100, n }'
 if ((have_perf)); then
   summary perf "perf record -F 999 -g on the demo (sampling off; perf's own CPU counted)"
   summary perf_dwarf "perf record -F 999 --call-graph dwarf,8192 (sampling off; perf's own CPU counted)"
