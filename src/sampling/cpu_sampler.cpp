@@ -1135,6 +1135,11 @@ void CpuSampler::stop() {
 void CpuSampler::flush() {
   if (!running_ || impl_->forked()) return;
   std::lock_guard lock(impl_->drain_mutex);
+  // A thread armed before its first scope keeps the samples it took since in memory until its
+  // buffer is found, which the sampler's thread does at its next tick; that tick can be late
+  // (the first symbolising of a module holds this lock for up to a second under a sanitizer).
+  // A snapshot taken meanwhile gets them: the buffer is looked up here too.
+  impl_->attach_found_buffers(impl_->recording_buffers());
   impl_->drain_all(true);
 }
 

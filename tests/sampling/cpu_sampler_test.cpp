@@ -236,6 +236,15 @@ TEST(CpuSampler, OnlyThreadsThatRunScopesUnlessAllThreads) {
   SKIP_SIGNALS_UNDER_TSAN("auto");
   for (const bool all : {false, true}) {
     Profiler p(sampling_config("auto", all));
+    // Each profiler symbolises with its own symboliser: the first samples load this binary's
+    // debug information, which holds the sampler's thread for up to a second under TSan on a
+    // loaded machine, and a thread started and gone meanwhile is never armed (all_threads finds
+    // threads at its ticks). Loaded here, before the threads under test start.
+    {
+      auto warm_up = p.profile_operation("warm_up", Category::Cpu);
+      burn(0.03);
+    }
+    (void)p.snapshot();
     std::atomic<long> tid{0};
     std::thread quiet([&] {
       tid = static_cast<long>(gettid());
