@@ -253,9 +253,26 @@ void on_thread_attached(detail::ThreadBuffer& buffer) noexcept {
   slot->busy.store(0, std::memory_order_release);
 }
 
+// The thread's start time (field 22 of its stat file), 0 when it cannot be read. Read with
+// read(2), never through an ifstream: a thread that exits between the open and the read fails
+// the read with ESRCH, and libstdc++'s filebuf throws on that whatever the stream's exception
+// mask, which on the sampler's thread would end the program.
 std::uint64_t thread_start_time(pid_t tid) {
-  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[1024];  // pid (comm) and 50 numbers: comm is at most 16 bytes
+  std::size_t size = 0;
+  for (ssize_t n = 0; size < sizeof buf; size += static_cast<std::size_t>(n)) {
+    n = ::read(fd, buf + size, sizeof buf - size);
+    if (n < 0 && errno == EINTR) {
+      n = 0;
+      continue;
+    }
+    if (n <= 0) break;
+  }
+  ::close(fd);
+  const std::string text(buf, size);
   const auto paren = text.rfind(')');
   if (paren == std::string::npos) return 0;
   std::istringstream fields(text.substr(paren + 2));
